@@ -1,0 +1,24 @@
+"""graphc: a symbolic, define-then-run graph compiler.
+
+>>> import graphc as gc
+>>> a = gc.parameter("a", [2., 4.])
+>>> b = gc.parameter("b", [7., 5.])
+>>> E = 3*a**3 - b**2
+>>> da, db = gc.grad(E, [a, b], seed=gc.constant([1., 1.]))
+>>> gc.expr(da), gc.expr(db)
+(9*a**2, -2*b)
+"""
+from .errors import (BackendUnavailable, CompileError, DTypeError, FeedError, GradError,
+                     GraphcError, NumericsError, ShapeError)
+from .ir import Tensor, to_dot, to_networkx, topo_order
+from .api import (abs, add, broadcast_to, cast, clip, constant, cos, cross_entropy, div,
+                  equal, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
+                  log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg,
+                  not_equal, one_hot, parameter, placeholder, pow, relu, reshape, sigmoid, sign,
+                  sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,
+                  where)
+from .interpreter import evaluate
+from .passes.autodiff import grad, hvp, jvp
+from .printing import expr, latex, show
+
+__version__ = "0.1.0"

@@ -1,0 +1,410 @@
+"""The user-facing graph-building API: leaves, primitive wrappers and composites.
+
+Every function here returns a ``Tensor`` (an IR node). Primitive wrappers check
+their arguments through the op's declared shape rule (``ops.py``) and report
+errors with the user's file:line; composites (``softmax``, ``cross_entropy``...)
+are plain compositions of primitives, numerically stable by construction.
+"""
+from __future__ import annotations
+
+import builtins
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from .errors import DTypeError, GraphcError, ShapeError
+from .ir import (ConstValue, ParamState, Tensor, broadcast_dims, format_shape, fresh_uid,
+                 user_location)
+from .ops import OPS, promote
+
+DEFAULT_FLOAT = np.dtype("float32")
+_SUPPORTED = {np.dtype(d) for d in ("float32", "float64", "int32", "int64", "bool")}
+
+
+# ---- leaves ----------------------------------------------------------------------------------
+
+def _check_dtype(dtype, what: str) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as e:
+        raise DTypeError(f"{what}: unknown dtype {dtype!r} ({user_location()})") from e
+    if dt not in _SUPPORTED:
+        raise DTypeError(f"{what}: dtype {dt} is not supported (use float32, float64, int32, "
+                         f"int64 or bool) ({user_location()})")
+    return dt
+
+
+def _to_array(value, dtype, what: str) -> np.ndarray:
+    """User data -> ndarray: Python floats become float32, NumPy arrays keep their dtype."""
+    if isinstance(value, Tensor):
+        raise GraphcError(f"{what}: expected data, got a Tensor ({user_location()})")
+    if dtype is not None:
+        dtype = _check_dtype(dtype, what)
+    try:
+        arr = np.array(value, dtype=dtype)
+    except (ValueError, TypeError) as e:
+        raise ShapeError(f"{what}: cannot make an array from the data given (ragged or "
+                         f"non-numeric nested lists?): {e} ({user_location()})") from None
+    if dtype is None:
+        if not isinstance(value, (np.ndarray, np.generic)) and arr.dtype.kind == "f":
+            arr = arr.astype(DEFAULT_FLOAT)
+        if arr.dtype.kind in "iu" and arr.dtype not in _SUPPORTED:
+            arr = arr.astype(np.int64)
+    if arr.dtype == object or arr.dtype not in _SUPPORTED:
+        raise DTypeError(f"{what}: data of dtype {arr.dtype} is not supported "
+                         f"({user_location()})")
+    return arr
+
+
+def placeholder(name: str, shape: Sequence = (), dtype="float32") -> Tensor:
+    """An input fed at call time. ``None`` (or a string) in ``shape`` is a run-time size.
+
+    >>> import graphc as gc
+    >>> x = gc.placeholder("x", (None, 784))
+    >>> x.shape, x.dtype
+    ((None, 784), dtype('float32'))
+    """
+    if not isinstance(name, str):
+        raise GraphcError(f"placeholder: name must be a string, got {type(name).__name__} "
+                          f"({user_location()})")
+    dt = _check_dtype(dtype, f"placeholder {name!r}")
+    uid = fresh_uid()
+    if isinstance(shape, (int, str)) or shape is None:
+        shape = (shape,)
+    dims = []
+    for axis, d in enumerate(shape):
+        if d is None:
+            dims.append(f"?{uid}.{axis}")
+        elif isinstance(d, str):
+            dims.append(d)
+        elif isinstance(d, numbers.Integral) and d >= 0:
+            dims.append(int(d))
+        else:
+            raise ShapeError(f"placeholder {name!r}: bad dimension {d!r} in shape {shape!r} "
+                             f"({user_location()})")
+    return Tensor.make("placeholder", (), {"name": name, "uid": uid}, tuple(dims), dt)
+
+
+def parameter(name: str, value, dtype=None) -> Tensor:
+    """Trainable state with an initial value; ``p.value`` reads (and sets) it.
+
+    >>> import graphc as gc
+    >>> a = gc.parameter("a", [2., 4.])
+    >>> a.value
+    array([2., 4.], dtype=float32)
+    """
+    if not isinstance(name, str):
+        raise GraphcError(f"parameter: name must be a string ({user_location()})")
+    arr = _to_array(value, dtype, f"parameter {name!r}")
+    return Tensor.make("parameter", (), {"name": name, "uid": fresh_uid()}, arr.shape,
+                       arr.dtype, state=ParamState(np.array(arr, copy=True)))
+
+
+def constant(value, dtype=None) -> Tensor:
+    """A fixed array. ``gc.constant([[9, 8], [7, 6]])`` prints its values."""
+    arr = _to_array(value, dtype, "constant")
+    return Tensor.make("constant", (), {"value": ConstValue(arr)}, arr.shape, arr.dtype)
+
+
+def _size(dims, dtype) -> Tensor:
+    """Number of elements of ``dims`` as a scalar tensor (a run-time value if symbolic)."""
+    if all(isinstance(d, int) for d in dims):
+        return constant(int(np.prod(dims, dtype=np.int64)), dtype)
+    return Tensor.make("shape_size", (), {"shape": tuple(dims), "dtype": np.dtype(dtype).name},
+                       (), dtype)
+
+
+# ---- applying primitives ---------------------------------------------------------------------
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, np.ndarray)
+
+
+def _lift(args: Sequence) -> list[Tensor]:
+    """Tensors stay; Python scalars take the dtype of the tensors beside them (weak typing)."""
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(a)
+        elif _is_scalar(a) and not isinstance(a, np.generic):
+            kinds = [t.dtype for t in tensors if t.dtype != np.bool_]
+            if isinstance(a, bool):
+                dt = np.dtype(bool)
+            elif isinstance(a, numbers.Integral):
+                dt = kinds[0] if kinds else np.dtype("int64")
+                if kinds and all(k.kind != "f" for k in kinds):
+                    dt = promote(*kinds)
+            else:
+                floats = [k for k in kinds if k.kind == "f"]
+                dt = promote(*floats) if floats else DEFAULT_FLOAT
+            out.append(constant(a, dt))
+        elif isinstance(a, (list, tuple, np.ndarray, np.generic)):
+            out.append(constant(a))
+        else:
+            raise GraphcError(f"cannot use a {type(a).__name__} as a tensor ({user_location()})")
+    return out
+
+
+def apply(op_name: str, inputs: Sequence, **attrs) -> Tensor:
+    """Build the node for primitive ``op_name``, checking it with the op's shape rule."""
+    op = OPS[op_name]
+    inputs = _lift(inputs)
+    try:
+        dims, dtype = op.shape(inputs, attrs)
+    except (ShapeError, DTypeError) as e:
+        raise type(e)(f"{e} ({user_location()})") from None
+    return Tensor.make(op_name, inputs, attrs, dims, dtype)
+
+
+def _unary(name):
+    def f(x):
+        return apply(name, [x])
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``{name}``; see ``graphc.ops`` for its rules."
+    return f
+
+
+def _binary(name):
+    def f(a, b):
+        return apply(name, [a, b])
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``{name}`` with NumPy broadcasting."
+    return f
+
+
+neg = _unary("neg")
+exp = _unary("exp")
+log = _unary("log")
+sin = _unary("sin")
+cos = _unary("cos")
+tanh = _unary("tanh")
+sigmoid = _unary("sigmoid")
+sqrt = _unary("sqrt")
+abs = _unary("abs")
+sign = _unary("sign")
+log1p = _unary("log1p")
+expm1 = _unary("expm1")
+stop_gradient = _unary("stop_gradient")
+
+add = _binary("add")
+sub = _binary("sub")
+mul = _binary("mul")
+pow = _binary("pow")
+maximum = _binary("maximum")
+minimum = _binary("minimum")
+less = _binary("less")
+less_equal = _binary("less_equal")
+greater = _binary("greater")
+greater_equal = _binary("greater_equal")
+equal = _binary("equal")
+not_equal = _binary("not_equal")
+
+
+def div(a, b) -> Tensor:
+    """True division; integer operands are promoted to float32."""
+    a, b = _lift([a, b])
+    if a.dtype.kind != "f" and b.dtype.kind != "f":
+        a, b = cast(a, DEFAULT_FLOAT), cast(b, DEFAULT_FLOAT)
+    return apply("div", [a, b])
+
+
+def where(cond, a, b) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b`` (NumPy broadcasting over all three)."""
+    return apply("where", [cond, a, b])
+
+
+def cast(x, dtype) -> Tensor:
+    """Convert ``x`` to ``dtype`` (no gradient flows into integers)."""
+    (x,) = _lift([x])
+    dt = _check_dtype(dtype, "cast")
+    if x.dtype == dt:
+        return x
+    return apply("cast", [x], dtype=dt.name)
+
+
+# ---- reductions ----------------------------------------------------------------------------
+
+def _axes(x: Tensor, axis, what: str) -> tuple:
+    if axis is None:
+        return tuple(range(x.ndim))
+    raw = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    out = []
+    for a in raw:
+        if not isinstance(a, numbers.Integral) or not -x.ndim <= a < x.ndim:
+            raise ShapeError(f"{what}: axis {a!r} is out of range for shape "
+                             f"{format_shape(x.dims)} ({user_location()})")
+        a = int(a) % x.ndim
+        if a in out:
+            raise ShapeError(f"{what}: axis {a} repeated ({user_location()})")
+        out.append(a)
+    return tuple(sorted(out))
+
+
+def _reduce(name, x, axis, keepdims):
+    (x,) = _lift([x])
+    axes = _axes(x, axis, name)
+    if not axes:
+        return x
+    return apply(name, [x], axes=axes, keepdims=bool(keepdims))
+
+
+def sum(x, axis=None, keepdims=False) -> Tensor:
+    """Sum over ``axis`` (an int, a tuple, or ``None`` for all)."""
+    return _reduce("sum", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False) -> Tensor:
+    """Maximum over ``axis``; the gradient is shared evenly among ties."""
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False) -> Tensor:
+    return neg(max(neg(x), axis, keepdims))
+
+
+def mean(x, axis=None, keepdims=False) -> Tensor:
+    (x,) = _lift([x])
+    if x.dtype.kind != "f":
+        x = cast(x, DEFAULT_FLOAT)
+    axes = _axes(x, axis, "mean")
+    return sum(x, axes, keepdims) / _size([x.dims[a] for a in axes], x.dtype)
+
+
+# ---- shape ops -------------------------------------------------------------------------------
+
+def reshape(x, shape) -> Tensor:
+    """Reshape; one ``-1`` (or ``None``) is inferred, run-time sizes carried through."""
+    (x,) = _lift([x])
+    if isinstance(shape, (numbers.Integral, str)) or shape is None:
+        shape = (shape,)
+    shape = [-1 if d is None else d for d in shape]
+    if builtins.sum(1 for d in shape if d == -1) > 1:
+        raise ShapeError(f"reshape: at most one -1 in {tuple(shape)} ({user_location()})")
+    known_x = int(np.prod([d for d in x.dims if isinstance(d, int)], dtype=np.int64))
+    sym_x = sorted(d for d in x.dims if isinstance(d, str))
+    known_t = int(np.prod([d for d in shape if isinstance(d, int) and d != -1], dtype=np.int64))
+    sym_t = sorted(d for d in shape if isinstance(d, str))
+    bad = ShapeError(f"reshape: cannot reshape {format_shape(x.dims)} into "
+                     f"{format_shape(shape)} ({user_location()})")
+    if any(isinstance(d, int) and d < -1 for d in shape):
+        raise bad
+    if -1 in shape:
+        rest = list(sym_x)
+        for d in sym_t:
+            if d not in rest:
+                raise bad
+            rest.remove(d)
+        if len(rest) == 0:
+            if known_t == 0 or known_x % known_t:
+                raise bad
+            fill = known_x // known_t
+        elif len(rest) == 1 and known_x == known_t:
+            fill = rest[0]
+        else:
+            raise ShapeError(f"reshape: cannot infer -1 in {format_shape(shape)} from "
+                             f"{format_shape(x.dims)}; give the sizes ({user_location()})")
+        shape = [fill if d == -1 else d for d in shape]
+    elif sym_x != sym_t or known_x != known_t:
+        raise bad
+    shape = tuple(shape)
+    if shape == x.dims:
+        return x
+    return apply("reshape", [x], shape=shape)
+
+
+def transpose(x, perm=None) -> Tensor:
+    """Permute axes (reverse them by default); ``x.T`` is ``transpose(x)``."""
+    (x,) = _lift([x])
+    if perm is None:
+        perm = tuple(reversed(range(x.ndim)))
+    perm = tuple(int(p) % x.ndim if isinstance(p, numbers.Integral) and -x.ndim <= p < x.ndim
+                 else -1 for p in perm)
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: {perm} is not a permutation of the axes of "
+                         f"{format_shape(x.dims)} ({user_location()})")
+    if perm == tuple(range(x.ndim)):
+        return x
+    return apply("transpose", [x], perm=perm)
+
+
+def broadcast_to(x, shape) -> Tensor:
+    """Broadcast ``x`` to ``shape`` (NumPy rules)."""
+    (x,) = _lift([x])
+    shape = tuple(shape)
+    if broadcast_dims([x.dims, shape]) != shape:
+        raise ShapeError(f"broadcast_to: cannot broadcast {format_shape(x.dims)} to "
+                         f"{format_shape(shape)} ({user_location()})")
+    if shape == x.dims:
+        return x
+    return apply("broadcast_to", [x], shape=shape)
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy's rules: 2-D, matrix-vector, batched (leading dims)."""
+    return apply("matmul", [a, b])
+
+
+def one_hot(labels, depth: int, dtype="float32") -> Tensor:
+    """Rows of the ``depth x depth`` identity picked by integer ``labels``."""
+    return apply("one_hot", [labels], depth=int(depth), dtype=np.dtype(dtype).name)
+
+
+# ---- composites (built from primitives, stable by construction) --------------------------------
+
+def square(x) -> Tensor:
+    return mul(x, x)
+
+
+def relu(x) -> Tensor:
+    """``max(x, 0)``; its gradient at 0 is 0 (as in PyTorch)."""
+    (x,) = _lift([x])
+    return where(greater(x, 0), x, 0)
+
+
+def softplus(x) -> Tensor:
+    """``log(1 + exp(x))`` in the stable form ``max(x, 0) + log1p(exp(-|x|))``."""
+    (x,) = _lift([x])
+    return maximum(x, 0) + log1p(exp(neg(abs(x))))
+
+
+def clip(x, lo, hi) -> Tensor:
+    return minimum(maximum(x, lo), hi)
+
+
+def logsumexp(x, axis=-1, keepdims=False) -> Tensor:
+    """``log(sum(exp(x)))`` with the max subtracted first (finite for large inputs)."""
+    (x,) = _lift([x])
+    axes = _axes(x, axis, "logsumexp")
+    m = stop_gradient(max(x, axes, keepdims=True))
+    out = log(sum(exp(x - m), axes, keepdims=True)) + m
+    return out if keepdims else reshape(out, [d for k, d in enumerate(x.dims) if k not in axes])
+
+
+def softmax(x, axis=-1) -> Tensor:
+    (x,) = _lift([x])
+    axes = _axes(x, axis, "softmax")
+    e = exp(x - stop_gradient(max(x, axes, keepdims=True)))
+    return e / sum(e, axes, keepdims=True)
+
+
+def log_softmax(x, axis=-1) -> Tensor:
+    (x,) = _lift([x])
+    return x - logsumexp(x, axis, keepdims=True)
+
+
+def cross_entropy(logits, labels) -> Tensor:
+    """Mean softmax cross-entropy of ``logits (..., classes)`` against integer ``labels (...)``."""
+    (logits,) = _lift([logits])
+    (labels,) = _lift([labels])
+    if logits.ndim < 1 or labels.dims != logits.dims[:-1] and \
+            broadcast_dims([labels.dims, logits.dims[:-1]]) != logits.dims[:-1]:
+        raise ShapeError(f"cross_entropy: labels of shape {format_shape(labels.dims)} do not "
+                         f"match logits of shape {format_shape(logits.dims)} ({user_location()})")
+    depth = logits.dims[-1]
+    if not isinstance(depth, int):
+        raise ShapeError(f"cross_entropy: the class axis must have a known size, got "
+                         f"{format_shape(logits.dims)} ({user_location()})")
+    onehot = one_hot(labels, depth, logits.dtype)
+    return -mean(sum(onehot * log_softmax(logits, -1), -1))

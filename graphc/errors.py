@@ -1,0 +1,34 @@
+"""graphc's exception hierarchy: every error graphc raises on purpose is a GraphcError."""
+from __future__ import annotations
+
+
+class GraphcError(Exception):
+    """Base class of every error graphc raises on purpose."""
+
+
+class ShapeError(GraphcError, ValueError):
+    """Shapes that do not fit an op (build time) or a placeholder (call time)."""
+
+
+class DTypeError(GraphcError, TypeError):
+    """A dtype an op cannot take."""
+
+
+class FeedError(GraphcError, ValueError):
+    """A bad, missing or unknown feed at call time."""
+
+
+class GradError(GraphcError, ValueError):
+    """A gradient that cannot be taken as asked (no seed, bad seed, integer wrt)."""
+
+
+class CompileError(GraphcError, RuntimeError):
+    """A backend could not build or load generated code."""
+
+
+class BackendUnavailable(CompileError):
+    """A backend's tool (a C compiler, nvcc, a GPU) is missing here."""
+
+
+class NumericsError(GraphcError, FloatingPointError):
+    """A NaN or Inf produced under check_numerics=True."""

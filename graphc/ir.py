@@ -1,0 +1,386 @@
+"""The graph IR: immutable, hash-consed nodes.
+
+A node *is* a ``Tensor``: the user's handle and the compiler's IR are one object.
+Structurally equal nodes (same op, same input nodes, same attributes, same dtype)
+are the same Python object, so common subexpressions merge as they are built.
+Placeholders and parameters carry a unique id, so two parameters named ``a`` are
+still two parameters.
+
+Shapes are tuples of dims; a dim is an ``int`` or a ``str`` (a symbolic size known
+at run time). A ``None`` in a placeholder's shape becomes an anonymous symbolic dim
+whose name starts with ``?``; ``Tensor.shape`` shows those as ``None``.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import weakref
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence, Union
+
+import numpy as np
+
+from .errors import ShapeError
+
+Dim = Union[int, str]
+Shape = tuple  # tuple[Dim, ...]
+
+_GRAPHC_DIR = os.path.dirname(os.path.abspath(__file__))
+_uid_counter = itertools.count(1)
+
+
+def fresh_uid() -> int:
+    return next(_uid_counter)
+
+
+def user_location() -> str:
+    """file:line of the innermost stack frame outside graphc (the user's code)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_GRAPHC_DIR + os.sep):
+            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<graphc>"
+
+
+@dataclass(eq=False)
+class ParamState:
+    """The mutable value behind a parameter node (nodes themselves never change)."""
+
+    value: np.ndarray
+
+
+class ConstValue:
+    """A constant's array, hashable by content, read-only."""
+
+    __slots__ = ("array", "_hash")
+
+    def __init__(self, array: np.ndarray):
+        array = np.array(array, copy=True)
+        array.setflags(write=False)
+        self.array = array
+        self._hash = hash((array.dtype.str, array.shape, array.tobytes()))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ConstValue) and self._hash == other._hash
+                and self.array.dtype == other.array.dtype
+                and self.array.shape == other.array.shape
+                and self.array.tobytes() == other.array.tobytes())
+
+    def __repr__(self) -> str:
+        return np.array2string(self.array, separator=", ", threshold=8)
+
+
+_table: "weakref.WeakValueDictionary[tuple, Tensor]" = weakref.WeakValueDictionary()
+
+
+class Tensor:
+    """A node of a graphc graph; build them with ``gc.placeholder``/``gc.parameter``/ops.
+
+    Tensors are immutable and hashable by identity (``==`` is not overloaded;
+    use ``gc.equal``). Example::
+
+        >>> import graphc as gc
+        >>> x = gc.placeholder("x", (None, 3))
+        >>> (x * 2).shape
+        (None, 3)
+    """
+
+    __slots__ = ("op", "inputs", "attrs", "dims", "dtype", "location", "state", "__weakref__")
+    __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected ops
+
+    op: str
+    inputs: tuple
+    attrs: tuple
+    dims: Shape
+    dtype: np.dtype
+    location: str
+    state: ParamState | None
+
+    # ---- construction -------------------------------------------------
+    @staticmethod
+    def make(op: str, inputs: Sequence["Tensor"], attrs: dict, dims: Shape, dtype,
+             location: str | None = None, state: ParamState | None = None) -> "Tensor":
+        """Return the unique node for (op, inputs, attrs, dtype), creating it if new."""
+        dtype = np.dtype(dtype)
+        frozen = tuple(sorted(attrs.items()))
+        key = (op, tuple(id(i) for i in inputs), frozen, dtype.str)
+        node = _table.get(key)
+        if node is not None:
+            return node
+        node = object.__new__(Tensor)
+        node.op = op
+        node.inputs = tuple(inputs)
+        node.attrs = frozen
+        node.dims = tuple(dims)
+        node.dtype = dtype
+        node.location = location or user_location()
+        node.state = state
+        _table[key] = node
+        return node
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        for k, v in self.attrs:
+            if k == name:
+                return v
+        return default
+
+    # ---- public properties -------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        """The static shape; ``None`` where the size is known only at run time."""
+        return tuple(None if isinstance(d, str) and d.startswith("?") else d for d in self.dims)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.dims)
+
+    @property
+    def name(self) -> str | None:
+        """The user's name of a placeholder or parameter (``None`` for other nodes)."""
+        return self.attr("name")
+
+    @property
+    def value(self) -> np.ndarray:
+        """A parameter's current value, or a constant's value."""
+        if self.state is not None:
+            return self.state.value
+        if self.op == "constant":
+            return self.attr("value").array
+        from .errors import GraphcError
+        raise GraphcError(f"{self.op} node has no value; evaluate it with gc.evaluate")
+
+    @value.setter
+    def value(self, new) -> None:
+        if self.state is None:
+            from .errors import GraphcError
+            raise GraphcError("only parameters have a settable value")
+        new = np.asarray(new, dtype=self.dtype)
+        if not dims_match(self.dims, new.shape):
+            raise ShapeError(f"parameter {self.name!r} has shape {format_shape(self.dims)}; "
+                             f"cannot set a value of shape {new.shape}")
+        self.state.value = np.array(new, copy=True)
+
+    @property
+    def T(self) -> "Tensor":
+        return _api.transpose(self)
+
+    def __bool__(self):
+        from .errors import GraphcError
+        raise GraphcError(
+            f"a graphc Tensor has no truth value (it is symbolic: {self.op} created at "
+            f"{self.location}); use gc.where / gc.evaluate instead of Python 'if', 'and', 'or'")
+
+    def __len__(self):
+        if not self.dims or not isinstance(self.dims[0], int):
+            raise TypeError("len() of a tensor needs a known first dimension")
+        return self.dims[0]
+
+    def __iter__(self):
+        raise TypeError("graphc Tensors are not iterable; index with gc ops instead")
+
+    def __repr__(self) -> str:
+        from .printing import tensor_repr
+        return tensor_repr(self)
+
+    def __str__(self) -> str:
+        from .printing import show_expression
+        return show_expression(self)
+
+    def _repr_latex_(self) -> str:
+        from .printing import latex
+        return f"$${latex(self)}$$"
+
+    # ---- operators ----------------------------------------------------
+    def __add__(self, o): return _api.add(self, o)
+    def __radd__(self, o): return _api.add(o, self)
+    def __sub__(self, o): return _api.sub(self, o)
+    def __rsub__(self, o): return _api.sub(o, self)
+    def __mul__(self, o): return _api.mul(self, o)
+    def __rmul__(self, o): return _api.mul(o, self)
+    def __truediv__(self, o): return _api.div(self, o)
+    def __rtruediv__(self, o): return _api.div(o, self)
+    def __pow__(self, o): return _api.pow(self, o)
+    def __rpow__(self, o): return _api.pow(o, self)
+    def __matmul__(self, o): return _api.matmul(self, o)
+    def __rmatmul__(self, o): return _api.matmul(o, self)
+    def __neg__(self): return _api.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _api.abs(self)
+    def __lt__(self, o): return _api.less(self, o)
+    def __le__(self, o): return _api.less_equal(self, o)
+    def __gt__(self, o): return _api.greater(self, o)
+    def __ge__(self, o): return _api.greater_equal(self, o)
+    __hash__ = object.__hash__  # identity; == stays identity too (not overloaded)
+
+    def sum(self, axis=None, keepdims=False): return _api.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _api.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _api.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _api.min(self, axis, keepdims)
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _api.reshape(self, shape)
+    def transpose(self, *perm):
+        if len(perm) == 1 and isinstance(perm[0], (tuple, list)):
+            perm = tuple(perm[0])
+        return _api.transpose(self, perm or None)
+    def astype(self, dtype): return _api.cast(self, dtype)
+
+
+# ---- shapes ---------------------------------------------------------------
+
+def format_dim(d: Dim) -> str:
+    if isinstance(d, str):
+        return "None" if d.startswith("?") else d
+    return str(d)
+
+
+def format_shape(dims: Iterable[Dim]) -> str:
+    dims = tuple(dims)
+    inner = ", ".join(format_dim(d) for d in dims)
+    return f"({inner},)" if len(dims) == 1 else f"({inner})"
+
+
+def dims_match(dims: Shape, concrete: tuple) -> bool:
+    """Does a concrete shape fit a static shape (symbolic dims match anything)?"""
+    return len(dims) == len(concrete) and all(
+        isinstance(d, str) or d == c for d, c in zip(dims, concrete))
+
+
+def broadcast_dims(shapes: Sequence[Shape]) -> Shape | None:
+    """NumPy broadcasting over static shapes; ``None`` if they do not broadcast.
+
+    A symbolic dim broadcasts against 1 and against a known size (which it must
+    equal at run time); two different symbolic dims unify to the named one, or the
+    smaller name when both are anonymous. Symbolic dims are never taken to be 1.
+    """
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(ndim):
+        dim: Dim = 1
+        for s in shapes:
+            k = axis - (ndim - len(s))
+            if k < 0:
+                continue
+            d = s[k]
+            if d == 1 or d == dim:
+                continue
+            if dim == 1:
+                dim = d
+            elif isinstance(d, str) and isinstance(dim, str):
+                if d.startswith("?") and dim.startswith("?"):
+                    dim = min(d, dim)
+                elif dim.startswith("?"):
+                    dim = d
+                elif not d.startswith("?"):
+                    return None  # two different named dims
+            elif isinstance(d, int) and isinstance(dim, str):
+                dim = d
+            elif isinstance(d, str) and isinstance(dim, int):
+                pass
+            else:
+                return None
+        out.append(dim)
+    return tuple(out)
+
+
+def resolve_dims(dims: Shape, bindings: dict) -> tuple:
+    """Concrete shape from a static one, with symbolic sizes taken from ``bindings``."""
+    return tuple(bindings[d] if isinstance(d, str) else d for d in dims)
+
+
+def size_of(dims: Shape) -> int | None:
+    n = 1
+    for d in dims:
+        if not isinstance(d, int):
+            return None
+        n *= d
+    return n
+
+
+# ---- traversal --------------------------------------------------------------
+
+def as_list(outputs) -> list:
+    if isinstance(outputs, Tensor):
+        return [outputs]
+    return list(outputs)
+
+
+def topo_order(outputs: Iterable[Tensor]) -> list[Tensor]:
+    """All nodes the outputs depend on, inputs before users; iterative (no recursion)."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    for root in as_list(outputs):
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for inp in reversed(node.inputs):
+                if id(inp) not in seen:
+                    stack.append((inp, False))
+    return order
+
+
+def users_of(order: Sequence[Tensor]) -> dict[int, list[Tensor]]:
+    users: dict[int, list[Tensor]] = {id(n): [] for n in order}
+    for n in order:
+        for i in n.inputs:
+            users[id(i)].append(n)
+    return users
+
+
+def leaves(outputs, ops=("placeholder", "parameter")) -> list[Tensor]:
+    return [n for n in topo_order(outputs) if n.op in ops]
+
+
+def to_networkx(outputs):
+    """The graph as a ``networkx.MultiDiGraph`` (nodes are Tensors; edges carry the input index)."""
+    import networkx as nx
+
+    g = nx.MultiDiGraph()
+    for n in topo_order(outputs):
+        g.add_node(n, op=n.op, shape=n.shape, dtype=str(n.dtype))
+        for k, i in enumerate(n.inputs):
+            g.add_edge(i, n, index=k)
+    return g
+
+
+def to_dot(outputs) -> str:
+    """DOT text (Graphviz) of the graph; names are quoted and escaped."""
+    order = topo_order(outputs)
+    ids = {id(n): f"n{k}" for k, n in enumerate(order)}
+    lines = ["digraph graphc {", "  rankdir=TB;", "  node [shape=box, fontname=monospace];"]
+    for n in order:
+        label = n.op if n.name is None else f"{n.op} {n.name}"
+        label += f"\\n{_dtype_short(n.dtype)}{format_shape(n.dims)}"
+        label = label.replace('"', '\\"')
+        lines.append(f'  {ids[id(n)]} [label="{label}"];')
+    for n in order:
+        for i in n.inputs:
+            lines.append(f"  {ids[id(i)]} -> {ids[id(n)]};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+_SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "bool"}
+
+
+def _dtype_short(dtype) -> str:
+    return _SHORT.get(np.dtype(dtype).name, np.dtype(dtype).name)
+
+
+from . import api as _api  # noqa: E402  (operators delegate to the api module)
