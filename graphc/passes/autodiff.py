@@ -25,7 +25,13 @@ def _check_float(t: Tensor, what: str) -> None:
 
 
 def _zeros(t: Tensor) -> Tensor:
-    return A.broadcast_to(A.constant(0, t.dtype), t.dims)
+    """Zeros shaped like ``t``. A run-time size is only known from a placeholder fed at
+    call time, so for those the zeros are built from ``t`` itself (NaN-safe: both
+    branches of the ``where`` are zero)."""
+    zero = A.constant(0, t.dtype)
+    if all(isinstance(d, int) for d in t.dims):
+        return A.broadcast_to(zero, t.dims)
+    return A.where(A.equal(t, t), zero, zero)
 
 
 def _scale(g: Tensor, partial) -> Tensor:
