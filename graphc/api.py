@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import DTypeError, GraphcError, ShapeError
+from .errors import DTypeError, ShapeError, UsageError
 from .ir import (ConstValue, ParamState, Tensor, broadcast_dims, format_shape, fresh_uid,
                  user_location)
 from .ops import OPS, promote
@@ -38,14 +38,18 @@ def _check_dtype(dtype, what: str) -> np.dtype:
 def _to_array(value, dtype, what: str) -> np.ndarray:
     """User data -> ndarray: Python floats become float32, NumPy arrays keep their dtype."""
     if isinstance(value, Tensor):
-        raise GraphcError(f"{what}: expected data, got a Tensor ({user_location()})")
+        raise UsageError(f"{what}: expected data, got a Tensor ({user_location()})")
     if dtype is not None:
         dtype = _check_dtype(dtype, what)
+    ragged = _ragged(value)
+    if ragged is not None:
+        raise ShapeError(f"{what}: ragged nested lists: {ragged}, so the data has no "
+                         f"rectangular shape ({user_location()})")
     try:
         arr = np.array(value, dtype=dtype)
-    except (ValueError, TypeError) as e:
-        raise ShapeError(f"{what}: cannot make an array from the data given (ragged or "
-                         f"non-numeric nested lists?): {e} ({user_location()})") from None
+    except (ValueError, TypeError, OverflowError) as e:
+        raise DTypeError(f"{what}: cannot make an array of numbers from the data given: {e} "
+                         f"({user_location()})") from None
     if dtype is None:
         if not isinstance(value, (np.ndarray, np.generic)) and arr.dtype.kind == "f":
             arr = arr.astype(DEFAULT_FLOAT)
@@ -57,6 +61,29 @@ def _to_array(value, dtype, what: str) -> np.ndarray:
     return arr
 
 
+def _ragged(value) -> str | None:
+    """Where nested lists stop being rectangular (a text naming the shapes), else None.
+
+    Breadth-first over the nesting levels (iterative: data can be deeply nested).
+    """
+    level, path_shape = [value], []
+    while True:
+        seqs = [v for v in level if isinstance(v, (list, tuple, np.ndarray))]
+        if not seqs:
+            return None
+        if len(seqs) != len(level):
+            return (f"at depth {len(path_shape)} (shape so far {tuple(path_shape)}) some "
+                    f"entries are lists and some are scalars")
+        lengths = [len(v) for v in seqs]
+        if len(set(lengths)) > 1:
+            return (f"at depth {len(path_shape)} (shape so far {tuple(path_shape)}) the rows "
+                    f"have lengths {lengths[:8]}{'...' if len(lengths) > 8 else ''}")
+        if any(isinstance(v, np.ndarray) for v in seqs):
+            return None  # NumPy knows the rest; mixed list/array nests are rare
+        path_shape.append(lengths[0])
+        level = [x for v in seqs for x in v]
+
+
 def placeholder(name: str, shape: Sequence = (), dtype="float32") -> Tensor:
     """An input fed at call time. ``None`` (or a string) in ``shape`` is a run-time size.
 
@@ -66,7 +93,7 @@ def placeholder(name: str, shape: Sequence = (), dtype="float32") -> Tensor:
     ((None, 784), dtype('float32'))
     """
     if not isinstance(name, str):
-        raise GraphcError(f"placeholder: name must be a string, got {type(name).__name__} "
+        raise UsageError(f"placeholder: name must be a string, got {type(name).__name__} "
                           f"({user_location()})")
     dt = _check_dtype(dtype, f"placeholder {name!r}")
     uid = fresh_uid()
@@ -95,7 +122,8 @@ def parameter(name: str, value, dtype=None) -> Tensor:
     array([2., 4.], dtype=float32)
     """
     if not isinstance(name, str):
-        raise GraphcError(f"parameter: name must be a string ({user_location()})")
+        raise UsageError(f"parameter: name must be a string, got {type(name).__name__} "
+                         f"({user_location()})")
     arr = _to_array(value, dtype, f"parameter {name!r}")
     return Tensor.make("parameter", (), {"name": name, "uid": fresh_uid()}, arr.shape,
                        arr.dtype, state=ParamState(np.array(arr, copy=True)))
@@ -117,33 +145,39 @@ def _size(dims, dtype) -> Tensor:
 
 # ---- applying primitives ---------------------------------------------------------------------
 
-def _is_scalar(x) -> bool:
-    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, np.ndarray)
+def _weak_dtype(kind: str, tensors: list[Tensor]) -> np.dtype:
+    """dtype for Python data of ``kind`` ('b', 'i', 'f') used beside ``tensors``.
+
+    Python numbers (and lists of them) are weakly typed, as in NumPy 2 and JAX: they take
+    the tensors' dtype, so ``x64 * 0.1`` stays float64 and ``i32 + 1`` stays int32; Python
+    floats with no float tensor beside them are float32 (the PyTorch default).
+    """
+    kinds = [t.dtype for t in tensors if t.dtype != np.bool_]
+    if kind == "b":
+        return np.dtype(bool)
+    if kind in "iu":
+        return promote(*kinds) if kinds else np.dtype("int64")
+    floats = [k for k in kinds if k.kind == "f"]
+    return promote(*floats) if floats else DEFAULT_FLOAT
 
 
 def _lift(args: Sequence) -> list[Tensor]:
-    """Tensors stay; Python scalars take the dtype of the tensors beside them (weak typing)."""
+    """Tensors stay; Python data takes the dtype of the tensors beside them (weak typing).
+
+    NumPy arrays and NumPy scalars keep their own dtype.
+    """
     tensors = [a for a in args if isinstance(a, Tensor)]
     out = []
     for a in args:
         if isinstance(a, Tensor):
             out.append(a)
-        elif _is_scalar(a) and not isinstance(a, np.generic):
-            kinds = [t.dtype for t in tensors if t.dtype != np.bool_]
-            if isinstance(a, bool):
-                dt = np.dtype(bool)
-            elif isinstance(a, numbers.Integral):
-                dt = kinds[0] if kinds else np.dtype("int64")
-                if kinds and all(k.kind != "f" for k in kinds):
-                    dt = promote(*kinds)
-            else:
-                floats = [k for k in kinds if k.kind == "f"]
-                dt = promote(*floats) if floats else DEFAULT_FLOAT
-            out.append(constant(a, dt))
-        elif isinstance(a, (list, tuple, np.ndarray, np.generic)):
+        elif isinstance(a, (np.ndarray, np.generic)):
             out.append(constant(a))
+        elif isinstance(a, (numbers.Number, list, tuple)):
+            kind = _to_array(a, None, "operand").dtype.kind
+            out.append(constant(a, _weak_dtype(kind, tensors)))  # from the Python data: exact
         else:
-            raise GraphcError(f"cannot use a {type(a).__name__} as a tensor ({user_location()})")
+            raise UsageError(f"cannot use a {type(a).__name__} as a tensor ({user_location()})")
     return out
 
 
@@ -279,7 +313,7 @@ def reshape(x, shape) -> Tensor:
     (x,) = _lift([x])
     if isinstance(shape, (numbers.Integral, str)) or shape is None:
         shape = (shape,)
-    shape = [-1 if d is None else d for d in shape]
+    shape = [-1 if d is None else d for d in _target_dims(shape, "reshape", x)]
     if builtins.sum(1 for d in shape if d == -1) > 1:
         raise ShapeError(f"reshape: at most one -1 in {tuple(shape)} ({user_location()})")
     known_x = int(np.prod([d for d in x.dims if isinstance(d, int)], dtype=np.int64))
@@ -314,6 +348,20 @@ def reshape(x, shape) -> Tensor:
     return apply("reshape", [x], shape=shape)
 
 
+def _target_dims(shape, what: str, x: Tensor) -> list:
+    """A user's target shape as dims: ints (NumPy ints too) stay, strings are named dims."""
+    out = []
+    for d in shape:
+        if isinstance(d, numbers.Integral) and not isinstance(d, bool):
+            out.append(int(d))
+        elif isinstance(d, str) or d is None:
+            out.append(d)
+        else:
+            raise ShapeError(f"{what}: bad dimension {d!r} in {tuple(shape)!r} for a tensor of "
+                             f"shape {format_shape(x.dims)} ({user_location()})")
+    return out
+
+
 def transpose(x, perm=None) -> Tensor:
     """Permute axes (reverse them by default); ``x.T`` is ``transpose(x)``."""
     (x,) = _lift([x])
@@ -332,8 +380,11 @@ def transpose(x, perm=None) -> Tensor:
 def broadcast_to(x, shape) -> Tensor:
     """Broadcast ``x`` to ``shape`` (NumPy rules)."""
     (x,) = _lift([x])
-    shape = tuple(shape)
-    if broadcast_dims([x.dims, shape]) != shape:
+    if isinstance(shape, (numbers.Integral, str)):
+        shape = (shape,)
+    shape = tuple(_target_dims(shape, "broadcast_to", x))
+    if None in shape or any(d < 0 for d in shape if isinstance(d, int)) or \
+            broadcast_dims([x.dims, shape]) != shape:
         raise ShapeError(f"broadcast_to: cannot broadcast {format_shape(x.dims)} to "
                          f"{format_shape(shape)} ({user_location()})")
     if shape == x.dims:
@@ -398,8 +449,11 @@ def cross_entropy(logits, labels) -> Tensor:
     """Mean softmax cross-entropy of ``logits (..., classes)`` against integer ``labels (...)``."""
     (logits,) = _lift([logits])
     (labels,) = _lift([labels])
-    if logits.ndim < 1 or labels.dims != logits.dims[:-1] and \
-            broadcast_dims([labels.dims, logits.dims[:-1]]) != logits.dims[:-1]:
+    # run-time (None) dims of labels and logits may come from different placeholders: a
+    # symbolic dim matches anything here (the sizes meet when the graph runs)
+    if logits.ndim < 1 or labels.ndim != logits.ndim - 1 or not all(
+            l == g or isinstance(l, str) or isinstance(g, str)
+            for l, g in zip(labels.dims, logits.dims[:-1])):
         raise ShapeError(f"cross_entropy: labels of shape {format_shape(labels.dims)} do not "
                          f"match logits of shape {format_shape(logits.dims)} ({user_location()})")
     depth = logits.dims[-1]

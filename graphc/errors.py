@@ -32,3 +32,7 @@ class BackendUnavailable(CompileError):
 
 class NumericsError(GraphcError, FloatingPointError):
     """A NaN or Inf produced under check_numerics=True."""
+
+
+class UsageError(GraphcError, TypeError):
+    """A tensor used where Python needs a concrete value (``if t:``, ``len``, iteration)."""

@@ -23,6 +23,12 @@ def bind_feeds(placeholders: list[Tensor], feeds: dict) -> tuple[dict, dict]:
             raise FeedError(f"can only feed placeholders, got a {k.op} node")
     known = {p.name for p in placeholders}
     unknown = sorted(set(by_name) - known)
+    for name in by_name:
+        same = [p for p in placeholders if p.name == name and id(p) not in by_tensor]
+        if len(same) > 1:
+            raise FeedError(f"feed name {name!r} is ambiguous: the graph has {len(same)} "
+                            f"placeholders named {name!r} (created at "
+                            f"{', '.join(p.location for p in same)}); feed them by tensor")
     if unknown:
         raise FeedError(f"unknown feed name(s) {unknown}; the graph's placeholders are "
                         f"{sorted(known)}")
@@ -116,5 +122,14 @@ def evaluate(outputs, feeds: dict | None = None):
             for i in n.inputs:
                 if last_use[id(i)] == k and id(i) not in keep:
                     env.pop(id(i), None)
-    results = [env[id(o)] for o in outs]
+    # results the caller may modify: never a parameter's state, a feed, a constant or a view
+    # of one (identity ops such as stop_gradient return their input array itself)
+    leaf_arrays = {id(values[k]) for k in values}
+    leaf_arrays.update(id(n.value) for n in order if n.op in ("parameter", "constant"))
+    results = []
+    for o in outs:
+        arr = env[id(o)]
+        if id(arr) in leaf_arrays or not arr.flags.owndata or not arr.flags.writeable:
+            arr = np.array(arr, copy=True)
+        results.append(arr)
     return results[0] if single else results

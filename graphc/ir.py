@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import GraphcError, ShapeError, UsageError
 
 Dim = Union[int, str]
 Shape = tuple  # tuple[Dim, ...]
@@ -93,6 +93,7 @@ class Tensor:
 
     __slots__ = ("op", "inputs", "attrs", "dims", "dtype", "location", "state", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected ops
+    __array_ufunc__ = None     # ndarray + Tensor -> Tensor.__radd__; np.exp(t) is a TypeError
 
     op: str
     inputs: tuple
@@ -152,13 +153,11 @@ class Tensor:
             return self.state.value
         if self.op == "constant":
             return self.attr("value").array
-        from .errors import GraphcError
         raise GraphcError(f"{self.op} node has no value; evaluate it with gc.evaluate")
 
     @value.setter
     def value(self, new) -> None:
         if self.state is None:
-            from .errors import GraphcError
             raise GraphcError("only parameters have a settable value")
         new = np.asarray(new, dtype=self.dtype)
         if not dims_match(self.dims, new.shape):
@@ -171,18 +170,22 @@ class Tensor:
         return _api.transpose(self)
 
     def __bool__(self):
-        from .errors import GraphcError
-        raise GraphcError(
-            f"a graphc Tensor has no truth value (it is symbolic: {self.op} created at "
-            f"{self.location}); use gc.where / gc.evaluate instead of Python 'if', 'and', 'or'")
+        # ``if t:``, ``a < b < c``, ``t and u``: Python asks for a concrete truth value
+        raise UsageError(
+            f"a graphc Tensor has no truth value: {self.op} of shape "
+            f"{format_shape(self.dims)} (created at {self.location}) used as a bool at "
+            f"{user_location()}; it is symbolic, so use gc.where(cond, a, b) in the graph, or "
+            f"gc.evaluate(t) for its value")
 
     def __len__(self):
         if not self.dims or not isinstance(self.dims[0], int):
-            raise TypeError("len() of a tensor needs a known first dimension")
+            raise UsageError(f"len() of a tensor of shape {format_shape(self.dims)} needs a "
+                             f"known first dimension ({user_location()})")
         return self.dims[0]
 
     def __iter__(self):
-        raise TypeError("graphc Tensors are not iterable; index with gc ops instead")
+        raise UsageError(f"graphc Tensors are not iterable (shape {format_shape(self.dims)}, "
+                         f"{user_location()}); use gc ops on the whole tensor")
 
     def __repr__(self) -> str:
         from .printing import tensor_repr
@@ -365,15 +368,20 @@ def to_dot(outputs) -> str:
     ids = {id(n): f"n{k}" for k, n in enumerate(order)}
     lines = ["digraph graphc {", "  rankdir=TB;", "  node [shape=box, fontname=monospace];"]
     for n in order:
-        label = n.op if n.name is None else f"{n.op} {n.name}"
-        label += f"\\n{_dtype_short(n.dtype)}{format_shape(n.dims)}"
-        label = label.replace('"', '\\"')
+        label = n.op if n.name is None else f"{n.op} {_dot_escape(n.name)}"
+        label += "\\n" + _dot_escape(f"{_dtype_short(n.dtype)}{format_shape(n.dims)}")
         lines.append(f'  {ids[id(n)]} [label="{label}"];')
     for n in order:
         for i in n.inputs:
             lines.append(f"  {ids[id(i)]} -> {ids[id(n)]};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _dot_escape(text: str) -> str:
+    """A user's string made safe inside a DOT double-quoted label."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\n", "\\n").replace("\r", "")
 
 
 _SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "bool"}

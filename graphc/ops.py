@@ -44,6 +44,7 @@ class OpDef:
     infix: str | None = None        # how printers write it (``a + b``)
     cost: float = 1.0
     float_only: bool = False        # elementwise op defined on floats only
+    bool_ok: bool = True            # False: NumPy has no bool loop (``-True``), reject at build
     dtype_out: str | None = None    # fixed output dtype ("bool" for comparisons)
     commutative: bool = False
     differentiable: bool = True
@@ -91,6 +92,10 @@ def _elementwise_shape(op: OpDef):
                 raise DTypeError(f"where: condition must be bool, got {inputs[0].dtype}")
             return dims, promote(inputs[1].dtype, inputs[2].dtype)
         dtype = promote(*(i.dtype for i in inputs))
+        if not op.bool_ok and dtype == BOOL:
+            shapes = ", ".join(format_shape(i.dims) for i in inputs)
+            raise DTypeError(f"{op.name}: not defined on bool inputs (shapes {shapes}); "
+                             f"cast with .astype('int32') or use gc.where")
         if op.float_only and dtype.kind != "f":
             raise DTypeError(f"{op.name}: needs a floating-point input, got {dtype} "
                              f"(cast with .astype('float32'))")
@@ -149,7 +154,8 @@ declare(OpDef("shape_size", 0, "leaf",
 
 # ---- elementwise: unary ------------------------------------------------------------------
 
-elementwise("neg", 1, np.negative, lambda n: [-1], lambda a: -a, "(-{0})", infix="-", cost=1)
+elementwise("neg", 1, np.negative, lambda n: [-1], lambda a: -a, "(-{0})", infix="-", cost=1,
+            bool_ok=False)
 elementwise("exp", 1, np.exp, lambda n: [n], lambda a: _sp().exp(a), "exp({0})",
             float_only=True, cost=8)
 elementwise("log", 1, np.log, lambda n: [1 / n.inputs[0]], lambda a: _sp().log(a), "log({0})",
@@ -167,7 +173,7 @@ elementwise("sqrt", 1, np.sqrt, lambda n: [0.5 / n], lambda a: _sp().sqrt(a), "s
 elementwise("abs", 1, np.abs, lambda n: [A.sign(n.inputs[0])], lambda a: _sp().Abs(a),
             "fabs({0})", cost=1)
 elementwise("sign", 1, np.sign, lambda n: [None], lambda a: _sp().sign(a),
-            "(({0} > 0) - ({0} < 0))", cost=2)
+            "(({0} > 0) - ({0} < 0))", cost=2, bool_ok=False)
 elementwise("log1p", 1, np.log1p, lambda n: [1 / (1 + n.inputs[0])],
             lambda a: _sp().log(1 + a), "log1p({0})", float_only=True, cost=8)
 elementwise("expm1", 1, np.expm1, lambda n: [n + 1], lambda a: _sp().exp(a) - 1,
@@ -197,7 +203,7 @@ def _where_partials(n):
 elementwise("add", 2, np.add, lambda n: [1, 1], lambda a, b: a + b, "({0} + {1})",
             infix="+", commutative=True)
 elementwise("sub", 2, np.subtract, lambda n: [1, -1], lambda a, b: a - b, "({0} - {1})",
-            infix="-")
+            infix="-", bool_ok=False)
 elementwise("mul", 2, np.multiply, lambda n: [n.inputs[1], n.inputs[0]], lambda a, b: a * b,
             "({0} * {1})", infix="*", commutative=True)
 elementwise("div", 2, np.true_divide, lambda n: [1 / n.inputs[1], -n / n.inputs[1]],
@@ -266,6 +272,11 @@ def _reduce_shape(inputs, attrs):
     return dims, x.dtype
 
 
+def _sum_shape(inputs, attrs):
+    dims, dtype = _reduce_shape(inputs, attrs)
+    return dims, np.dtype("int64") if dtype == BOOL else dtype  # sum of bools counts (NumPy)
+
+
 def _keep(n: Tensor, g: Tensor) -> Tensor:
     """``g`` (shaped like reduce node ``n``) reshaped to the keepdims shape."""
     if n.attr("keepdims"):
@@ -287,7 +298,7 @@ def _max_mask(n):
 
 declare(OpDef("sum", 1, "reduce",
               lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-              shape=_reduce_shape, vjp=_sum_vjp,
+              shape=_sum_shape, vjp=_sum_vjp,
               jvp=lambda n, t: A.sum(t[0], n.attr("axes"), n.attr("keepdims")),
               doc="sum over axes"))
 declare(OpDef("max", 1, "reduce",
