@@ -1,0 +1,216 @@
+"""Canonicalize: one spelling per expression, so equal expressions become one node.
+
+Hash-consing already merges structurally identical nodes; this pass makes more of
+them identical (CSE beyond hash-consing):
+
+* operands of commutative ops in a canonical order (constants last), so ``a*b``
+  and ``b*a`` are one node;
+* constants collected and moved outward: ``2*(3*x)`` -> ``x*6``, ``(x+1)+2`` -> ``x+3``;
+* signs normalised: ``x - c`` -> ``x + (-c)``, ``--x`` -> ``x``, ``x*-1`` -> ``-x``,
+  ``a + -b`` -> ``a - b``, ``-(a*c)`` -> ``a*(-c)``;
+* broadcasts of a scalar kept as scalars: an elementwise operand
+  ``broadcast_to(x)`` becomes ``x`` (broadcasting is implicit), reshapes of
+  broadcast scalars are broadcasts, nested broadcasts/reshapes/transposes collapse,
+  so the cotangent plumbing autodiff emits shrinks to scalars;
+* identities dropped: ``stop_gradient`` (it only matters to autodiff, which has
+  run), same-shape reshape/broadcast, same-dtype cast, identity transpose.
+
+>>> import graphc as gc
+>>> x = gc.placeholder("x", (3,))
+>>> from graphc.passes.canonicalize import canonicalize
+>>> print(gc.show(canonicalize([2 * (3 * x)])))
+graph(x: f32[3]) {
+  t1: f32[3] = mul(x, 6.0)
+  return t1
+}
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from .. import api as A
+from ..ir import Tensor
+from ..ops import OPS
+from .rewrite import const_node, is_const, rewrite, scalar, splat_value
+
+_OP_INDEX = {name: k for k, name in enumerate(OPS)}
+_keys: dict[int, tuple[Tensor, int]] = {}   # id -> (node kept alive, stable key)
+
+
+def _attr_code(node: Tensor) -> int:
+    parts = []
+    for k, v in node.attrs:
+        if k == "value":
+            arr = v.array
+            parts.append(zlib.crc32(arr.tobytes()) ^ zlib.crc32(str(arr.shape).encode()))
+        else:
+            parts.append(zlib.crc32(f"{k}={v!r}".encode()))
+    return hash(tuple(parts))
+
+
+def stable_key(node: Tensor) -> int:
+    """A structural key that is the same in every run (ints only, no string hashing)."""
+    hit = _keys.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        hit = _keys.get(id(n))
+        if hit is not None and hit[0] is n:
+            stack.pop()
+            continue
+        todo = [i for i in n.inputs if not (id(i) in _keys and _keys[id(i)][0] is i)]
+        if todo:
+            stack.extend(todo)
+            continue
+        key = hash((_OP_INDEX[n.op], _attr_code(n), n.dtype.num,
+                    tuple(_keys[id(i)][1] for i in n.inputs)))
+        _keys[id(n)] = (n, key)
+        stack.pop()
+    if len(_keys) > 500_000:  # a cache, not a leak: old graphs are dropped wholesale
+        _keys.clear()
+    return _keys[id(node)][1] if id(node) in _keys else 0
+
+
+def _order_key(node: Tensor) -> tuple:
+    return (is_const(node), node.ndim == 0, stable_key(node))
+
+
+def _scalar_of(node: Tensor):
+    """The constant a node is filled with, as a 0-d array of its dtype (or None)."""
+    v = splat_value(node)
+    return None if v is None else np.asarray(v).astype(node.dtype)
+
+
+_IDENTITY_OPS = ("stop_gradient",)
+
+
+def canonical_rule(n: Tensor) -> Tensor | None:
+    """One canonicalization step on ``n`` (its inputs already canonical), or ``None``."""
+    op = n.op
+    ins = n.inputs
+    if op in _IDENTITY_OPS:
+        return ins[0]
+    if op == "cast" and ins[0].dtype == n.dtype:
+        return ins[0]
+    if op in ("reshape", "broadcast_to") and ins[0].dims == n.dims:
+        return ins[0]
+    if op == "transpose" and n.attr("perm") == tuple(range(n.ndim)):
+        return ins[0]
+    kind = OPS[op].kind
+    if kind == "elementwise" and op != "cast" and any(i.op == "broadcast_to" for i in ins):
+        # broadcasting is implicit in elementwise ops; fit() re-adds one on top if needed
+        return A.apply(op, [i.inputs[0] if i.op == "broadcast_to" else i for i in ins])
+    if kind == "shape":
+        return _shape_rule(n)
+    if op in ("add", "mul", "maximum", "minimum", "equal", "not_equal"):
+        a, b = ins
+        if _order_key(b) < _order_key(a):
+            return A.apply(op, [b, a])
+    if op == "add":
+        return _add_rule(n)
+    if op == "sub":
+        return _sub_rule(n)
+    if op == "mul":
+        return _mul_rule(n)
+    if op == "neg":
+        return _neg_rule(n)
+    return None
+
+
+def _shape_rule(n: Tensor) -> Tensor | None:
+    x = n.inputs[0]
+    if n.op == "broadcast_to":
+        if x.op == "broadcast_to":
+            return A.broadcast_to(x.inputs[0], n.dims)
+        if x.ndim and all(d == 1 for d in x.dims):
+            return A.broadcast_to(A.reshape(x, ()), n.dims)
+        return None
+    if x.op == "broadcast_to" and x.inputs[0].ndim == 0:
+        return A.broadcast_to(x.inputs[0], n.dims)
+    if n.op == "reshape":
+        if x.op == "reshape":
+            return A.reshape(x.inputs[0], n.dims)
+        if x.ndim == 0 or all(d == 1 for d in x.dims):
+            if x.op == "constant":
+                return const_node(x.value.reshape(n.dims), x.dtype) \
+                    if all(isinstance(d, int) for d in n.dims) else None
+        if OPS[x.op].kind == "elementwise" and x.op != "cast":
+            # push reshapes below elementwise ops with scalar side operands
+            others = [i for i in x.inputs if i.ndim != 0]
+            if len(others) == 1 and others[0].dims == x.dims:
+                return A.apply(x.op, [A.reshape(i, n.dims) if i.ndim else i for i in x.inputs])
+        return None
+    if n.op == "transpose":
+        if x.op == "transpose":
+            p, q = x.attr("perm"), n.attr("perm")
+            return A.transpose(x.inputs[0], tuple(p[k] for k in q))
+    return None
+
+
+def _add_rule(n: Tensor) -> Tensor | None:
+    a, b = n.inputs
+    cb = _scalar_of(b)
+    if cb is not None:
+        if a.op in ("add", "sub") and _scalar_of(a.inputs[1]) is not None and a.op == "add":
+            return A.add(a.inputs[0], scalar(_scalar_of(a.inputs[1]) + cb, n.dtype))
+    if b.op == "neg":
+        return A.sub(a, b.inputs[0])
+    if a.op == "neg":
+        return A.sub(b, a.inputs[0])
+    if a.op == "add" and is_const(a.inputs[1]) and not is_const(b):
+        return A.add(A.add(a.inputs[0], b), a.inputs[1])
+    return None
+
+
+def _sub_rule(n: Tensor) -> Tensor | None:
+    a, b = n.inputs
+    cb = _scalar_of(b)
+    if cb is not None and n.dtype.kind == "f":
+        return A.add(a, scalar(-cb, n.dtype))
+    if b.op == "neg":
+        return A.add(a, b.inputs[0])
+    if a.op == "add" and is_const(a.inputs[1]) and not is_const(b):
+        return A.add(A.sub(a.inputs[0], b), a.inputs[1])
+    return None
+
+
+def _mul_rule(n: Tensor) -> Tensor | None:
+    a, b = n.inputs
+    cb = _scalar_of(b)
+    if cb is not None:
+        if n.dtype.kind == "f" and cb == -1:
+            return A.neg(a)
+        if a.op == "mul" and _scalar_of(a.inputs[1]) is not None:
+            return A.mul(a.inputs[0], scalar(_scalar_of(a.inputs[1]) * cb, n.dtype))
+        if a.op == "neg" and n.dtype.kind == "f":
+            return A.mul(a.inputs[0], scalar(-cb, n.dtype))
+        if b.ndim and not is_const(a):
+            return A.mul(a, scalar(cb, n.dtype))
+    if a.op == "mul" and is_const(a.inputs[1]) and not is_const(b):
+        return A.mul(A.mul(a.inputs[0], b), a.inputs[1])
+    if b.op == "mul" and is_const(b.inputs[1]) and not is_const(a):
+        return A.mul(A.mul(a, b.inputs[0]), b.inputs[1])
+    return None
+
+
+def _neg_rule(n: Tensor) -> Tensor | None:
+    x = n.inputs[0]
+    if x.op == "neg":
+        return x.inputs[0]
+    if x.op == "sub":
+        return A.sub(x.inputs[1], x.inputs[0])
+    c = _scalar_of(x)
+    if c is not None and x.op == "constant":
+        return scalar(-c, n.dtype)
+    if x.op == "mul" and _scalar_of(x.inputs[1]) is not None:
+        return A.mul(x.inputs[0], scalar(-_scalar_of(x.inputs[1]), n.dtype))
+    return None
+
+
+def canonicalize(outputs) -> list[Tensor]:
+    """The canonical form of the graph of ``outputs`` (see the module docstring)."""
+    return rewrite(outputs, canonical_rule)

@@ -1,0 +1,254 @@
+"""SymPy-backed simplification of small elementwise clusters, on a strict budget.
+
+A *cluster* is a tree of elementwise float nodes (``add sub mul div neg pow exp log
+sqrt tanh sin cos abs``) in which every inner node has exactly one user; nodes used
+more than once (a forward ``tanh`` reused by its gradient, say) are the cluster's
+leaves and are never duplicated. Each cluster is converted to SymPy through the
+ops' declared ``sympy`` forms, simplified, converted back, and accepted only when
+the cost model (the sum of ``OpDef.cost`` over the cluster's nodes: transcendental
+> div > mul > add) says the result is strictly cheaper.
+
+Budgets keep compile time bounded on large graphs: clusters above ``max_ops``
+nodes are skipped, each ``sympy.simplify`` call is interrupted after
+``per_cluster_s`` (main thread only; elsewhere only the cheap ``cancel`` and
+``factor_terms`` run), and the pass stops after ``budget_s`` seconds in total.
+Results are cached by the cluster's formula, so repeated layers cost one call.
+
+>>> import graphc as gc
+>>> from graphc.passes.sympy_simplify import sympy_simplify
+>>> x = gc.placeholder("x", (3,))
+>>> y = sympy_simplify([gc.exp(x) * gc.exp(-x) + x])[0]
+>>> print(gc.show(y))
+graph(x: f32[3]) {
+  t1: f32[3] = add(x, 1.0)
+  return t1
+}
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import api as A
+from ..ir import Tensor, as_list, topo_order
+from ..ops import OPS
+from .rewrite import rewrite, scalar, splat_value
+
+CLUSTER_OPS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",
+                         "tanh", "sin", "cos", "abs"))
+
+
+@dataclass
+class SympyBudget:
+    max_ops: int = 10          # clusters bigger than this are skipped
+    min_ops: int = 3           # smaller ones cannot get cheaper in practice
+    per_cluster_s: float = 0.05
+    budget_s: float = 0.25     # whole pass
+    stats: dict = field(default_factory=dict)
+
+
+_cache: dict[str, object] = {}   # srepr of a cluster's formula -> simplified formula
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _cost(root: Tensor, leaves: set[int]) -> float:
+    """Sum of op costs of the nodes between ``root`` and ``leaves`` (shared nodes once)."""
+    seen: set[int] = set()
+    total = 0.0
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or id(n) in leaves or not n.inputs:
+            continue
+        seen.add(id(n))
+        total += OPS[n.op].cost
+        stack.extend(n.inputs)
+    return total
+
+
+def _collect(root: Tensor, users: dict[int, int], outputs: set[int], max_ops: int):
+    """The cluster under ``root``: (inner nodes, leaves), or None if it is too big."""
+    inner, leaves = [], []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        inner.append(n)
+        if len(inner) > max_ops:
+            return None
+        for i in n.inputs:
+            if (i.op in CLUSTER_OPS and users[id(i)] == 1 and id(i) not in outputs
+                    and i.dtype == root.dtype):
+                stack.append(i)
+            elif i.op != "constant" or splat_value(i) is None:
+                leaves.append(i)
+    return inner, leaves
+
+
+def _number(v, sp):
+    v = float(v)
+    if v.is_integer():
+        return sp.Integer(int(v))
+    if (2 * v).is_integer():
+        return sp.Rational(int(2 * v), 2)
+    return sp.Float(v)
+
+
+def _to_sympy(inner: list[Tensor], leaves: list[Tensor], sp):
+    """The cluster's formula (``inner`` is in DFS pre-order from the root) and symbol -> leaf."""
+    symbols = {}
+    env: dict[int, object] = {}
+    for k, leaf in enumerate(dict.fromkeys(leaves)):
+        sym = sp.Symbol(f"v{k}", real=True)
+        env[id(leaf)] = sym
+        symbols[sym] = leaf
+    for n in reversed(inner):  # a tree: children come after their parent in pre-order
+        args = []
+        for i in n.inputs:
+            if id(i) not in env:
+                env[id(i)] = _number(splat_value(i), sp)
+            args.append(env[id(i)])
+        env[id(n)] = OPS[n.op].sympy(*args)
+    return env[id(inner[0])], symbols
+
+
+def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
+    """Build graph nodes for a SymPy formula (the formula is small: recursion is bounded)."""
+    if e in leaves:
+        return leaves[e]
+    if e.is_Number:
+        return scalar(float(e), dtype)
+    if e.is_Add:
+        pos, negs = [], []
+        for t in e.args:
+            c, rest = t.as_coeff_Mul()
+            (negs if c.is_negative else pos).append(-t if c.is_negative else t)
+        out = None
+        for t in pos:
+            g = _from_sympy(t, leaves, dtype, sp)
+            out = g if out is None else A.add(out, g)
+        for t in negs:
+            g = _from_sympy(t, leaves, dtype, sp)
+            out = A.neg(g) if out is None else A.sub(out, g)
+        return out
+    if e.is_Mul:
+        c, rest = e.as_coeff_Mul()
+        if c == -1:
+            return A.neg(_from_sympy(rest, leaves, dtype, sp))
+        num, den = [], []
+        for f in e.args:
+            b, x = f.as_base_exp()
+            if x.is_Number and x.is_negative:
+                den.append(b ** (-x))
+            else:
+                num.append(f)
+        top = None
+        for f in num:
+            g = _from_sympy(f, leaves, dtype, sp)
+            top = g if top is None else A.mul(top, g)
+        if top is None:
+            top = scalar(1, dtype)
+        for f in den:
+            top = A.div(top, _from_sympy(f, leaves, dtype, sp))
+        return top
+    if e.is_Pow:
+        b, x = e.args
+        base = _from_sympy(b, leaves, dtype, sp)
+        if x == sp.Rational(1, 2):
+            return A.sqrt(base)
+        if x == -1:
+            return A.div(scalar(1, dtype), base)
+        if x == 2:
+            return A.mul(base, base)
+        if b == sp.E:
+            return A.exp(_from_sympy(x, leaves, dtype, sp))
+        return A.pow(base, _from_sympy(x, leaves, dtype, sp))
+    funcs = {sp.exp: A.exp, sp.log: A.log, sp.tanh: A.tanh, sp.sin: A.sin, sp.cos: A.cos,
+             sp.Abs: A.abs}
+    f = funcs.get(e.func)
+    if f is not None and len(e.args) == 1:
+        return f(_from_sympy(e.args[0], leaves, dtype, sp))
+    raise ValueError(f"no graph form for {e.func}")
+
+
+def _simplified(e, sp, seconds: float):
+    key = sp.srepr(e)
+    if key in _cache:
+        return _cache[key]
+    candidates = [sp.factor_terms(e), sp.cancel(e)]
+    if threading.current_thread() is threading.main_thread() and seconds > 0:
+        def on_alarm(*_):
+            raise _Timeout
+        old = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            candidates.append(sp.simplify(e))
+        except _Timeout:
+            pass
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+    _cache[key] = candidates
+    return candidates
+
+
+def sympy_simplify(outputs, budget: SympyBudget | None = None) -> list[Tensor]:
+    """Simplify elementwise clusters of ``outputs`` with SymPy within ``budget``."""
+    import sympy as sp
+
+    budget = budget or SympyBudget()
+    start = time.perf_counter()
+    outs = as_list(outputs)
+    order = topo_order(outs)
+    users: dict[int, int] = {id(n): 0 for n in order}
+    for n in order:
+        for i in n.inputs:
+            users[id(i)] += 1
+    out_ids = {id(o) for o in outs}
+    subst: dict[int, Tensor] = {}
+    keep: list[Tensor] = []
+    tried = accepted = skipped = 0
+    for n in order:
+        if n.op not in CLUSTER_OPS or n.dtype.kind != "f":
+            continue
+        parent_inner = users[id(n)] == 1 and id(n) not in out_ids
+        if parent_inner:
+            continue  # an inner node; its cluster is handled at the root (approximation)
+        left = budget.budget_s - (time.perf_counter() - start)
+        if left <= 0:
+            skipped += 1
+            continue
+        got = _collect(n, users, out_ids, budget.max_ops)
+        if got is None:
+            skipped += 1
+            continue
+        inner, leaves = got
+        if len(inner) < budget.min_ops:
+            continue
+        tried += 1
+        try:
+            e, leaf_map = _to_sympy(inner, leaves, sp)
+            old_cost = _cost(n, {id(x) for x in leaves})
+            best, best_cost = None, old_cost
+            for cand in _simplified(e, sp, min(budget.per_cluster_s, left)):
+                g = _from_sympy(cand, leaf_map, n.dtype, sp)
+                c = _cost(g, {id(x) for x in leaves})
+                if c < best_cost and g.dtype == n.dtype:
+                    best, best_cost = g, c
+        except Exception:  # a formula with no graph form (or a SymPy failure): keep it
+            continue
+        if best is not None:
+            accepted += 1
+            subst[id(n)] = best
+            keep.append(n)
+    budget.stats.update(tried=tried, accepted=accepted, skipped=skipped,
+                        seconds=time.perf_counter() - start)
+    if not subst:
+        return outs
+    return rewrite(outs, None, substitute=subst)
