@@ -18,7 +18,9 @@ from .api import (abs, add, broadcast_to, cast, clip, constant, cos, cross_entro
                   sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,
                   where)
 from .interpreter import evaluate
+from .compiler import Function, compile
 from .passes.autodiff import grad, hvp, jvp
+from .passes.pipeline import optimize
 from .printing import expr, latex, show
 
 __version__ = "0.1.0"

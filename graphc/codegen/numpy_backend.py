@@ -1,0 +1,563 @@
+"""The NumPy renderer: a ``Program`` -> one readable Python module, loaded in-process.
+
+The module has a ``workspace(dims...)`` function that allocates the scratch buffers
+of the memory plan (``graphc.passes.memory``) and a ``compute(inputs..., params...,
+dims..., ws)`` function that computes every output and every new parameter value in
+one pass, writing each intermediate into its planned buffer with ``out=`` (in place
+over an operand when the plan shows the operand is dead). Only the outputs and new
+parameter values get fresh memory each call, so a steady-state training step
+allocates little. The same text, written next to a ``.npz`` of the parameter values,
+is the standalone export: it imports only numpy, and ``load()`` returns a callable
+used exactly like the compiled ``Function``.
+
+How each primitive is spelled in NumPy lives in ``NUMPY_OPS`` below (one entry per
+op); what the op *means* is its reference ``impl`` in ``graphc.ops``.
+"""
+from __future__ import annotations
+
+import linecache
+import os
+import types
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CompileError
+from ..ir import Tensor, topo_order
+from ..passes.memory import MemoryPlan, Step, Value, nbytes, plan_memory
+from ..printing import _const_text, _formula
+from .base import Program
+from .naming import comment_text, sanitize_names
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """One op's NumPy spelling.
+
+    ``template`` is one or more statements (``;``-separated) with operands ``{0}``,
+    ``{1}``..., the destination ``{out}`` and the node's attributes by name. ``kind``:
+    ``inplace`` (elementwise; may write over a dead operand), ``out`` (writes ``{out}``,
+    which must not overlap an operand), ``view`` (an expression that returns a view).
+    ``helper`` names a function of ``HELPERS`` the template calls.
+    """
+
+    template: str
+    kind: str = "inplace"
+    helper: str | None = None
+
+
+def _ufunc(name: str, arity: int) -> Spelling:
+    args = ", ".join("{%d}" % k for k in range(arity))
+    return Spelling(f"np.{name}({args}, out={{out}})")
+
+
+NUMPY_OPS: dict[str, Spelling] = {
+    "neg": _ufunc("negative", 1),
+    "exp": _ufunc("exp", 1),
+    "log": _ufunc("log", 1),
+    "sin": _ufunc("sin", 1),
+    "cos": _ufunc("cos", 1),
+    "tanh": _ufunc("tanh", 1),
+    "sigmoid": Spelling("_sigmoid({0}, out={out})", "out", helper="_sigmoid"),
+    "sqrt": _ufunc("sqrt", 1),
+    "abs": _ufunc("abs", 1),
+    "sign": _ufunc("sign", 1),
+    "log1p": _ufunc("log1p", 1),
+    "expm1": _ufunc("expm1", 1),
+    "stop_gradient": Spelling("{0}", "view"),
+    "add": _ufunc("add", 2),
+    "sub": _ufunc("subtract", 2),
+    "mul": _ufunc("multiply", 2),
+    "div": _ufunc("true_divide", 2),
+    "pow": _ufunc("power", 2),
+    "maximum": _ufunc("maximum", 2),
+    "minimum": _ufunc("minimum", 2),
+    "less": _ufunc("less", 2),
+    "less_equal": _ufunc("less_equal", 2),
+    "greater": _ufunc("greater", 2),
+    "greater_equal": _ufunc("greater_equal", 2),
+    "equal": _ufunc("equal", 2),
+    "not_equal": _ufunc("not_equal", 2),
+    "where": Spelling("np.copyto({out}, {2}); np.copyto({out}, {1}, where={0})", "out"),
+    "cast": Spelling("np.copyto({out}, {0}, casting='unsafe')", "out"),
+    "sum": Spelling("np.sum({0}, axis={axes}, keepdims={keepdims}, out={out})", "out"),
+    "max": Spelling("np.max({0}, axis={axes}, keepdims={keepdims}, out={out})", "out"),
+    "reshape": Spelling("np.reshape({0}, {shape})", "view"),
+    "transpose": Spelling("np.transpose({0}, {perm})", "view"),
+    "broadcast_to": Spelling("np.broadcast_to({0}, {shape})", "view"),
+    "matmul": Spelling("np.matmul({0}, {1}, out={out})", "out"),
+    "one_hot": Spelling("np.equal({0}[..., None], np.arange({depth}), out={out})", "out"),
+}
+
+HELPERS: dict[str, str] = {
+    "_sigmoid": '''\
+def _sigmoid(x, out):
+    """Logistic function that never exponentiates a positive number (no overflow)."""
+    e = np.exp(-np.abs(x))
+    np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
+''',
+}
+
+LEAVES = ("placeholder", "parameter", "constant", "shape_size")
+_RESERVED = {"np", "os", "ws", "compute", "workspace", "load", "Model", "CONST", "INPUTS",
+             "PARAMS", "UPDATES", "OUTPUTS", "DIMS", "READS"} | set(HELPERS)
+INLINE_CONST_MAX = 16        # larger constants go to the values file
+
+
+# ---- literals ---------------------------------------------------------------------------------
+
+def _elem(v, dtype: np.dtype) -> str:
+    """The bare literal of one value (exact: the shortest text that reads back the same)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return "True" if bool(v) else "False"
+    if dtype.kind in "iu":
+        return str(int(v))
+    x = dtype.type(v)
+    if np.isnan(x):
+        return "np.nan"
+    if np.isinf(x):
+        return "np.inf" if x > 0 else "-np.inf"
+    return str(x) if dtype == np.float32 else repr(float(x))
+
+
+def _scalar(v, dtype: np.dtype) -> str:
+    """A literal of ``dtype``: Python floats are float64 and bools are bools; other
+    dtypes are spelled out so NumPy computes in the graph's dtype."""
+    dtype = np.dtype(dtype)
+    text = _elem(v, dtype)
+    if dtype.kind == "b" or dtype == np.float64:
+        return text
+    return f"np.{dtype.name}({text})"
+
+
+def _array_literal(arr: np.ndarray) -> str:
+    flat = ", ".join(_elem(v, arr.dtype) for v in arr.reshape(-1))
+    text = f"np.array([{flat}], dtype=np.{arr.dtype.name})"
+    return text if arr.ndim == 1 else f"{text}.reshape({tuple(arr.shape)!r})"
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+@dataclass
+class Rendered:
+    text: str
+    plan: MemoryPlan
+    dim_keys: tuple           # symbolic dims, in compute()'s argument order
+    consts: dict              # values-file key -> array (large constants)
+    n_lines: int
+    n_steps: int
+
+
+def _dims_text(dims, dim_names: dict) -> str:
+    parts = [dim_names[d] if isinstance(d, str) else str(d) for d in dims]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def _wrap_tuple(names: list[str], indent: str, width: int = 88) -> list[str]:
+    """``a, b, c`` split over lines of at most ``width`` characters, for a tuple display."""
+    lines, cur = [], ""
+    for n in names:
+        piece = n + ", "
+        if cur and len(indent) + 4 + len(cur) + len(piece) > width:
+            lines.append(indent + "    " + cur.rstrip())
+            cur = ""
+        cur += piece
+    if cur:
+        lines.append(indent + "    " + cur.rstrip())
+    return lines
+
+
+def render(program: Program) -> Rendered:
+    """The module text for ``program`` (deterministic: same graph -> same bytes)."""
+    order = topo_order(program.roots)
+    in_graph = {id(n) for n in order}
+    inputs = list(program.inputs)
+    params = list(program.params)
+    extra_params = [p for p in program.update_params if p not in params]
+    extra_params = list(dict.fromkeys(extra_params))
+
+    # symbolic dims: from the inputs first (they are bound there), then the rest
+    dim_keys: list[str] = []
+    dim_owner: dict[str, str] = {}
+    for p in inputs:
+        for axis, d in enumerate(p.dims):
+            if isinstance(d, str) and d not in dim_owner:
+                dim_keys.append(d)
+                dim_owner[d] = d if not d.startswith("?") else f"{p.name}_dim{axis}"
+    for n in order:
+        for d in list(n.dims) + list(n.attr("shape") or ()):
+            if isinstance(d, str) and d not in dim_owner:
+                raise CompileError(
+                    f"the size {d if not d.startswith('?') else 'None'} used by {n.op} "
+                    f"(created at {n.location}) is not a dimension of any input; add the "
+                    f"placeholder that has it to inputs")
+
+    # names: user names first so they keep their spelling, then generated ones
+    leaves = inputs + params + extra_params
+    const_nodes = [n for n in order if n.op == "constant" and n.attr("value").array.ndim]
+    inner = [n for n in order if n.op not in LEAVES or n.op == "shape_size"]
+    out_pos = {}
+    for k, o in enumerate(program.outputs):
+        out_pos.setdefault(id(o), k)
+    upd_pos = {}
+    for k, u in enumerate(program.updates):
+        upd_pos.setdefault(id(u), k)
+    raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]
+    for n in const_nodes:
+        raw.append("C")
+    for k, n in enumerate(inner):
+        if id(n) in out_pos:
+            raw.append(f"out{out_pos[id(n)]}")
+        elif id(n) in upd_pos:
+            p = program.update_params[upd_pos[id(n)]]
+            raw.append(f"{p.name}_new")
+        else:
+            raw.append(f"t{k + 1}")
+    names_list = sanitize_names(raw, _RESERVED)
+    it = iter(names_list)
+    names: dict[int, str] = {}
+    for n in leaves:
+        names[id(n)] = next(it)
+    dim_names = {d: next(it) for d in dim_keys}
+    const_names = [next(it) for _ in const_nodes]
+    for n in inner:
+        names[id(n)] = next(it)
+
+    # constants: scalars inline, small arrays as module constants, large ones in the file
+    code_of: dict[int, str] = {}
+    const_lines, consts = [], {}
+    for n in order:
+        if n.op == "constant" and n.attr("value").array.ndim == 0:
+            code_of[id(n)] = _scalar(n.attr("value").array, n.dtype)
+    for n, cname in zip(const_nodes, const_names):
+        arr = n.attr("value").array
+        if arr.size <= INLINE_CONST_MAX:
+            const_lines.append(f"{cname} = {_array_literal(arr)}")
+            code_of[id(n)] = cname
+        else:
+            consts[cname] = np.array(arr)
+            code_of[id(n)] = f"CONST[{cname!r}]"
+    for n in leaves:
+        code_of[id(n)] = names[id(n)]
+    for n in inner:
+        code_of[id(n)] = names[id(n)]
+
+    # memory plan over the computed nodes
+    root_ids = set(out_pos) | set(upd_pos)
+    steps, computed = [], []
+    for n in order:
+        if n.op in LEAVES:
+            continue
+        if n.op not in NUMPY_OPS:
+            raise CompileError(f"the numpy backend has no spelling for op {n.op!r}")
+        sp = NUMPY_OPS[n.op]
+        reads = [id(i) for i in n.inputs]
+        if sp.kind == "view":
+            v = Value(id(n), n.dtype.name, n.dims, "view", alias_of=id(n.inputs[0]))
+        else:
+            v = Value(id(n), n.dtype.name, n.dims, "buffer")
+        steps.append(Step([v], reads, inplace=sp.kind == "inplace"))
+        computed.append(n)
+    plan = plan_memory(steps, keep=[id(n) for n in computed if id(n) in root_ids])
+
+    helpers = sorted({NUMPY_OPS[n.op].helper for n in computed if NUMPY_OPS[n.op].helper})
+    dim_args = [dim_names[d] for d in dim_keys]
+
+    # ---- workspace() ----
+    ws_values = [n for n in computed if id(n) in plan.buffer_of]
+    ws = [f"def workspace({', '.join(dim_args)}):",
+          f'    """Scratch memory: {len(plan.buffers)} buffers shared by {len(ws_values)} '
+          f'values (allocated once per set of sizes)."""']
+    for b in plan.buffers:
+        ws.append(f"    buf{b.index} = np.empty({_dims_text(b.dims, dim_names)}, "
+                  f"np.{b.dtype})")
+    if ws_values:
+        ws.append("    return (")
+        for n in ws_values:
+            b = plan.buffer_of[id(n)]
+            view = f"buf{b}" if plan.buffers[b].dims == n.dims else \
+                f"buf{b}.reshape({_dims_text(n.dims, dim_names)})"
+            ws.append(f"        {view},  # {names[id(n)]}")
+        ws.append("    )")
+    else:
+        ws.append("    return ()")
+
+    # ---- compute() ----
+    args = [names[id(p)] for p in inputs + params] + dim_args + ["ws"]
+    body = []
+    if ws_values:
+        unpack = [names[id(n)] for n in ws_values]
+        if len(unpack) == 1:
+            body.append(f"    {unpack[0]}, = ws")
+        else:
+            body.append("    (")
+            body += _wrap_tuple(unpack, "    ")
+            body.append("    ) = ws")
+    for n in order:
+        if n.op == "shape_size":
+            prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
+                              .split(", ")) or "1"
+            body.append(f"    {names[id(n)]} = np.{n.dtype.name}({prod})")
+            continue
+        if n.op in LEAVES:
+            continue
+        sp = NUMPY_OPS[n.op]
+        operands = [code_of[id(i)] for i in n.inputs]
+        attrs = {}
+        for k, v in n.attrs:
+            if k in ("shape",):
+                attrs[k] = _dims_text(v, dim_names)
+            elif k == "dtype":
+                attrs[k] = f"np.{np.dtype(v).name}"
+            else:
+                attrs[k] = repr(v)
+        name = names[id(n)]
+        texts = [(_const_text(i) or "const") if i.op == "constant" else names[id(i)]
+                 for i in n.inputs]
+        formula, _ = _formula(n, [(t, 9) for t in texts])
+        body.append(f"    # {comment_text(name + ' = ' + formula)}")
+        if sp.kind == "view":
+            body.append(f"    {name} = {sp.template.format(*operands, **attrs)}")
+            continue
+        if id(n) in plan.fresh:
+            body.append(f"    {name} = np.empty({_dims_text(n.dims, dim_names)}, "
+                        f"np.{n.dtype.name})")
+        for stmt in sp.template.format(*operands, out=name, **attrs).split("; "):
+            body.append(f"    {stmt}")
+
+    def result(node: Tensor) -> str:
+        text = code_of[id(node)]
+        if node.op == "constant":
+            return f"np.array({text})"  # a copy: callers may write into outputs
+        return text
+
+    outs = ", ".join(result(o) for o in program.outputs)
+    ups = ", ".join(result(u) for u in program.updates)
+    tup = lambda s, k: f"({s}{',' if k == 1 else ''})"  # noqa: E731
+    body.append(f"    return {tup(outs, len(program.outputs))}, "
+                f"{tup(ups, len(program.updates))}")
+    doc = (f'    """Compute the {len(program.outputs)} output(s) and '
+           f'{len(program.updates)} new parameter value(s) of one call."""')
+    compute = [f"def compute({', '.join(args)}):", doc] + body
+
+    # ---- standalone runtime tables ----
+    def dims_table(p):
+        return "(" + "".join(f"{dim_names[d]!r}, " if isinstance(d, str) else f"{d}, "
+                             for d in p.dims) + ")"
+
+    all_params = params + extra_params
+    tables = [
+        "# ---- standalone use: f = load(); outputs = f(*inputs, **feeds) -----------------",
+        "# (user names appear only as escaped string literals)",
+        "INPUTS = (  # (placeholder name, dtype, dims: int or the name of a run-time size)",
+    ]
+    for p in inputs:
+        tables.append(f"    ({p.name!r}, {p.dtype.name!r}, {dims_table(p)}),")
+    tables.append(")")
+    tables.append("PARAMS = (  # (parameter name, key in the values file, dtype, shape)")
+    for p in all_params:
+        tables.append(f"    ({p.name!r}, {names[id(p)]!r}, {p.dtype.name!r}, "
+                      f"{tuple(p.dims)!r}),")
+    tables.append(")")
+    tables.append(f"READS = {len(params)}  # compute() takes the first READS parameters")
+    upd_idx = [all_params.index(p) for p in program.update_params]
+    tables.append(f"UPDATES = {tuple(upd_idx)!r}  # PARAMS index of each new value")
+    tables.append(f"DIMS = {tuple(dim_args)!r}")
+    tables.append(f"OUTPUTS = {program.options.get('output_structure', 'list')!r}")
+    tables.append(f"CONST_KEYS = {tuple(sorted(consts))!r}")
+
+    header = [
+        f'"""{comment_text(program.name)}: generated by graphc (NumPy backend).',
+        "",
+        "compute() runs the whole graph (forward and backward share intermediates);",
+        "workspace() allocates its scratch buffers. Standalone: ``f = load()`` reads the",
+        "parameter values from the .npz file beside this one; ``f(*inputs, **feeds)``",
+        "returns the outputs and applies the parameter updates.",
+        '"""',
+        "import os",
+        "",
+        "import numpy as np",
+        "",
+        "CONST = {}  # large constants, filled from the values file",
+    ]
+    parts = ["\n".join(header)]
+    if const_lines:
+        parts.append("\n".join(const_lines))
+    for h in helpers:
+        parts.append(HELPERS[h].rstrip("\n"))
+    parts += ["\n".join(ws), "\n".join(compute), "\n".join(tables), _RUNTIME.strip("\n")]
+    text = "\n\n\n".join(parts) + "\n"
+    return Rendered(text, plan, tuple(dim_keys), consts, text.count("\n"), len(steps))
+
+
+_RUNTIME = '''
+class Model:
+    """The compiled step: call it like the graphc Function it was exported from."""
+
+    def __init__(self, values):
+        self.values = {key: np.array(values[key], dtype=dtype)
+                       for _, key, dtype, _ in PARAMS}
+        self._ws = {}
+
+    def value(self, name):
+        """The current value of the parameter called ``name``."""
+        for pname, key, _, _ in PARAMS:
+            if pname == name or key == name:
+                return self.values[key]
+        raise KeyError(name)
+
+    def _feeds(self, args, feeds):
+        if len(args) > len(INPUTS):
+            raise TypeError(f"takes {len(INPUTS)} inputs, got {len(args)}")
+        given = dict(zip([i[0] for i in INPUTS], args))
+        for k, v in feeds.items():
+            if k not in [i[0] for i in INPUTS]:
+                raise TypeError(f"unknown input {k!r}; inputs are {[i[0] for i in INPUTS]}")
+            if k in given:
+                raise TypeError(f"input {k!r} given twice")
+            given[k] = v
+        arrays, sizes = [], {}
+        for name, dtype, dims in INPUTS:
+            if name not in given:
+                raise TypeError(f"missing input {name!r}")
+            a = np.asarray(given[name])
+            if a.dtype.kind not in "biuf" or (np.dtype(dtype).kind in "biu"
+                                              and a.dtype.kind == "f"):
+                raise TypeError(f"input {name!r}: expected {dtype}, got {a.dtype}")
+            want = tuple(None if isinstance(d, str) else d for d in dims)
+            if a.ndim != len(dims):
+                raise ValueError(f"input {name!r}: expected shape {want}, got {a.shape}")
+            for d, n in zip(dims, a.shape):
+                if isinstance(d, str):
+                    if sizes.setdefault(d, n) != n:
+                        raise ValueError(f"input {name!r}: size {n} conflicts with "
+                                         f"{sizes[d]} given elsewhere for {d}")
+                elif d != n:
+                    raise ValueError(f"input {name!r}: expected shape {want}, got {a.shape}")
+            arrays.append(a.astype(dtype, copy=False))
+        return arrays, tuple(sizes[d] for d in DIMS)
+
+    def __call__(self, *args, **feeds):
+        arrays, sizes = self._feeds(args, feeds)
+        ws = self._ws.get(sizes)
+        if ws is None:
+            self._ws = {sizes: workspace(*sizes)}  # keep one set: memory stays bounded
+            ws = self._ws[sizes]
+        params = [self.values[p[1]] for p in PARAMS[:READS]]
+        with np.errstate(all="ignore"):
+            outs, new = compute(*arrays, *params, *sizes, ws)
+        # all new values were computed from the old ones; now switch them all at once
+        for k, v in zip(UPDATES, new):
+            key = PARAMS[k][1]
+            self.values[key] = np.array(v, dtype=PARAMS[k][2])
+        if OUTPUTS == "single":
+            return outs[0]
+        return tuple(outs) if OUTPUTS == "tuple" else list(outs)
+
+
+def load(path=None):
+    """The step with the parameter values saved beside this file (or at ``path``)."""
+    if path is None:
+        path = os.path.splitext(os.path.abspath(__file__))[0] + ".npz"
+    with np.load(path) as values:
+        CONST.update({k: values[k] for k in CONST_KEYS})
+        return Model({p[1]: values[p[1]] for p in PARAMS})
+'''
+
+
+# ---- the executable -----------------------------------------------------------------------------
+
+class NumpyExecutable:
+    """A loaded generated module: ``exe(inputs, params, bindings) -> (outputs, new values)``."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.name = _module_name(program.name)
+        r = render(program)
+        self.rendered = r
+        self.plan = r.plan
+        self.dim_keys = r.dim_keys
+        self.source = {f"{self.name}.py": r.text}
+        self.module = _load_module(r.text, f"<graphc:{self.name}.py>")
+        self.module.CONST.update(r.consts)
+        self._ws: OrderedDict = OrderedDict()
+        self._last_sizes = None
+        self.stats = {
+            "backend": "numpy",
+            "lines": r.n_lines,
+            "steps": r.n_steps,
+            "buffers": len(self.plan.buffers),
+            "values_in_buffers": len(self.plan.buffer_of),
+            "reused": self.plan.reused,
+            "fresh_per_call": len(self.plan.fresh),
+        }
+        self._memory_stats({})
+
+    def _memory_stats(self, bindings: dict) -> None:
+        self.stats.update({
+            "peak_bytes": self.plan.peak_bytes(bindings),
+            "workspace_bytes": self.plan.workspace_bytes(bindings),
+            "intermediate_bytes": self.plan.intermediate_bytes(bindings),
+            "sizes": {k: bindings.get(k, 1) for k in self.dim_keys},
+        })
+
+    def __call__(self, inputs, params, bindings):
+        sizes = tuple(int(bindings[d]) for d in self.dim_keys)
+        ws = self._ws.get(sizes)
+        if ws is None:
+            ws = self.module.workspace(*sizes)
+            self._ws[sizes] = ws
+            while len(self._ws) > 4:   # bounded: a few batch sizes stay warm
+                self._ws.popitem(last=False)
+        else:
+            self._ws.move_to_end(sizes)
+        if sizes != self._last_sizes:
+            self._last_sizes = sizes
+            self._memory_stats(dict(zip(self.dim_keys, sizes)))
+        outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        return list(outs), list(new)
+
+    def export(self, directory: str, name: str) -> list[str]:
+        os.makedirs(directory, exist_ok=True)
+        py = os.path.join(directory, f"{name}.py")
+        npz = os.path.join(directory, f"{name}.npz")
+        with open(py, "w", encoding="utf-8") as fh:
+            fh.write(self.rendered.text)
+        keys = {}
+        names = self._param_keys()
+        for p, key in names:
+            keys[key] = np.asarray(p.state.value)
+        keys.update(self.rendered.consts)
+        np.savez(npz, **keys)
+        return [py, npz]
+
+    def _param_keys(self):
+        params = list(self.program.params)
+        for p in self.program.update_params:
+            if p not in params:
+                params.append(p)
+        keys = [row[1] for row in self.module.PARAMS]
+        return list(zip(params, keys))
+
+
+def _module_name(name: str) -> str:
+    return sanitize_names([name or "graph"], set())[0]
+
+
+def _load_module(text: str, filename: str) -> types.ModuleType:
+    module = types.ModuleType(filename)
+    module.__file__ = filename
+    # register the text so tracebacks through generated code show its lines
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    try:
+        exec(compile(text, filename, "exec"), module.__dict__)
+    except SyntaxError as e:  # a renderer bug: say so plainly
+        raise CompileError(f"generated NumPy module does not compile: {e}") from e
+    return module
+
+
+def build(program: Program) -> NumpyExecutable:
+    """The ``Executable`` for ``program`` (the registry entry for backend="numpy")."""
+    return NumpyExecutable(program)

@@ -1,0 +1,270 @@
+"""``gc.compile``: optimize a graph, hand it to a backend, wrap it in a ``Function``.
+
+The ``Function`` owns what every backend shares: the positional order of inputs,
+keyword feeds, feed validation (``graphc.interpreter.check_feed``), run-time sizes,
+parameter state and atomic updates, the in-process compile cache and the stats.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from . import api as A
+from .codegen.base import Program, backend_builder
+from .errors import CompileError, FeedError, GraphcError, NumericsError, ShapeError
+from .interpreter import check_feed
+from .ir import Tensor, as_list, dims_match, format_shape, topo_order
+from .passes.pipeline import run_pipeline
+
+_CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
+CACHE_SIZE = 64
+
+
+def _structure(outputs) -> str:
+    if isinstance(outputs, Tensor):
+        return "single"
+    return "tuple" if isinstance(outputs, tuple) else "list"
+
+
+def _normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
+    if updates is None:
+        return []
+    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    out, seen = [], set()
+    for item in pairs:
+        try:
+            p, v = item
+        except (TypeError, ValueError):
+            raise CompileError("updates must be a dict {parameter: new_value} or a list of "
+                               "(parameter, new_value) pairs") from None
+        if not isinstance(p, Tensor) or p.op != "parameter":
+            raise CompileError(f"updates: keys must be parameters, got {p!r}")
+        if id(p) in seen:
+            raise CompileError(f"updates: parameter {p.name!r} is updated twice")
+        seen.add(id(p))
+        if not isinstance(v, Tensor):
+            v = A.constant(v, p.dtype)
+        if v.dtype != p.dtype:
+            if v.dtype.kind not in "biuf":
+                raise CompileError(f"updates: new value of {p.name!r} has dtype {v.dtype}")
+            v = A.cast(v, p.dtype)
+        if v.dims != p.dims:
+            try:
+                v = A.broadcast_to(v, p.dims)
+            except ShapeError:
+                raise ShapeError(f"updates: new value of parameter {p.name!r} has shape "
+                                 f"{format_shape(v.dims)}, the parameter has shape "
+                                 f"{format_shape(p.dims)}") from None
+        out.append((p, v))
+    return out
+
+
+def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_level: int = 2,
+            **options) -> "Function":
+    """Compile ``outputs`` (a tensor, a list or a tuple of tensors) into a callable ``Function``.
+
+    ``inputs`` fixes the positional order of the placeholders; when it is omitted, the
+    inputs are the placeholders the outputs and updates need, in order of first
+    appearance in a depth-first, inputs-first walk of the outputs (then the updates)
+    in the order given. Every input can also be fed by keyword (its name).
+    ``updates={param: new_value}`` is applied after each call, all new values computed
+    from the old ones. Compiling the same graph again in this process returns the
+    same ``Function``.
+
+    >>> import graphc as gc
+    >>> x = gc.placeholder("x", (None,))
+    >>> w = gc.parameter("w", [1.0])
+    >>> loss = gc.mean((w * x - 2 * x) ** 2)
+    >>> step = gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)})
+    >>> for _ in range(50):
+    ...     _ = step([1.0, 2.0, 3.0])
+    >>> round(float(w.value[0]), 3)
+    2.0
+    """
+    structure = _structure(outputs)
+    outs = as_list(outputs)
+    for o in outs:
+        if not isinstance(o, Tensor):
+            raise CompileError(f"compile: outputs must be tensors, got {type(o).__name__}")
+    pairs = _normalize_updates(updates)
+    if inputs is not None:
+        inputs = as_list(inputs)
+        for i in inputs:
+            if not isinstance(i, Tensor) or i.op != "placeholder":
+                raise CompileError(f"compile: inputs must be placeholders, got {i!r}")
+        if len({id(i) for i in inputs}) != len(inputs):
+            raise CompileError("compile: an input is listed twice")
+    key = (tuple(id(o) for o in outs), structure,
+           None if inputs is None else tuple(id(i) for i in inputs),
+           tuple((id(p), id(v)) for p, v in pairs), backend, opt_level,
+           tuple(sorted((k, repr(v)) for k, v in options.items())))
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
+    _CACHE[key] = f
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return f
+
+
+class Function:
+    """A compiled graph: ``f(*inputs, **feeds)`` returns NumPy arrays and applies updates.
+
+    ``f.source`` maps file names to generated text, ``f.stats`` holds the pass table,
+    node counts and the backend's facts (buffers, planned peak bytes), ``f.export(dir)``
+    writes a standalone artefact, ``f.inputs`` / ``f.params`` list the placeholders
+    (positional order) and parameters.
+    """
+
+    def __init__(self, outputs: list[Tensor], structure: str, inputs, pairs, backend: str,
+                 opt_level: int, options: dict):
+        t0 = time.perf_counter()
+        self.backend = backend
+        self.structure = structure
+        self.outputs = list(outputs)
+        self.update_params = [p for p, _ in pairs]
+        self._key_refs = (list(pairs), inputs)  # keep the cache key's nodes alive
+        update_values = [v for _, v in pairs]
+        roots = self.outputs + update_values
+        needed = [n for n in topo_order(roots) if n.op == "placeholder"]
+        if inputs is None:
+            inputs = needed
+        else:
+            listed = {id(i) for i in inputs}
+            missing = [n.name for n in needed if id(n) not in listed]
+            if missing:
+                raise CompileError(f"compile: the outputs need placeholder(s) {missing}, "
+                                   f"which are not in inputs")
+        self.inputs = list(inputs)
+        self.nodes_before = len(topo_order(roots)) if roots else 0
+        result = run_pipeline(roots, opt_level=opt_level) if roots else None
+        opt = list(result.outputs) if result else []
+        self.pass_stats = list(result.stats) if result else []
+        opt_outs, opt_updates = opt[:len(self.outputs)], opt[len(self.outputs):]
+        order = topo_order(opt)
+        self.nodes_after = len(order)
+        self.params = [n for n in order if n.op == "parameter"]
+        name = options.get("name", "graph")
+        self.program = Program(
+            name=name, inputs=tuple(self.inputs), params=tuple(self.params),
+            outputs=tuple(opt_outs), update_params=tuple(self.update_params),
+            updates=tuple(opt_updates),
+            options={**options, "output_structure": structure})
+        self._exe = backend_builder(backend)(self.program)
+        self._leaf_updates = [v.op in ("placeholder", "parameter", "constant")
+                              for v in opt_updates]
+        self.compile_seconds = time.perf_counter() - t0
+        self.calls = 0
+
+    # ---- calling ------------------------------------------------------------------------
+    def _feeds(self, args, feeds) -> tuple[list[np.ndarray], dict]:
+        if len(args) > len(self.inputs):
+            names = [i.name for i in self.inputs]
+            raise FeedError(f"got {len(args)} positional inputs, but the function takes "
+                            f"{len(self.inputs)}: {names}")
+        given: dict[int, Any] = {id(p): a for p, a in zip(self.inputs, args)}
+        by_name: dict[str, list[Tensor]] = {}
+        for p in self.inputs:
+            by_name.setdefault(p.name, []).append(p)
+        for k, v in feeds.items():
+            if k not in by_name:
+                raise FeedError(f"unknown input {k!r}; the inputs are "
+                                f"{[i.name for i in self.inputs]}")
+            for p in by_name[k]:
+                if id(p) in given:
+                    raise FeedError(f"input {k!r} given both by position and by keyword")
+                given[id(p)] = v
+        arrays, bindings = [], {}
+        for p in self.inputs:
+            if id(p) not in given:
+                raise FeedError(f"missing input {p.name!r} (shape {format_shape(p.dims)}, "
+                                f"{p.dtype})")
+            arrays.append(check_feed(p, given[id(p)], bindings))
+        return arrays, bindings
+
+    def __call__(self, *args, **feeds):
+        arrays, bindings = self._feeds(args, feeds)
+        params = [p.state.value for p in self.params]
+        with np.errstate(all="ignore"):
+            outs, new = self._exe(arrays, params, bindings)
+        new = list(new)
+        for k, (p, v) in enumerate(zip(self.update_params, new)):
+            v = np.asarray(v)
+            if not dims_match(p.dims, v.shape) or v.dtype != p.dtype:
+                raise GraphcError(f"backend {self.backend!r} returned a new value of shape "
+                                  f"{v.shape} {v.dtype} for parameter {p.name!r} "
+                                  f"{format_shape(p.dims)} {p.dtype}")
+            if self._leaf_updates[k] or any(v is o for o in outs) or \
+                    any(v is w for w in new[:k]):
+                v = np.array(v, copy=True)  # state never aliases a feed or an output
+            new[k] = v
+        if self.program.options.get("check_numerics"):
+            for what, arrs in (("output", outs), ("update", new)):
+                for k, a in enumerate(arrs):
+                    if np.asarray(a).dtype.kind == "f" and not np.all(np.isfinite(a)):
+                        raise NumericsError(f"{what} {k} has NaN or Inf values")
+        # commit: every new value was computed from the old ones; switch them together
+        for p, v in zip(self.update_params, new):
+            p.state.value = v
+        self.calls += 1
+        if self.structure == "single":
+            return outs[0]
+        return tuple(outs) if self.structure == "tuple" else list(outs)
+
+    # ---- reading -----------------------------------------------------------------------
+    @property
+    def source(self) -> dict[str, str]:
+        """File name -> generated text."""
+        return dict(self._exe.source)
+
+    @property
+    def stats(self) -> dict:
+        """Pass table, node counts and the backend's facts."""
+        return {
+            "backend": self.backend,
+            "passes": list(self.pass_stats),
+            "nodes_before": self.nodes_before,
+            "nodes_after": self.nodes_after,
+            "inputs": len(self.inputs),
+            "params": len(self.params),
+            "outputs": len(self.outputs),
+            "updates": len(self.update_params),
+            "compile_seconds": self.compile_seconds,
+            **dict(self._exe.stats),
+        }
+
+    def export(self, directory: str, name: str = "model") -> list[str]:
+        """Write a standalone artefact to ``directory``; returns the paths written.
+
+        For the NumPy backend: ``directory/name.py`` (imports only numpy) and
+        ``directory/name.npz`` (current parameter values); ``name.load()`` returns a
+        callable used exactly like this function.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise GraphcError(f"export: name must be a Python identifier, got {name!r}")
+        return self._exe.export(directory, name)
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{p.name}: {p.dtype.name}{format_shape(p.dims)}" for p in self.inputs)
+        return (f"<graphc.Function {self.backend} ({ins}) -> {len(self.outputs)} output(s), "
+                f"{len(self.update_params)} update(s)>")
+
+    def __str__(self) -> str:
+        s = self.stats
+        lines = [repr(self),
+                 f"  nodes: {s['nodes_before']} -> {s['nodes_after']} after optimization",
+                 f"  params: {', '.join(p.name for p in self.params) or '-'}"]
+        if s["passes"]:
+            lines.append("  passes: " + ", ".join(
+                f"{p.name} {p.nodes_before}->{p.nodes_after}" for p in s["passes"]))
+        facts = [f"{k}={s[k]}" for k in ("steps", "kernels", "buffers", "reused",
+                                          "peak_bytes", "intermediate_bytes") if k in s]
+        if facts:
+            lines.append("  " + ", ".join(facts))
+        lines.append(f"  source: {', '.join(self.source)}")
+        return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""Liveness-based buffer planning, shared by every backend.
+
+The input is an ordered list of ``Step``s (a node, a fused kernel...): each step
+defines some values and reads some values. A value is a ``Value``: a key, a dtype,
+its dims (ints, or str for sizes known at run time) and how it is stored:
+
+* ``"buffer"``: it needs memory of its own, which the plan may take from a buffer
+  whose values are all dead (same dtype, same number of elements);
+* ``"view"``:   it aliases another value (``alias_of``), e.g. a reshape; the base
+  stays alive as long as any view of it is read;
+* ``"fresh"``:  it escapes (an output, a new parameter value): it gets new memory
+  each call and never shares; a view of it makes the base fresh too;
+* ``"none"``:   no memory (a scalar computed in registers).
+
+Values read but never defined (inputs, parameters, constants) are external and
+never written. A step may say ``inplace=True``: its outputs may then take the
+buffer of a value whose last read is that very step (an elementwise op writing
+over its own operand).
+
+>>> from graphc.passes.memory import Step, Value, plan_memory
+>>> f32 = "float32"
+>>> steps = [Step([Value("a", f32, ("n", 4))], ["x"]),
+...          Step([Value("b", f32, ("n", 4))], ["a"], inplace=True),
+...          Step([Value("c", f32, ("n", 4), "fresh")], ["b"])]
+>>> plan = plan_memory(steps)
+>>> plan.buffer_of["a"] == plan.buffer_of["b"], len(plan.buffers)
+(True, 1)
+>>> plan.workspace_bytes({"n": 10}), plan.intermediate_bytes({"n": 10})
+(160, 480)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Hashable, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Value:
+    key: Hashable
+    dtype: str
+    dims: tuple
+    kind: str = "buffer"            # buffer | view | fresh | none
+    alias_of: Hashable | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    defines: Sequence[Value]
+    reads: Sequence[Hashable]
+    inplace: bool = False
+
+
+@dataclass(frozen=True)
+class Buffer:
+    index: int
+    dtype: str
+    dims: tuple          # dims of the first value placed in it (same element count for all)
+
+
+def size_key(dims: Sequence) -> tuple:
+    """Equal keys mean equal element counts for every binding of the run-time sizes."""
+    known = 1
+    syms = []
+    for d in dims:
+        if isinstance(d, str):
+            syms.append(d)
+        else:
+            known *= int(d)
+    return (known, tuple(sorted(syms))) if known else (0, ())
+
+
+def nbytes(dtype, dims: Sequence, bindings: dict | None = None) -> int:
+    n = np.dtype(dtype).itemsize
+    for d in dims:
+        n *= (bindings or {}).get(d, 1) if isinstance(d, str) else int(d)
+    return n
+
+
+@dataclass
+class MemoryPlan:
+    """Where each value lives: ``buffer_of[key]`` is a buffer index for planned values;
+    ``root_of[key]`` is the value whose memory a view uses; ``fresh`` are allocated per
+    call. ``last_read[key]`` is the index of the step that reads the value (or a view of
+    it) last."""
+
+    values: dict = field(default_factory=dict)       # key -> Value (defined by steps)
+    buffers: list[Buffer] = field(default_factory=list)
+    buffer_of: dict = field(default_factory=dict)
+    root_of: dict = field(default_factory=dict)
+    fresh: set = field(default_factory=set)
+    last_read: dict = field(default_factory=dict)
+    live_peak_step: int = -1
+
+    @property
+    def reused(self) -> int:
+        """How many planned values took a buffer an earlier value had used."""
+        return len(self.buffer_of) - len(self.buffers)
+
+    def workspace_bytes(self, bindings: dict | None = None) -> int:
+        """Bytes of all scratch buffers (allocated once, reused every call)."""
+        return sum(nbytes(b.dtype, b.dims, bindings) for b in self.buffers)
+
+    def fresh_bytes(self, bindings: dict | None = None) -> int:
+        return sum(nbytes(self.values[k].dtype, self.values[k].dims, bindings)
+                   for k in self.fresh)
+
+    def peak_bytes(self, bindings: dict | None = None) -> int:
+        """Planned peak memory of one call: the workspace plus the escaping values."""
+        return self.workspace_bytes(bindings) + self.fresh_bytes(bindings)
+
+    def intermediate_bytes(self, bindings: dict | None = None) -> int:
+        """What one buffer per value (no reuse, no views) would take."""
+        return sum(nbytes(v.dtype, v.dims, bindings) for v in self.values.values()
+                   if v.kind in ("buffer", "fresh", "view"))
+
+
+def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryPlan:
+    """Assign buffers by a linear scan over ``steps``; ``keep`` values stay alive to the end.
+
+    Reuse needs the same dtype and the same element count (``size_key``), so a buffer
+    fits every value placed in it at any run-time size. Buffers are taken
+    lowest-index first, which makes the plan deterministic.
+    """
+    plan = MemoryPlan()
+    for step in steps:
+        for v in step.defines:
+            plan.values[v.key] = v
+
+    # roots: a view lives in its base's memory
+    def root(key):
+        seen = 0
+        while key in plan.values and plan.values[key].kind == "view":
+            key = plan.values[key].alias_of
+            seen += 1
+            if seen > len(plan.values):
+                raise ValueError("cyclic views in memory plan")
+        return key
+
+    for key in plan.values:
+        plan.root_of[key] = root(key)
+    # an escaping value that is a view makes its base escape too
+    for key, v in plan.values.items():
+        r = plan.root_of[key]
+        if v.kind == "fresh" and r in plan.values and plan.values[r].kind == "buffer":
+            plan.values[r] = Value(r, plan.values[r].dtype, plan.values[r].dims, "fresh")
+    end = len(steps)
+    for k in keep:
+        if k in plan.root_of and plan.values.get(plan.root_of[k]) is not None:
+            r = plan.root_of[k]
+            if plan.values[r].kind == "buffer":
+                plan.values[r] = Value(r, plan.values[r].dtype, plan.values[r].dims, "fresh")
+
+    # last read of each root (a value never read dies right after its step)
+    for i, step in enumerate(steps):
+        for v in step.defines:
+            plan.last_read.setdefault(plan.root_of[v.key], i)
+        for key in step.reads:
+            r = plan.root_of.get(key, key)
+            plan.last_read[r] = max(plan.last_read.get(r, i), i)
+
+    free: dict[tuple, list[int]] = {}      # (dtype, size_key) -> free buffer indexes
+    holders: dict[int, set] = {}           # buffer -> live root keys in it
+    for i, step in enumerate(steps):
+        dying_here = []
+        if step.inplace:
+            for key in step.reads:
+                r = plan.root_of.get(key, key)
+                if r in plan.buffer_of and plan.last_read.get(r) == i:
+                    dying_here.append(r)
+        for v in step.defines:
+            if v.kind == "fresh":
+                plan.fresh.add(v.key)
+                continue
+            if plan.values[v.key].kind == "fresh":
+                plan.fresh.add(v.key)
+                continue
+            if v.kind != "buffer":
+                continue
+            want = (np.dtype(v.dtype).str, size_key(v.dims))
+            chosen = None
+            for r in dying_here:   # write over an operand this step reads last
+                b = plan.buffer_of[r]
+                if (np.dtype(plan.buffers[b].dtype).str, size_key(plan.buffers[b].dims)) == want \
+                        and holders.get(b) == {r}:
+                    chosen = b
+                    holders[b].discard(r)
+                    dying_here.remove(r)
+                    break
+            if chosen is None and free.get(want):
+                chosen = free[want].pop(0)
+            if chosen is None:
+                chosen = len(plan.buffers)
+                plan.buffers.append(Buffer(chosen, np.dtype(v.dtype).name, tuple(v.dims)))
+            plan.buffer_of[v.key] = chosen
+            holders.setdefault(chosen, set()).add(v.key)
+        # release roots whose last read is this step
+        for r in {plan.root_of.get(k, k) for k in step.reads} | \
+                {plan.root_of[v.key] for v in step.defines}:
+            if plan.last_read.get(r) == i and r in plan.buffer_of:
+                b = plan.buffer_of[r]
+                holders[b].discard(r)
+                if not holders[b]:
+                    buf = plan.buffers[b]
+                    lst = free.setdefault((np.dtype(buf.dtype).str, size_key(buf.dims)), [])
+                    if b not in lst:
+                        lst.append(b)
+                        lst.sort()
+    return plan
