@@ -68,7 +68,8 @@ def _ragged(value) -> str | None:
     """
     level, path_shape = [value], []
     while True:
-        seqs = [v for v in level if isinstance(v, (list, tuple, np.ndarray))]
+        seqs = [v for v in level if isinstance(v, (list, tuple))
+                or (isinstance(v, np.ndarray) and v.ndim > 0)]  # a 0-d array is a scalar
         if not seqs:
             return None
         if len(seqs) != len(level):
@@ -271,7 +272,8 @@ def _axes(x: Tensor, axis, what: str) -> tuple:
                              f"{format_shape(x.dims)} ({user_location()})")
         a = int(a) % x.ndim
         if a in out:
-            raise ShapeError(f"{what}: axis {a} repeated ({user_location()})")
+            raise ShapeError(f"{what}: axis {a} repeated in {raw!r} for shape "
+                             f"{format_shape(x.dims)} ({user_location()})")
         out.append(a)
     return tuple(sorted(out))
 
