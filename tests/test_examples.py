@@ -1,0 +1,121 @@
+"""Every script in examples/ runs (small sizes: GRAPHC_EXAMPLE_SMALL=1) and prints a right result.
+
+Each example gets a checker that reads its printed output and asserts on the result
+it reports (convergence, agreement with finite differences / SymPy / NumPy by hand),
+not only on its exit code. A new example without a checker fails
+``test_every_example_has_a_checker``, so none is left out.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def run_example(name: str, tmp_path: Path) -> str:
+    env = dict(os.environ, GRAPHC_EXAMPLE_SMALL="1", MPLBACKEND="Agg",
+               PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=300)
+    assert res.returncode == 0, f"{name} failed:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
+    return res.stdout
+
+
+def result_fields(out: str) -> dict[str, str]:
+    """The ``RESULT key=value ...`` line an example prints last."""
+    lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
+    assert lines, "the example printed no RESULT line"
+    return dict(item.split("=", 1) for item in lines[-1].split()[1:])
+
+
+def numbers_after(label: str, out: str) -> np.ndarray:
+    """The numbers in the bracketed array printed after ``label`` (e.g. 'a.grad =')."""
+    m = re.search(re.escape(label) + r"\s*\[([^\]]*)\]", out)
+    assert m, f"{label!r} not found in the output"
+    return np.array([float(v) for v in m.group(1).replace(",", " ").split()])
+
+
+# ---- one checker per example ------------------------------------------------------------------
+
+def check_seed(out: str) -> None:
+    # the PyTorch tutorial's numbers, from the formulas 9*a**2 and -2*b at a=[2,4], b=[7,5]
+    a, b = np.array([2., 4.]), np.array([7., 5.])
+    np.testing.assert_allclose(numbers_after("a.grad =", out), 9 * a**2)
+    np.testing.assert_allclose(numbers_after("b.grad =", out), -2 * b)
+    assert "dE/da = 9*a**2" in out and "dE/db = -2*b" in out
+
+
+def check_logistic_newton(out: str) -> None:
+    r = result_fields(out)
+    assert float(r["hvp_rel_err"]) < 1e-5          # H @ v vs central differences of the gradient
+    assert float(r["grad_norm"]) < 1e-8            # Newton converged to the optimum
+    assert 1 <= int(r["newton_steps"]) <= 10       # ... in a handful of steps
+    assert float(r["accuracy"]) > 0.55
+    losses = [float(v) for v in re.findall(r"loss (\d+\.\d+)", out)]
+    assert all(l2 <= l1 + 1e-12 for l1, l2 in zip(losses, losses[1:])), losses
+
+
+def check_rosenbrock(out: str) -> None:
+    r = result_fields(out)
+    done, total = (int(v) for v in r["converged"].split("/"))
+    assert done == total and float(r["max_err"]) < 1e-7
+    assert float(r["hessian_err"]) < 1e-8          # vs sympy.hessian
+    assert "d2f/dy2  = 200" in out
+
+
+def check_springs(out: str) -> None:
+    r = result_fields(out)
+    assert float(r["fd_err"]) < 1e-5               # forces = -dE/dX by finite differences
+    assert float(r["energy_drop"]) > 0             # the net settled to lower energy
+    assert float(r["residual"]) < 1e-2             # ... near equilibrium
+    assert float(r["export_diff"]) < 1e-9          # exported module = compiled kernel
+
+
+def check_export_walkthrough(out: str) -> None:
+    r = result_fields(out)
+    assert float(r["numpy_diff"]) < 1e-5           # standalone module vs the interpreter
+    for key in ("c_diff", "cuda_diff"):
+        if r.get(key, "skipped") != "skipped":
+            assert float(r[key]) < 1e-4, (key, r[key])
+
+
+def check_linear_regression(out: str) -> None:
+    r = result_fields(out)
+    assert float(r["lstsq_err"]) < float(r["tolerance"])
+
+
+def check_mlp_train(out: str) -> None:
+    r = result_fields(out)
+    assert float(r["final_loss"]) < float(r["initial_loss"])
+
+
+CHECKERS = {
+    "seed.py": check_seed,
+    "logistic_newton.py": check_logistic_newton,
+    "rosenbrock.py": check_rosenbrock,
+    "springs.py": check_springs,
+    "export_walkthrough.py": check_export_walkthrough,
+    "linear_regression.py": check_linear_regression,
+    "mlp_train.py": check_mlp_train,
+}
+
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
+
+
+def test_every_example_has_a_checker():
+    missing = [s for s in SCRIPTS if s not in CHECKERS]
+    assert not missing, f"examples without a result check in tests/test_examples.py: {missing}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_example_runs_and_prints_a_right_result(script, tmp_path):
+    out = run_example(script, tmp_path)
+    CHECKERS[script](out)
