@@ -52,3 +52,426 @@ Example::
     >>> lib.twice(21)
     42
 """
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import pathlib
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from typing import Literal
+
+from ..errors import BackendUnavailable, CompileError
+from . import cache
+
+Lang = Literal["c", "cuda", "cuda-emulate"]
+LANGS = ("c", "cuda", "cuda-emulate")
+
+# Where nvcc is looked for after PATH and $CUDA_HOME/bin (tests monkeypatch this).
+NVCC_FALLBACK_DIRS: tuple[str, ...] = ("/usr/local/cuda/bin", "/opt/cuda/bin")
+COMPILE_TIMEOUT_S = 900
+
+_HEADERS = ("graphc_cuda.h", "graphc_cuda_emu.h")
+
+
+def include_dir() -> pathlib.Path:
+    """The directory holding graphc_cuda.h and graphc_cuda_emu.h."""
+    return pathlib.Path(__file__).resolve().parent / "include"
+
+
+# ---- discovery ----------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _resolve(env_var: str, env_value: str | None, candidates: tuple[str, ...],
+             path: str | None) -> tuple[str, ...] | None:
+    """Command (program + leading args) from $env_var, else the first candidate on PATH."""
+    if env_value:
+        words = shlex.split(env_value)
+        exe = shutil.which(words[0], path=path) if words else None
+        return (exe, *words[1:]) if exe else None
+    for name in candidates:
+        exe = shutil.which(name, path=path)
+        if exe:
+            return (exe,)
+    return None
+
+
+def _c_command() -> tuple[str, ...]:
+    cmd = _resolve("CC", os.environ.get("CC"), ("cc", "gcc", "clang"), os.environ.get("PATH"))
+    if cmd is None:
+        cc = os.environ.get("CC")
+        where = f"$CC={cc!r} is not an executable" if cc else "$CC is unset and none of cc, gcc, clang is on PATH"
+        raise BackendUnavailable(
+            f"no C compiler found ({where}); backend='c' compiles generated C with one. "
+            f"Install one (Debian/Ubuntu: apt install gcc; macOS: xcode-select --install) or set "
+            f"CC=/path/to/compiler. backend='numpy' needs no compiler.")
+    return cmd
+
+
+def _cxx_command() -> tuple[str, ...]:
+    cmd = _resolve("CXX", os.environ.get("CXX"), ("c++", "g++", "clang++"), os.environ.get("PATH"))
+    if cmd is None:
+        cxx = os.environ.get("CXX")
+        where = f"$CXX={cxx!r} is not an executable" if cxx else "$CXX is unset and none of c++, g++, clang++ is on PATH"
+        raise BackendUnavailable(
+            f"no C++ compiler found ({where}); device='emulate' compiles the CUDA source as "
+            f"C++20 with one. Install one (Debian/Ubuntu: apt install g++; macOS: "
+            f"xcode-select --install) or set CXX=/path/to/compiler.")
+    return cmd
+
+
+@functools.lru_cache(maxsize=None)
+def _nvcc_lookup(path: str | None, cuda_home: str | None, fallbacks: tuple[str, ...]) -> str | None:
+    exe = shutil.which("nvcc", path=path)
+    if exe:
+        return exe
+    dirs = ([os.path.join(cuda_home, "bin")] if cuda_home else []) + list(fallbacks)
+    for d in dirs:
+        cand = os.path.join(d, "nvcc")
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def find_nvcc() -> str:
+    """Path of nvcc: PATH, then $CUDA_HOME/bin, then /usr/local/cuda/bin."""
+    cuda_home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    exe = _nvcc_lookup(os.environ.get("PATH"), cuda_home, tuple(NVCC_FALLBACK_DIRS))
+    if exe is None:
+        looked = ["PATH"] + ([f"$CUDA_HOME/bin ({cuda_home}/bin)"] if cuda_home else ["$CUDA_HOME (unset)"])
+        looked += list(NVCC_FALLBACK_DIRS)
+        raise BackendUnavailable(
+            f"nvcc (the CUDA compiler) not found; looked in {', '.join(looked)}. Install the "
+            f"CUDA toolkit (https://developer.nvidia.com/cuda-downloads) and put its bin/ on PATH "
+            f"or set CUDA_HOME. Without nvcc, backend='cuda', device='emulate' runs the same CUDA "
+            f"code on the CPU and backend='c' compiles C for the CPU.")
+    return exe
+
+
+def find_c_compiler() -> str:
+    """Path of the C compiler ($CC, else cc / gcc / clang on PATH)."""
+    return _c_command()[0]
+
+
+def find_cxx_compiler() -> str:
+    """Path of the C++ compiler ($CXX, else c++ / g++ / clang++ on PATH)."""
+    return _cxx_command()[0]
+
+
+def _has(fn) -> bool:
+    try:
+        fn()
+        return True
+    except BackendUnavailable:
+        return False
+
+
+def have_c_compiler() -> bool:
+    return _has(_c_command)
+
+
+def have_cxx_compiler() -> bool:
+    return _has(_cxx_command)
+
+
+def have_nvcc() -> bool:
+    return _has(find_nvcc)
+
+
+@functools.lru_cache(maxsize=None)
+def _identity_of(cmd: tuple[str, ...]) -> str:
+    """'realpath | first lines of --version': part of every cache key."""
+    try:
+        out = subprocess.run([*cmd, "--version"], capture_output=True, text=True, timeout=60)
+        text = (out.stdout or out.stderr).strip()
+    except (OSError, subprocess.SubprocessError) as e:
+        text = f"unknown ({e})"
+    return f"{os.path.realpath(cmd[0])} {' '.join(cmd[1:])} | {text}"
+
+
+def _command(lang: str) -> tuple[str, ...]:
+    if lang == "c":
+        return _c_command()
+    if lang == "cuda":
+        return (find_nvcc(),)
+    if lang == "cuda-emulate":
+        return _cxx_command()
+    raise CompileError(f"unknown language {lang!r}; expected one of {LANGS}")
+
+
+def compiler_identity(lang: str) -> str:
+    """The compiler used for ``lang`` and its version text (raises if missing)."""
+    return _identity_of(_command(lang))
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_fingerprint() -> str:
+    """Host CPU model and features: -march=native code must not move between CPUs."""
+    text = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "flags", "Features", "CPU part")):
+                    text += line
+                if line.strip() == "" and text:
+                    break  # the first processor is enough
+    return f"{platform.machine()} {platform.processor()} {cache.make_key(text)}"
+
+
+def _probe(cmd: tuple[str, ...], flags: tuple[str, ...], source: str, tag: str) -> bool:
+    """Does ``cmd flags`` build ``source`` into a shared library? Cached on disk."""
+    key = cache.make_key("probe", tag, _identity_of(cmd), flags, source)
+    if cache.lookup(key, ".txt") is not None:
+        return cache.read_entry(cache.entry_path(key, ".txt")) == b"1"
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="graphc-probe-") as d:
+            src = os.path.join(d, "probe.c")
+            with open(src, "w") as f:
+                f.write(source)
+            try:
+                r = subprocess.run([*cmd, *flags, src, "-o", os.path.join(d, "probe.so")],
+                                   capture_output=True, timeout=120)
+                return b"1" if r.returncode == 0 else b"0"
+            except (OSError, subprocess.SubprocessError):
+                return b"0"
+
+    path = cache.get_or_build(key, ".txt", build)
+    return cache.read_entry(path) == b"1"
+
+
+_OPENMP_PROBE = """#include <omp.h>
+int graphc_probe(int n) { int s = 0;
+#pragma omp parallel for reduction(+:s)
+  for (int i = 0; i < n; ++i) s += i;
+  return s + omp_get_max_threads(); }
+"""
+
+
+def openmp_available() -> bool:
+    """Whether the C compiler builds OpenMP code (``-fopenmp``); GRAPHC_OPENMP=0 turns it off."""
+    if os.environ.get("GRAPHC_OPENMP", "1") == "0":
+        return False
+    return _probe(_c_command(), ("-fopenmp", "-fPIC", "-shared"), _OPENMP_PROBE, "openmp")
+
+
+def _march_native_ok() -> bool:
+    return _probe(_c_command(), ("-march=native", "-fPIC", "-shared"), "int f(void){return 0;}\n",
+                  "march")
+
+
+# ---- GPU ----------------------------------------------------------------------------
+
+def _detect_gpu() -> tuple[int, str | None]:
+    """(number of GPUs, "sm_XY" of the first). Never raises; no CUDA context is kept.
+
+    nvidia-smi first (a subprocess: the Python process never initialises CUDA, so
+    forked workers can still use it); else libcuda via ctypes (cuInit + cuDeviceGetCount).
+    """
+    if os.environ.get("GRAPHC_GPU") == "0":
+        return 0, None
+    try:
+        smi = shutil.which("nvidia-smi")
+        if smi:
+            r = subprocess.run([smi, "--query-gpu=compute_cap", "--format=csv,noheader"],
+                               capture_output=True, text=True, timeout=20)
+            if r.returncode != 0:
+                return 0, None
+            caps = [ln.strip() for ln in r.stdout.splitlines() if re.fullmatch(r"\d+\.\d+", ln.strip())]
+            if caps:
+                major, minor = caps[0].split(".")
+                return len(caps), f"sm_{major}{minor}"
+            n = len([ln for ln in r.stdout.splitlines() if ln.strip()])
+            return n, None
+        try:
+            lib = ctypes.CDLL("libcuda.so.1")
+        except OSError:
+            return 0, None
+        if lib.cuInit(0) != 0:
+            return 0, None
+        n = ctypes.c_int(0)
+        if lib.cuDeviceGetCount(ctypes.byref(n)) != 0 or n.value < 1:
+            return 0, None
+        dev, major, minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
+        lib.cuDeviceGet(ctypes.byref(dev), 0)
+        lib.cuDeviceGetAttribute(ctypes.byref(major), 75, dev)  # COMPUTE_CAPABILITY_MAJOR
+        lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, dev)  # COMPUTE_CAPABILITY_MINOR
+        return n.value, (f"sm_{major.value}{minor.value}" if major.value else None)
+    except Exception:  # any odd driver state means "no usable GPU", never a crash
+        return 0, None
+
+
+@functools.lru_cache(maxsize=1)
+def _gpu_info() -> tuple[int, str | None]:
+    return _detect_gpu()
+
+
+def gpu_available() -> bool:
+    """Whether an NVIDIA GPU with a working driver is present (cached)."""
+    return _gpu_info()[0] > 0
+
+
+@functools.lru_cache(maxsize=None)
+def _nvcc_archs(nvcc: str) -> tuple[int, ...]:
+    try:
+        r = subprocess.run([nvcc, "--list-gpu-arch"], capture_output=True, text=True, timeout=60)
+        return tuple(sorted(int(m) for m in re.findall(r"compute_(\d+)", r.stdout)))
+    except (OSError, subprocess.SubprocessError):
+        return ()
+
+
+def gpu_arch() -> str:
+    """``sm_XY`` of the GPU present (clamped to what nvcc supports), else ``sm_90``."""
+    arch = _gpu_info()[1]
+    if arch is None:
+        return "sm_90"
+    if have_nvcc():
+        supported = _nvcc_archs(find_nvcc())
+        want = int(arch[3:])
+        if supported and want not in supported:
+            lower = [a for a in supported if a <= want]
+            return f"sm_{lower[-1] if lower else supported[-1]}"
+    return arch
+
+
+def require(lang: str, device: str | None = None) -> None:
+    """Raise BackendUnavailable naming what is missing to build and run ``lang`` here.
+
+    ``require("cuda")`` needs nvcc and a GPU; ``require("cuda", device="emulate")`` (or
+    lang "cuda-emulate") needs only a C++20 compiler; ``require("c")`` a C compiler.
+    """
+    if lang == "cuda" and device == "emulate":
+        lang = "cuda-emulate"
+    _command(lang)
+    if lang == "cuda" and not gpu_available():
+        raise BackendUnavailable(
+            "no NVIDIA GPU found (nvidia-smi lists none, or the driver's libcuda.so.1 is "
+            "missing); backend='cuda' runs kernels on a GPU. Use backend='cuda', "
+            "device='emulate' to run the same CUDA code on the CPU, or backend='c'.")
+
+
+# ---- flags ----------------------------------------------------------------------------
+
+def default_flags(lang: str) -> tuple[str, ...]:
+    """Flags placed before the source file (``flags`` passed by callers come after)."""
+    if lang == "c":
+        flags = ["-O3"]
+        if _march_native_ok():
+            flags.append("-march=native")
+        flags += ["-fPIC", "-shared", "-std=c11"]  # no -ffast-math: NumPy's NaN/Inf semantics
+        if openmp_available():
+            flags.append("-fopenmp")
+        return tuple(flags)
+    if lang == "cuda":
+        return ("-O3", f"-arch={gpu_arch()}", "-Xcompiler", "-fPIC", "-shared",
+                f"-I{include_dir()}")
+    if lang == "cuda-emulate":
+        return ("-O2", "-std=c++20", "-fPIC", "-shared", "-pthread", f"-I{include_dir()}",
+                "-include", "graphc_cuda.h", "-x", "c++")
+    raise CompileError(f"unknown language {lang!r}; expected one of {LANGS}")
+
+
+_LINK_FLAGS = {"c": ("-lm",), "cuda": (), "cuda-emulate": ()}
+_SUFFIX = {"c": ".c", "cuda": ".cu", "cuda-emulate": ".cu"}
+
+
+@functools.lru_cache(maxsize=None)
+def _headers_key() -> str:
+    return cache.make_key(*[(include_dir() / h).read_bytes() for h in _HEADERS])
+
+
+def _safe_name(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)[:64]
+    return s or "kernel"
+
+
+def _run_compiler(argv: list[str], workdir: str, src_path: str, what: str, key: str) -> None:
+    """Run a compiler; on failure keep the source for inspection and raise CompileError."""
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, cwd=workdir,
+                           timeout=COMPILE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as e:
+        raise CompileError(f"{what}: compiler timed out after {COMPILE_TIMEOUT_S}s: "
+                           f"{shlex.join(argv)}") from e
+    except OSError as e:
+        raise BackendUnavailable(f"{what}: cannot run {argv[0]}: {e}") from e
+    if r.returncode == 0:
+        return
+    kept_dir = cache.cache_dir() / "failed" / key[:24]
+    kept_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    kept = kept_dir / os.path.basename(src_path)
+    shutil.copyfile(src_path, kept)
+    message = (r.stderr or "") + (r.stdout or "")
+    raise CompileError(f"{what} failed (exit {r.returncode}); source kept at {kept}\n"
+                       f"command: {shlex.join(argv)}\n{message.strip()}")
+
+
+def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
+                         name: str = "kernel") -> pathlib.Path:
+    """Compile ``source`` into a shared library (through the cache); return its path.
+
+    >>> p = build_shared_library("int one(void) { return 1; }", "c")
+    >>> p.exists()
+    True
+    """
+    if lang not in LANGS:
+        raise CompileError(f"unknown language {lang!r}; expected one of {LANGS}")
+    cmd = _command(lang)
+    flags = tuple(flags)
+    base = default_flags(lang)
+    extra = _headers_key() if lang != "c" else ""
+    key = cache.make_key("shared-library", lang, source, cmd, base, flags, _identity_of(cmd),
+                         extra, _cpu_fingerprint())
+    fname = _safe_name(name)
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="graphc-build-") as d:
+            src = os.path.join(d, fname + _SUFFIX[lang])
+            out = os.path.join(d, f"lib{fname}.so")
+            with open(src, "w") as f:
+                f.write(source)
+            argv = [*cmd, *base, os.path.basename(src), "-o", out, *flags, *_LINK_FLAGS[lang]]
+            _run_compiler(argv, d, src, f"{lang} compile of {fname}", key)
+            return pathlib.Path(out).read_bytes()
+
+    return cache.get_or_build(key, ".so", build)
+
+
+def load_library(path: str | os.PathLike) -> ctypes.CDLL:
+    """ctypes.CDLL for ``path``, loaded once per process."""
+    return cache.load_library(path)
+
+
+def compile_and_load(source: str, lang: Lang, flags: tuple[str, ...] = (),
+                     name: str = "kernel") -> ctypes.CDLL:
+    """build_shared_library + load_library."""
+    return load_library(build_shared_library(source, lang, flags, name))
+
+
+def nvcc_compile_check(source: str, arch: str = "sm_90", flags: tuple[str, ...] = (),
+                       name: str = "kernel") -> None:
+    """Prove a .cu compiles with nvcc (``nvcc -c -arch=<arch>``); no GPU needed. Cached.
+
+    Raises BackendUnavailable without nvcc and CompileError with nvcc's message.
+    """
+    nvcc = find_nvcc()
+    argv_flags = ("-O3", f"-arch={arch}", "-Xcompiler", "-fPIC", f"-I{include_dir()}", *flags)
+    key = cache.make_key("nvcc-check", source, argv_flags, _identity_of((nvcc,)), _headers_key())
+    fname = _safe_name(name)
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="graphc-nvcc-") as d:
+            src = os.path.join(d, fname + ".cu")
+            with open(src, "w") as f:
+                f.write(source)
+            argv = [nvcc, *argv_flags, "-c", os.path.basename(src), "-o", fname + ".o"]
+            _run_compiler(argv, d, src, f"nvcc -arch={arch} compile check of {fname}", key)
+            return b"ok"
+
+    cache.get_or_build(key, ".ok", build)
