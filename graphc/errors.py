@@ -36,3 +36,7 @@ class NumericsError(GraphcError, FloatingPointError):
 
 class UsageError(GraphcError, TypeError):
     """A tensor used where Python needs a concrete value (``if t:``, ``len``, iteration)."""
+
+
+class EvalError(GraphcError, ValueError):
+    """An op failed on the values it got at run time (max over an empty axis, ...)."""

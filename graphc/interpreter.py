@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import FeedError
+from .errors import EvalError, FeedError
 from .ir import Tensor, as_list, format_shape, resolve_dims, topo_order
 from .ops import OPS
 
@@ -76,7 +76,13 @@ def run_node(node: Tensor, args: list, bindings: dict) -> np.ndarray:
     attrs = dict(node.attrs)
     if "shape" in attrs:
         attrs["shape"] = resolve_dims(attrs["shape"], bindings)
-    out = OPS[node.op].impl(*args, **attrs)
+    try:
+        out = OPS[node.op].impl(*args, **attrs)
+    except (ValueError, TypeError, ArithmeticError) as e:
+        # name the user's node, never just NumPy's internals
+        shapes = ", ".join(str(np.shape(a)) for a in args)
+        raise EvalError(f"{node.op} (created at {node.location}) failed on inputs of shape "
+                        f"{shapes}: {e}") from e
     out = np.asarray(out)
     if out.dtype != node.dtype:
         out = out.astype(node.dtype)

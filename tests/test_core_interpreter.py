@@ -70,3 +70,14 @@ def test_mean_over_run_time_dim_uses_the_fed_size(rng):
 def test_outputs_must_be_tensors():
     with pytest.raises(gc.FeedError, match="int"):
         gc.evaluate([gc.constant(1.0), 3])
+
+
+def test_run_time_failures_name_the_node_not_numpy():
+    x = gc.placeholder("x", (None, 3))
+    m = x.max(0)
+    with pytest.raises(gc.errors.EvalError, match=r"max \(created at test_core_interpreter.py:\d+\)"
+                                                  r".*\(0, 3\)"):
+        gc.evaluate(m, {x: np.ones((0, 3))})
+    i = gc.placeholder("i", (2,), "int64")
+    with pytest.raises(gc.GraphcError, match="pow"):
+        gc.evaluate(2 ** i, {i: [1, -1]})
