@@ -1,0 +1,604 @@
+"""Kernel IR: the fused schedule lowered to index spaces, strided loads, scalar
+expression DAGs, reductions and stores. Shared by every C-family dialect.
+
+A kernel has an index space (one size per axis, ``Mono`` products of known sizes and
+run-time dims), optional reduction axes, and blocks of ``Instr``s in SSA form. A load
+reads ``buf[sum(i_k * stride_k)]`` with one stride per kernel axis (0 = broadcast), so
+broadcast, transpose and reshape never copy. Each instruction's text comes from its
+op's declared C template (``OpDef.c``).
+
+>>> import graphc as gc
+>>> from graphc.codegen.base import Program
+>>> x = gc.placeholder("x", (None, 4))
+>>> p = lower(Program("f", (x,), (), (gc.exp(x) + 1,)))
+>>> [k.kind for k in p.kernels], p.kernels[0].body.stores[0].buf
+(['elementwise'], 'out0')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir import Tensor
+from ..ops import OPS
+from ..passes import fusion
+from .naming import comment_text, sanitize_names
+
+CTYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
+          "bool": "bool", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t"}
+COMMENT_LEN = 160
+
+
+def ctype(dtype) -> str:
+    return CTYPES[np.dtype(dtype).name]
+
+
+@dataclass(frozen=True)
+class Mono:
+    """A size or stride: ``coef * product(syms)`` (syms are C names of run-time dims)."""
+
+    coef: int
+    syms: tuple = ()
+
+    def __mul__(self, other: "Mono") -> "Mono":
+        if self.coef == 0 or other.coef == 0:
+            return Mono(0)
+        return Mono(self.coef * other.coef, tuple(sorted(self.syms + other.syms)))
+
+    @property
+    def is_zero(self) -> bool:
+        return self.coef == 0
+
+    def c(self) -> str:
+        parts = list(self.syms)
+        if self.coef != 1 or not parts:
+            parts = [str(self.coef)] + parts
+        return "*".join(parts)
+
+    def static(self) -> int | None:
+        return None if self.syms else self.coef
+
+
+ZERO, ONE = Mono(0), Mono(1)
+
+
+@dataclass
+class BufferRef:
+    name: str
+    dtype: str
+    dims: tuple           # Mono per axis
+    kind: str             # input | param | const | temp | output
+    index: int            # position among buffers of its kind
+    value: object = None  # constants: the array
+
+    @property
+    def ctype(self) -> str:
+        return ctype(self.dtype)
+
+    def size(self) -> Mono:
+        m = ONE
+        for d in self.dims:
+            m = m * d
+        return m
+
+
+@dataclass
+class Instr:
+    name: str
+    op: str                     # load | const | index | size | an op name
+    dtype: str
+    template: str = ""          # C template: {0}, {1}... operands, {dtype} the C type
+    args: tuple = ()
+    buf: str = ""               # load: buffer name
+    strides: tuple = ()         # load: Mono per kernel axis
+    axis: int = -1              # index: the kernel axis
+
+
+@dataclass
+class Store:
+    buf: str
+    value: str
+    strides: tuple
+    comment: str = ""
+
+
+@dataclass
+class Block:
+    instrs: list = field(default_factory=list)
+    stores: list = field(default_factory=list)
+
+
+@dataclass
+class Phase:
+    """One reduction of a row kernel: accumulate ``value`` of ``block`` over the row."""
+
+    op: str          # sum | max
+    block: Block
+    value: str
+    result: str      # the row scalar's variable name
+    dtype: str
+
+
+@dataclass
+class KernelIR:
+    name: str
+    kind: str                                   # elementwise | reduce | matmul
+    dims: list                                  # Mono per axis
+    reduce_axes: tuple = ()
+    body: Block = field(default_factory=Block)  # per element (matmul: the epilogue)
+    phases: list = field(default_factory=list)
+    epilogue: Block = field(default_factory=Block)
+    a: Block | None = None                      # matmul: A at (batch, i, k)
+    b: Block | None = None                      # matmul: B at (batch, k, j)
+    a_value: str = ""
+    b_value: str = ""
+    acc: str = "acc"
+    acc_dtype: str = "float32"
+    mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
+    ops: list = field(default_factory=list)
+    comments: list = field(default_factory=list)
+
+    def blocks(self) -> list:
+        out = [self.body, self.epilogue] + [p.block for p in self.phases]
+        return out + [b for b in (self.a, self.b) if b is not None]
+
+    def buffers_read(self) -> list:
+        seen = []
+        for b in self.blocks():
+            for i in b.instrs:
+                if i.op == "load" and i.buf not in seen:
+                    seen.append(i.buf)
+        return seen
+
+    def buffers_written(self) -> list:
+        seen = []
+        for b in self.blocks():
+            for s in b.stores:
+                if s.buf not in seen:
+                    seen.append(s.buf)
+        return seen
+
+    def sizes(self) -> list:
+        """Run-time dim names the kernel needs as arguments."""
+        names = set()
+        for d in self.dims:
+            names.update(d.syms)
+        for b in self.blocks():
+            for i in b.instrs:
+                for s in i.strides:
+                    names.update(s.syms)
+                if i.op == "size":
+                    names.update(i.args)
+            for s in b.stores:
+                for m in s.strides:
+                    names.update(m.syms)
+        return sorted(names)
+
+
+@dataclass
+class ProgramIR:
+    name: str
+    kernels: list
+    buffers: dict                 # name -> BufferRef
+    inputs: list                  # BufferRef per program input
+    params: list                  # BufferRef per program param
+    consts: list
+    temps: list
+    results: list                 # BufferRef per unique non-leaf root
+    root_sources: list            # per root (outputs then updates): ("result", k) or (kind, k)
+    sym_names: dict               # graph dim -> C name
+    schedule: fusion.Schedule
+    fused: list                   # per kernel: ops fused
+
+    @property
+    def sym_order(self) -> list:
+        return sorted(self.sym_names.values())
+
+
+# ---- lowering ------------------------------------------------------------------------------
+
+def _literal(v, dtype) -> str:
+    dt = np.dtype(dtype)
+    if dt.kind == "f":
+        x = float(v)
+        if np.isnan(x):
+            return "NAN" if dt.itemsize == 8 else "((float)NAN)"
+        if np.isinf(x):
+            t = "INFINITY" if x > 0 else "(-INFINITY)"
+            return t if dt.itemsize == 4 else f"((double){t})"
+        if dt.itemsize == 4:
+            text = str(np.float32(x))
+            if "e" not in text and "." not in text:
+                text += ".0"
+            return f"{text}f"
+        text = repr(x)
+        return text if ("." in text or "e" in text) else text + ".0"
+    if dt.kind == "b":
+        return "true" if bool(v) else "false"
+    return f"(({ctype(dt)}){int(v)}LL)"
+
+
+def _contig(dims: tuple) -> list:
+    strides, acc = [], ONE
+    for d in reversed(dims):
+        strides.append(acc)
+        acc = acc * d
+    return list(reversed(strides))
+
+
+class _Lowerer:
+    """Builds the blocks of one kernel; values are memoized per (node, index map)."""
+
+    def __init__(self, prog: "_ProgramBuilder", group: fusion.Group, naxes: int):
+        self.p, self.g, self.naxes = prog, group, naxes
+        self.memo: dict = {}
+        self.text: dict = {}
+        self.local: dict = {}      # (id, amap) -> variable already in registers
+        self.inline: set = set()   # ids of this kernel's stores computed inline when read
+        self.block = Block()
+        self.counter = 0
+
+    def fresh(self, prefix="v") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def start_block(self) -> Block:
+        self.block = Block()
+        self.memo = {k: v for k, v in self.memo.items() if k in self.local_keys()}
+        return self.block
+
+    def local_keys(self) -> set:
+        return set(self.local)
+
+    def emit(self, instr: Instr, text: str) -> str:
+        self.block.instrs.append(instr)
+        self.text[instr.name] = text if len(text) <= COMMENT_LEN else instr.name
+        return instr.name
+
+    def load(self, node: Tensor, amap: tuple, strides_of_dims: list | None = None) -> str:
+        buf = self.p.buffer_for(node)
+        cs = strides_of_dims or _contig(buf.dims)
+        ks = [ZERO] * self.naxes
+        for k, a in enumerate(amap):
+            if a is not None:
+                ks[a] = cs[k]
+        return self.emit(Instr(self.fresh(), "load", buf.dtype, buf=buf.name, strides=tuple(ks)),
+                         buf.name)
+
+    def terminal(self, n: Tensor, amap: tuple) -> str | None:
+        key = (id(n), amap)
+        if key in self.local:
+            return self.local[key]
+        if n.op == "constant":
+            arr = n.value
+            if arr.size == 1:
+                lit = _literal(arr.reshape(()).item(), n.dtype)
+                self.text[lit] = lit
+                return lit
+            return self.load(n, amap)
+        if n.op == "shape_size":
+            dims = [self.p.mono(d) for d in n.attr("shape")]
+            size = ONE
+            for d in dims:
+                size = size * d
+            name = self.fresh()
+            return self.emit(Instr(name, "size", n.dtype.name, f"(({{dtype}})({size.c()}))",
+                                   args=size.syms), size.c())
+        if n.op in ("placeholder", "parameter"):
+            return self.load(n, amap)
+        if id(n) in self.p.sched.materialized and id(n) not in self.inline:
+            if self.p.sched.kernel_of[id(n)] == self.g.index:
+                raise AssertionError(f"value {n.op} read in its own kernel at another index")
+            return self.load(n, amap)
+        if n.op == "reshape" and not fusion.is_trivial_reshape(n):
+            return self.load(n.inputs[0], amap, _contig(tuple(self.p.mono(d) for d in n.dims)))
+        return None
+
+    def value(self, node: Tensor, amap: tuple) -> str:
+        """Variable holding ``node`` at index map ``amap`` (iterative)."""
+        stack = [(node, amap, None)]
+        while stack:
+            n, a, kids = stack.pop()
+            key = (id(n), a)
+            if key in self.memo:
+                continue
+            if kids is None:
+                t = self.terminal(n, a)
+                if t is not None:
+                    self.memo[key] = t
+                    continue
+                kids = fusion.child_maps(n, a)
+                stack.append((n, a, kids))
+                for c, ca in kids:
+                    if (id(c), ca) not in self.memo:
+                        stack.append((c, ca, None))
+            else:
+                self.memo[key] = self.combine(n, a, [self.memo[(id(c), ca)] for c, ca in kids])
+        return self.memo[(id(node), amap)]
+
+    def combine(self, n: Tensor, amap: tuple, args: list) -> str:
+        op = OPS[n.op]
+        if n.op in ("stop_gradient", "broadcast_to", "transpose", "reshape"):
+            return args[0]
+        if n.op == "one_hot":
+            ax = amap[-1]
+            if ax is None:
+                idx = "0"
+            else:
+                idx = self.emit(Instr(self.fresh("i"), "index", "int64", axis=ax), f"i{ax}")
+            t = f"(({{dtype}})({{0}} == {idx}))"
+            return self.emit(Instr(self.fresh(), "one_hot", n.dtype.name, t, (args[0],)),
+                             f"one_hot({self.text.get(args[0], args[0])})")
+        template = op.c
+        if template is None:
+            raise AssertionError(f"op {n.op} has no C form")
+        if n.op == "cast":
+            template = template.replace("{dtype}", "{{dtype}}")
+            template = template.replace("{{dtype}}", ctype(n.dtype))
+            template = template.replace("{", "{{").replace("}", "}}")
+            for k in range(len(args)):
+                template = template.replace("{{%d}}" % k, "{%d}" % k)
+            template = template.replace("{{dtype}}", "{dtype}")
+        texts = [self.text.get(x, x) for x in args]
+        try:
+            text = template.format(*texts, dtype=ctype(n.dtype))
+        except (IndexError, KeyError):
+            text = n.op
+        return self.emit(Instr(self.fresh(), n.op, n.dtype.name, template, tuple(args)), text)
+
+    def store(self, node: Tensor, amap: tuple) -> None:
+        var = self.value(node, amap) if id(node) not in self.inline else self.compute(node, amap)
+        buf = self.p.buffer_for(node, create=False)
+        if buf is None:
+            self.pending.append((self.block, node, var, amap))
+            return
+        self._store(buf, var, amap, node)
+
+    def compute(self, node: Tensor, amap: tuple) -> str:
+        return self.value(node, amap)
+
+    def _store(self, buf: BufferRef, var: str, amap: tuple, node: Tensor) -> None:
+        cs = _contig(buf.dims)
+        ks = [ZERO] * self.naxes
+        for k, a in enumerate(amap):
+            if a is not None:
+                ks[a] = cs[k]
+        text = comment_text(f"{buf.name} = {self.text.get(var, var)}", COMMENT_LEN)
+        self.block.stores.append(Store(buf.name, var, tuple(ks), text))
+
+
+class _ProgramBuilder:
+    def __init__(self, program):
+        self.program = program
+        roots = list(program.outputs) + list(program.updates)
+        self.sched = fusion.schedule(roots)
+        self.buffers: dict[str, BufferRef] = {}
+        self.by_node: dict[int, BufferRef] = {}
+        # run-time dims -> C names
+        dims = set()
+        for n in self.sched.nodes.values():
+            dims.update(d for d in n.dims if isinstance(d, str))
+            if n.op in ("reshape", "broadcast_to", "shape_size"):
+                dims.update(d for d in n.attr("shape") if isinstance(d, str))
+        dims = sorted(dims)
+        names = sanitize_names(["n_" + d.lstrip("?") for d in dims])
+        self.sym_names = dict(zip(dims, names))
+        # user-facing buffers
+        leaf_names = [p.name or "x" for p in program.inputs] + [p.name or "p" for p in program.params]
+        reserved = {"out", "t", "c", "ws", "sizes", "acc", "i", "o", "r", "k"}
+        ids = sanitize_names(leaf_names, reserved=reserved)
+        self.inputs = [self._add(p, ids[k], "input", k) for k, p in enumerate(program.inputs)]
+        self.params = [self._add(p, ids[len(program.inputs) + k], "param", k)
+                       for k, p in enumerate(program.params)]
+        self.consts: list[BufferRef] = []
+        self.temps: list[BufferRef] = []
+        self.results: list[BufferRef] = []
+        self.root_sources = []
+        for r in roots:
+            if r.op in fusion.LEAF_OPS:
+                if r.op == "placeholder":
+                    self.root_sources.append(("input", self._index_of(program.inputs, r)))
+                elif r.op == "parameter":
+                    self.root_sources.append(("param", self._index_of(program.params, r)))
+                else:
+                    self.root_sources.append(("value", r))
+                continue
+            if id(r) not in self.by_node:
+                self._add(r, f"out{len(self.results)}", "output", len(self.results))
+                self.results.append(self.by_node[id(r)])
+            self.root_sources.append(("result", self.results.index(self.by_node[id(r)])))
+
+    @staticmethod
+    def _index_of(seq, node) -> int:
+        for k, n in enumerate(seq):
+            if n is node:
+                return k
+        raise AssertionError("root leaf not among the program's inputs/params")
+
+    def mono(self, d) -> Mono:
+        return Mono(1, (self.sym_names[d],)) if isinstance(d, str) else Mono(int(d))
+
+    def _add(self, node: Tensor, name: str, kind: str, index: int, value=None) -> BufferRef:
+        buf = BufferRef(name, node.dtype.name, tuple(self.mono(d) for d in node.dims), kind,
+                        index, value)
+        self.buffers[name] = buf
+        self.by_node[id(node)] = buf
+        if kind == "output":
+            pass
+        return buf
+
+    def buffer_for(self, node: Tensor, create: bool = True) -> BufferRef | None:
+        buf = self.by_node.get(id(node))
+        if buf is not None or not create:
+            return buf
+        if node.op == "constant":
+            buf = self._add(node, f"c{len(self.consts)}", "const", len(self.consts),
+                            np.ascontiguousarray(node.value))
+            self.consts.append(buf)
+            return buf
+        if node.op in ("placeholder", "parameter"):
+            raise AssertionError(f"{node.op} {node.name!r} is not an input of the program")
+        buf = self._add(node, f"t{len(self.temps)}_{node.op}", "temp", len(self.temps))
+        self.temps.append(buf)
+        return buf
+
+
+def _kernel_name(g: fusion.Group, ops: list) -> str:
+    seen = []
+    for o in ops:
+        if o not in seen and o not in ("broadcast_to", "reshape", "transpose", "stop_gradient",
+                                       "cast"):
+            seen.append(o)
+    head = {"elementwise": "", "reduce": "reduce_", "matmul": ""}[g.kind]
+    body = "_".join(seen[:4]) or "copy"
+    if len(seen) > 4:
+        body += f"_etc{len(seen) - 4}"
+    return f"k{g.index}_{head}{body}"
+
+
+def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
+    n = len(g.space)
+    naxes = n + 1 if g.kind == "matmul" else n
+    low = _Lowerer(pb, g, naxes)
+    low.pending = []
+    dims = [pb.mono(d) for d in g.space]
+    k = KernelIR(_kernel_name(g, g.ops), g.kind, dims, tuple(g.reduce_axes), ops=list(g.ops))
+    low.inline = {id(m) for m in g.epilogue + g.stores}
+    if g.kind == "matmul":
+        mm = g.matmul
+        a, b = mm.inputs
+        K = a.dims[-1]
+        k.dims = dims + [pb.mono(K)]
+        kax = n
+        # A: (..., M, K) or (K,);  B: (..., K, N) or (K,)
+        out_nb = n - (a.ndim > 1) - (b.ndim > 1)   # batch axes of the output
+        def operand_map(t, is_a):
+            m = [None] * t.ndim
+            if t.ndim == 1:
+                m[0] = kax
+                return tuple(m)
+            if is_a:
+                m[-1] = kax
+                m[-2] = out_nb if t.dims[-2] != 1 or mm.dims[out_nb] == 1 else None
+            else:
+                m[-2] = kax
+                m[-1] = n - 1 if t.dims[-1] != 1 or mm.dims[n - 1] == 1 else None
+            nb = t.ndim - 2
+            for q in range(nb):
+                oq = q + out_nb - nb
+                m[q] = None if (t.dims[q] == 1 and mm.dims[oq] != 1) else oq
+            return tuple(m)
+        k.mm_axes = (tuple(range(out_nb)), out_nb if a.ndim > 1 else None,
+                     n - 1 if b.ndim > 1 else None, kax)
+        k.a = low.start_block()
+        k.a_value = low.value(a, operand_map(a, True))
+        k.b = low.start_block()
+        k.b_value = low.value(b, operand_map(b, False))
+        low.memo = {}
+        k.body = low.start_block()
+        k.acc_dtype = mm.dtype.name
+        low.local[(id(mm), tuple(range(n)))] = "acc"
+        low.text["acc"] = "acc"
+        low.memo[(id(mm), tuple(range(n)))] = "acc"
+        if id(mm) in pb.by_node or True:
+            low.pending.append((k.body, mm, "acc", tuple(range(n))))
+        for s in g.stores:
+            low.store(s, tuple(range(n)))
+    elif g.kind == "elementwise":
+        k.body = low.start_block()
+        for s in g.stores:
+            low.store(s, tuple(range(n)))
+    else:
+        for q, red in enumerate(g.reductions):
+            blk = low.start_block()
+            x = red.inputs[0]
+            v = low.value(x, tuple(range(n)))
+            res = f"r{q}"
+            k.phases.append(Phase(red.op, blk, v, res, red.dtype.name))
+            om = fusion.outer_map(g, red)
+            low.local[(id(red), om)] = res
+            low.text[res] = f"{red.op}({low.text.get(v, v)})"
+            low.pending.append((None, red, res, om))
+        k.epilogue = low.start_block()
+        for e in g.epilogue:
+            low.store(e, fusion.store_map(g, e, "epilogue"))
+        for q, red in enumerate(g.reductions):
+            pass
+        k.body = low.start_block()
+        for s in g.stores:
+            low.store(s, tuple(range(n)))
+    k._pending = low.pending
+    k._lowerer = low
+    return k
+
+
+def lower(program) -> ProgramIR:
+    """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel."""
+    pb = _ProgramBuilder(program)
+    kernels = [_lower_group(pb, g) for g in pb.sched.kernels]
+    # a value is stored when it is a root or some later kernel loads it
+    for k in kernels:
+        low = k._lowerer
+        for blk, node, var, amap in k._pending:
+            buf = pb.buffer_for(node, create=False)
+            if buf is None:
+                continue
+            if blk is None:       # a reduction: its row scalar is stored in the epilogue
+                blk = k.epilogue
+            low.block = blk
+            low._store(buf, var, amap, node)
+        del k._pending, k._lowerer
+    for k in kernels:
+        _collapse(k)
+        _name_comments(k)
+    fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
+    return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
+                     pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused)
+
+
+def _name_comments(k: KernelIR) -> None:
+    k.comments = [s.comment for b in (k.epilogue, k.body) for s in b.stores]
+    for p in k.phases:
+        pass
+
+
+# ---- axis collapsing -----------------------------------------------------------------------
+
+def _accesses(k: KernelIR) -> list:
+    out = []
+    for b in k.blocks():
+        out += [i.strides for i in b.instrs if i.op == "load"]
+        out += [s.strides for s in b.stores]
+    return out
+
+
+def _collapse(k: KernelIR) -> None:
+    """Merge adjacent axes that every access walks contiguously (fewer loops, no div/mod)."""
+    if k.kind == "matmul":
+        return
+    pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
+    j = 0
+    while j + 1 < len(k.dims):
+        same_class = (j in k.reduce_axes) == (j + 1 in k.reduce_axes)
+        ok = same_class and j not in pinned and j + 1 not in pinned
+        if ok:
+            for st in _accesses(k):
+                if st[j] != st[j + 1] * k.dims[j + 1] and not (st[j].is_zero and st[j + 1].is_zero):
+                    ok = False
+                    break
+        if not ok:
+            j += 1
+            continue
+        k.dims[j] = k.dims[j] * k.dims[j + 1]
+        del k.dims[j + 1]
+        for b in k.blocks():
+            for i in b.instrs:
+                if i.op == "load":
+                    i.strides = i.strides[:j] + (i.strides[j + 1],) + i.strides[j + 2:]
+                if i.op == "index" and i.axis > j:
+                    i.axis -= 1
+            for s in b.stores:
+                s.strides = s.strides[:j] + (s.strides[j + 1],) + s.strides[j + 2:]
+        k.reduce_axes = tuple(a if a < j + 1 else a - 1 for a in k.reduce_axes if a != j + 1)
+        pinned = {a if a <= j else a - 1 for a in pinned}

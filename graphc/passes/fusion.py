@@ -1,0 +1,334 @@
+"""Fusion: the optimized graph -> a schedule (fused kernels + which values are stored).
+
+The schedule is data, decided here once for every C-family backend:
+
+* elementwise trees and chains become one kernel; independent elementwise values of
+  the same shape share a kernel (several outputs, e.g. forward values and gradients);
+* a reduction is a *row kernel*: its elementwise producers are its prologue; several
+  reductions over the same rows chain in one kernel (``max`` then ``sum(exp(x - max))``),
+  elementwise consumers over the rows (``log(s) + m``) are its epilogue and consumers
+  over the full rows (``exp(x - lse)``) are row stores after the reductions;
+* a matmul is its own kernel; elementwise consumers of its result (bias add,
+  activation, the activation's backward, a parameter update) are its epilogue;
+* ``broadcast_to``, ``transpose`` and ``reshape`` are index arithmetic in loads;
+* a cost rule bounds recomputation: an unstored value used twice is stored once its
+  inline cost passes ``COST_LIMIT``.
+
+>>> import graphc as gc
+>>> x = gc.placeholder("x", (None, 4))
+>>> y = gc.exp(x) * 2 + 1
+>>> s = schedule([y, y.sum()])
+>>> [k.kind for k in s.kernels]
+['elementwise', 'reduce']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir import Tensor, as_list, topo_order, users_of
+from ..ops import OPS
+
+COST_LIMIT = 24.0   # a shared value costing more than this (in "adds") is stored, not recomputed
+LEAF_OPS = ("placeholder", "parameter", "constant", "shape_size")
+
+
+@dataclass
+class Group:
+    """One fused kernel of the schedule."""
+
+    index: int
+    kind: str                                   # elementwise | reduce | matmul
+    space: tuple                                # index space (dims); for reduce: the rows' dims
+    reduce_axes: tuple = ()
+    matmul: Tensor | None = None
+    reductions: list = field(default_factory=list)   # reduce nodes, in phase order
+    epilogue: list = field(default_factory=list)     # stores over the outer (row) space
+    stores: list = field(default_factory=list)       # stores over the full space
+    ops: list = field(default_factory=list)          # op names fused here (for stats)
+
+    @property
+    def members(self) -> list:
+        head = [self.matmul] if self.matmul is not None else []
+        return head + self.reductions + self.epilogue + self.stores
+
+
+@dataclass
+class Schedule:
+    """Kernels in run order plus the set of stored (materialized) nodes."""
+
+    roots: list
+    kernels: list
+    materialized: set                     # ids of non-leaf nodes given a kernel home
+    kernel_of: dict                       # id(node) -> kernel index (leaves: -1)
+    nodes: dict                           # id -> node for every node reached
+
+    def summary(self) -> list[dict]:
+        return [{"name": f"k{g.index}", "kind": g.kind, "ops": list(g.ops)} for g in self.kernels]
+
+
+# ---- index maps ----------------------------------------------------------------------------
+# An index map gives, for each axis of a node, the kernel axis that indexes it (None: the
+# axis has size 1 / is broadcast, index 0).
+
+def broadcast_map(out: Tensor, inp: Tensor, amap: tuple) -> tuple:
+    r, q = out.ndim, inp.ndim
+    res = []
+    for k in range(q):
+        kk = k + r - q
+        res.append(None if inp.dims[k] == 1 and out.dims[kk] != 1 else amap[kk])
+    return tuple(res)
+
+
+def is_trivial_reshape(n: Tensor) -> bool:
+    """A reshape that only adds or removes size-1 axes (pure index relabelling)."""
+    src = n.inputs[0]
+    return [d for d in src.dims if d != 1] == [d for d in n.dims if d != 1]
+
+
+def trivial_reshape_map(n: Tensor, amap: tuple) -> tuple:
+    src = n.inputs[0]
+    outer = [a for d, a in zip(n.dims, amap) if d != 1]
+    it = iter(outer)
+    return tuple(None if d == 1 else next(it) for d in src.dims)
+
+
+def child_maps(n: Tensor, amap: tuple) -> list:
+    """(input, its index map) for the inputs ``n`` reads when evaluated at ``amap``."""
+    op = OPS[n.op]
+    if op.kind == "elementwise":
+        return [(i, broadcast_map(n, i, amap)) for i in n.inputs]
+    if n.op == "broadcast_to":
+        return [(n.inputs[0], broadcast_map(n, n.inputs[0], amap))]
+    if n.op == "transpose":
+        perm = n.attr("perm")
+        m = [None] * n.ndim
+        for k, p in enumerate(perm):
+            m[p] = amap[k]
+        return [(n.inputs[0], tuple(m))]
+    if n.op == "reshape" and is_trivial_reshape(n):
+        return [(n.inputs[0], trivial_reshape_map(n, amap))]
+    if n.op == "one_hot":
+        return [(n.inputs[0], amap[:-1])]
+    return []
+
+
+def outer_map(group: Group, red: Tensor) -> tuple:
+    """The index map of reduction ``red`` as a row scalar of ``group``."""
+    axes = group.reduce_axes
+    n = len(group.space)
+    if red.attr("keepdims"):
+        return tuple(None if k in axes else k for k in range(n))
+    return tuple(k for k in range(n) if k not in axes)
+
+
+def store_map(group: Group, node: Tensor, role: str) -> tuple | None:
+    """Index map of ``node`` stored by ``group`` in ``role`` (None if it cannot be)."""
+    n = len(group.space)
+    if role == "epilogue":
+        kept = tuple(group.space[k] for k in range(n) if k not in group.reduce_axes)
+        if tuple(node.dims) == kept:
+            return tuple(k for k in range(n) if k not in group.reduce_axes)
+        keep = tuple(1 if k in group.reduce_axes else group.space[k] for k in range(n))
+        if tuple(node.dims) == keep:
+            return tuple(None if k in group.reduce_axes else k for k in range(n))
+        return None
+    return tuple(range(n)) if tuple(node.dims) == tuple(group.space) else None
+
+
+# ---- the pass ------------------------------------------------------------------------------
+
+def _materialize(order: list, roots: list) -> set:
+    """Ids of nodes that get stored (a kernel home): roots, reductions, matmuls, matmul
+    operands, non-trivial reshape sources, and shared values past the cost limit."""
+    users = users_of(order)
+    mat: set[int] = set()
+    for r in roots:
+        if r.op not in LEAF_OPS:
+            mat.add(id(r))
+    for n in order:
+        kind = OPS[n.op].kind
+        if kind in ("reduce", "matmul"):
+            mat.add(id(n))
+        if kind == "matmul":
+            for operand in n.inputs:
+                base = operand
+                # views are strides in the GEMM's loads; anything computed is stored
+                while base.op in ("transpose", "broadcast_to") or (
+                        base.op == "reshape" and is_trivial_reshape(base)):
+                    base = base.inputs[0]
+                if base.op not in LEAF_OPS:
+                    mat.add(id(base))
+        if n.op == "reshape" and not is_trivial_reshape(n) and n.inputs[0].op not in LEAF_OPS:
+            mat.add(id(n.inputs[0]))
+    icost: dict[int, float] = {}
+    for n in order:
+        if n.op in LEAF_OPS or id(n) in mat:
+            icost[id(n)] = 0.0
+            continue
+        c = OPS[n.op].cost + sum(icost[id(i)] for i in n.inputs)
+        c = min(c, 4 * COST_LIMIT)
+        if len(users[id(n)]) >= 2 and c > COST_LIMIT and OPS[n.op].kind == "elementwise":
+            mat.add(id(n))
+            c = 0.0
+        icost[id(n)] = c
+    return mat
+
+
+def _walk(start: Tensor, amap: tuple, mat: set) -> tuple[list, list]:
+    """Edges (materialized node, index map) the fused region of ``start`` reads, and the
+    op names it fuses. Iterative: regions can be thousands of nodes deep."""
+    edges, ops = [], []
+    seen = set()
+    stack = []
+    if OPS[start.op].kind == "reduce":
+        ops.append(start.op)
+        stack.append((start.inputs[0], tuple(range(start.inputs[0].ndim))))
+    elif OPS[start.op].kind == "matmul":
+        ops.append("matmul")
+        return edges, ops
+    else:
+        stack.append((start, amap))
+    while stack:
+        n, m = stack.pop()
+        key = (id(n), m)
+        if key in seen:
+            continue
+        seen.add(key)
+        if n.op in LEAF_OPS:
+            continue
+        if id(n) in mat and n is not start:
+            edges.append((n, m))
+            continue
+        if n.op == "reshape" and not is_trivial_reshape(n):
+            edges.append((n.inputs[0], None))   # a flat read of a stored source: never local
+            ops.append("reshape")
+            continue
+        ops.append(n.op)
+        stack.extend(child_maps(n, m))
+    return edges, ops
+
+
+def _legal(group: Group, edges: list, kernel_of: dict, role: str) -> bool:
+    """Can a value whose region reads ``edges`` be computed inside ``group``?"""
+    for d, m in edges:
+        k = kernel_of.get(id(d), -1)
+        if k < group.index:
+            continue
+        if k > group.index or m is None:
+            return False
+        # a local read: only values already in registers at the same index
+        if group.kind == "elementwise":
+            if m != tuple(range(len(group.space))):
+                return False
+        elif group.kind == "matmul":
+            if m != tuple(range(len(group.space))):
+                return False
+        else:
+            if any(d is r for r in group.reductions):
+                if m != outer_map(group, d):
+                    return False
+            elif any(d is e for e in group.epilogue):
+                if m != store_map(group, d, "epilogue"):
+                    return False
+            elif any(d is s for s in group.stores):
+                if role != "store" or m != tuple(range(len(group.space))):
+                    return False
+            else:
+                return False
+    return True
+
+
+def _has_local(group: Group, edges: list, kernel_of: dict) -> bool:
+    return any(kernel_of.get(id(d), -1) == group.index for d, _ in edges)
+
+
+def schedule(outputs) -> Schedule:
+    """Fuse the graph of ``outputs`` (outputs + updates) into kernels."""
+    roots = as_list(outputs)
+    order = topo_order(roots)
+    mat = _materialize(order, roots)
+    kernels: list[Group] = []
+    kernel_of: dict[int, int] = {}
+    for n in order:
+        if n.op in LEAF_OPS:
+            kernel_of[id(n)] = -1
+            continue
+        if id(n) not in mat:
+            continue
+        kind = OPS[n.op].kind
+        placed = None
+        if kind == "matmul":
+            placed = Group(len(kernels), "matmul", tuple(n.dims), matmul=n)
+            kernels.append(placed)
+            _, ops = _walk(n, (), mat)
+            placed.ops.extend(ops)
+        elif kind == "reduce":
+            space, axes = tuple(n.inputs[0].dims), tuple(n.attr("axes"))
+            edges, ops = _walk(n, (), mat)
+            for g in reversed(kernels):
+                if g.kind == "reduce" and g.space == space and g.reduce_axes == axes \
+                        and not g.stores and _legal(g, edges, kernel_of, "reduction"):
+                    placed = g
+                    break
+            if placed is None:
+                placed = Group(len(kernels), "reduce", space, axes)
+                kernels.append(placed)
+            placed.reductions.append(n)
+            placed.ops.extend(ops)
+        else:
+            placed = _place_elementwise(n, kernels, kernel_of, mat)
+        kernel_of[id(n)] = placed.index
+    nodes = {id(n): n for n in order}
+    return Schedule(roots, kernels, mat, kernel_of, nodes)
+
+
+def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set) -> Group:
+    """Join the producer kernel (epilogue / row store), else a same-shape elementwise
+    kernel, else open a new one."""
+    walks: dict = {}
+
+    def walk(amap):
+        if amap not in walks:
+            walks[amap] = _walk(n, amap, mat)
+        return walks[amap]
+
+    ident = tuple(range(n.ndim))
+    edges, _ = walk(ident)
+    producers = sorted({kernel_of.get(id(d), -1) for d, _ in edges}, reverse=True)
+    for k in producers:
+        if k < 0:
+            continue
+        g = kernels[k]
+        if g.kind == "reduce":
+            for role in ("epilogue", "store"):
+                amap = store_map(g, n, role)
+                if amap is None:
+                    continue
+                e, ops = walk(amap)
+                if _has_local(g, e, kernel_of) and _legal(g, e, kernel_of, role):
+                    (g.epilogue if role == "epilogue" else g.stores).append(n)
+                    g.ops.extend(ops)
+                    return g
+        elif g.kind == "matmul" or g.kind == "elementwise":
+            amap = store_map(g, n, "store")
+            if amap is None:
+                continue
+            e, ops = walk(amap)
+            if _legal(g, e, kernel_of, "store"):
+                g.stores.append(n)
+                g.ops.extend(ops)
+                return g
+    # horizontal: the latest same-shape elementwise kernel after all producers
+    for g in reversed(kernels):
+        if g.kind == "elementwise" and tuple(g.space) == tuple(n.dims):
+            e, ops = walk(ident)
+            if _legal(g, e, kernel_of, "store"):
+                g.stores.append(n)
+                g.ops.extend(ops)
+                return g
+    g = Group(len(kernels), "elementwise", tuple(n.dims))
+    kernels.append(g)
+    _, ops = walk(ident)
+    g.stores.append(n)
+    g.ops.extend(ops)
+    return g
