@@ -34,12 +34,19 @@ def fresh_uid() -> int:
     return next(_uid_counter)
 
 
+_inside_graphc: dict[str, bool] = {}  # co_filename -> is it graphc's own code (cached: hot)
+
+
 def user_location() -> str:
     """file:line of the innermost stack frame outside graphc (the user's code)."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_GRAPHC_DIR + os.sep):
+        inside = _inside_graphc.get(filename)
+        if inside is None:
+            inside = os.path.abspath(filename).startswith(_GRAPHC_DIR + os.sep)
+            _inside_graphc[filename] = inside
+        if not inside:
             return f"{os.path.basename(filename)}:{frame.f_lineno}"
         frame = frame.f_back
     return "<graphc>"
