@@ -123,8 +123,17 @@ def unbroadcast(g: Tensor, dims) -> Tensor:
         if d == 1 and g.dims[lead + k] != 1:
             axes.append(lead + k)
     if axes:
-        g = A.sum(g, tuple(axes), keepdims=True)
+        stretched = len(axes) > lead
+        # only leading axes to drop: one plain sum (reads as sum(g, axis=0), no reshape)
+        g = A.sum(g, tuple(axes), keepdims=stretched)
+        lead = lead if stretched else 0
+    if g.dims != dims and lead:
+        g = A.reshape(g, g.dims[lead:])  # drop the summed leading axes (now 1s)
     if g.dims != dims:
+        if all(a == b or isinstance(a, str) or isinstance(b, str) for a, b in zip(g.dims, dims)):
+            # same sizes at run time: a run-time dim met a known size (or another run-time
+            # dim) in broadcasting; only the static names differ, so relabel the shape
+            return Tensor.make("reshape", [g], {"shape": dims}, dims, g.dtype)
         g = A.reshape(g, dims)
     return g
 
@@ -277,10 +286,31 @@ def _sum_shape(inputs, attrs):
     return dims, np.dtype("int64") if dtype == BOOL else dtype  # sum of bools counts (NumPy)
 
 
+def _scalar_source(g: Tensor) -> Tensor | None:
+    """The 0-d tensor ``g`` merely broadcasts (``g`` itself if 0-d), else None.
+
+    Cotangents of sums are often such broadcasts; reshaping or transposing them
+    is the same broadcast of the same scalar, which keeps gradient graphs small."""
+    if g.ndim == 0:
+        return g
+    if g.op == "broadcast_to" and g.inputs[0].ndim == 0:
+        return g.inputs[0]
+    return None
+
+
+def _reshape_cot(g: Tensor, dims) -> Tensor:
+    s = _scalar_source(g)
+    return A.broadcast_to(s, dims) if s is not None else A.reshape(g, dims)
+
+
 def _keep(n: Tensor, g: Tensor) -> Tensor:
-    """``g`` (shaped like reduce node ``n``) reshaped to the keepdims shape."""
+    """``g`` (shaped like reduce node ``n``) reshaped to the keepdims shape (or the
+    scalar it broadcasts, which broadcasts the same way)."""
     if n.attr("keepdims"):
         return g
+    s = _scalar_source(g)
+    if s is not None:
+        return s
     x = n.inputs[0]
     axes = n.attr("axes")
     return A.reshape(g, tuple(1 if k in axes else d for k, d in enumerate(x.dims)))
@@ -326,11 +356,13 @@ def _broadcast_shape(inputs, attrs):
 
 declare(OpDef("reshape", 1, "shape", lambda x, shape: np.reshape(x, shape),
               shape=_reshape_shape,
-              vjp=lambda n, g: [A.reshape(g, n.inputs[0].dims)],
+              vjp=lambda n, g: [_reshape_cot(g, n.inputs[0].dims)],
               jvp=lambda n, t: A.reshape(t[0], n.dims), cost=0))
 declare(OpDef("transpose", 1, "shape", lambda x, perm: np.transpose(x, perm),
               shape=_transpose_shape,
-              vjp=lambda n, g: [A.transpose(g, tuple(np.argsort(n.attr("perm")).tolist()))],
+              vjp=lambda n, g: [A.broadcast_to(_scalar_source(g), n.inputs[0].dims)
+                                if _scalar_source(g) is not None else
+                                A.transpose(g, tuple(np.argsort(n.attr("perm")).tolist()))],
               jvp=lambda n, t: A.transpose(t[0], n.attr("perm")), cost=0))
 declare(OpDef("broadcast_to", 1, "shape", lambda x, shape: np.broadcast_to(x, shape),
               shape=_broadcast_shape,

@@ -34,9 +34,32 @@ def _zeros(t: Tensor) -> Tensor:
     return A.where(A.equal(t, t), zero, zero)
 
 
+def _uniform(t: Tensor):
+    """The value of a constant whose elements are all equal, else None."""
+    if t.op != "constant":
+        return None
+    flat = t.attr("value").array.reshape(-1)
+    return flat[0].item() if flat.size and (flat == flat[0]).all() else None
+
+
+def _neg(g: Tensor) -> Tensor:
+    return A.constant(-g.value, g.dtype) if g.op == "constant" else -g
+
+
 def _scale(g: Tensor, partial) -> Tensor:
+    """``g * partial``, written the way a person would: constants folded, ``g * 1``
+    dropped, ``g * (1 / x)`` as ``g / x``. The gradient graph stays readable
+    (``gc.expr``/``str``) and small before any simplification pass runs."""
     if isinstance(partial, (int, float)):
-        return g if partial == 1 else (-g if partial == -1 else g * partial)
+        if partial == 1:
+            return g
+        return _neg(g) if partial == -1 else g * partial
+    if g.op == "constant" and partial.op == "constant" and g.ndim == partial.ndim == 0:
+        return A.constant(g.value * partial.value, g.dtype)
+    if _uniform(g) == 1 and partial.dims == g.dims:
+        return partial
+    if partial.op == "div" and partial.inputs[0].ndim == 0 and _uniform(partial.inputs[0]) == 1:
+        return g / partial.inputs[1]
     return g * partial
 
 
