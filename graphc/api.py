@@ -401,7 +401,12 @@ def matmul(a, b) -> Tensor:
 
 def one_hot(labels, depth: int, dtype="float32") -> Tensor:
     """Rows of the ``depth x depth`` identity picked by integer ``labels``."""
-    return apply("one_hot", [labels], depth=int(depth), dtype=np.dtype(dtype).name)
+    (labels,) = _lift([labels])
+    if not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 1:
+        raise ShapeError(f"one_hot: depth must be a positive int, got {depth!r} (labels of "
+                         f"shape {format_shape(labels.dims)}) ({user_location()})")
+    dt = _check_dtype(dtype, "one_hot")
+    return apply("one_hot", [labels], depth=int(depth), dtype=dt.name)
 
 
 # ---- composites (built from primitives, stable by construction) --------------------------------

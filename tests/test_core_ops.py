@@ -362,3 +362,31 @@ def test_parameters_and_constants_evaluate(rng):
     close(gc.evaluate(p * c), v * v * 2, "float64")
     p.value = v + 1  # parameters are read at evaluation time
     close(gc.evaluate(p * c), (v + 1) * v * 2, "float64")
+
+
+# ---- property: random shapes that broadcast, random ops, against NumPy ----------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+_OPS2 = [(gc.add, np.add), (gc.sub, np.subtract), (gc.mul, np.multiply),
+         (gc.maximum, np.maximum), (lambda a, b: gc.where(a > b, a, b * 2),
+                                    lambda a, b: np.where(a > b, a, b * 2))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4,
+                                                 max_side=3),
+       op=st.sampled_from(_OPS2), dtype=st.sampled_from(DTYPES),
+       axis=st.one_of(st.none(), st.integers(-4, 3)), keepdims=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_property_broadcast_then_reduce(shapes, op, dtype, axis, keepdims, seed):
+    rng = np.random.default_rng(seed)
+    a, b = (data(rng, s, dtype) for s in shapes.input_shapes)
+    fn, oracle = op
+    want = oracle(a, b)
+    assert want.shape == shapes.result_shape
+    if axis is not None and not -want.ndim <= axis < want.ndim:
+        axis = None
+    got = run(lambda x, y: gc.sum(fn(x, y), axis, keepdims), [a, b], dtype)
+    close(got, np.sum(want, axis=axis, keepdims=keepdims), dtype)

@@ -135,6 +135,8 @@ def test_dtype_errors(t):
     fails(gc.DTypeError, lambda: gc.placeholder("h", (2,), "float16"), "float16")
     fails(gc.DTypeError, lambda: gc.cast(t.a, "complex64"), "complex64")
     fails(gc.DTypeError, lambda: gc.one_hot(t.a, 3), "one_hot", "float32")
+    fails(gc.ShapeError, lambda: gc.one_hot(t.i, 2.5), "one_hot", "2.5", "(3,)")
+    fails(gc.DTypeError, lambda: gc.one_hot(t.i, 3, "float16"), "one_hot", "float16")
     fails(gc.DTypeError, lambda: gc.constant(2**70), "constant")
     fails(gc.DTypeError, lambda: t.i + 2**40, "1099511627776", "int32")
 
