@@ -160,6 +160,8 @@ def test_show_lists_every_computed_node():
     assert len(body) == len(computed)
     assert [ln.split(" = ")[1].split("(")[0] for ln in body] == [n.op for n in computed]
     assert "matmul(x, W)" in text
+    names = [ln.split(":")[0].strip() for ln in body]
+    assert names == [f"t{k}" for k in range(1, len(body) + 1)]  # consecutive over lines shown
 
 
 # ---- shapes with run-time dims ---------------------------------------------------------------
