@@ -112,6 +112,31 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     return f
 
 
+def _size_constraints(order: list[Tensor]) -> list[tuple]:
+    """Pairs of sizes the graph assumes equal where at least one is known only at run time
+    (broadcasting a ``None`` dim against another one, a matmul's inner dims)."""
+    found: dict[tuple, None] = {}
+
+    def need(a, b):
+        if a != b and (isinstance(a, str) or isinstance(b, str)) and 1 not in (a, b):
+            found.setdefault((a, b) if isinstance(a, str) else (b, a), None)
+
+    for n in order:
+        if n.op in ("placeholder", "parameter", "constant", "shape_size"):
+            continue
+        kind = n.op if n.op == "matmul" else ("ew" if len(n.inputs) > 1 and all(
+            i.ndim <= n.ndim for i in n.inputs) and n.op not in ("reshape",) else None)
+        if kind == "ew":
+            for i in n.inputs:
+                for a, b in zip(reversed(i.dims), reversed(n.dims)):
+                    need(a, b)
+        elif kind == "matmul":
+            a, b = n.inputs
+            if a.ndim and b.ndim:
+                need(a.dims[-1], b.dims[0] if b.ndim == 1 else b.dims[-2])
+    return list(found)
+
+
 class Function:
     """A compiled graph: ``f(*inputs, **feeds)`` returns NumPy arrays and applies updates.
 
@@ -156,6 +181,12 @@ class Function:
             updates=tuple(opt_updates),
             options={**options, "output_structure": structure})
         self._exe = backend_builder(backend)(self.program)
+        self._constraints = _size_constraints(order)
+        self._dim_source = {}
+        for p in self.inputs:
+            for axis, d in enumerate(p.dims):
+                if isinstance(d, str):
+                    self._dim_source.setdefault(d, (p, axis))
         self._leaf_updates = [v.op in ("placeholder", "parameter", "constant")
                               for v in opt_updates]
         self.compile_seconds = time.perf_counter() - t0
@@ -185,7 +216,20 @@ class Function:
                 raise FeedError(f"missing input {p.name!r} (shape {format_shape(p.dims)}, "
                                 f"{p.dtype})")
             arrays.append(check_feed(p, given[id(p)], bindings))
+        for a, b in self._constraints:
+            na, nb = bindings.get(a, a), bindings.get(b, b)
+            if isinstance(na, int) and isinstance(nb, int) and na != nb:
+                raise FeedError(f"inconsistent sizes: {self._where(a)} is {na}, but the "
+                                f"graph combines it with {self._where(b)}, which is {nb}")
         return arrays, bindings
+
+    def _where(self, d) -> str:
+        if not isinstance(d, str):
+            return f"a dimension of size {d}"
+        if d in self._dim_source:
+            p, axis = self._dim_source[d]
+            return f"axis {axis} of input {p.name!r} (shape {format_shape(p.dims)})"
+        return f"run-time size {d}"
 
     def __call__(self, *args, **feeds):
         arrays, bindings = self._feeds(args, feeds)

@@ -138,6 +138,13 @@ def _array_literal(arr: np.ndarray) -> str:
     return text if arr.ndim == 1 else f"{text}.reshape({tuple(arr.shape)!r})"
 
 
+def _const_comment(n: Tensor) -> str:
+    arr = n.attr("value").array
+    if arr.ndim == 0:
+        return _elem(arr, arr.dtype)
+    return _const_text(n) or f"const{tuple(arr.shape)}"
+
+
 # ---- rendering --------------------------------------------------------------------------------
 
 @dataclass
@@ -314,7 +321,7 @@ def render(program: Program) -> Rendered:
             else:
                 attrs[k] = repr(v)
         name = names[id(n)]
-        texts = [(_const_text(i) or "const") if i.op == "constant" else names[id(i)]
+        texts = [_const_comment(i) if i.op == "constant" else names[id(i)]
                  for i in n.inputs]
         formula, _ = _formula(n, [(t, 9) for t in texts])
         body.append(f"    # {comment_text(name + ' = ' + formula)}")
