@@ -190,6 +190,20 @@ class Tensor:
                              f"known first dimension ({user_location()})")
         return self.dims[0]
 
+    def _no_value(self, what: str):
+        raise UsageError(f"{what} needs a concrete value, but this tensor is symbolic: "
+                         f"{self.op} of shape {format_shape(self.dims)} used at "
+                         f"{user_location()}; get its value with gc.evaluate(t)")
+
+    def __array__(self, dtype=None, copy=None):
+        self._no_value("converting a Tensor to a NumPy array")
+
+    def __float__(self):
+        self._no_value("float()")
+
+    def __int__(self):
+        self._no_value("int()")
+
     def __iter__(self):
         raise UsageError(f"graphc Tensors are not iterable (shape {format_shape(self.dims)}, "
                          f"{user_location()}); use gc ops on the whole tensor")

@@ -176,3 +176,10 @@ def test_hierarchy():
                 gc.NumericsError, UsageError):
         assert issubclass(exc, gc.GraphcError)
     assert issubclass(gc.ShapeError, ValueError) and issubclass(gc.DTypeError, TypeError)
+
+
+def test_tensor_needing_a_concrete_value(t):
+    fails(UsageError, lambda: np.asarray(t.a), "NumPy array", "(2, 3)", "gc.evaluate")
+    fails(UsageError, lambda: float(t.i), "float()", "(3,)")
+    fails(UsageError, lambda: int(t.b), "int()", "(4,)")
+    fails(gc.DTypeError, lambda: gc.constant([t.b, t.b]), "constant")
