@@ -89,7 +89,8 @@ def _elementwise_shape(op: OpDef):
             return dims, np.dtype(op.dtype_out)
         if op.name == "where":
             if inputs[0].dtype != BOOL:
-                raise DTypeError(f"where: condition must be bool, got {inputs[0].dtype}")
+                raise DTypeError(f"where: condition must be bool, got {inputs[0].dtype} of "
+                                 f"shape {format_shape(inputs[0].dims)} (compare first: x > 0)")
             return dims, promote(inputs[1].dtype, inputs[2].dtype)
         dtype = promote(*(i.dtype for i in inputs))
         if not op.bool_ok and dtype == BOOL:
@@ -97,8 +98,9 @@ def _elementwise_shape(op: OpDef):
             raise DTypeError(f"{op.name}: not defined on bool inputs (shapes {shapes}); "
                              f"cast with .astype('int32') or use gc.where")
         if op.float_only and dtype.kind != "f":
-            raise DTypeError(f"{op.name}: needs a floating-point input, got {dtype} "
-                             f"(cast with .astype('float32'))")
+            shapes = ", ".join(format_shape(i.dims) for i in inputs)
+            raise DTypeError(f"{op.name}: needs a floating-point input, got {dtype} of shape "
+                             f"{shapes} (cast with .astype('float32'))")
         return dims, dtype
     return rule
 

@@ -65,7 +65,7 @@ def test_matmul_shape_mismatch(t):
 def test_where_shape_mismatch(t):
     fails(gc.ShapeError, lambda: gc.where(t.a > 0, t.a, t.b), "where", "(2, 3)", "(4,)")
     fails(gc.ShapeError, lambda: gc.where(t.b > 0, t.a, 0.0), "where", "(4,)", "(2, 3)")
-    fails(gc.DTypeError, lambda: gc.where(t.a, t.a, 0.0), "where", "bool", "float32")
+    fails(gc.DTypeError, lambda: gc.where(t.a, t.a, 0.0), "where", "bool", "float32", "(2, 3)")
 
 
 def test_bad_axis(t):
@@ -129,7 +129,7 @@ def test_other_usage_errors(t):
 
 
 def test_dtype_errors(t):
-    fails(gc.DTypeError, lambda: gc.exp(t.i), "exp", "int32")
+    fails(gc.DTypeError, lambda: gc.exp(t.i), "exp", "int32", "(3,)")
     fails(gc.DTypeError, lambda: -(t.a > 0), "neg", "bool", "(2, 3)")
     fails(gc.DTypeError, lambda: (t.a > 0) - (t.a < 1), "sub", "bool", "(2, 3)")
     fails(gc.DTypeError, lambda: gc.placeholder("h", (2,), "float16"), "float16")
