@@ -1,0 +1,381 @@
+"""Differential fuzzing: random graphs (tests/strategies.py) checked against the oracles.
+
+* ``gc.grad`` against central finite differences in float64 (random directions);
+* float32 against float64 (continuous graphs only);
+* every pass in ``graphc/passes`` and the whole pipeline preserving values;
+* every available backend (numpy, c, cuda with ``device="emulate"``) against the
+  reference interpreter, forward and backward, with a training update.
+
+Documented tolerances. Let S = 1 + max |v| over every intermediate value v of the
+float64 reference evaluation (the scale at which rounding happens). An element
+``got`` is accepted against ``ref`` when ``|got - ref| <= rtol*|ref| + atol*S`` with
+
+* float64, any backend/pass vs interpreter:  rtol = atol = 1e-9
+* float32, any backend/pass vs interpreter:  rtol = atol = 2e-4
+* float32 graph vs the float64 graph:        rtol = atol = 2e-3
+* finite differences (float64, h = 1e-6 and 1e-5, central):  rtol = atol = 1e-5
+  (points where the two step sizes disagree are non-smooth and skipped).
+
+CI runs each property ``GRAPHC_CI_EXAMPLES`` (25) times; ``pytest -m fuzz`` runs the same
+properties ``GRAPHC_FUZZ_EXAMPLES`` (2000) times each.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import graphc as gc
+from graphc.ops import OPS
+
+from strategies import CI, COVERS, FUZZ, KINDS, Recipe, feeds_for, recipes
+
+RUN_COUNTS: dict[str, int] = {}
+
+# graphs that are continuous functions of their inputs (no comparisons, no int casts):
+# float32 and float64 can only be compared there
+CONTINUOUS_KINDS = tuple(k for k in KINDS if k not in ("where", "mask", "cast_int"))
+# rounding through float32 makes a float64 graph piecewise constant at 1e-7 scale, below
+# what finite differences can resolve; stop_gradient's zero gradient is by definition
+# not the derivative (inside the stable composites it is, and those stay)
+SMOOTH_KINDS = tuple(k for k in KINDS if k not in ("cast_f32", "stop_gradient"))
+
+
+def _count(name: str) -> None:
+    RUN_COUNTS[name] = RUN_COUNTS.get(name, 0) + 1
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+def ev(outputs, feeds):
+    """gc.evaluate with only the feeds the outputs read (graphc rejects unknown names)."""
+    return gc.evaluate(outputs, feeds_for(outputs, feeds))
+
+
+def scale_of(outputs, feeds) -> float:
+    """1 + the largest magnitude of any intermediate value (float64 reference)."""
+    order = [n for n in gc.topo_order(outputs) if n.dtype.kind == "f"]
+    vals = ev(order, feeds) if order else []
+    m = 0.0
+    for v in vals:
+        v = np.asarray(v, dtype=np.float64)
+        finite = v[np.isfinite(v)]
+        if finite.size:
+            m = max(m, float(np.max(np.abs(finite))))
+    return 1.0 + m
+
+
+def assert_close(got, ref, rtol: float, atol: float, what: str) -> None:
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, f"{what}: shape {got.shape} != reference {ref.shape}"
+    both_nan = np.isnan(got) & np.isnan(ref)
+    same_inf = np.isinf(got) & (got == ref)
+    ok = both_nan | same_inf | (np.abs(got - ref) <= rtol * np.abs(ref) + atol)
+    if not np.all(ok):
+        bad = np.argwhere(~ok)[:5]
+        detail = ", ".join(f"{tuple(i)}: got {got[tuple(i)]!r} want {ref[tuple(i)]!r}"
+                           for i in bad)
+        raise AssertionError(f"{what}: {int((~ok).sum())} of {ok.size} elements differ "
+                             f"(rtol={rtol}, atol={atol:.3g}): {detail}")
+
+
+def with_loss(b):
+    """A scalar loss sum_i sum(out_i * cot_i) with random cotangent placeholders."""
+    rng = np.random.default_rng(len(b.pool))
+    feeds = b.feeds_for(b.outputs)
+    values = gc.evaluate(b.outputs, feeds)
+    loss = None
+    for i, (o, v) in enumerate(zip(b.outputs, values)):
+        cot = gc.placeholder(f"cot{i}", o.dims, o.dtype)
+        feeds[f"cot{i}"] = rng.standard_normal(np.shape(v)).astype(o.dtype)
+        term = gc.sum(o * cot)
+        loss = term if loss is None else loss + term
+    return loss, feeds
+
+
+def grad_graph(b):
+    """(outputs + gradients of a random loss w.r.t. every float leaf it reads, feeds)."""
+    loss, feeds = with_loss(b)
+    read = {id(n) for n in gc.topo_order([loss])}
+    wrt = [t for t in b.float_leaves if id(t) in read]
+    grads = gc.grad(loss, wrt) if wrt else []
+    return list(b.outputs) + [loss] + list(grads), wrt, feeds
+
+
+# ---- properties -----------------------------------------------------------------------------
+
+def check_grad_vs_finite_differences(recipe: Recipe) -> None:
+    _count("grad_vs_fd")
+    b = recipe.build("float64")
+    loss, feeds = with_loss(b)
+    read = {id(n) for n in gc.topo_order([loss])}
+    wrt = [t for t in b.float_leaves if id(t) in read]
+    if not wrt:
+        return
+    # evaluated with the loss, as a compiled training step would be (a gradient graph
+    # alone may not read the placeholders that bind its run-time dims)
+    grads = ev([loss] + gc.grad(loss, wrt), feeds)[1:]
+    rng = np.random.default_rng(7)
+    base = {id(t): (feeds[t.name] if t.op == "placeholder" else t.value.copy()) for t in wrt}
+    for _ in range(2):
+        dirs = {id(t): rng.standard_normal(np.shape(base[id(t)])) for t in wrt}
+        analytic = float(sum(np.sum(g * dirs[id(t)]) for t, g in zip(wrt, grads)))
+
+        def loss_at(h: float) -> float:
+            f = dict(feeds)
+            for t in wrt:
+                moved = base[id(t)] + h * dirs[id(t)]
+                if t.op == "placeholder":
+                    f[t.name] = moved
+                else:
+                    t.value = moved
+            try:
+                return float(ev(loss, f))
+            finally:
+                for t in wrt:
+                    if t.op == "parameter":
+                        t.value = base[id(t)]
+
+        fd = {h: (loss_at(h) - loss_at(-h)) / (2 * h) for h in (1e-5, 1e-6)}
+        if not all(np.isfinite(v) for v in fd.values()) or not np.isfinite(analytic):
+            continue
+        tol = 1e-5 * (1 + abs(fd[1e-5]) + sum(float(np.sum(np.abs(g * dirs[id(t)])))
+                                               for t, g in zip(wrt, grads)))
+        if abs(fd[1e-5] - fd[1e-6]) > 10 * tol:
+            continue  # a kink or jump within h of the point: FD means nothing here
+        assert abs(analytic - fd[1e-5]) <= tol, (
+            f"gc.grad disagrees with finite differences: directional derivative "
+            f"{analytic!r} vs {fd[1e-5]!r} (h=1e-5), {fd[1e-6]!r} (h=1e-6)\n{recipe.source()}")
+
+
+def check_float32_vs_float64(recipe: Recipe) -> None:
+    _count("f32_vs_f64")
+    b64, b32 = recipe.build("float64"), recipe.build("float32")
+    outs64, wrt64, feeds64 = grad_graph(b64)
+    outs32, wrt32, feeds32 = grad_graph(b32)
+    ref = ev(outs64, feeds64)
+    got = ev(outs32, feeds32)
+    s = scale_of(outs64, feeds64)
+    for k, (g, r, o) in enumerate(zip(got, ref, outs32)):
+        assert np.asarray(g).dtype == o.dtype
+        assert_close(g, r, 2e-3, 2e-3 * s, f"float32 vs float64, output {k}\n{recipe.source()}")
+
+
+# ---- passes ---------------------------------------------------------------------------------
+
+_NOT_PASSES = {"autodiff", "pipeline", "rewrite", "memory", "schedule", "fusion"}
+
+
+def discover_passes() -> dict:
+    """name -> pass function ``fn(outputs) -> outputs``.
+
+    From the pipeline's registry ``PASSES`` (``name -> (opt level, runner(outs, enabled))``)
+    when present, each run alone with every pass enabled for its cleanup rules; else
+    every module ``graphc/passes/<name>.py`` defining a function ``<name>(outputs)``.
+    """
+    import graphc.passes as P
+    from graphc.passes import pipeline
+
+    table = getattr(pipeline, "PASSES", None)
+    if isinstance(table, dict) and table:
+        enabled = set(table)
+
+        def wrap(runner):
+            if isinstance(runner, tuple):
+                runner = next(r for r in runner if callable(r))
+                return lambda outs: runner(list(outs), enabled)
+            return lambda outs: runner(list(outs))
+        return {name: wrap(v) for name, v in table.items()}
+    found = {}
+    for info in pkgutil.iter_modules(P.__path__):
+        if info.name in _NOT_PASSES:
+            continue
+        try:
+            mod = importlib.import_module(f"graphc.passes.{info.name}")
+        except Exception:  # a pass still being written must not break the others' checks
+            continue
+        fn = getattr(mod, info.name, None)
+        if callable(fn):
+            found[info.name] = fn
+    return found
+
+
+PASSES = discover_passes()
+
+
+def check_passes_preserve_values(recipe: Recipe, dtype: str = "float64") -> None:
+    _count("passes")
+    b = recipe.build(dtype)
+    outs, _, feeds = grad_graph(b)
+    ref = ev(outs, feeds)
+    s = scale_of(outs, feeds) if dtype == "float64" else \
+        scale_of(*grad_graph(recipe.build("float64"))[::2])
+    tol = 1e-9 if dtype == "float64" else 2e-4
+    candidates = dict(PASSES)
+    candidates["pipeline"] = lambda o: gc.passes.pipeline.optimize(list(o))
+    for name, fn in candidates.items():
+        new = fn(list(outs))
+        assert len(new) == len(outs), f"pass {name} changed the number of outputs"
+        for k, (n, o) in enumerate(zip(new, outs)):
+            assert n.dtype == o.dtype, f"pass {name}: output {k} dtype {n.dtype} != {o.dtype}"
+            assert gc.ir.dims_match(n.dims, np.shape(ref[k])), \
+                f"pass {name}: output {k} shape {n.shape} vs {np.shape(ref[k])}"
+        got = ev(new, feeds)
+        for k, (g, r) in enumerate(zip(got, ref)):
+            assert_close(g, r, tol, tol * s, f"pass {name!r}, output {k}\n{recipe.source()}")
+
+
+# ---- backends -------------------------------------------------------------------------------
+
+def _try_backend(backend: str, options: dict) -> bool:
+    if not hasattr(gc, "compile"):
+        return False
+    try:
+        x = gc.placeholder("x", (None, 2), "float64")
+        p = gc.parameter("p", np.ones(2))
+        f = gc.compile([gc.sum(x * p, 0)], backend=backend, **options)
+        out = f(x=np.ones((3, 2)))
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        return np.allclose(out, [3.0, 3.0])
+    except Exception:
+        return False
+
+
+def available_backends() -> list[tuple[str, dict]]:
+    combos = [("numpy", {}), ("c", {}), ("cuda", {"device": "emulate"})]
+    return [c for c in combos if _try_backend(*c)]
+
+
+BACKENDS = available_backends()
+BACKEND_IDS = [b if not o else f"{b}-{'-'.join(map(str, o.values()))}" for b, o in BACKENDS]
+
+
+def _as_list(out) -> list:
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def check_backend(recipe: Recipe, backend: str, options: dict, dtype: str) -> None:
+    _count(f"backend_{backend}")
+    b = recipe.build(dtype)
+    outs, wrt, feeds = grad_graph(b)
+    params = [t for t in wrt if t.op == "parameter"]
+    grads = outs[len(b.outputs) + 1:]
+    s = scale_of(*grad_graph(recipe.build("float64"))[::2])
+    tol = 1e-9 if dtype == "float64" else 2e-4
+    ref = ev(outs, feeds)
+    # a training step: p <- p - 0.1 * dloss/dp, applied after the call
+    updates = {p: p - 0.1 * grads[wrt.index(p)] for p in params}
+    ref_updates = ev(list(updates.values()), feeds) if updates else []
+    before = {id(p): p.value.copy() for p in params}
+    f = gc.compile(outs, backend=backend, updates=updates or None, **options)
+    try:
+        got = _as_list(f(**feeds_for(outs, feeds)))
+        assert len(got) == len(outs)
+        for k, (g, r) in enumerate(zip(got, ref)):
+            assert np.asarray(g).dtype == outs[k].dtype, \
+                f"{backend}: output {k} dtype {np.asarray(g).dtype} != {outs[k].dtype}"
+            assert_close(g, r, tol, tol * s, f"{backend} {dtype} output {k}\n{recipe.source()}")
+        for p, r in zip(updates, ref_updates):
+            assert_close(p.value, r, tol, tol * s, f"{backend} update of {p.name}\n"
+                         f"{recipe.source()}")
+    finally:
+        for p in params:
+            p.value = before[id(p)]
+    # parameters restored: the same call gives the same outputs again (no hidden state)
+    again = _as_list(f(**feeds_for(outs, feeds)))
+    for k, (g, h) in enumerate(zip(got, again)):
+        assert_close(h, g, tol, tol * s, f"{backend}: second call, output {k}")
+    for p in params:
+        p.value = before[id(p)]
+
+
+# ---- tests: CI profile ----------------------------------------------------------------------
+
+def test_strategy_covers_every_primitive():
+    """A newly declared op without fuzz coverage fails here."""
+    missing = set(OPS) - COVERS
+    assert not missing, f"tests/strategies.py does not generate: {sorted(missing)}"
+
+
+@CI
+@given(recipes(kinds=SMOOTH_KINDS))
+def test_grad_matches_finite_differences(recipe):
+    check_grad_vs_finite_differences(recipe)
+
+
+@CI
+@given(recipes(kinds=CONTINUOUS_KINDS))
+def test_float32_close_to_float64(recipe):
+    check_float32_vs_float64(recipe)
+
+
+@CI
+@given(recipes())
+def test_passes_preserve_values(recipe):
+    check_passes_preserve_values(recipe)
+
+
+@CI
+@given(recipes(kinds=CONTINUOUS_KINDS))
+def test_passes_preserve_values_float32(recipe):
+    check_passes_preserve_values(recipe, "float32")
+
+
+@pytest.mark.skipif(not BACKENDS, reason="no backend compiles on this machine yet")
+@pytest.mark.parametrize("backend,options", BACKENDS or [("none", {})], ids=BACKEND_IDS or None)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_backend_matches_interpreter(backend, options, dtype):
+    kinds = KINDS if dtype == "float64" else CONTINUOUS_KINDS
+
+    @CI
+    @given(recipes(kinds=kinds))
+    def run(recipe):
+        check_backend(recipe, backend, options, dtype)
+    run()
+
+
+# ---- tests: long fuzz profile (pytest -m fuzz) -----------------------------------------------
+
+@pytest.mark.fuzz
+@FUZZ
+@given(recipes(max_steps=10, kinds=SMOOTH_KINDS))
+def test_fuzz_grad(recipe):
+    check_grad_vs_finite_differences(recipe)
+
+
+@pytest.mark.fuzz
+@FUZZ
+@given(recipes(max_steps=10, kinds=CONTINUOUS_KINDS))
+def test_fuzz_float32(recipe):
+    check_float32_vs_float64(recipe)
+
+
+@pytest.mark.fuzz
+@FUZZ
+@given(recipes(max_steps=10))
+def test_fuzz_passes(recipe):
+    check_passes_preserve_values(recipe)
+
+
+@pytest.mark.fuzz
+@pytest.mark.skipif(not BACKENDS, reason="no backend compiles on this machine yet")
+@pytest.mark.parametrize("backend,options", BACKENDS or [("none", {})], ids=BACKEND_IDS or None)
+def test_fuzz_backends(backend, options):
+    @FUZZ
+    @given(recipes(max_steps=10), __import__("hypothesis").strategies.sampled_from(
+        ["float64", "float32"]))
+    def run(recipe, dtype):
+        check_backend(recipe, backend, options, dtype)
+    run()
+
+
+def teardown_module(module):
+    if os.environ.get("GRAPHC_FUZZ_REPORT"):
+        with open(os.environ["GRAPHC_FUZZ_REPORT"], "a") as fh:
+            for k, v in sorted(RUN_COUNTS.items()):
+                fh.write(f"{k} {v}\n")
