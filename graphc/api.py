@@ -131,7 +131,13 @@ def parameter(name: str, value, dtype=None) -> Tensor:
 
 
 def constant(value, dtype=None) -> Tensor:
-    """A fixed array. ``gc.constant([[9, 8], [7, 6]])`` prints its values."""
+    """A fixed array; Python floats become float32, NumPy arrays keep their dtype.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.constant([[9, 8], [7, 6]]))
+    array([[9, 8],
+           [7, 6]])
+    """
     arr = _to_array(value, dtype, "constant")
     return Tensor.make("constant", (), {"value": ConstValue(arr)}, arr.shape, arr.dtype)
 
@@ -238,7 +244,12 @@ not_equal = _binary("not_equal")
 
 
 def div(a, b) -> Tensor:
-    """True division; integer operands are promoted to float32."""
+    """True division; integer operands are promoted to float32.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.div(gc.constant([1, 2]), 4))
+    array([0.25, 0.5 ], dtype=float32)
+    """
     a, b = _lift([a, b])
     if a.dtype.kind != "f" and b.dtype.kind != "f":
         a, b = cast(a, DEFAULT_FLOAT), cast(b, DEFAULT_FLOAT)
@@ -246,12 +257,22 @@ def div(a, b) -> Tensor:
 
 
 def where(cond, a, b) -> Tensor:
-    """``a`` where ``cond`` is true, else ``b`` (NumPy broadcasting over all three)."""
+    """``a`` where ``cond`` is true, else ``b`` (NumPy broadcasting over all three).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.where(gc.constant([1., -2.]) > 0, 1., 0.))
+    array([1., 0.], dtype=float32)
+    """
     return apply("where", [cond, a, b])
 
 
 def cast(x, dtype) -> Tensor:
-    """Convert ``x`` to ``dtype`` (no gradient flows into integers)."""
+    """Convert ``x`` to ``dtype`` (no gradient flows into integers).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.cast(gc.constant([1.7, -1.2]), "int32"))
+    array([ 1, -1], dtype=int32)
+    """
     (x,) = _lift([x])
     dt = _check_dtype(dtype, "cast")
     if x.dtype == dt:
@@ -287,20 +308,46 @@ def _reduce(name, x, axis, keepdims):
 
 
 def sum(x, axis=None, keepdims=False) -> Tensor:
-    """Sum over ``axis`` (an int, a tuple, or ``None`` for all)."""
+    """Sum over ``axis`` (an int, a tuple, or ``None`` for all); negative axes count back.
+
+    >>> import graphc as gc
+    >>> m = gc.constant([[1., 2., 3.], [4., 5., 6.]])
+    >>> gc.evaluate(m.sum(0))
+    array([5., 7., 9.], dtype=float32)
+    >>> gc.sum(m, -1, keepdims=True).shape
+    (2, 1)
+    """
     return _reduce("sum", x, axis, keepdims)
 
 
 def max(x, axis=None, keepdims=False) -> Tensor:
-    """Maximum over ``axis``; the gradient is shared evenly among ties."""
+    """Maximum over ``axis``; the gradient is shared evenly among ties.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.constant([[1., 2., 3.], [4., 5., 6.]]).max(1))
+    array([3., 6.], dtype=float32)
+    """
     return _reduce("max", x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims=False) -> Tensor:
+    """Minimum over ``axis``, as ``-max(-x)``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.min(gc.constant([[1., 2.], [0., 5.]]), axis=0))
+    array([0., 2.], dtype=float32)
+    """
     return neg(max(neg(x), axis, keepdims))
 
 
 def mean(x, axis=None, keepdims=False) -> Tensor:
+    """Mean over ``axis``; over a run-time (``None``) dim it divides by the fed size.
+
+    >>> import graphc as gc
+    >>> x = gc.placeholder("x", (None, 2))
+    >>> gc.evaluate(x.mean(0), {x: [[1., 2.], [3., 6.]]})
+    array([2., 4.], dtype=float32)
+    """
     (x,) = _lift([x])
     if x.dtype.kind != "f":
         x = cast(x, DEFAULT_FLOAT)
@@ -311,7 +358,12 @@ def mean(x, axis=None, keepdims=False) -> Tensor:
 # ---- shape ops -------------------------------------------------------------------------------
 
 def reshape(x, shape) -> Tensor:
-    """Reshape; one ``-1`` (or ``None``) is inferred, run-time sizes carried through."""
+    """Reshape; one ``-1`` (or ``None``) is inferred, run-time sizes carried through.
+
+    >>> import graphc as gc
+    >>> gc.reshape(gc.placeholder("x", (None, 784)), (-1, 28, 28)).shape
+    (None, 28, 28)
+    """
     (x,) = _lift([x])
     if isinstance(shape, (numbers.Integral, str)) or shape is None:
         shape = (shape,)
@@ -365,7 +417,13 @@ def _target_dims(shape, what: str, x: Tensor) -> list:
 
 
 def transpose(x, perm=None) -> Tensor:
-    """Permute axes (reverse them by default); ``x.T`` is ``transpose(x)``."""
+    """Permute axes (reverse them by default); ``x.T`` is ``transpose(x)``.
+
+    >>> import graphc as gc
+    >>> x = gc.placeholder("x", (2, 3, 4))
+    >>> gc.transpose(x, (1, 0, 2)).shape, x.T.shape
+    ((3, 2, 4), (4, 3, 2))
+    """
     (x,) = _lift([x])
     if perm is None:
         perm = tuple(reversed(range(x.ndim)))
@@ -380,7 +438,13 @@ def transpose(x, perm=None) -> Tensor:
 
 
 def broadcast_to(x, shape) -> Tensor:
-    """Broadcast ``x`` to ``shape`` (NumPy rules)."""
+    """Broadcast ``x`` to ``shape`` (NumPy rules).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.broadcast_to(gc.constant([1., 2.]), (2, 2)))
+    array([[1., 2.],
+           [1., 2.]], dtype=float32)
+    """
     (x,) = _lift([x])
     if isinstance(shape, (numbers.Integral, str)):
         shape = (shape,)
@@ -395,12 +459,26 @@ def broadcast_to(x, shape) -> Tensor:
 
 
 def matmul(a, b) -> Tensor:
-    """Matrix product with NumPy's rules: 2-D, matrix-vector, batched (leading dims)."""
+    """Matrix product with NumPy's rules: 2-D, matrix-vector, batched (leading dims).
+
+    >>> import graphc as gc
+    >>> x = gc.placeholder("x", (None, 784))
+    >>> (x @ gc.placeholder("W", (784, 256))).shape
+    (None, 256)
+    >>> gc.matmul(gc.placeholder("A", (8, 2, 3)), gc.placeholder("v", (3,))).shape
+    (8, 2)
+    """
     return apply("matmul", [a, b])
 
 
 def one_hot(labels, depth: int, dtype="float32") -> Tensor:
-    """Rows of the ``depth x depth`` identity picked by integer ``labels``."""
+    """Rows of the ``depth x depth`` identity picked by integer ``labels``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.one_hot(gc.constant([0, 2]), 3))
+    array([[1., 0., 0.],
+           [0., 0., 1.]], dtype=float32)
+    """
     (labels,) = _lift([labels])
     if not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 1:
         raise ShapeError(f"one_hot: depth must be a positive int, got {depth!r} (labels of "
@@ -412,27 +490,54 @@ def one_hot(labels, depth: int, dtype="float32") -> Tensor:
 # ---- composites (built from primitives, stable by construction) --------------------------------
 
 def square(x) -> Tensor:
+    """``x * x``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.square(gc.constant([3., -2.])))
+    array([9., 4.], dtype=float32)
+    """
     return mul(x, x)
 
 
 def relu(x) -> Tensor:
-    """``max(x, 0)``; its gradient at 0 is 0 (as in PyTorch)."""
+    """``max(x, 0)``; its gradient at 0 is 0 (as in PyTorch).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.relu(gc.constant([-1., 2.])))
+    array([0., 2.], dtype=float32)
+    """
     (x,) = _lift([x])
     return where(greater(x, 0), x, 0)
 
 
 def softplus(x) -> Tensor:
-    """``log(1 + exp(x))`` in the stable form ``max(x, 0) + log1p(exp(-|x|))``."""
+    """``log(1 + exp(x))`` in the stable form ``max(x, 0) + log1p(exp(-|x|))``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.softplus(gc.constant([-1000., 1000.])))
+    array([   0., 1000.], dtype=float32)
+    """
     (x,) = _lift([x])
     return maximum(x, 0) + log1p(exp(neg(abs(x))))
 
 
 def clip(x, lo, hi) -> Tensor:
+    """``x`` limited to ``[lo, hi]``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.clip(gc.constant([-3., 0.5, 3.]), -1, 1))
+    array([-1. ,  0.5,  1. ], dtype=float32)
+    """
     return minimum(maximum(x, lo), hi)
 
 
 def logsumexp(x, axis=-1, keepdims=False) -> Tensor:
-    """``log(sum(exp(x)))`` with the max subtracted first (finite for large inputs)."""
+    """``log(sum(exp(x)))`` with the max subtracted first (finite for large inputs).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.logsumexp(gc.constant([1000., 1000.])))
+    array(1000.6932, dtype=float32)
+    """
     (x,) = _lift([x])
     axes = _axes(x, axis, "logsumexp")
     m = stop_gradient(max(x, axes, keepdims=True))
@@ -441,6 +546,12 @@ def logsumexp(x, axis=-1, keepdims=False) -> Tensor:
 
 
 def softmax(x, axis=-1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` over ``axis``, with the max subtracted first.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.softmax(gc.constant([1000., 1000.])))
+    array([0.5, 0.5], dtype=float32)
+    """
     (x,) = _lift([x])
     axes = _axes(x, axis, "softmax")
     e = exp(x - stop_gradient(max(x, axes, keepdims=True)))
@@ -448,12 +559,31 @@ def softmax(x, axis=-1) -> Tensor:
 
 
 def log_softmax(x, axis=-1) -> Tensor:
+    """``x - logsumexp(x)``, computed as ``z - log(sum(exp(z)))`` with ``z = x - max(x)``.
+
+    Subtracting the max first keeps ``exp`` finite, and subtracting the small ``log(sum)``
+    from ``z`` (not the large ``logsumexp`` from ``x``) loses no digits for large ``x``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.log_softmax(gc.constant([1000., 1000.])))
+    array([-0.6931472, -0.6931472], dtype=float32)
+    """
     (x,) = _lift([x])
-    return x - logsumexp(x, axis, keepdims=True)
+    axes = _axes(x, axis, "log_softmax")
+    z = x - stop_gradient(max(x, axes, keepdims=True))
+    return z - log(sum(exp(z), axes, keepdims=True))
 
 
 def cross_entropy(logits, labels) -> Tensor:
-    """Mean softmax cross-entropy of ``logits (..., classes)`` against integer ``labels (...)``."""
+    """Mean softmax cross-entropy of ``logits (..., classes)`` against integer ``labels (...)``.
+
+    >>> import graphc as gc
+    >>> logits = gc.placeholder("logits", (None, 2))
+    >>> labels = gc.placeholder("labels", (None,), "int32")
+    >>> loss = gc.cross_entropy(logits, labels)
+    >>> gc.evaluate(loss, {logits: [[0., 0.], [0., 0.]], labels: [0, 1]})
+    array(0.6931472, dtype=float32)
+    """
     (logits,) = _lift([logits])
     (labels,) = _lift([labels])
     # run-time (None) dims of labels and logits may come from different placeholders: a

@@ -210,6 +210,11 @@ def test_composites_stable_for_large_inputs(dtype):
     close(soft.sum(-1), np.ones(2), dtype)
     close(run(gc.softplus, [big], dtype), np.logaddexp(0, big.astype(np.float64)), dtype)
     close(run(gc.sigmoid, [big], dtype), [[1, 1, 0], [0, 0.5, 1]], dtype)
+    b64 = big.astype(np.float64)  # log_softmax keeps its digits next to large logits
+    ref = b64 - b64.max(-1, keepdims=True)
+    ref = ref - np.log(np.exp(ref).sum(-1, keepdims=True))
+    close(run(gc.log_softmax, [big], dtype), ref, dtype)
+    close(run(lambda t: gc.log_softmax(t + 1e4), [big], dtype), ref, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
