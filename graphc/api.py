@@ -79,8 +79,12 @@ def _ragged(value) -> str | None:
         if len(set(lengths)) > 1:
             return (f"at depth {len(path_shape)} (shape so far {tuple(path_shape)}) the rows "
                     f"have lengths {lengths[:8]}{'...' if len(lengths) > 8 else ''}")
-        if any(isinstance(v, np.ndarray) for v in seqs):
-            return None  # NumPy knows the rest; mixed list/array nests are rare
+        arrays = [v.shape for v in seqs if isinstance(v, np.ndarray)]
+        if len(set(arrays)) > 1:
+            return (f"at depth {len(path_shape)} (shape so far {tuple(path_shape)}) the "
+                    f"arrays have shapes {arrays[:8]}{'...' if len(arrays) > 8 else ''}")
+        if arrays:
+            return None  # equal arrays (under equal-length lists): NumPy checks the rest
         path_shape.append(lengths[0])
         level = [x for v in seqs for x in v]
 

@@ -103,6 +103,9 @@ def test_ragged_parameter_data():
     fails(gc.ShapeError, lambda: gc.parameter("w", [[1.0, 2.0], 3.0]), "ragged", "(2,)")
     fails(gc.ShapeError, lambda: gc.constant([[1, 2, 3], [4, 5]]), "constant", "[3, 2]")
     fails(gc.DTypeError, lambda: gc.parameter("w", ["a", "b"]), "'w'")
+    fails(gc.ShapeError, lambda: gc.constant([np.ones((2, 3)), np.ones((2, 4))]), "(2, 3)",
+          "(2, 4)")
+    assert gc.constant([np.float32(1), np.array(2.0)]).shape == (2,)  # 0-d arrays are scalars
 
 
 def test_tensor_used_as_bool(t):
