@@ -42,6 +42,11 @@ def bind_feeds(placeholders: list[Tensor], feeds: dict) -> tuple[dict, dict]:
             raise FeedError(f"missing feed for placeholder {p.name!r} "
                             f"(shape {format_shape(p.dims)}, {p.dtype})")
         values[id(p)] = check_feed(p, raw, bindings)
+    # a placeholder fed by tensor that the outputs do not read still gives its run-time
+    # sizes: a gradient like broadcast_to(1.0, x.shape) has x's size but not x itself
+    for k, raw in feeds.items():
+        if isinstance(k, Tensor) and id(k) not in values:
+            check_feed(k, raw, bindings)
     return values, bindings
 
 
