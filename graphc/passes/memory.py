@@ -14,8 +14,8 @@ its dims (ints, or str for sizes known at run time) and how it is stored:
 
 Values read but never defined (inputs, parameters, constants) are external and
 never written. A step may say ``inplace=True``: its outputs may then take the
-buffer of a value whose last read is that very step (an elementwise op writing
-over its own operand).
+buffer of a value it reads directly (not through a view) for the last time (an
+elementwise op writing over its own operand).
 
 >>> from graphc.passes.memory import Step, Value, plan_memory
 >>> f32 = "float32"
@@ -145,7 +145,6 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
         r = plan.root_of[key]
         if v.kind == "fresh" and r in plan.values and plan.values[r].kind == "buffer":
             plan.values[r] = Value(r, plan.values[r].dtype, plan.values[r].dims, "fresh")
-    end = len(steps)
     for k in keep:
         if k in plan.root_of and plan.values.get(plan.root_of[k]) is not None:
             r = plan.root_of[k]
@@ -167,7 +166,8 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
         if step.inplace:
             for key in step.reads:
                 r = plan.root_of.get(key, key)
-                if r in plan.buffer_of and plan.last_read.get(r) == i:
+                # only an operand read directly: a view may have another layout
+                if r == key and r in plan.buffer_of and plan.last_read.get(r) == i:
                     dying_here.append(r)
         for v in step.defines:
             if v.kind == "fresh":
