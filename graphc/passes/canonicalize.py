@@ -3,8 +3,8 @@
 Hash-consing already merges structurally identical nodes; this pass makes more of
 them identical (CSE beyond hash-consing):
 
-* operands of commutative ops in a canonical order (constants last), so ``a*b``
-  and ``b*a`` are one node;
+* constants last in commutative ops, and ``b*a`` replaced by an ``a*b`` already in the
+  graph, so they are one node;
 * constants collected and moved outward: ``2*(3*x)`` -> ``x*6``, ``(x+1)+2`` -> ``x+3``;
 * signs normalised: ``x - c`` -> ``x + (-c)``, ``--x`` -> ``x``, ``x*-1`` -> ``-x``,
   ``a + -b`` -> ``a - b``, ``-(a*c)`` -> ``a*(-c)``;
@@ -26,57 +26,14 @@ graph(x: f32[3]) {
 """
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
-from .. import api as A
 from ..ir import Tensor
 from ..ops import OPS
-from .rewrite import const_node, is_const, rewrite, scalar, splat_value
+from .rewrite import (NamedRule, broadcast_to, build, const_node, is_const, reshape, rewrite, scalar,
+                      scratch, splat_value, transpose)
 
-_OP_INDEX = {name: k for k, name in enumerate(OPS)}
-_keys: dict[int, tuple[Tensor, int]] = {}   # id -> (node kept alive, stable key)
-
-
-def _attr_code(node: Tensor) -> int:
-    parts = []
-    for k, v in node.attrs:
-        if k == "value":
-            arr = v.array
-            parts.append(zlib.crc32(arr.tobytes()) ^ zlib.crc32(str(arr.shape).encode()))
-        else:
-            parts.append(zlib.crc32(f"{k}={v!r}".encode()))
-    return hash(tuple(parts))
-
-
-def stable_key(node: Tensor) -> int:
-    """A structural key that is the same in every run (ints only, no string hashing)."""
-    hit = _keys.get(id(node))
-    if hit is not None and hit[0] is node:
-        return hit[1]
-    stack = [node]
-    while stack:
-        n = stack[-1]
-        hit = _keys.get(id(n))
-        if hit is not None and hit[0] is n:
-            stack.pop()
-            continue
-        todo = [i for i in n.inputs if not (id(i) in _keys and _keys[id(i)][0] is i)]
-        if todo:
-            stack.extend(todo)
-            continue
-        key = hash((_OP_INDEX[n.op], _attr_code(n), n.dtype.num,
-                    tuple(_keys[id(i)][1] for i in n.inputs)))
-        _keys[id(n)] = (n, key)
-        stack.pop()
-    if len(_keys) > 500_000:  # a cache, not a leak: old graphs are dropped wholesale
-        _keys.clear()
-    return _keys[id(node)][1] if id(node) in _keys else 0
-
-
-def _order_key(node: Tensor) -> tuple:
-    return (is_const(node), node.ndim == 0, stable_key(node))
+_COMMUTATIVE = frozenset(name for name, op in OPS.items() if op.commutative)
 
 
 def _scalar_of(node: Tensor):
@@ -103,13 +60,22 @@ def canonical_rule(n: Tensor) -> Tensor | None:
     kind = OPS[op].kind
     if kind == "elementwise" and op != "cast" and any(i.op == "broadcast_to" for i in ins):
         # broadcasting is implicit in elementwise ops; fit() re-adds one on top if needed
-        return A.apply(op, [i.inputs[0] if i.op == "broadcast_to" else i for i in ins])
+        return build(op, *[i.inputs[0] if i.op == "broadcast_to" else i for i in ins])
     if kind == "shape":
         return _shape_rule(n)
-    if op in ("add", "mul", "maximum", "minimum", "equal", "not_equal"):
+    if op in _COMMUTATIVE:
         a, b = ins
-        if _order_key(b) < _order_key(a):
-            return A.apply(op, [b, a])
+        ca, cb = is_const(a), is_const(b)
+        if ca and not cb:  # constants last
+            return build(op, b, a)
+        if ca == cb and a is not b:
+            # CSE beyond hash-consing: b*a becomes the a*b met first. (Sorting every
+            # operand pair instead would rebuild whole gradients for no merge.)
+            seen = scratch()
+            twin = seen.get((op, id(b), id(a), n.dtype.str))
+            if twin is not None:
+                return twin
+            seen[(op, id(a), id(b), n.dtype.str)] = n
     if op == "add":
         return _add_rule(n)
     if op == "sub":
@@ -125,15 +91,15 @@ def _shape_rule(n: Tensor) -> Tensor | None:
     x = n.inputs[0]
     if n.op == "broadcast_to":
         if x.op == "broadcast_to":
-            return A.broadcast_to(x.inputs[0], n.dims)
+            return broadcast_to(x.inputs[0], n.dims)
         if x.ndim and all(d == 1 for d in x.dims):
-            return A.broadcast_to(A.reshape(x, ()), n.dims)
+            return broadcast_to(reshape(x, ()), n.dims)
         return None
     if x.op == "broadcast_to" and x.inputs[0].ndim == 0:
-        return A.broadcast_to(x.inputs[0], n.dims)
+        return broadcast_to(x.inputs[0], n.dims)
     if n.op == "reshape":
         if x.op == "reshape":
-            return A.reshape(x.inputs[0], n.dims)
+            return reshape(x.inputs[0], n.dims)
         if x.ndim == 0 or all(d == 1 for d in x.dims):
             if x.op == "constant":
                 return const_node(x.value.reshape(n.dims), x.dtype) \
@@ -142,12 +108,12 @@ def _shape_rule(n: Tensor) -> Tensor | None:
             # push reshapes below elementwise ops with scalar side operands
             others = [i for i in x.inputs if i.ndim != 0]
             if len(others) == 1 and others[0].dims == x.dims:
-                return A.apply(x.op, [A.reshape(i, n.dims) if i.ndim else i for i in x.inputs])
+                return build(x.op, *[reshape(i, n.dims) if i.ndim else i for i in x.inputs])
         return None
     if n.op == "transpose":
         if x.op == "transpose":
             p, q = x.attr("perm"), n.attr("perm")
-            return A.transpose(x.inputs[0], tuple(p[k] for k in q))
+            return transpose(x.inputs[0], tuple(p[k] for k in q))
     return None
 
 
@@ -156,13 +122,13 @@ def _add_rule(n: Tensor) -> Tensor | None:
     cb = _scalar_of(b)
     if cb is not None:
         if a.op in ("add", "sub") and _scalar_of(a.inputs[1]) is not None and a.op == "add":
-            return A.add(a.inputs[0], scalar(_scalar_of(a.inputs[1]) + cb, n.dtype))
+            return build("add", a.inputs[0], scalar(_scalar_of(a.inputs[1]) + cb, n.dtype))
     if b.op == "neg":
-        return A.sub(a, b.inputs[0])
+        return build("sub", a, b.inputs[0])
     if a.op == "neg":
-        return A.sub(b, a.inputs[0])
+        return build("sub", b, a.inputs[0])
     if a.op == "add" and is_const(a.inputs[1]) and not is_const(b):
-        return A.add(A.add(a.inputs[0], b), a.inputs[1])
+        return build("add", build("add", a.inputs[0], b), a.inputs[1])
     return None
 
 
@@ -170,11 +136,11 @@ def _sub_rule(n: Tensor) -> Tensor | None:
     a, b = n.inputs
     cb = _scalar_of(b)
     if cb is not None and n.dtype.kind == "f":
-        return A.add(a, scalar(-cb, n.dtype))
+        return build("add", a, scalar(-cb, n.dtype))
     if b.op == "neg":
-        return A.add(a, b.inputs[0])
+        return build("add", a, b.inputs[0])
     if a.op == "add" and is_const(a.inputs[1]) and not is_const(b):
-        return A.add(A.sub(a.inputs[0], b), a.inputs[1])
+        return build("add", build("sub", a.inputs[0], b), a.inputs[1])
     return None
 
 
@@ -183,17 +149,17 @@ def _mul_rule(n: Tensor) -> Tensor | None:
     cb = _scalar_of(b)
     if cb is not None:
         if n.dtype.kind == "f" and cb == -1:
-            return A.neg(a)
+            return build("neg", a)
         if a.op == "mul" and _scalar_of(a.inputs[1]) is not None:
-            return A.mul(a.inputs[0], scalar(_scalar_of(a.inputs[1]) * cb, n.dtype))
+            return build("mul", a.inputs[0], scalar(_scalar_of(a.inputs[1]) * cb, n.dtype))
         if a.op == "neg" and n.dtype.kind == "f":
-            return A.mul(a.inputs[0], scalar(-cb, n.dtype))
+            return build("mul", a.inputs[0], scalar(-cb, n.dtype))
         if b.ndim and not is_const(a):
-            return A.mul(a, scalar(cb, n.dtype))
+            return build("mul", a, scalar(cb, n.dtype))
     if a.op == "mul" and is_const(a.inputs[1]) and not is_const(b):
-        return A.mul(A.mul(a.inputs[0], b), a.inputs[1])
+        return build("mul", build("mul", a.inputs[0], b), a.inputs[1])
     if b.op == "mul" and is_const(b.inputs[1]) and not is_const(a):
-        return A.mul(A.mul(a, b.inputs[0]), b.inputs[1])
+        return build("mul", build("mul", a, b.inputs[0]), b.inputs[1])
     return None
 
 
@@ -202,15 +168,19 @@ def _neg_rule(n: Tensor) -> Tensor | None:
     if x.op == "neg":
         return x.inputs[0]
     if x.op == "sub":
-        return A.sub(x.inputs[1], x.inputs[0])
+        return build("sub", x.inputs[1], x.inputs[0])
     c = _scalar_of(x)
     if c is not None and x.op == "constant":
         return scalar(-c, n.dtype)
     if x.op == "mul" and _scalar_of(x.inputs[1]) is not None:
-        return A.mul(x.inputs[0], scalar(-_scalar_of(x.inputs[1]), n.dtype))
+        return build("mul", x.inputs[0], scalar(-_scalar_of(x.inputs[1]), n.dtype))
     return None
+
+
+# finding nothing to canonicalize implies no no-op node is left for DCE
+CANONICALIZE = NamedRule("canonicalize", canonical_rule, frozenset({"dce"}))
 
 
 def canonicalize(outputs) -> list[Tensor]:
     """The canonical form of the graph of ``outputs`` (see the module docstring)."""
-    return rewrite(outputs, canonical_rule)
+    return rewrite(outputs, CANONICALIZE)

@@ -15,7 +15,7 @@ True
 from __future__ import annotations
 
 from ..ir import Tensor
-from .rewrite import rewrite
+from .rewrite import NamedRule, rewrite
 
 
 def noop_rule(n: Tensor) -> Tensor | None:
@@ -31,6 +31,9 @@ def noop_rule(n: Tensor) -> Tensor | None:
     return None
 
 
+DCE = NamedRule("dce", noop_rule)
+
+
 def dce(outputs) -> list[Tensor]:
     """The graph of ``outputs`` without dead or no-op nodes."""
-    return rewrite(outputs, noop_rule)
+    return rewrite(outputs, DCE)

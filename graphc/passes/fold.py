@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import api as A
 from ..interpreter import run_node
 from ..ir import Tensor, size_of
-from .rewrite import const_node, rewrite
+from .rewrite import NamedRule, broadcast_to, const_node, rewrite
 
 SMALL = 64  # elements: results up to this size are always materialised
 
@@ -45,10 +44,13 @@ def fold_rule(n: Tensor) -> Tensor | None:
         return const_node(value, n.dtype)
     flat = value.reshape(-1)
     if np.all(flat == flat[0]) or np.all(np.isnan(flat)):
-        return A.broadcast_to(const_node(flat[0], n.dtype), n.dims)
+        return broadcast_to(const_node(flat[0], n.dtype), n.dims)
     return None
+
+
+FOLD = NamedRule("fold", fold_rule)
 
 
 def fold(outputs) -> list[Tensor]:
     """Fold every constant subgraph of ``outputs``."""
-    return rewrite(outputs, fold_rule)
+    return rewrite(outputs, FOLD)

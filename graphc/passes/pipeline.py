@@ -36,6 +36,7 @@ graph(a: f32[2] param) {
 """
 from __future__ import annotations
 
+import gc as pygc
 import os
 import sys
 import time
@@ -44,12 +45,12 @@ from typing import Callable
 
 from ..errors import GraphcError
 from ..ir import Tensor, as_list, topo_order
-from .canonicalize import canonical_rule
-from .dce import noop_rule
-from .fold import fold_rule
-from .rewrite import rewrite
-from .simplify import chain, simplify_rule
-from .stabilize import stabilize_rule
+from .canonicalize import CANONICALIZE
+from .dce import DCE
+from .fold import FOLD
+from .rewrite import Memo, rewrite
+from .simplify import SIMPLIFY
+from .stabilize import STABILIZE
 
 
 @dataclass
@@ -67,46 +68,52 @@ class OptimizeResult:
     stats: list[PassStat] = field(default_factory=list)
 
 
-def _cleanup(enabled: set[str]) -> list:
-    rules = []
-    if "canonicalize" in enabled:
-        rules.append(canonical_rule)
-    if "fold" in enabled:
-        rules.append(fold_rule)
-    return rules
+@dataclass
+class _Run:
+    """What the passes of one pipeline run share."""
+    enabled: set
+    order: list            # topo order of the current outputs
+    memo: Memo = field(default_factory=dict)
+
+    def cleanup(self) -> list:
+        """The enabled cheap passes' rules, used by later passes to tidy what they build."""
+        return [r for r in (CANONICALIZE, FOLD) if r.name in self.enabled]
 
 
-def _rule_pass(*own) -> Callable:
-    def run(outs: list[Tensor], enabled: set[str]) -> list[Tensor]:
-        return rewrite(outs, chain(*own, *_cleanup(enabled)))
+def _rules(*own) -> Callable:
+    def run(outs: list[Tensor], ctx: _Run) -> list[Tensor]:
+        extra = [r for r in ctx.cleanup() if r not in own]
+        return rewrite(outs, [*own, *extra], memo=ctx.memo, order=ctx.order)
     return run
 
 
-def _sympy_pass(outs: list[Tensor], enabled: set[str]) -> list[Tensor]:
+def _sympy_pass(outs: list[Tensor], ctx: _Run) -> list[Tensor]:
     from .sympy_simplify import sympy_simplify
-    out = sympy_simplify(outs)
-    rules = _cleanup(enabled)
-    return rewrite(out, chain(*rules)) if rules and out is not outs else out
+    return sympy_simplify(outs, order=ctx.order, cleanup=ctx.cleanup(), memo=ctx.memo)
 
 
 # name -> (lowest opt level that runs it, runner)
 PASSES: dict[str, tuple[int, Callable]] = {
-    "canonicalize": (1, lambda outs, en: rewrite(outs, canonical_rule)),
-    "fold": (1, lambda outs, en: rewrite(outs, fold_rule)),
-    "simplify": (1, _rule_pass(simplify_rule)),
-    "stabilize": (2, _rule_pass(stabilize_rule, simplify_rule)),
+    "canonicalize": (1, _rules(CANONICALIZE)),
+    "fold": (1, _rules(FOLD)),
+    "simplify": (1, _rules(SIMPLIFY)),
+    "stabilize": (2, _rules(STABILIZE, SIMPLIFY)),
     "sympy": (2, _sympy_pass),
-    "dce": (1, lambda outs, en: rewrite(outs, noop_rule)),
+    "dce": (1, lambda outs, ctx: rewrite(outs, DCE, memo=ctx.memo, order=ctx.order)),
 }
 
 
 def _unbound_dims(order: list[Tensor]) -> set:
-    """Run-time dims named by nodes that no placeholder/parameter of the graph binds."""
-    bound = {d for n in order if n.op in ("placeholder", "parameter")
-             for d in n.dims if isinstance(d, str)}
-    named = {d for n in order for d in n.dims if isinstance(d, str)}
+    """Run-time dims named by nodes that no placeholder/parameter of the graph binds.
+
+    Only leaves and the ``shape`` attributes of reshape/broadcast_to/shape_size bring
+    dims into a graph; every other node's dims come from its inputs.
+    """
+    bound, named = set(), set()
     for n in order:
-        if n.op == "shape_size":
+        if n.op in ("placeholder", "parameter"):
+            bound.update(d for d in n.dims if isinstance(d, str))
+        elif n.op in ("reshape", "broadcast_to", "shape_size"):
             named.update(d for d in n.attr("shape") if isinstance(d, str))
     return named - bound
 
@@ -152,21 +159,28 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> Optimize
     emit = _dumper(dump)
     stats: list[PassStat] = []
     order = topo_order(outs)
+    ctx = _Run(enabled, order)
     count, unbound = len(order), _unbound_dims(order)
-    for name, (_, run) in PASSES.items():
-        if name not in enabled:
-            continue
-        t0 = time.perf_counter()
-        new = run(outs, enabled)
-        order = topo_order(new)
-        note = ""
-        if _unbound_dims(order) - unbound:  # a rewrite lost the placeholder naming a run-time size
-            new, order, note = outs, None, "reverted: it dropped a run-time dimension's source"
-        after = count if order is None else len(order)
-        stats.append(PassStat(name, count, after, time.perf_counter() - t0, note))
-        outs, count = new, after
-        if emit is not None:
-            emit(name, outs)
+    collecting = pygc.isenabled()
+    pygc.disable()  # graphs are acyclic: reference counting frees them; the cycle GC only costs
+    try:
+        for name, (_, run) in PASSES.items():
+            if name not in enabled:
+                continue
+            t0 = time.perf_counter()
+            new = run(outs, ctx)
+            new_order = ctx.order if new is outs else topo_order(new)
+            note = ""
+            if new is not outs and _unbound_dims(new_order) - unbound:
+                # a rewrite lost the placeholder that names a run-time size: keep the input
+                new, new_order, note = outs, ctx.order, "reverted: lost a run-time dim's source"
+            stats.append(PassStat(name, count, len(new_order), time.perf_counter() - t0, note))
+            outs, count, ctx.order = new, len(new_order), new_order
+            if emit is not None:
+                emit(name, outs)
+    finally:
+        if collecting:
+            pygc.enable()
     return OptimizeResult(list(outs), stats)
 
 

@@ -23,22 +23,58 @@ True
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ..ir import ConstValue, Tensor, as_list
+from ..errors import DTypeError, ShapeError
+from ..ir import ConstValue, Tensor, as_list, topo_order
 from ..ops import OPS
 
 Rule = Callable[[Tensor], "Tensor | None"]
 
 
+_LOCATION = ["<optimizer>"]  # where nodes built by rules say they come from (the node rewritten)
+_SCRATCH: list[dict] = [{}]    # per-run table rules may use (canonicalize's commutative twins)
+
+
+def scratch() -> dict:
+    """A table shared by the rules of the current rewrite (of the pipeline run, with a memo)."""
+    return _SCRATCH[0]
+
+
+def build(op: str, *inputs: Tensor, **attrs) -> Tensor:
+    """A node of primitive ``op`` (shape rule checked), like ``api.apply`` for tensors only
+    but without looking up the caller's file:line (rules build many nodes)."""
+    dims, dtype = OPS[op].shape(inputs, attrs)
+    return Tensor.make(op, inputs, attrs, dims, dtype, location=_LOCATION[0])
+
+
+def reshape(x: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    return x if x.dims == dims else build("reshape", x, shape=dims)
+
+
+def broadcast_to(x: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    return x if x.dims == dims else build("broadcast_to", x, shape=dims)
+
+
+def transpose(x: Tensor, perm) -> Tensor:
+    perm = tuple(perm)
+    return x if perm == tuple(range(x.ndim)) else build("transpose", x, perm=perm)
+
+
 def remake(node: Tensor, inputs: Sequence[Tensor]) -> Tensor:
     """``node`` rebuilt over new ``inputs`` (the same node if the inputs are the same)."""
-    if all(a is b for a, b in zip(inputs, node.inputs)):
+    for a, b in zip(inputs, node.inputs):
+        if a is not b:
+            break
+    else:
         return node
     attrs = dict(node.attrs)
-    dims, dtype = OPS[node.op].shape(list(inputs), attrs)
+    dims, dtype = OPS[node.op].shape(tuple(inputs), attrs)
     out = Tensor.make(node.op, inputs, attrs, dims, dtype, location=node.location)
     fitted = fit(out, node)
     return out if fitted is None else fitted
@@ -72,27 +108,81 @@ def fit(new: Tensor, old: Tensor) -> Tensor | None:
                        location=old.location)
 
 
-def rewrite(outputs, rule: Rule | None, max_steps: int | None = None,
-            substitute: dict[int, Tensor] | None = None) -> list[Tensor]:
-    """Rewrite the graph of ``outputs`` with ``rule`` applied to every node until it settles.
+@dataclass(frozen=True)
+class NamedRule:
+    """A rule with a name, so ``rewrite`` can remember which rules found nothing to do at a
+    node (nodes are immutable and rules are pure, so that stays true) and skip them in
+    later passes. ``implies``: names of rule sets this one covers (finding nothing for
+    this rule means finding nothing for those)."""
 
-    ``max_steps`` caps rule applications (default: 20 per node plus 1,000), a guard
-    against rule sets that would cycle: past it nodes are only rebuilt.
-    ``substitute`` maps ``id(old node)`` to a replacement built over the old graph
-    (its inputs are rewritten in turn); the caller keeps those old nodes alive.
-    """
-    subst = substitute or {}
-    if rule is None:
-        def rule(_n):
+    name: str
+    fn: Rule
+    implies: frozenset = frozenset()
+
+
+Memo = dict  # id(node) -> (node, frozenset of rule names known to find nothing there)
+_EMPTY: frozenset = frozenset()
+
+
+def _named(rules) -> list[NamedRule]:
+    if rules is None:
+        return []
+    if callable(rules) and not isinstance(rules, NamedRule):
+        return [NamedRule(getattr(rules, "__name__", repr(rules)), rules)]
+    if isinstance(rules, NamedRule):
+        return [rules]
+    return [r if isinstance(r, NamedRule) else _named(r)[0] for r in rules]
+
+
+class _Rewriter:
+    """State of one ``rewrite`` run: normal forms of the nodes seen so far."""
+
+    def __init__(self, rules, budget: int, subst: dict[int, Tensor], memo: Memo | None):
+        self.rules = _named(rules)
+        self.names = frozenset(r.name for r in self.rules).union(
+            *(r.implies for r in self.rules))
+        self.budget = budget
+        self.subst = subst
+        self.memo = memo
+        self.unions: dict[frozenset, frozenset] = {}
+        self.norm: dict[int, Tensor] = {}       # id(node) -> its normal form
+        self.redirect: dict[int, Tensor] = {}   # id(node) -> replacement being normalised
+        self.alive: list[Tensor] = []           # keeps keyed nodes alive so ids stay unique
+
+    def apply(self, m: Tensor) -> Tensor | None:
+        """The first rule's replacement for ``m`` (fitted to its shape), or None."""
+        if not self.rules or self.budget <= 0:
             return None
-    outs = as_list(outputs)
-    norm: dict[int, Tensor] = {}        # id(node) -> its normal form
-    redirect: dict[int, Tensor] = {}    # id(node) -> replacement being normalised
-    alive: list[Tensor] = []            # keeps every keyed node alive, so ids stay unique
-    budget = [max_steps if max_steps is not None else 1000]
-    first = max_steps is None
+        self.budget -= 1
+        memo = self.memo
+        known = _EMPTY
+        if memo is not None:
+            entry = memo.get(id(m))
+            if entry is not None and entry[0] is m:
+                known = entry[1]
+        _LOCATION[0] = m.location
+        for rule in self.rules:
+            if rule.name in known:
+                continue
+            try:
+                r = rule.fn(m)
+            except (ShapeError, DTypeError):  # a result that would not type-check: skip it
+                continue
+            if r is None or r is m:
+                continue
+            r = fit(r, m)
+            if r is not None:
+                return r
+        if memo is not None:
+            merged = self.unions.get(known)
+            if merged is None:
+                merged = self.unions[known] = known | self.names
+            memo[id(m)] = (m, merged)
+        return None
 
-    def settle(root: Tensor) -> None:
+    def settle(self, root: Tensor) -> Tensor:
+        """Normal form of ``root`` (iterative; nodes built by rules are settled in turn)."""
+        norm, redirect, alive = self.norm, self.redirect, self.alive
         stack = [root]
         while stack:
             n = stack[-1]
@@ -101,8 +191,8 @@ def rewrite(outputs, rule: Rule | None, max_steps: int | None = None,
                 stack.pop()
                 continue
             target = redirect.get(k)
-            if target is None and k in subst:
-                target = redirect[k] = fit(subst[k], n)
+            if target is None and k in self.subst:
+                target = redirect[k] = fit(self.subst[k], n)
                 if target is not None and target is not n:
                     alive.append(target)
                     stack.append(target)
@@ -122,13 +212,8 @@ def rewrite(outputs, rule: Rule | None, max_steps: int | None = None,
                     norm[k] = norm[id(m)]
                     stack.pop()
                     continue
-            r = None
-            if budget[0] > 0 and target is None:
-                budget[0] -= 1
-                r = rule(m)
-                if r is not None:
-                    r = fit(r, m)
-            if r is None or r is m:
+            r = self.apply(m) if target is None else None
+            if r is None:
                 norm[k] = norm[id(m)] = m
                 stack.pop()
                 continue
@@ -139,14 +224,84 @@ def rewrite(outputs, rule: Rule | None, max_steps: int | None = None,
                 continue
             redirect[k] = redirect[id(m)] = r
             stack.append(r)
+        return norm[id(root)]
 
-    if first:
-        from ..ir import topo_order
-        budget[0] = 20 * len(topo_order(outs)) + 1000
-    for o in outs:
-        alive.append(o)
-        settle(o)
-    return [norm[id(o)] for o in outs]
+
+def rewrite(outputs, rule, max_steps: int | None = None,
+            substitute: dict[int, Tensor] | None = None, memo: Memo | None = None,
+            order: list[Tensor] | None = None) -> list[Tensor]:
+    """Rewrite the graph of ``outputs`` with ``rule`` applied to every node until it settles.
+
+    ``rule`` is a function, a ``NamedRule``, a list of them (tried in order, the first
+    that fires wins) or ``None`` (only rebuild). ``memo`` (shared across the passes
+    of one pipeline run) remembers which named rules found nothing at which node.
+    ``order`` may pass ``topo_order(outputs)`` if the caller already has it.
+
+    ``max_steps`` caps rule applications (default: 20 per node plus 1,000), a guard
+    against rule sets that would cycle: past it nodes are only rebuilt.
+    ``substitute`` maps ``id(old node)`` to a replacement built over the old graph
+    (its inputs are rewritten in turn); the caller keeps those old nodes alive.
+    """
+    outs = as_list(outputs)
+    order = topo_order(outs) if order is None else order
+    subst = substitute or {}
+    same = outputs if isinstance(outputs, list) else outs
+    if memo is not None and not subst and _all_known(order, memo, _named(rule)):
+        return same  # every rule already found nothing at every node
+    rw = _Rewriter(rule, max_steps if max_steps is not None else 20 * len(order) + 1000, subst,
+                   memo)
+    norm = rw.norm
+    saved = _LOCATION[0], _SCRATCH[0]
+    _SCRATCH[0] = memo if memo is not None else {}
+    try:
+        for n in order:  # inputs first, so the common case needs no stack
+            k = id(n)
+            if k in norm:
+                continue
+            if n.inputs:
+                new = [norm[id(i)] for i in n.inputs]
+                m = remake(n, new)
+            else:
+                m = n
+            if k not in subst:
+                if m is not n and id(m) in norm:
+                    norm[k] = norm[id(m)]
+                    continue
+                r = rw.apply(m)
+                if r is None:
+                    norm[k] = m
+                    if m is not n:
+                        norm[id(m)] = m
+                        rw.alive.append(m)
+                    continue
+                rw.redirect[k] = r
+                rw.alive.append(r)
+                if m is not n:
+                    rw.redirect[id(m)] = r
+                    rw.alive.append(m)
+                rw.settle(r)
+                norm[k] = norm[id(r)]
+                if m is not n:
+                    norm[id(m)] = norm[k]
+                continue
+            rw.settle(n)
+    finally:
+        _LOCATION[0], _SCRATCH[0] = saved
+    new_outs = [norm[id(o)] for o in outs]
+    if all(a is b for a, b in zip(new_outs, outs)):
+        return same  # unchanged (nodes are immutable, so the whole graph is the same)
+    return new_outs
+
+
+def _all_known(order: list[Tensor], memo: Memo, rules: list[NamedRule]) -> bool:
+    names = frozenset(r.name for r in rules)
+    for n in order:
+        if not n.inputs:
+            continue
+        entry = memo.get(id(n))
+        if entry is None or entry[0] is not n or not names <= entry[1]:
+            return False
+    return True
 
 
 # ---- helpers shared by the rule sets ----------------------------------------------------------
@@ -189,5 +344,4 @@ def scalar(value, dtype) -> Tensor:
 
 def filled(value, like: Tensor) -> Tensor:
     """``value`` broadcast to ``like``'s shape and dtype."""
-    from .. import api as A
-    return A.broadcast_to(scalar(value, like.dtype), like.dims)
+    return broadcast_to(scalar(value, like.dtype), like.dims)

@@ -37,7 +37,8 @@ import numpy as np
 from .. import api as A
 from ..ir import Tensor
 from ..ops import OPS
-from .rewrite import filled, rewrite, scalar, splat_value
+from .rewrite import (NamedRule, broadcast_to, build, filled, reshape, rewrite, scalar,
+                      splat_value, transpose)
 
 
 
@@ -58,32 +59,39 @@ class As:
 
 # ---- matching ------------------------------------------------------------------------------
 
-def _match(pat, node: Tensor, b: dict) -> bool:
-    """Match ``node`` against ``pat``, extending bindings ``b`` (patterns are shallow)."""
+def _matches(pat, node: Tensor, b: dict):
+    """Every way ``node`` matches ``pat`` extending bindings ``b`` (commutative ops give up
+    to two), as new dicts. Patterns are a few levels deep, so recursion here is bounded."""
     if isinstance(pat, str):
         bound = b.get(pat)
         if bound is None:
-            b[pat] = node
-            return True
-        return bound is node
+            yield {**b, pat: node}
+        elif bound is node:
+            yield b
+        return
     if isinstance(pat, As):
-        return _match(pat.pattern, node, b) and _match(pat.name, node, b)
+        for b2 in _matches(pat.pattern, node, b):
+            yield from _matches(pat.name, node, b2)
+        return
     if isinstance(pat, (int, float)):
         v = splat_value(node)
-        return v is not None and v == pat
+        if v is not None and v == pat:
+            yield b
+        return
     op, args = pat[0], pat[1:]
     if node.op != op or len(node.inputs) != len(args):
-        return False
-    orders = [node.inputs]
-    if len(args) == 2 and OPS[op].commutative:
-        orders.append(node.inputs[::-1])
-    for inputs in orders:
-        trial = dict(b)
-        if all(_match(p, i, trial) for p, i in zip(args, inputs)):
-            b.clear()
-            b.update(trial)
-            return True
-    return False
+        return
+    yield from _match_args(args, node.inputs, b)
+    if len(args) == 2 and OPS[op].commutative and node.inputs[0] is not node.inputs[1]:
+        yield from _match_args(args, node.inputs[::-1], b)
+
+
+def _match_args(args: tuple, inputs: tuple, b: dict):
+    if not args:
+        yield b
+        return
+    for b2 in _matches(args[0], inputs[0], b):
+        yield from _match_args(args[1:], inputs[1:], b2)
 
 
 def _build(tpl, b: dict, like: Tensor) -> Tensor:
@@ -93,26 +101,56 @@ def _build(tpl, b: dict, like: Tensor) -> Tensor:
         return b[tpl]
     if isinstance(tpl, (int, float)):
         return scalar(tpl, like.dtype)
-    return A.apply(tpl[0], [_build(t, b, like) for t in tpl[1:]])
+    return build(tpl[0], *[_build(t, b, like) for t in tpl[1:]])
+
+
+_CONST = "<const>"
+
+
+def _needs(pattern: tuple) -> tuple:
+    """What each operand's op must be for ``pattern`` to have a chance (a cheap pre-check)."""
+    out = []
+    for p in pattern[1:]:
+        p = p.pattern if isinstance(p, As) else p
+        if isinstance(p, tuple):
+            out.append(p[0])
+        elif isinstance(p, (int, float)):
+            out.append(_CONST)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _may_match(needs: tuple, inputs: tuple) -> bool:
+    for need, i in zip(needs, inputs):
+        if need is None:
+            continue
+        if need is _CONST:
+            if i.op not in ("constant", "broadcast_to", "reshape"):
+                return False
+        elif i.op != need:
+            return False
+    return True
 
 
 def make_rule_fn(rules: list[Rule]) -> Callable[[Tensor], Tensor | None]:
     """A rewrite rule trying ``rules`` (indexed by their root op) in order."""
-    by_op: dict[str, list[Rule]] = {}
+    by_op: dict[str, list[tuple[Rule, tuple, bool]]] = {}
     for r in rules:
-        by_op.setdefault(r.pattern[0], []).append(r)
+        commutative = len(r.pattern) == 3 and OPS[r.pattern[0]].commutative
+        by_op.setdefault(r.pattern[0], []).append((r, _needs(r.pattern), commutative))
 
     def apply_rules(n: Tensor) -> Tensor | None:
-        for r in by_op.get(n.op, ()):
-            b: dict = {}
-            if not _match(r.pattern, n, b):
+        ins = n.inputs
+        for r, needs, commutative in by_op.get(n.op, ()):
+            if not _may_match(needs, ins) and not (commutative and _may_match(needs, ins[::-1])):
                 continue
-            b["_"] = n
-            if r.guard is not None and not r.guard(b):
-                continue
-            out = _build(r.replace, b, n)
-            if out is not None and out is not n:
-                return out
+            for b in _matches(r.pattern, n, {"_": n}):
+                if r.guard is not None and not r.guard(b):
+                    continue
+                out = _build(r.replace, b, n)
+                if out is not None and out is not n:
+                    return out
         return None
 
     apply_rules.rules = rules  # type: ignore[attr-defined]
@@ -152,6 +190,11 @@ def nonzero(x: Tensor) -> bool:
     return v is not None and bool(v != 0)
 
 
+def _negative_const(x: Tensor) -> bool:
+    v = splat_value(x)
+    return v is not None and bool(v < 0)
+
+
 def _is_scalar(x: Tensor) -> bool:
     return x.ndim == 0
 
@@ -173,10 +216,10 @@ def _pow_const(b):
         return None
     p = float(p)
     one = scalar(1, b["_"].dtype)
-    table = {1.0: lambda: x, 2.0: lambda: x * x, 3.0: lambda: (x * x) * x,
-             4.0: lambda: (x * x) * (x * x), 0.5: lambda: A.sqrt(x),
-             -1.0: lambda: A.div(one, x), -2.0: lambda: A.div(one, x * x),
-             -0.5: lambda: A.div(one, A.sqrt(x))}
+    table = {1.0: lambda: x, 2.0: lambda: build("mul", x, x), 3.0: lambda: build("mul", build("mul", x, x), x),
+             4.0: lambda: build("mul", build("mul", x, x), build("mul", x, x)), 0.5: lambda: build("sqrt", x),
+             -1.0: lambda: build("div", one, x), -2.0: lambda: build("div", one, build("mul", x, x)),
+             -0.5: lambda: build("div", one, build("sqrt", x))}
     make = table.get(p)
     return make() if make else None
 
@@ -184,7 +227,7 @@ def _pow_const(b):
 def _transpose2(b):
     inner, outer = b["t"], b["_"]
     p, q = inner.attr("perm"), outer.attr("perm")
-    return A.transpose(b["x"], tuple(p[k] for k in q))
+    return transpose(b["x"], tuple(p[k] for k in q))
 
 
 def _reduced(node: Tensor) -> tuple:
@@ -202,29 +245,29 @@ def _sum_of_broadcast(b):
         return None
     count: list = [S[a] for a in axes]
     keep_dims = tuple(1 if a in axes else S[a] for a in range(len(S)))
-    y = A.reshape(x, xfull) if x.dims != xfull else x
-    y = A.broadcast_to(y, tuple(1 if a in axes else xfull[a] if xfull[a] == S[a] else S[a]
+    y = reshape(x, xfull) if x.dims != xfull else x
+    y = broadcast_to(y, tuple(1 if a in axes else xfull[a] if xfull[a] == S[a] else S[a]
                                 for a in range(len(S))))
     if all(isinstance(c, int) for c in count):
         total = int(np.prod(count, dtype=np.int64))
-        out = y if total == 1 else A.mul(y, scalar(total, n.dtype))
+        out = y if total == 1 else build("mul", y, scalar(total, n.dtype))
     else:
-        out = A.mul(y, A._size(count, n.dtype))
+        out = build("mul", y, A._size(count, n.dtype))
     if not n.attr("keepdims"):
-        out = A.reshape(out, tuple(d for a, d in enumerate(keep_dims) if a not in axes))
+        out = reshape(out, tuple(d for a, d in enumerate(keep_dims) if a not in axes))
     return out
 
 
 def _sum_of_scaled(b):
     """``sum(s * x)`` with ``s`` a scalar: ``s * sum(x)``."""
     n = b["_"]
-    return A.mul(A.apply("sum", [b["x"]], axes=n.attr("axes"), keepdims=n.attr("keepdims")),
+    return build("mul", build("sum", b["x"], axes=n.attr("axes"), keepdims=n.attr("keepdims")),
                  b["s"])
 
 
 def _sum_of_neg(b):
     n = b["_"]
-    return A.neg(A.apply("sum", [b["x"]], axes=n.attr("axes"), keepdims=n.attr("keepdims")))
+    return build("neg", build("sum", b["x"], axes=n.attr("axes"), keepdims=n.attr("keepdims")))
 
 
 def _sum_one_hot(b):
@@ -236,7 +279,7 @@ def _sum_one_hot(b):
 
 
 def _scalar_out(b):
-    return A.mul(A.mul(b["a"], b["c"]), b["s"])
+    return build("mul", build("mul", b["a"], b["c"]), b["s"])
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -277,6 +320,14 @@ RULES: list[Rule] = [
          ("mul", ("sub", "a", "b"), "s")),
     Rule("a*-s+b*s", ("add", ("mul", "a", ("neg", "s")), ("mul", "b", "s")),
          ("mul", ("sub", "b", "a"), "s")),
+    Rule("(a-b)*(-c/y)", ("mul", ("sub", "a", "b"), ("div", "c", "y")),
+         lambda b: build("mul", build("sub", b["b"], b["a"]),
+                         build("div", scalar(-splat_value(b["c"]), b["_"].dtype), b["y"])),
+         lambda b: _negative_const(b["c"])),
+    Rule("(a-b)*(-c)", ("mul", ("sub", "a", "b"), "c"),
+         lambda b: build("mul", build("sub", b["b"], b["a"]),
+                         scalar(-splat_value(b["c"]), b["_"].dtype)),
+         lambda b: _negative_const(b["c"])),
     Rule("(a*s)*c", ("mul", ("mul", "a", "s"), "c"), _scalar_out,
          lambda b: _is_scalar(b["s"]) and not _is_scalar(b["a"]) and not _is_scalar(b["c"])),
     # powers
@@ -295,21 +346,11 @@ RULES: list[Rule] = [
 ]
 
 simplify_rule = make_rule_fn(RULES)
+SIMPLIFY = NamedRule("simplify", simplify_rule)
 
 
 def simplify(outputs) -> list[Tensor]:
     """Apply the algebraic rules (with canonicalization and folding as cleanup)."""
-    from .canonicalize import canonical_rule
-    from .fold import fold_rule
-    return rewrite(outputs, chain(simplify_rule, canonical_rule, fold_rule))
-
-
-def chain(*rules):
-    """One rule trying several in order (the first that fires wins)."""
-    def chained(n: Tensor) -> Tensor | None:
-        for r in rules:
-            out = r(n)
-            if out is not None and out is not n:
-                return out
-        return None
-    return chained
+    from .canonicalize import CANONICALIZE
+    from .fold import FOLD
+    return rewrite(outputs, [SIMPLIFY, CANONICALIZE, FOLD])

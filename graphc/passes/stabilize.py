@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from .. import api as A
 from ..ir import Tensor
-from .rewrite import rewrite
-from .simplify import As, Rule, chain, make_rule_fn, simplify_rule
+from .rewrite import NamedRule, rewrite
+from .simplify import SIMPLIFY, As, Rule, make_rule_fn
 
 
 def _shifted(x: Tensor) -> bool:
@@ -77,10 +77,11 @@ RULES: list[Rule] = [
 ]
 
 stabilize_rule = make_rule_fn(RULES)
+STABILIZE = NamedRule("stabilize", stabilize_rule)
 
 
 def stabilize(outputs) -> list[Tensor]:
     """Apply the stabilizing rewrites (algebraic rules, canonicalization, folding as cleanup)."""
-    from .canonicalize import canonical_rule
-    from .fold import fold_rule
-    return rewrite(outputs, chain(stabilize_rule, simplify_rule, canonical_rule, fold_rule))
+    from .canonicalize import CANONICALIZE
+    from .fold import FOLD
+    return rewrite(outputs, [STABILIZE, SIMPLIFY, CANONICALIZE, FOLD])

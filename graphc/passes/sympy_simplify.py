@@ -198,14 +198,18 @@ def _simplified(e, sp, seconds: float):
     return candidates
 
 
-def sympy_simplify(outputs, budget: SympyBudget | None = None) -> list[Tensor]:
-    """Simplify elementwise clusters of ``outputs`` with SymPy within ``budget``."""
+def sympy_simplify(outputs, budget: SympyBudget | None = None,
+                   order: list[Tensor] | None = None, cleanup=None, memo=None) -> list[Tensor]:
+    """Simplify elementwise clusters of ``outputs`` with SymPy within ``budget``.
+
+    ``cleanup`` rules (and their ``memo``) tidy the accepted replacements; the
+    pipeline passes canonicalization and folding."""
     import sympy as sp
 
     budget = budget or SympyBudget()
     start = time.perf_counter()
     outs = as_list(outputs)
-    order = topo_order(outs)
+    order = topo_order(outs) if order is None else order
     users: dict[int, int] = {id(n): 0 for n in order}
     for n in order:
         for i in n.inputs:
@@ -251,4 +255,4 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None) -> list[Tensor]:
                         seconds=time.perf_counter() - start)
     if not subst:
         return outs
-    return rewrite(outs, None, substitute=subst)
+    return rewrite(outs, cleanup, substitute=subst, memo=memo, order=order)
