@@ -273,3 +273,20 @@ def test_comment_text_is_one_safe_line():
     text = comment_text("a\nb\r*/ \u00e9" + "x" * 500)
     assert "\n" not in text and "\r" not in text and "*/" not in text and text.isascii()
     assert len(text) <= 200
+
+
+# ---- examples (small sizes) ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("script,check", [
+    ("mlp_train.py", lambda acc: acc >= 0.9),
+    ("linear_regression.py", lambda err: err < 1e-6),
+])
+def test_examples_run_small(monkeypatch, capsys, script, check):
+    import pathlib
+    import runpy
+
+    monkeypatch.setenv("GRAPHC_EXAMPLE_SMALL", "1")
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / script
+    namespace = runpy.run_path(str(path), run_name="example")
+    assert check(namespace["main"]())
+    assert "loss" in capsys.readouterr().out
