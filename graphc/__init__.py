@@ -8,8 +8,8 @@
 >>> gc.expr(da), gc.expr(db)
 (9*a**2, -2*b)
 """
-from .errors import (BackendUnavailable, CompileError, DTypeError, FeedError, GradError,
-                     GraphcError, NumericsError, ShapeError)
+from .errors import (BackendUnavailable, CompileError, DTypeError, EvalError, FeedError,
+                     GradError, GraphcError, NumericsError, ShapeError, UsageError)
 from .ir import Tensor, to_dot, to_networkx, topo_order
 from .api import (abs, add, broadcast_to, cast, clip, constant, cos, cross_entropy, div,
                   equal, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
