@@ -1,0 +1,877 @@
+"""graphc's benchmark harness: the standard cases, every graphc backend here, and the peers.
+
+    python benchmarks/run.py              # full sizes, writes the "run" section of RESULTS.md
+    python benchmarks/run.py --quick      # small sizes, a minute or so
+    python benchmarks/run.py --cases chain_fwd,mlp --impls graphc-numpy,numpy,jax-jit
+    graphc bench --quick                  # the same, from the command line
+
+Cases (the same inputs for every implementation, results checked against a float64
+NumPy reference before any timing counts):
+  tutorial    E = 3a^3 - b^2, dE/da and dE/db at a=[2,4], b=[7,5] (per-call overhead)
+  chain_fwd   a 10M-element elementwise chain: tanh(1.5x+0.5)*exp(-x^2) + 0.5 sin(x)
+  chain_bwd   the same chain, forward and gradient of its sum
+  mlp         one SGD step of an MLP 784-256-10 (ReLU, softmax cross-entropy), batch 256
+  softmax     softmax of a 4096x4096 matrix and the gradient of sum(softmax(x) * r)
+  compile     time to differentiate and compile chained graphs of 100/1,000/10,000 nodes
+
+Implementations: graphc with each backend that works here (numpy, c, cuda under
+emulation), NumPy written by hand, and the peers that import: numexpr, PyTorch
+eager, torch.compile, JAX jit, PyTensor. Times are medians of repeated calls after
+warm-up; ratios are time / graphc-numpy time (above 1: slower than graphc).
+
+Only the section between ``<!-- run:begin -->`` and ``<!-- run:end -->`` of
+benchmarks/RESULTS.md is (re)written; other scripts own the other sections.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+
+def _threads_from_argv(argv: list[str]) -> int:
+    """--threads N, read before NumPy and the peers are imported (their pools size at import)."""
+    for k, a in enumerate(argv):
+        if a == "--threads" and k + 1 < len(argv) and argv[k + 1].isdigit():
+            return int(argv[k + 1])
+        if a.startswith("--threads=") and a.split("=", 1)[1].isdigit():
+            return int(a.split("=", 1)[1])
+    return 1
+
+
+# One thread per library by default: this machine is small and shared, and a thread pool
+# that spins while other processes hold the cores makes timings meaningless.
+THREADS = _threads_from_argv(sys.argv[1:])
+if THREADS > 0:
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMEXPR_NUM_THREADS", "NUMEXPR_MAX_THREADS"):
+        os.environ.setdefault(_var, str(THREADS))
+    if THREADS == 1:
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                           "intra_op_parallelism_threads=1")
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a source checkout without installing
+
+import graphc as gc  # noqa: E402
+
+SECTION = "run"
+GRAPHC_BACKENDS = {"graphc-numpy": ("numpy", {}), "graphc-c": ("c", {}),
+                   "graphc-cuda-emulate": ("cuda", {"device": "emulate"})}
+PEERS = ["numpy", "numexpr", "torch", "torch.compile", "jax-jit", "pytensor"]
+ALL_IMPLS = list(GRAPHC_BACKENDS) + PEERS
+BASELINE = "graphc-numpy"
+
+
+@dataclass
+class Sizes:
+    chain: int = 10_000_000
+    batch: int = 256
+    softmax: int = 4096
+    compile_nodes: tuple = (100, 1_000, 10_000)
+    # peers' compile times are measured up to this many nodes (torch.compile takes
+    # about half a minute for 100 nodes here, and grows faster than linearly)
+    peer_compile_max: dict = field(default_factory=lambda: {"jax-jit": 1_000, "pytensor": 1_000,
+                                                            "torch.compile": 100})
+    emulate_max: int = 1_000_000    # CUDA emulation runs on the CPU: only cases up to this size
+    repeat: int = 5
+    warmup: int = 1
+
+
+QUICK = Sizes(chain=1_000_000, softmax=1024, compile_nodes=(100, 1_000), repeat=3)
+
+
+@dataclass
+class Row:
+    case: str
+    impl: str
+    median_s: float | None = None
+    setup_s: float | None = None
+    check: str = ""             # "ok", "WRONG (max err ...)", "" when not run
+    note: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    compile_rows: dict = field(default_factory=dict)   # (impl, nodes) -> (seconds, check)
+
+
+# ---- peers -------------------------------------------------------------------------------------
+
+def peer_versions() -> dict[str, str | None]:
+    out = {}
+    for name, mod in [("numexpr", "numexpr"), ("torch", "torch"), ("jax", "jax"),
+                      ("pytensor", "pytensor")]:
+        try:
+            out[name] = __import__(mod).__version__
+        except Exception:
+            out[name] = None
+    return out
+
+
+def impl_available(impl: str, versions: dict) -> bool:
+    if impl.startswith("graphc") or impl == "numpy":
+        return True
+    key = {"torch.compile": "torch", "jax-jit": "jax"}.get(impl, impl)
+    return versions.get(key) is not None
+
+
+def graphc_backend_works(impl: str) -> str | None:
+    """None when the backend compiles and runs the tutorial correctly here, else why not."""
+    backend, opts = GRAPHC_BACKENDS[impl]
+    try:
+        a = gc.parameter("a", [2., 4.])
+        b = gc.parameter("b", [7., 5.])
+        da, db = gc.grad(3 * a**3 - b**2, [a, b], seed=gc.constant([1., 1.]))
+        ga, gb = gc.compile([da, db], backend=backend, **opts)()
+        if not (np.allclose(ga, [36, 144]) and np.allclose(gb, [-14, -10])):
+            return "wrong result on the tutorial"
+        return None
+    except Exception as e:
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+def to_numpy(v):
+    if hasattr(v, "detach"):
+        v = v.detach().cpu().numpy()
+    return np.asarray(v)
+
+
+def measure(make: Callable[[], Callable[[], list]], sizes: Sizes):
+    """setup seconds, median call seconds, first outputs (as NumPy arrays)."""
+    t0 = time.perf_counter()
+    run = make()
+    setup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    first = [to_numpy(v) for v in run()]
+    first_call = time.perf_counter() - t0
+    for _ in range(sizes.warmup - 1):
+        run()
+    times = []
+    for _ in range(sizes.repeat):
+        t0 = time.perf_counter()
+        outs = run()
+        _ = [to_numpy(v) for v in outs]  # include the device->host copy where there is one
+        times.append(time.perf_counter() - t0)
+    return setup + first_call, statistics.median(times), first
+
+
+def check(outputs: list, reference: list, rtol: float, atol: float) -> str:
+    if len(outputs) != len(reference):
+        return f"WRONG ({len(outputs)} outputs, expected {len(reference)})"
+    worst = 0.0
+    for o, r in zip(outputs, reference):
+        o = np.asarray(o, np.float64).reshape(np.shape(r))
+        if not np.all(np.isfinite(o)):
+            return "WRONG (non-finite values)"
+        err = np.max(np.abs(o - r) / (atol + rtol * np.abs(r)))
+        worst = max(worst, float(err))
+    return "ok" if worst <= 1.0 else f"WRONG (error {worst:.1f}x tolerance)"
+
+
+# ---- the functions every implementation computes (written once per library) -----------------
+
+def chain_expr(m, x):
+    return m.tanh(x * 1.5 + 0.5) * m.exp(-x * x) + m.sin(x) * 0.5
+
+
+def chain_grad_np(x):
+    t = np.tanh(x * 1.5 + 0.5)
+    e = np.exp(-x * x)
+    return (1 - t * t) * 1.5 * e + t * e * (-2 * x) + 0.5 * np.cos(x)
+
+
+CHAIN_NE = "tanh(x * 1.5 + 0.5) * exp(-x * x) + sin(x) * 0.5"
+CHAIN_GRAD_NE = ("(1 - tanh(x * 1.5 + 0.5)**2) * 1.5 * exp(-x * x) "
+                 "- 2 * x * tanh(x * 1.5 + 0.5) * exp(-x * x) + 0.5 * cos(x)")
+
+
+def softmax_np(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def mlp_reference(x, labels, params, lr):
+    """Loss and parameters after one SGD step, by hand in float64."""
+    W1, b1, W2, b2 = (p.astype(np.float64) for p in params)
+    x = x.astype(np.float64)
+    h_pre = x @ W1 + b1
+    h = np.maximum(h_pre, 0)
+    logits = h @ W2 + b2
+    p = softmax_np(logits)
+    n = len(labels)
+    loss = -np.mean(np.log(p[np.arange(n), labels]))
+    d_logits = p.copy()
+    d_logits[np.arange(n), labels] -= 1
+    d_logits /= n
+    gW2, gb2 = h.T @ d_logits, d_logits.sum(0)
+    dh = (d_logits @ W2.T) * (h_pre > 0)
+    gW1, gb1 = x.T @ dh, dh.sum(0)
+    new = [W1 - lr * gW1, b1 - lr * gb1, W2 - lr * gW2, b2 - lr * gb2]
+    return [np.array(loss)] + new
+
+
+# ---- cases ---------------------------------------------------------------------------------
+
+def case_tutorial(impl: str, sizes: Sizes, data):
+    a0, b0 = np.array([2., 4.], np.float32), np.array([7., 5.], np.float32)
+    if impl in GRAPHC_BACKENDS:
+        backend, opts = GRAPHC_BACKENDS[impl]
+
+        def make():
+            a, b = gc.parameter("a", a0), gc.parameter("b", b0)
+            da, db = gc.grad(3 * a**3 - b**2, [a, b], seed=gc.constant([1., 1.]))
+            f = gc.compile([da, db], backend=backend, **opts)
+            return lambda: f()
+        return make
+    if impl == "numpy":
+        return lambda: (lambda: [9 * a0**2, -2 * b0])
+    if impl in ("torch", "torch.compile"):
+        import torch
+
+        def make():
+            a = torch.tensor(a0, requires_grad=True)
+            b = torch.tensor(b0, requires_grad=True)
+            seed = torch.ones(2)
+
+            def fwd(a, b):
+                return 3 * a**3 - b**2
+            f = torch.compile(fwd) if impl == "torch.compile" else fwd
+
+            def run():
+                return list(torch.autograd.grad(f(a, b), [a, b], seed))
+            return run
+        return make
+    if impl == "jax-jit":
+        import jax
+        import jax.numpy as jnp
+
+        def make():
+            g = jax.jit(jax.grad(lambda a, b: jnp.sum(3 * a**3 - b**2), argnums=(0, 1)))
+            a, b = jnp.asarray(a0), jnp.asarray(b0)
+            return lambda: [v.block_until_ready() for v in g(a, b)]
+        return make
+    if impl == "pytensor":
+        import pytensor
+        import pytensor.tensor as pt
+
+        def make():
+            a, b = pt.vector("a", dtype="float32"), pt.vector("b", dtype="float32")
+            E = pt.sum(3 * a**3 - b**2)
+            f = pytensor.function([a, b], pytensor.grad(E, [a, b]))
+            return lambda: f(a0, b0)
+        return make
+    return None
+
+
+def tutorial_reference(data):
+    return [np.array([36., 144.]), np.array([-14., -10.])]
+
+
+def _chain(impl: str, sizes: Sizes, data, backward: bool):
+    x = data["chain_x"]
+    if impl in GRAPHC_BACKENDS:
+        if impl == "graphc-cuda-emulate" and x.size > sizes.emulate_max:
+            return "skipped: CPU emulation of CUDA, size above --emulate-max"
+        backend, opts = GRAPHC_BACKENDS[impl]
+
+        def make():
+            X = gc.placeholder("x", (None,))
+            y = chain_expr(gc, X)
+            outs = [y, gc.grad(gc.sum(y), X)] if backward else [y]
+            f = gc.compile(outs, inputs=[X], backend=backend, **opts)
+            return lambda: f(x)
+        return make
+    if impl == "numpy":
+        return lambda: (lambda: [chain_expr(np, x)] + ([chain_grad_np(x)] if backward else []))
+    if impl == "numexpr":
+        import numexpr as ne
+        return lambda: (lambda: [ne.evaluate(CHAIN_NE, local_dict={"x": x})]
+                        + ([ne.evaluate(CHAIN_GRAD_NE, local_dict={"x": x})] if backward else []))
+    if impl in ("torch", "torch.compile"):
+        import torch
+
+        def make():
+            xt = torch.from_numpy(x)
+            if backward:
+                def step(xt):
+                    xt = xt.detach().requires_grad_(True)
+                    y = chain_expr(torch, xt)
+                    (g,) = torch.autograd.grad(y.sum(), [xt])
+                    return y.detach(), g
+                f = torch.compile(step) if impl == "torch.compile" else step
+                return lambda: list(f(xt))
+            fwd = (lambda v: chain_expr(torch, v))
+            f = torch.compile(fwd) if impl == "torch.compile" else fwd
+
+            def run():
+                with torch.no_grad():
+                    return [f(xt)]
+            return run
+        return make
+    if impl == "jax-jit":
+        import jax
+        import jax.numpy as jnp
+
+        def make():
+            xj = jnp.asarray(x)
+            if backward:
+                def fb(v):
+                    y, vjp = jax.vjp(lambda u: chain_expr(jnp, u), v)
+                    return y, vjp(jnp.ones_like(y))[0]
+                f = jax.jit(fb)
+                return lambda: [o.block_until_ready() for o in f(xj)]
+            f = jax.jit(lambda v: chain_expr(jnp, v))
+            return lambda: [f(xj).block_until_ready()]
+        return make
+    if impl == "pytensor":
+        import pytensor
+        import pytensor.tensor as pt
+
+        def make():
+            v = pt.vector("x", dtype="float32")
+            y = chain_expr(pt, v)
+            outs = [y, pytensor.grad(pt.sum(y), v)] if backward else [y]
+            f = pytensor.function([v], outs)
+            return lambda: f(x)
+        return make
+    return None
+
+
+def case_chain_fwd(impl, sizes, data):
+    return _chain(impl, sizes, data, False)
+
+
+def case_chain_bwd(impl, sizes, data):
+    return _chain(impl, sizes, data, True)
+
+
+def chain_reference(data, backward):
+    x = data["chain_x"].astype(np.float64)
+    return [chain_expr(np, x)] + ([chain_grad_np(x)] if backward else [])
+
+
+def case_mlp(impl, sizes, data):
+    x, labels, params, lr = data["mlp_x"], data["mlp_labels"], data["mlp_params"], 0.1
+    if impl in GRAPHC_BACKENDS:
+        if impl == "graphc-cuda-emulate" and x.size * 256 > sizes.emulate_max * 64:
+            return "skipped: CPU emulation of CUDA, size above --emulate-max"
+        backend, opts = GRAPHC_BACKENDS[impl]
+
+        def make():
+            X = gc.placeholder("x", (None, 784))
+            y = gc.placeholder("labels", (None,), "int32")
+            ps = [gc.parameter(n, p) for n, p in zip(("W1", "b1", "W2", "b2"), params)]
+            W1, b1, W2, b2 = ps
+            loss = gc.cross_entropy(gc.relu(X @ W1 + b1) @ W2 + b2, y)
+            grads = gc.grad(loss, ps)
+            f = gc.compile(loss, inputs=[X, y],
+                           updates={p: p - lr * g for p, g in zip(ps, grads)},
+                           backend=backend, **opts)
+            lab = labels.astype(np.int32)
+            return lambda: [f(x, lab)] + [p.value for p in ps]
+        return make
+    if impl == "numpy":
+        def make():
+            ps = [p.copy() for p in params]
+
+            def run():
+                out = mlp_reference_f32(x, labels, ps, lr)
+                ps[:] = out[1:]
+                return out
+            return run
+        return make
+    if impl in ("torch", "torch.compile"):
+        import torch
+        import torch.nn.functional as F
+
+        def make():
+            ps = [torch.tensor(p, requires_grad=True) for p in params]
+            xt, yt = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
+
+            def loss_fn(x, y, W1, b1, W2, b2):
+                return F.cross_entropy(torch.relu(x @ W1 + b1) @ W2 + b2, y)
+            f = torch.compile(loss_fn) if impl == "torch.compile" else loss_fn
+
+            def run():
+                loss = f(xt, yt, *ps)
+                grads = torch.autograd.grad(loss, ps)
+                with torch.no_grad():
+                    for p, g in zip(ps, grads):
+                        p -= lr * g
+                return [loss.detach()] + [p.detach().clone() for p in ps]
+            return run
+        return make
+    if impl == "jax-jit":
+        import jax
+        import jax.numpy as jnp
+
+        def make():
+            def loss_fn(ps, x, y):
+                W1, b1, W2, b2 = ps
+                logits = jax.nn.relu(x @ W1 + b1) @ W2 + b2
+                return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None],
+                                                     axis=1))
+
+            @jax.jit
+            def step(ps, x, y):
+                loss, grads = jax.value_and_grad(loss_fn)(ps, x, y)
+                return loss, [p - lr * g for p, g in zip(ps, grads)]
+            state = [[jnp.asarray(p) for p in params]]
+            xj, yj = jnp.asarray(x), jnp.asarray(labels.astype(np.int32))
+
+            def run():
+                loss, state[0] = step(state[0], xj, yj)
+                loss.block_until_ready()
+                return [loss] + list(state[0])
+            return run
+        return make
+    if impl == "pytensor":
+        import pytensor
+        import pytensor.tensor as pt
+
+        def make():
+            ps = [pytensor.shared(p.copy(), name=n) for n, p in
+                  zip(("W1", "b1", "W2", "b2"), params)]
+            W1, b1, W2, b2 = ps
+            xv, yv = pt.matrix("x", dtype="float32"), pt.ivector("y")
+            logits = pt.maximum(xv @ W1 + b1, 0) @ W2 + b2
+            logp = logits - pt.logsumexp(logits, axis=1, keepdims=True)
+            loss = -pt.mean(logp[pt.arange(yv.shape[0]), yv])
+            grads = pytensor.grad(loss, ps)
+            f = pytensor.function([xv, yv], loss,
+                                  updates=[(p, p - np.float32(lr) * g) for p, g in zip(ps, grads)])
+            lab = labels.astype(np.int32)
+            return lambda: [f(x, lab)] + [p.get_value() for p in ps]
+        return make
+    return None
+
+
+def mlp_reference_f32(x, labels, params, lr):
+    """The NumPy-by-hand implementation timed in the table (float32, like the others)."""
+    W1, b1, W2, b2 = params
+    n = len(labels)
+    h_pre = x @ W1 + b1
+    h = np.maximum(h_pre, 0)
+    logits = h @ W2 + b2
+    p = softmax_np(logits)
+    loss = -np.mean(np.log(p[np.arange(n), labels]))
+    d = p
+    d[np.arange(n), labels] -= 1
+    d /= n
+    gW2, gb2 = h.T @ d, d.sum(0)
+    dh = (d @ W2.T) * (h_pre > 0)
+    gW1, gb1 = x.T @ dh, dh.sum(0)
+    lr = np.float32(lr)
+    return [np.array(loss), W1 - lr * gW1, b1 - lr * gb1, W2 - lr * gW2, b2 - lr * gb2]
+
+
+def case_softmax(impl, sizes, data):
+    x, r = data["sm_x"], data["sm_r"]
+    if impl in GRAPHC_BACKENDS:
+        if impl == "graphc-cuda-emulate" and x.size > sizes.emulate_max:
+            return "skipped: CPU emulation of CUDA, size above --emulate-max"
+        backend, opts = GRAPHC_BACKENDS[impl]
+
+        def make():
+            X = gc.placeholder("x", (None, x.shape[1]))
+            R = gc.placeholder("r", (None, x.shape[1]))
+            y = gc.softmax(X, axis=-1)
+            f = gc.compile([y, gc.grad(gc.sum(y * R), X)], inputs=[X, R], backend=backend,
+                           **opts)
+            return lambda: f(x, r)
+        return make
+    if impl == "numpy":
+        def run():
+            y = softmax_np(x)
+            return [y, y * (r - (y * r).sum(-1, keepdims=True))]
+        return lambda: run
+    if impl in ("torch", "torch.compile"):
+        import torch
+
+        def make():
+            xt, rt = torch.from_numpy(x), torch.from_numpy(r)
+
+            def step(xt, rt):
+                xt = xt.detach().requires_grad_(True)
+                y = torch.softmax(xt, -1)
+                (g,) = torch.autograd.grad((y * rt).sum(), [xt])
+                return y.detach(), g
+            f = torch.compile(step) if impl == "torch.compile" else step
+            return lambda: list(f(xt, rt))
+        return make
+    if impl == "jax-jit":
+        import jax
+        import jax.numpy as jnp
+
+        def make():
+            def fb(x, r):
+                y, vjp = jax.vjp(lambda u: jax.nn.softmax(u, axis=-1), x)
+                return y, vjp(r)[0]
+            f = jax.jit(fb)
+            xj, rj = jnp.asarray(x), jnp.asarray(r)
+            return lambda: [o.block_until_ready() for o in f(xj, rj)]
+        return make
+    if impl == "pytensor":
+        import pytensor
+        import pytensor.tensor as pt
+        from pytensor.tensor.special import softmax
+
+        def make():
+            xv, rv = pt.matrix("x", dtype="float32"), pt.matrix("r", dtype="float32")
+            y = softmax(xv, axis=-1)
+            f = pytensor.function([xv, rv], [y, pytensor.grad(pt.sum(y * rv), xv)])
+            return lambda: f(x, r)
+        return make
+    return None
+
+
+def softmax_reference(data):
+    x, r = data["sm_x"].astype(np.float64), data["sm_r"].astype(np.float64)
+    y = softmax_np(x)
+    return [y, y * (r - (y * r).sum(-1, keepdims=True))]
+
+
+CASES = {
+    "tutorial": (case_tutorial, tutorial_reference, "E = 3a^3 - b^2: dE/da, dE/db (2 elements)",
+                 (1e-5, 1e-5)),
+    "chain_fwd": (case_chain_fwd, lambda d: chain_reference(d, False),
+                  "elementwise chain, forward", (1e-4, 1e-5)),
+    "chain_bwd": (case_chain_bwd, lambda d: chain_reference(d, True),
+                  "elementwise chain, forward + gradient", (1e-4, 1e-5)),
+    "mlp": (case_mlp, None, "MLP 784-256-10 SGD step, batch 256", (2e-3, 1e-5)),
+    "softmax": (case_softmax, softmax_reference, "softmax and its gradient", (1e-3, 1e-7)),
+}
+
+
+# ---- compile time ------------------------------------------------------------------------------
+
+CHAIN_OPS = ("sin", "tanh", "cos")
+
+
+def compile_chain_reference(n: int, x: np.ndarray):
+    v, d = x.astype(np.float64), np.ones_like(x, dtype=np.float64)
+    for k in range(n):
+        op = CHAIN_OPS[k % 3]
+        local = {"sin": np.cos(v), "tanh": 1 - np.tanh(v) ** 2, "cos": -np.sin(v)}[op]
+        d = d * local
+        v = getattr(np, op)(v)
+    return [v, d]
+
+
+def compile_time(impl: str, n: int, x: np.ndarray):
+    """(seconds to build, differentiate and compile a chain of n unary ops, outputs)."""
+    t0 = time.perf_counter()
+    if impl in GRAPHC_BACKENDS:
+        backend, opts = GRAPHC_BACKENDS[impl]
+        X = gc.placeholder("x", (None,), "float64")
+        t = X
+        for k in range(n):
+            t = getattr(gc, CHAIN_OPS[k % 3])(t)
+        f = gc.compile([t, gc.grad(gc.sum(t), X)], inputs=[X], backend=backend, **opts)
+        secs = time.perf_counter() - t0
+        return secs, f(x)
+    if impl == "jax-jit":
+        import jax
+        import jax.numpy as jnp
+
+        def fb(v):
+            def fwd(u):
+                for k in range(n):
+                    u = getattr(jnp, CHAIN_OPS[k % 3])(u)
+                return u
+            y, vjp = jax.vjp(fwd, v)
+            return y, vjp(jnp.ones_like(y))[0]
+        jax.config.update("jax_enable_x64", True)
+        xj = jnp.asarray(x)
+        compiled = jax.jit(fb).lower(xj).compile()
+        secs = time.perf_counter() - t0
+        out = compiled(xj)
+        jax.config.update("jax_enable_x64", False)
+        return secs, out
+    if impl == "pytensor":
+        import pytensor
+        import pytensor.tensor as pt
+        v = pt.vector("x", dtype="float64")
+        t = v
+        for k in range(n):
+            t = getattr(pt, CHAIN_OPS[k % 3])(t)
+        f = pytensor.function([v], [t, pytensor.grad(pt.sum(t), v)])
+        secs = time.perf_counter() - t0
+        return secs, f(x)
+    if impl in ("torch.compile",):
+        import torch
+
+        def fb(v):
+            v = v.detach().requires_grad_(True)
+            u = v
+            for k in range(n):
+                u = getattr(torch, CHAIN_OPS[k % 3])(u)
+            (g,) = torch.autograd.grad(u.sum(), [v])
+            return u.detach(), g
+        torch._dynamo.reset()
+        f = torch.compile(fb)
+        out = f(torch.from_numpy(x))
+        return time.perf_counter() - t0, out
+    return None
+
+
+# ---- running ----------------------------------------------------------------------------------
+
+def make_data(sizes: Sizes):
+    rng = np.random.default_rng(0)
+    data = {"chain_x": rng.uniform(-2, 2, sizes.chain).astype(np.float32),
+            "mlp_x": rng.standard_normal((sizes.batch, 784)).astype(np.float32),
+            "mlp_labels": rng.integers(0, 10, sizes.batch),
+            "sm_x": (3 * rng.standard_normal((sizes.softmax, sizes.softmax))).astype(np.float32),
+            "sm_r": rng.standard_normal((sizes.softmax, sizes.softmax)).astype(np.float32)}
+    data["mlp_params"] = [
+        (rng.standard_normal((784, 256)) * np.sqrt(2 / 784)).astype(np.float32),
+        np.zeros(256, np.float32),
+        (rng.standard_normal((256, 10)) * np.sqrt(2 / 256)).astype(np.float32),
+        np.zeros(10, np.float32)]
+    return data
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run_cases(cases, impls, sizes, report: Report, data, unavailable: dict) -> None:
+    for case in cases:
+        make_case, make_ref, title, (rtol, atol) = CASES[case]
+        if case == "mlp":
+            reference = mlp_reference(data["mlp_x"], data["mlp_labels"], data["mlp_params"], 0.1)
+        else:
+            reference = make_ref(data)
+        log(f"== {case}: {title}")
+        for impl in impls:
+            if impl in unavailable:
+                report.rows.append(Row(case, impl, note=unavailable[impl]))
+                continue
+            try:
+                make = make_case(impl, sizes, data)
+            except ImportError as e:
+                make = f"not installed ({e.name})"
+            if make is None:
+                report.rows.append(Row(case, impl, note="n/a"))
+                continue
+            if isinstance(make, str):
+                report.rows.append(Row(case, impl, note=make))
+                log(f"   {impl:22s} {make}")
+                continue
+            try:
+                setup, median, first = measure(make, sizes)
+                status = check(first, reference, rtol, atol)
+                report.rows.append(Row(case, impl, median, setup, status))
+                log(f"   {impl:22s} {median * 1e3:10.3f} ms  (setup+first call {setup:.2f} s) "
+                    f"{status}")
+            except Exception as e:
+                msg = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}"
+                report.rows.append(Row(case, impl, note=msg))
+                log(f"   {impl:22s} {msg}")
+                if os.environ.get("GRAPHC_BENCH_DEBUG"):
+                    traceback.print_exc()
+
+
+def run_compile(impls, sizes, report: Report) -> None:
+    log("== compile: differentiate and compile a chain of N unary ops")
+    x = np.linspace(-1, 1, 1000)
+    for n in sizes.compile_nodes:
+        ref = compile_chain_reference(n, x)
+        for impl in impls:
+            if impl in ("numpy", "numexpr", "torch"):
+                continue  # nothing is compiled ahead of time
+            cap = sizes.peer_compile_max.get(impl, 0)
+            if not impl.startswith("graphc") and n > cap:
+                report.compile_rows[(impl, n)] = (None, f"not run (cap {cap:,} nodes)")
+                continue
+            try:
+                res = compile_time(impl, n, x)
+                if res is None:
+                    continue
+                secs, outs = res
+                status = check([to_numpy(o) for o in outs], ref, 1e-6, 1e-9)
+                report.compile_rows[(impl, n)] = (secs, status)
+                log(f"   N={n:6d} {impl:22s} {secs:8.3f} s  {status}")
+            except Exception as e:
+                msg = f"failed: {type(e).__name__}"
+                report.compile_rows[(impl, n)] = (None, msg)
+                log(f"   N={n:6d} {impl:22s} {msg}: {str(e)[:120]}")
+
+
+# ---- the report --------------------------------------------------------------------------------
+
+def machine_info(versions: dict) -> list[str]:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    peers = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or "none"
+    missing = ", ".join(k for k, v in versions.items() if not v)
+    return [f"- machine: {cpu}, {os.cpu_count()} logical cores, {platform.system()} "
+            f"{platform.release()}",
+            f"- Python {platform.python_version()}, NumPy {np.__version__}, graphc "
+            f"{gc.__version__}; {THREADS or 'default'} thread(s) per library",
+            f"- peers installed: {peers}" + (f"; not installed: {missing}" if missing else "")]
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
+
+
+def render(report: Report, sizes: Sizes, versions: dict, cases, elapsed: float) -> str:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = ["## benchmarks/run.py", "",
+           f"Produced by `python benchmarks/run.py` ({now}, {elapsed:.0f} s in all). Median of "
+           f"{sizes.repeat} calls after {sizes.warmup} warm-up call(s); every result checked "
+           f"against a float64 NumPy reference first. *ratio* = time / graphc-numpy time "
+           f"(above 1: slower than graphc's NumPy backend). *setup* = build, differentiate, "
+           f"compile and the first call.", ""] + machine_info(versions) + [
+           f"- sizes: chain {sizes.chain:,} float32 elements, MLP batch {sizes.batch}, "
+           f"softmax {sizes.softmax}x{sizes.softmax}", ""]
+    for case in cases:
+        rows = [r for r in report.rows if r.case == case]
+        if not rows:
+            continue
+        base = next((r.median_s for r in rows if r.impl == BASELINE and r.median_s), None)
+        out += [f"### {case}: {CASES[case][2]}", "",
+                "| implementation | median | ratio | setup | check |",
+                "|---|---:|---:|---:|---|"]
+        for r in rows:
+            if r.median_s is None:
+                out.append(f"| {r.impl} | - | - | - | {r.note} |")
+                continue
+            ratio = f"{r.median_s / base:.2f}" if base else "-"
+            out.append(f"| {r.impl} | {fmt_time(r.median_s)} | {ratio} | {fmt_time(r.setup_s)} "
+                       f"| {r.check}{' ' + r.note if r.note else ''} |")
+        out.append("")
+    if report.compile_rows:
+        impls = list(dict.fromkeys(i for i, _ in report.compile_rows))
+        ns = sorted({n for _, n in report.compile_rows})
+        out += ["### compile: build + differentiate + compile a chain of N unary ops "
+                "(sin, tanh, cos, ...), float64", "",
+                "| implementation | " + " | ".join(f"N = {n:,}" for n in ns) + " |",
+                "|---|" + "---:|" * len(ns)]
+        for impl in impls:
+            cells = []
+            for n in ns:
+                secs, status = report.compile_rows.get((impl, n), (None, "-"))
+                cells.append(f"{fmt_time(secs)}" + ("" if status == "ok" else f" ({status})")
+                             if secs is not None else status)
+            out.append(f"| {impl} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_section(path: Path, text: str, name: str = SECTION) -> None:
+    """Replace (or add) this script's marked section of RESULTS.md, keeping the others."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{text.rstrip()}\n{end}"
+    old = path.read_text() if path.exists() else "# graphc benchmark results\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    new = pattern.sub(lambda _: block, old) if pattern.search(old) else \
+        old.rstrip() + "\n\n" + block + "\n"
+    path.write_text(new)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="cases: " + ", ".join(list(CASES) + ["compile"])
+                                + "\nimplementations: " + ", ".join(ALL_IMPLS))
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes (1M chain, 1024 softmax, compile up to 1,000 nodes)")
+    p.add_argument("--cases", default=",".join(list(CASES) + ["compile"]),
+                   help="comma-separated cases (default: all)")
+    p.add_argument("--impls", default=",".join(ALL_IMPLS),
+                   help="comma-separated implementations (default: all available)")
+    p.add_argument("--repeat", type=int, help="timed calls per measurement")
+    p.add_argument("--chain", type=int, help="elements in the chain cases")
+    p.add_argument("--softmax", type=int, help="rows and columns of the softmax case")
+    p.add_argument("--compile-nodes", help="comma-separated N for the compile case")
+    p.add_argument("--emulate-max", type=int, help="largest case run under CUDA emulation")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads per library (NumPy's BLAS, numexpr, torch, XLA); 0 leaves "
+                        "each library's default (default 1)")
+    p.add_argument("--output", default=str(HERE / "RESULTS.md"),
+                   help="results file (its 'run' section is rewritten)")
+    p.add_argument("--no-write", action="store_true", help="print only, do not write RESULTS.md")
+    args = p.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    impls = [i.strip() for i in args.impls.split(",") if i.strip()]
+    bad = [c for c in cases if c not in CASES and c != "compile"] + \
+          [i for i in impls if i not in ALL_IMPLS]
+    if bad:
+        p.error(f"unknown case or implementation: {', '.join(bad)}")
+    sizes = Sizes(**vars(QUICK)) if args.quick or os.environ.get("GRAPHC_BENCH_QUICK") == "1" \
+        else Sizes()
+    for name in ("repeat", "chain", "softmax", "emulate_max"):
+        if getattr(args, name) is not None:
+            setattr(sizes, name, getattr(args, name))
+    if args.compile_nodes:
+        sizes.compile_nodes = tuple(int(n) for n in args.compile_nodes.split(","))
+    return args, cases, impls, sizes
+
+
+def main(argv=None) -> int:
+    args, cases, impls, sizes = parse_args(argv)
+    start = time.perf_counter()
+    versions = peer_versions()
+    if versions.get("torch") and args.threads > 0:
+        import torch
+        torch.set_num_threads(args.threads)
+    unavailable = {}
+    for impl in impls:
+        if not impl_available(impl, versions):
+            unavailable[impl] = "not installed"
+        elif impl in GRAPHC_BACKENDS:
+            why = graphc_backend_works(impl)
+            if why:
+                unavailable[impl] = f"unavailable here: {why}"
+    for line in machine_info(versions):
+        log(line)
+    for impl, why in unavailable.items():
+        log(f"   {impl}: {why}")
+    data = make_data(sizes)
+    report = Report()
+    run_cases([c for c in cases if c in CASES], impls, sizes, report, data, unavailable)
+    if "compile" in cases:
+        run_compile([i for i in impls if i not in unavailable], sizes, report)
+    elapsed = time.perf_counter() - start
+    text = render(report, sizes, versions, [c for c in cases if c in CASES], elapsed)
+    if not args.no_write:
+        write_section(Path(args.output), text)
+        log(f"wrote the '{SECTION}' section of {args.output} ({elapsed:.0f} s)")
+    else:
+        print(text)
+    wrong = [r for r in report.rows if r.check.startswith("WRONG") and r.impl.startswith("graphc")]
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
