@@ -176,7 +176,7 @@ def test_error_inside_a_composite_points_at_the_user():
 
 def test_hierarchy():
     for exc in (gc.ShapeError, gc.DTypeError, gc.FeedError, gc.GradError, gc.CompileError,
-                gc.NumericsError, UsageError):
+                gc.NumericsError, gc.UsageError, gc.EvalError):
         assert issubclass(exc, gc.GraphcError)
     assert issubclass(gc.ShapeError, ValueError) and issubclass(gc.DTypeError, TypeError)
 
