@@ -12,7 +12,11 @@
  *   runs until it reaches __syncthreads / __syncwarp / a warp shuffle / a vote,
  *   then the next thread runs. A kernel that never synchronises therefore costs
  *   one plain function call per CUDA thread (no context switch at all), and a
- *   barrier costs one user-space context switch per waiting thread.
+ *   barrier costs one user-space context switch per waiting thread (~20-50 ns).
+ *   threadIdx/blockIdx/blockDim/gridDim are macros reading the running fiber's
+ *   header, located from the stack pointer (fiber stacks are GC_EMU_STACK_BYTES,
+ *   default 256 KiB, aligned mappings with a guard page): only call kernels and
+ *   __device__ code that reads them through GC_LAUNCH.
  *   Consequences that kernels may rely on:
  *     - `__shared__ T x[N];` works (it expands to `static thread_local`: all
  *       threads of a block share a worker, and a worker runs one block at a time).
@@ -57,6 +61,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <tuple>
 #include <type_traits>
@@ -108,11 +113,9 @@ inline int2 make_int2(int x, int y) { return {x, y}; }
 inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
 inline dim3 make_dim3(unsigned x, unsigned y, unsigned z) { return dim3(x, y, z); }
 
-inline thread_local uint3 threadIdx;
-inline thread_local uint3 blockIdx;
-inline thread_local dim3 blockDim;
-inline thread_local dim3 gridDim;
 constexpr int warpSize = 32;
+/* threadIdx, blockIdx, blockDim, gridDim: macros defined below (they read the
+ * running fiber's header, found from the stack pointer: no thread_local lookups). */
 
 /* ---- device-memory API (host memory here) and errors ------------------------------- */
 typedef enum gcError_t {
@@ -175,16 +178,45 @@ inline gcError_t gcDeviceSynchronize(void) {
 /* ---- the block scheduler (fibers on worker threads) ------------------------------ */
 namespace gc_emu {
 
+#ifndef GC_EMU_STACK_BYTES
+#define GC_EMU_STACK_BYTES (256 * 1024)
+#endif
+static_assert((GC_EMU_STACK_BYTES & (GC_EMU_STACK_BYTES - 1)) == 0 && GC_EMU_STACK_BYTES >= 65536,
+              "GC_EMU_STACK_BYTES must be a power of two >= 64 KiB");
+
 struct Worker;
+
+/* A fiber lives at the base of its own GC_EMU_STACK_BYTES-aligned mapping:
+ * [guard page | stack ... | this header]. Code running on the fiber finds its
+ * header from the stack pointer (see self()), which is how threadIdx is read. */
 struct Fiber {
+    Worker* w = nullptr;
+    uint3 tidx{0, 0, 0};
+    unsigned tid = 0;           /* linear id of the CUDA thread it runs */
     void* sp = nullptr;         /* saved stack pointer (assembly switch) */
 #ifdef GC_EMU_UCONTEXT
     ucontext_t uc;
 #endif
-    char* mem = nullptr;        /* mmap'ed region: guard page + stack */
-    size_t mem_size = 0;
-    unsigned tid = 0;           /* linear id of the CUDA thread it runs */
 };
+
+/* Layout of a fiber's mapping: [guard page | stack ... | header]; the stack
+ * grows down from just below the header. The header's offset from the top
+ * depends on the mapping's address ("cache colouring"): at one fixed offset,
+ * every fiber's hot lines (header + top of stack) would fall into the same
+ * cache sets and evict each other at each switch. */
+inline constexpr uintptr_t kColourStride = 256;
+inline constexpr uintptr_t kColours =
+    GC_EMU_STACK_BYTES / 4 / kColourStride < 256 ? GC_EMU_STACK_BYTES / 4 / kColourStride : 256;
+inline constexpr uintptr_t kHeaderBytes = (sizeof(Fiber) + 63) & ~(uintptr_t)63;
+
+__attribute__((always_inline)) inline uintptr_t header_address(uintptr_t base) {
+    uintptr_t colour = (base / GC_EMU_STACK_BYTES) % kColours;
+    return base + GC_EMU_STACK_BYTES - kHeaderBytes - colour * kColourStride;
+}
+__attribute__((always_inline)) inline Fiber* self() {
+    uintptr_t base = (uintptr_t)__builtin_frame_address(0) & ~(uintptr_t)(GC_EMU_STACK_BYTES - 1);
+    return reinterpret_cast<Fiber*>(header_address(base));
+}
 
 struct Barrier {
     unsigned expected = 0;      /* threads of the group that have not exited */
@@ -202,17 +234,17 @@ enum { kMaxBlockThreads = 1024, kMaxWarps = kMaxBlockThreads / 32 };
 inline constexpr size_t kMaxSharedBytes = 227 * 1024;
 
 struct Worker {
-    std::vector<std::unique_ptr<Fiber>> fibers;
+    std::vector<Fiber*> fibers;  /* never freed: workers are pooled for the process */
     std::vector<Fiber*> idle;
     std::deque<Fiber*> runnable;
-    Fiber* current = nullptr;
     void* main_sp = nullptr;
 #ifdef GC_EMU_UCONTEXT
     ucontext_t main_uc;
 #endif
     /* the block being run */
     const Invoker* invoker = nullptr;
-    dim3 bdim;
+    uint3 bidx{0, 0, 0};
+    dim3 bdim, gdim;
     unsigned nthreads = 0, next_unstarted = 0, exited = 0;
     bool failed = false;
     Barrier block_bar;
@@ -222,13 +254,16 @@ struct Worker {
     size_t dyn_smem_size = 0;
 };
 
-inline thread_local Worker* tl_worker = nullptr;
-
 }  // namespace gc_emu
 
+#define threadIdx (gc_emu::self()->tidx)
+#define blockIdx (gc_emu::self()->w->bidx)
+#define blockDim (gc_emu::self()->w->bdim)
+#define gridDim (gc_emu::self()->w->gdim)
+
 #ifndef GC_EMU_UCONTEXT
-/* void gc_emu_ctx_switch(void** save_sp, void* load_sp): save callee-saved state
- * on the current stack, store its sp, switch to the other stack, restore. */
+/* void gc_emu_ctx_switch(void** save_sp, void* load_sp): push the callee-saved
+ * registers, store sp, load the other sp, pop, return into the other context. */
 extern "C" void gc_emu_ctx_switch(void** save_sp, void* load_sp);
 __asm__(
     ".pushsection .text\n"
@@ -236,10 +271,8 @@ __asm__(
     ".type gc_emu_ctx_switch, @function\n"
     "gc_emu_ctx_switch:\n"
     "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
-    "  subq $8, %rsp\n  stmxcsr (%rsp)\n  fnstcw 4(%rsp)\n"
     "  movq %rsp, (%rdi)\n"
     "  movq %rsi, %rsp\n"
-    "  ldmxcsr (%rsp)\n  fldcw 4(%rsp)\n  addq $8, %rsp\n"
     "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
     "  ret\n"
     ".size gc_emu_ctx_switch, .-gc_emu_ctx_switch\n"
@@ -248,86 +281,58 @@ __asm__(
 
 namespace gc_emu {
 
-inline size_t stack_bytes() {
-    static const size_t n = [] {
-        const char* s = getenv("GRAPHC_EMU_STACK_KB");
-        long kb = s ? atol(s) : 256;
-        return (size_t)(kb < 16 ? 16 : kb) * 1024;
-    }();
-    return n;
-}
-
-inline void set_thread_index(unsigned t, const dim3& b) {
-    threadIdx.x = t % b.x;
-    threadIdx.y = (t / b.x) % b.y;
-    threadIdx.z = t / (b.x * b.y);
-}
-
 [[noreturn]] void fiber_main();
 
 inline void fiber_entry_c() { fiber_main(); }
 
-inline void switch_fibers(void** save_sp, Fiber* to_fiber, void* to_sp
-#ifdef GC_EMU_UCONTEXT
-                          , ucontext_t* save_uc, ucontext_t* to_uc
-#endif
-) {
-#ifdef GC_EMU_UCONTEXT
-    (void)save_sp; (void)to_fiber; (void)to_sp;
-    swapcontext(save_uc, to_uc);
-#else
-    (void)to_fiber;
-    gc_emu_ctx_switch(save_sp, to_sp);
-#endif
-}
-
-/* Prepare a fiber whose first switch-in starts fiber_main. */
-inline bool init_fiber(Fiber* f) {
+/* (Re)start a fiber: its next switch-in enters fiber_main from the top. */
+inline void start_fiber(Fiber* f) {
+    uintptr_t b = (uintptr_t)f & ~(uintptr_t)(GC_EMU_STACK_BYTES - 1);
+    char* base = reinterpret_cast<char*>(b);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (!f->mem) {
-        f->mem_size = stack_bytes() + page;
-        void* m = mmap(nullptr, f->mem_size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (m == MAP_FAILED) { f->mem = nullptr; return false; }
-        f->mem = (char*)m;
-        mprotect(f->mem, page, PROT_NONE);  /* stack overflow faults, never corrupts */
-    }
 #ifdef GC_EMU_UCONTEXT
     getcontext(&f->uc);
-    f->uc.uc_stack.ss_sp = f->mem + page;
-    f->uc.uc_stack.ss_size = f->mem_size - page;
+    f->uc.uc_stack.ss_sp = base + page;
+    f->uc.uc_stack.ss_size = (size_t)((char*)f - base) - page;
     f->uc.uc_link = nullptr;
     makecontext(&f->uc, (void (*)())fiber_entry_c, 0);
 #else
-    uintptr_t top = ((uintptr_t)(f->mem + f->mem_size)) & ~(uintptr_t)15;
-    uint64_t* sp = (uint64_t*)top;
+    (void)page; (void)base;
+    uint64_t* sp = reinterpret_cast<uint64_t*>(f);  /* 64-byte aligned, below the header */
     *--sp = 0;                                   /* fiber_main never returns */
     *--sp = (uint64_t)(uintptr_t)&fiber_entry_c;  /* `ret` target */
     for (int i = 0; i < 6; ++i) *--sp = 0;       /* rbp rbx r12-r15 */
-    uint32_t mxcsr; uint16_t fpucw;
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
-    *--sp = (uint64_t)mxcsr | ((uint64_t)fpucw << 32);
     f->sp = sp;
 #endif
-    return true;
 }
 
-/* Switch from `self` (nullptr: the worker's own stack) to `to` (nullptr: back to
- * the worker's own stack). */
-inline void go(Worker* w, Fiber* self, Fiber* to) {
-    if (to) {
-        w->current = to;
-        set_thread_index(to->tid, w->bdim);
-    }
+/* A new fiber in a fresh aligned mapping, or nullptr when out of memory. */
+inline Fiber* new_fiber(Worker* w) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size = GC_EMU_STACK_BYTES;
+    void* raw = mmap(nullptr, 2 * size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    uintptr_t r = (uintptr_t)raw, a = (r + size - 1) & ~(uintptr_t)(size - 1);
+    if (a > r) munmap(raw, a - r);
+    if (r + 2 * size > a + size) munmap((void*)(a + size), r + 2 * size - (a + size));
+    mprotect((void*)a, page, PROT_NONE);  /* stack overflow faults, never corrupts */
+    Fiber* f = new ((void*)header_address(a)) Fiber();
+    f->w = w;
+    start_fiber(f);
+    w->fibers.push_back(f);
+    return f;
+}
+
+/* Switch from `from` (nullptr: the worker's own stack) to `to` (nullptr: back to it). */
+inline void go(Worker* w, Fiber* from, Fiber* to) {
 #ifdef GC_EMU_UCONTEXT
-    swapcontext(self ? &self->uc : &w->main_uc, to ? &to->uc : &w->main_uc);
+    swapcontext(from ? &from->uc : &w->main_uc, to ? &to->uc : &w->main_uc);
 #else
-    gc_emu_ctx_switch(self ? &self->sp : &w->main_sp, to ? to->sp : w->main_sp);
+    gc_emu_ctx_switch(from ? &from->sp : &w->main_sp, to ? to->sp : w->main_sp);
 #endif
 }
 
-/* The next fiber to run on this worker, or nullptr (block done, or deadlock). */
+/* The next fiber to run on this worker, or nullptr (block done, or stuck). */
 inline Fiber* pick(Worker* w) {
     if (!w->runnable.empty()) {
         Fiber* f = w->runnable.front();
@@ -340,20 +345,17 @@ inline Fiber* pick(Worker* w) {
             w->idle.pop_back();
             return f;
         }
-        auto f = std::make_unique<Fiber>();
-        if (!init_fiber(f.get())) return nullptr;
-        w->fibers.push_back(std::move(f));
-        return w->fibers.back().get();
+        return new_fiber(w);
     }
     return nullptr;
 }
 
-/* Leave `self` (suspended in a wait list, or idle) and run something else. */
-inline void switch_away(Worker* w, Fiber* self) {
+/* Leave `me` (parked in a wait list, or idle) and run something else. */
+inline void switch_away(Worker* w, Fiber* me) {
     Fiber* next = pick(w);
-    if (next == self) { w->current = self; set_thread_index(self->tid, w->bdim); return; }
+    if (next == me) return;
     if (!next && w->exited < w->nthreads) w->failed = true;  /* nobody can make progress */
-    go(w, self, next);
+    go(w, me, next);
 }
 
 inline void release(Worker* w, Barrier& b) {
@@ -362,11 +364,11 @@ inline void release(Worker* w, Barrier& b) {
     b.waiters.clear();
 }
 
-inline void barrier_wait(Worker* w, Barrier& b) {
+inline void barrier_wait(Fiber* me, Barrier& b) {
+    Worker* w = me->w;
     if (++b.arrived >= b.expected) { release(w, b); return; }
-    Fiber* self = w->current;
-    b.waiters.push_back(self);
-    switch_away(w, self);
+    b.waiters.push_back(me);
+    switch_away(w, me);
 }
 
 inline void thread_exited(Worker* w, unsigned t) {
@@ -379,21 +381,25 @@ inline void thread_exited(Worker* w, unsigned t) {
 }
 
 [[noreturn]] inline void fiber_main() {
-    Worker* w = tl_worker;
-    Fiber* self = w->current;
+    Fiber* me = self();
+    Worker* w = me->w;
     for (;;) {
         /* A fiber carries CUDA threads one after another until one of them
          * blocks at a barrier; the next thread then starts on another fiber. */
         while (w->next_unstarted < w->nthreads) {
             unsigned t = w->next_unstarted++;
-            self->tid = t;
-            set_thread_index(t, w->bdim);
+            me->tid = t;
+            if (w->bdim.y == 1 && w->bdim.z == 1) {
+                me->tidx = uint3{t, 0, 0};
+            } else {
+                me->tidx = uint3{t % w->bdim.x, (t / w->bdim.x) % w->bdim.y,
+                                 t / (w->bdim.x * w->bdim.y)};
+            }
             w->invoker->call(w->invoker->state);
             thread_exited(w, t);
         }
-        w->idle.push_back(self);
-        switch_away(w, self);
-        w = tl_worker;  /* same worker: fibers never change OS thread */
+        w->idle.push_back(me);
+        switch_away(w, me);
     }
 }
 
@@ -405,14 +411,14 @@ inline void reset_fibers(Worker* w) {
     w->block_bar.waiters.clear();
     for (auto& b : w->warp_bar) b.waiters.clear();
     w->idle.clear();
-    for (auto& f : w->fibers) { init_fiber(f.get()); w->idle.push_back(f.get()); }
+    for (Fiber* f : w->fibers) { start_fiber(f); w->idle.push_back(f); }
 }
 
 /* Run one block on worker w; false on deadlock or failure. */
 inline bool run_block(Worker* w, size_t linear_block) {
-    blockIdx.x = (unsigned)(linear_block % gridDim.x);
-    blockIdx.y = (unsigned)((linear_block / gridDim.x) % gridDim.y);
-    blockIdx.z = (unsigned)(linear_block / ((size_t)gridDim.x * gridDim.y));
+    w->bidx.x = (unsigned)(linear_block % w->gdim.x);
+    w->bidx.y = (unsigned)((linear_block / w->gdim.x) % w->gdim.y);
+    w->bidx.z = (unsigned)(linear_block / ((size_t)w->gdim.x * w->gdim.y));
     w->next_unstarted = 0;
     w->exited = 0;
     w->failed = false;
@@ -488,12 +494,9 @@ inline void run_grid(const char* name, dim3 grid, dim3 block, size_t shmem, cons
     std::atomic<bool> failed{false};
     auto work = [&]() {
         Worker* w = acquire_worker();
-        Worker* saved = tl_worker;
-        dim3 saved_grid = gridDim, saved_block = blockDim;
-        uint3 saved_bidx = blockIdx, saved_tidx = threadIdx;
-        tl_worker = w;
         reset_fibers(w);
         w->invoker = &inv;
+        w->gdim = grid;
         w->bdim = block;
         w->nthreads = (unsigned)nthreads;
         if (w->dyn_smem_size < shmem) {
@@ -501,15 +504,11 @@ inline void run_grid(const char* name, dim3 grid, dim3 block, size_t shmem, cons
             w->dyn_smem = (unsigned char*)aligned_alloc(64, (shmem + 63) / 64 * 64);
             w->dyn_smem_size = w->dyn_smem ? shmem : 0;
         }
-        gridDim = grid;
-        blockDim = block;
         while (!failed.load(std::memory_order_relaxed)) {
             size_t i = next.fetch_add(1);
             if (i >= nblocks) break;
             if (!run_block(w, i)) failed = true;
         }
-        tl_worker = saved;
-        gridDim = saved_grid; blockDim = saved_block; blockIdx = saved_bidx; threadIdx = saved_tidx;
         release_worker(w);
     };
     std::vector<std::thread> helpers;
@@ -540,14 +539,15 @@ inline void launch(const char* name, dim3 grid, dim3 block, size_t shmem, void (
 template <class T>
 inline T exchange(T v, int src, bool take) {
     static_assert(sizeof(T) <= 8 && std::is_trivially_copyable_v<T>, "warp exchange of <= 8 bytes");
-    Worker* w = tl_worker;
-    unsigned t = w->current->tid, warp = t / 32, lane = t % 32;
+    Fiber* me = self();
+    Worker* w = me->w;
+    unsigned t = me->tid, warp = t / 32, lane = t % 32;
     memcpy(&w->warp_scratch[warp][lane], &v, sizeof(T));
-    barrier_wait(w, w->warp_bar[warp]);
+    barrier_wait(me, w->warp_bar[warp]);
     T r = v;
     if (take && src >= 0 && src < 32 && warp * 32 + (unsigned)src < w->nthreads)
         memcpy(&r, &w->warp_scratch[warp][src], sizeof(T));
-    barrier_wait(w, w->warp_bar[warp]);
+    barrier_wait(me, w->warp_bar[warp]);
     return r;
 }
 
@@ -564,65 +564,66 @@ inline unsigned lanes_mask(Worker* w, unsigned warp) {
 
 /* ---- synchronisation, warps, votes ------------------------------------------------ */
 inline void __syncthreads() {
-    gc_emu::Worker* w = gc_emu::tl_worker;
-    gc_emu::barrier_wait(w, w->block_bar);
+    gc_emu::Fiber* me = gc_emu::self();
+    gc_emu::barrier_wait(me, me->w->block_bar);
 }
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
     (void)mask;
-    gc_emu::Worker* w = gc_emu::tl_worker;
-    gc_emu::barrier_wait(w, w->warp_bar[w->current->tid / 32]);
+    gc_emu::Fiber* me = gc_emu::self();
+    gc_emu::barrier_wait(me, me->w->warp_bar[me->tid / 32]);
 }
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline unsigned __activemask() {
-    gc_emu::Worker* w = gc_emu::tl_worker;
-    return gc_emu::lanes_mask(w, w->current->tid / 32);
+    gc_emu::Fiber* me = gc_emu::self();
+    return gc_emu::lanes_mask(me->w, me->tid / 32);
 }
 
 template <class T>
 inline T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
     (void)mask;
-    int lane = (int)(gc_emu::tl_worker->current->tid % 32);
+    int lane = (int)(gc_emu::self()->tid % 32);
     int src = (lane & ~(width - 1)) + (src_lane & (width - 1));
     return gc_emu::exchange(v, src, true);
 }
 template <class T>
 inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
     (void)mask;
-    int lane = (int)(gc_emu::tl_worker->current->tid % 32);
+    int lane = (int)(gc_emu::self()->tid % 32);
     bool ok = (lane & (width - 1)) >= (int)delta;
     return gc_emu::exchange(v, lane - (int)delta, ok);
 }
 template <class T>
 inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
     (void)mask;
-    int lane = (int)(gc_emu::tl_worker->current->tid % 32);
+    int lane = (int)(gc_emu::self()->tid % 32);
     bool ok = (lane & (width - 1)) + (int)delta < width;
     return gc_emu::exchange(v, lane + (int)delta, ok);
 }
 template <class T>
 inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
     (void)mask;
-    int lane = (int)(gc_emu::tl_worker->current->tid % 32);
+    int lane = (int)(gc_emu::self()->tid % 32);
     int src = lane ^ lane_mask;
     bool ok = src < ((lane / width) + 1) * width;  /* later groups: own value */
     return gc_emu::exchange(v, src, ok);
 }
 inline unsigned __ballot_sync(unsigned mask, int pred) {
     (void)mask;
-    gc_emu::Worker* w = gc_emu::tl_worker;
-    unsigned t = w->current->tid, warp = t / 32, lane = t % 32;
+    gc_emu::Fiber* me = gc_emu::self();
+    gc_emu::Worker* w = me->w;
+    unsigned t = me->tid, warp = t / 32, lane = t % 32;
     w->warp_scratch[warp][lane] = pred ? 1u : 0u;
-    gc_emu::barrier_wait(w, w->warp_bar[warp]);
+    gc_emu::barrier_wait(me, w->warp_bar[warp]);
     unsigned bits = 0, n = std::min(32u, w->nthreads - warp * 32);
     for (unsigned k = 0; k < n; ++k) bits |= (w->warp_scratch[warp][k] ? 1u : 0u) << k;
-    gc_emu::barrier_wait(w, w->warp_bar[warp]);
+    gc_emu::barrier_wait(me, w->warp_bar[warp]);
     return bits;
 }
 inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
 inline int __all_sync(unsigned mask, int pred) {
-    gc_emu::Worker* w = gc_emu::tl_worker;
-    unsigned full = gc_emu::lanes_mask(w, w->current->tid / 32);
+    gc_emu::Fiber* me = gc_emu::self();
+    unsigned full = gc_emu::lanes_mask(me->w, me->tid / 32);
     return __ballot_sync(mask, pred) == full;
 }
 
@@ -694,7 +695,7 @@ inline double min(double a, double b) { return fmin(a, b); }
 
 /* Dynamic shared memory of the running block (size given at launch). */
 template <class T>
-inline T* gc_emu_dynamic_shared() { return reinterpret_cast<T*>(gc_emu::tl_worker->dyn_smem); }
+inline T* gc_emu_dynamic_shared() { return reinterpret_cast<T*>(gc_emu::self()->w->dyn_smem); }
 
 #pragma GCC visibility pop
 
