@@ -83,7 +83,17 @@ def test_10000_deep_chain():
         assert len(gc.to_dot(y).splitlines()) > 2 * DEPTH
         g = gc.to_networkx(y)
         assert g.number_of_nodes() == len(order)
-        del y, order, g  # freeing a deep chain must not recurse either
+        # differentiating walks the whole chain too: d/dx of y = x*1.0001 + 0.001*sin(...)
+        z = x
+        for k in range(DEPTH // 2):
+            z = z * 1.0001 if k % 2 else z + 0.001 * gc.sin(z)
+        dz = gc.grad(z.sum(), x)
+        v, d = xv.copy(), np.ones(3)
+        for k in range(DEPTH // 2):
+            v, d = (v * 1.0001, d * 1.0001) if k % 2 else \
+                (v + 0.001 * np.sin(v), d * (1 + 0.001 * np.cos(v)))
+        np.testing.assert_allclose(gc.evaluate(dz, {x: xv}), d, rtol=1e-10)
+        del y, z, dz, order, g  # freeing a deep chain must not recurse either
     finally:
         sys.setrecursionlimit(old)
 
