@@ -28,6 +28,7 @@ __all__ = [
     "test_none_dims_batches", "test_updates_match_interpreter", "test_updates_are_atomic",
     "test_mlp_training_steps", "test_reductions_and_shapes_with_none_dims",
     "test_outputs_are_fresh_arrays", "test_constant_and_leaf_outputs",
+    "test_matmul_variants", "test_repeated_and_view_outputs",
     "compile_with", "assert_close", "OP_CASES",
 ]
 
@@ -284,3 +285,33 @@ def test_constant_and_leaf_outputs(backend):
     want = gc.evaluate([x, p, c, x + p + c], {x: np.array([1.0, 1.0], np.float32)})
     for g, w in zip(got, want):
         assert_close(g, w, "float32")
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,)),
+                                    ((2, 2, 3), (3, 4)), ((2, 1, 2, 3), (3, 3, 2))])
+def test_matmul_variants(backend, shapes):
+    rng = np.random.default_rng(6)
+    a = gc.placeholder("a", shapes[0], "float64")
+    b = gc.placeholder("b", shapes[1], "float64")
+    y = a @ b
+    outputs = [y] + gc.grad(gc.sum(y * y), [a, b])
+    vals = [_rand(rng, s, "float64", -1, 1) for s in shapes]
+    _check_against_interpreter(backend, outputs, [a, b], vals, "float64", f"matmul {shapes}")
+
+
+def test_repeated_and_view_outputs(backend):
+    x = gc.placeholder("x", (None, 3), "float64")
+    w = gc.parameter("w", np.ones((3, 2)))
+    h = gc.exp(x) @ w
+    outs = [h, h, h.T, gc.reshape(h.T, (2, x.dims[0])), gc.sum(h)]
+    step = compile_with(backend, outs, inputs=[x], updates={w: w + gc.sum(h)})
+    xv = np.linspace(-1, 1, 6).reshape(2, 3)
+    want = gc.evaluate(outs + [w + gc.sum(h)], {x: xv})
+    got = step(xv)
+    for k, (g, e) in enumerate(zip(got, want)):
+        assert_close(g, e, "float64", f"output {k}")
+    assert_close(w.value, want[-1], "float64", "w")
+    kept = [g.copy() for g in got]
+    step(xv * 2)
+    for g, k in zip(got, kept):
+        np.testing.assert_array_equal(g, k)
