@@ -1,0 +1,176 @@
+"""Export walk-through: take a compiled training step away as NumPy, C and CUDA artefacts.
+
+A small softmax classifier's SGD step (inputs, outputs and parameter updates) is
+compiled, then exported three ways:
+
+  numpy  one module + a parameter file; ``load()`` returns a callable used exactly like
+         the compiled function. Run here in a fresh interpreter where importing graphc
+         is blocked, to show it needs NumPy only.
+  c      the same kernels as C sources with a header and a build file.
+  cuda   CUDA C (.cu, header, build file, example program); builds with nvcc alone.
+         Without a GPU, graphc runs the same CUDA source on the CPU (device="emulate").
+
+Every artefact's numbers are compared with graphc's reference interpreter.
+
+    python examples/export_walkthrough.py [OUTPUT_DIR]
+    GRAPHC_EXAMPLE_SMALL=1 python examples/export_walkthrough.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import graphc as gc
+
+SMALL = os.environ.get("GRAPHC_EXAMPLE_SMALL") == "1"
+FEATURES, CLASSES, BATCH, STEPS = 4, 3, (16 if SMALL else 256), 3
+LR = 0.5
+
+
+def build():
+    """One SGD step of a softmax classifier: inputs (x, labels), output the loss."""
+    rng = np.random.default_rng(0)
+    x = gc.placeholder("x", (None, FEATURES))
+    labels = gc.placeholder("labels", (None,), "int32")
+    W = gc.parameter("W", (0.1 * rng.standard_normal((FEATURES, CLASSES))).astype(np.float32))
+    b = gc.parameter("b", np.zeros(CLASSES, np.float32))
+    loss = gc.cross_entropy(x @ W + b, labels)
+    gW, gb = gc.grad(loss, [W, b])
+    return {"outputs": [loss], "inputs": [x, labels], "updates": {W: W - LR * gW, b: b - LR * gb}}
+
+
+def reference_steps(graph, batches):
+    """The oracle: the interpreter evaluating loss and updates, applied by hand."""
+    (loss,), (x, labels) = graph["outputs"], graph["inputs"]
+    params = list(graph["updates"])
+    start = [p.value.copy() for p in params]
+    losses = []
+    for xb, yb in batches:
+        vals = gc.evaluate([loss] + [graph["updates"][p] for p in params], {x: xb, labels: yb})
+        losses.append(float(vals[0]))
+        for p, v in zip(params, vals[1:]):
+            p.value = v
+    final = [p.value.copy() for p in params]
+    for p, v in zip(params, start):
+        p.value = v
+    return losses, final
+
+
+def run_compiled(f, graph, batches):
+    params = list(graph["updates"])
+    start = [p.value.copy() for p in params]
+    losses = [float(f(xb, yb)) for xb, yb in batches]
+    final = [p.value.copy() for p in params]
+    for p, v in zip(params, start):
+        p.value = v
+    return losses, final
+
+
+def diff(a, b) -> float:
+    return max(float(np.max(np.abs(np.asarray(u) - np.asarray(v)))) for u, v in zip(a, b))
+
+
+def list_files(directory: Path) -> None:
+    for q in sorted(directory.rglob("*")):
+        if q.is_file():
+            print(f"    {q.relative_to(directory)}  ({q.stat().st_size:,} bytes)")
+
+
+STANDALONE = r"""
+import importlib.util, json, sys
+sys.modules["graphc"] = None          # importing graphc now fails: the module must not need it
+import numpy as np
+directory, data = sys.argv[1], np.load(sys.argv[2])
+path = [p for p in __import__("os").listdir(directory) if p.endswith(".py")][0]
+spec = importlib.util.spec_from_file_location("exported", f"{directory}/{path}")
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+step = module.load()
+losses = [float(np.asarray(step(data[f"x{k}"], data[f"y{k}"]))) for k in range(int(data["n"]))]
+print(json.dumps(losses))
+"""
+
+
+def main():
+    out_root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="graphc_"))
+    rng = np.random.default_rng(1)
+    centers = 2.0 * rng.standard_normal((CLASSES, FEATURES))
+    batches = []
+    for _ in range(STEPS):
+        yb = rng.integers(0, CLASSES, BATCH).astype(np.int32)
+        batches.append(((centers[yb] + rng.standard_normal((BATCH, FEATURES))).astype(np.float32),
+                        yb))
+    graph = build()
+    ref_losses, ref_final = reference_steps(graph, batches)
+    print(f"interpreter (the oracle): losses over {STEPS} SGD steps "
+          f"{', '.join(f'{v:.5f}' for v in ref_losses)}")
+    results = {}
+
+    # -- 1. NumPy -----------------------------------------------------------------------------
+    f = gc.compile(graph["outputs"][0], inputs=graph["inputs"], updates=graph["updates"])
+    print("\n[numpy] generated module (first lines):")
+    source = next(iter(f.source.values()))
+    for line in source.splitlines()[:12]:
+        print("    " + line)
+    losses, final = run_compiled(f, graph, batches)
+    print(f"[numpy] compiled step vs interpreter: max diff "
+          f"{diff(losses + final, ref_losses + ref_final):.1e}")
+    target = out_root / "numpy"
+    f.export(str(target))
+    print(f"[numpy] exported to {target}:")
+    list_files(target)
+    data_file = out_root / "batches.npz"
+    np.savez(data_file, n=STEPS, **{f"x{k}": xb for k, (xb, _) in enumerate(batches)},
+             **{f"y{k}": yb for k, (_, yb) in enumerate(batches)})
+    res = subprocess.run([sys.executable, "-c", STANDALONE, str(target), str(data_file)],
+                         capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise SystemExit(f"the exported module failed:\n{res.stderr}")
+    exported_losses = json.loads(res.stdout)
+    results["numpy_diff"] = diff(exported_losses, ref_losses)
+    print(f"[numpy] exported module, run without graphc: losses "
+          f"{', '.join(f'{v:.5f}' for v in exported_losses)} (max diff vs interpreter "
+          f"{results['numpy_diff']:.1e})")
+    print(f"        use it:  import model; step = model.load(); loss = step(x, labels)")
+
+    # -- 2. C and 3. CUDA -----------------------------------------------------------------------
+    for backend, opts, key in [("c", {}, "c_diff"), ("cuda", {"device": "emulate"}, "cuda_diff")]:
+        label = f"[{backend}{' emulate' if opts else ''}]"
+        try:
+            fb = gc.compile(graph["outputs"][0], inputs=graph["inputs"],
+                            updates=graph["updates"], backend=backend, **opts)
+            losses, final = run_compiled(fb, graph, batches)
+        except Exception as e:  # no C compiler / backend not usable here: say so, go on
+            print(f"\n{label} skipped: {type(e).__name__}: {str(e).splitlines()[0][:150]}")
+            results[key] = "skipped"
+            continue
+        results[key] = diff(losses + final, ref_losses + ref_final)
+        print(f"\n{label} compiled step vs interpreter: max diff {results[key]:.1e}")
+        target = out_root / backend
+        try:
+            fb.export(str(target))
+            results[f"{backend}_export"] = "ok"
+        except Exception as e:
+            print(f"{label} export failed: {type(e).__name__}: {str(e).splitlines()[0][:150]}")
+            results[f"{backend}_export"] = "failed"
+            continue
+        print(f"{label} exported to {target}:")
+        list_files(target)
+        builders = [q.name for q in target.iterdir() if q.name in ("Makefile", "CMakeLists.txt")]
+        if builders:
+            print(f"{label} build it:  cd {target} && "
+                  f"{'make' if 'Makefile' in builders else 'cmake -B build && cmake --build build'}")
+
+    fields = " ".join(f"{k}={v if isinstance(v, str) else f'{v:.3e}'}" for k, v in results.items())
+    print(f"\nartefacts in {out_root}")
+    print(f"RESULT {fields}")
+
+
+if __name__ == "__main__":
+    main()
