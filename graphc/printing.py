@@ -17,6 +17,7 @@ Every traversal is iterative (``topo_order``), so graphs thousands of nodes deep
 from __future__ import annotations
 
 import numbers
+import re
 from fractions import Fraction
 from typing import Callable
 
@@ -79,8 +80,17 @@ def _dim_texts(order: list[Tensor], namer: _Namer) -> dict[str, str]:
 
 
 def _dim_fn(dim_texts: dict[str, str] | None) -> Callable:
-    dim_texts = dim_texts or {}
-    return lambda d: dim_texts.get(d, format_dim(d)) if isinstance(d, str) else str(d)
+    """Writes a dim; a run-time size no shown input carries is ``N``, ``N1``, ..."""
+    texts = dict(dim_texts or {})
+
+    def dim(d) -> str:
+        if not isinstance(d, str):
+            return str(d)
+        if d not in texts:
+            k = sum(1 for v in texts.values() if re.fullmatch(r"N\d*", v))
+            texts[d] = d if not d.startswith("?") else f"N{k or ''}"
+        return texts[d]
+    return dim
 
 
 def _shape_text(dims, fmt=format_dim) -> str:
@@ -103,7 +113,7 @@ def _const_text(n: Tensor) -> str | None:
     if arr.ndim == 0:
         return _scalar_text(arr)
     if arr.size <= 8:
-        return np.array2string(arr, separator=", ")
+        return " ".join(np.array2string(arr, separator=", ", max_line_width=10**6).split())
     return None
 
 
@@ -247,8 +257,15 @@ def _broadcast_sources(order: list[Tensor]) -> dict[int, Tensor]:
     """For nodes that only broadcast another node ``z`` (chains of broadcast_to, and
     reshapes of size-1 values or that only prepend unit axes): node id -> ``z``, so
     that the node equals ``broadcast_to(z, node.shape)`` under NumPy's rules."""
+    from .api import constant
+
     src: dict[int, Tensor] = {}
     for n in order:
+        if n.op == "constant" and n.ndim:  # all elements equal: a broadcast scalar
+            flat = n.attr("value").array.reshape(-1)
+            if flat.size and (flat == flat[0]).all():
+                src[id(n)] = constant(flat[0], n.dtype)
+            continue
         if n.op not in ("broadcast_to", "reshape"):
             continue
         inp = n.inputs[0]
@@ -302,6 +319,8 @@ def _display_graph(t: Tensor):
             shown_inputs[id(n)] = _elide_broadcasts(n, src)
         else:
             shown_inputs[id(n)] = list(n.inputs)
+    for z in src.values():
+        shown_inputs.setdefault(id(z), [])
     uses: dict[int, int] = {id(t): 0}
     stack = [t]
     while stack:  # iterative reachability over the shown operands
@@ -311,7 +330,15 @@ def _display_graph(t: Tensor):
                 uses[id(i)] = 0
                 stack.append(i)
             uses[id(i)] += 1
-    return [n for n in order if id(n) in uses], shown_inputs, uses, src
+    shown = []
+    for n in order:
+        if n.op == "constant" and id(n) in src and id(src[id(n)]) in uses:
+            z = src[id(n)]  # a scalar made for the formula: place it before its user
+            if all(m is not z for m in shown):
+                shown.append(z)
+        if id(n) in uses:
+            shown.append(n)
+    return shown, shown_inputs, uses, src
 
 
 def _render(t: Tensor, style: _Style) -> str:
@@ -324,10 +351,10 @@ def _render(t: Tensor, style: _Style) -> str:
         if n.op in LEAVES:
             text[id(n)] = (style.name(namer(n)), ATOM)
             continue
-        if n.op == "constant":
+        if n.op == "constant" and id(n) not in src:
             text[id(n)] = style.const(n)
             continue
-        view = _BroadcastView(n) if id(n) in src and n.op == "reshape" else n
+        view = _BroadcastView(n, src) if id(n) in src and n.op != "broadcast_to" else n
         s, p = style.formula(view, [text[id(i)] for i in shown_inputs[id(n)]], dims)
         if n is not t and (uses[id(n)] > 1 or len(s) > LINE_LIMIT) and n.op != "shape_size":
             name = namer(n)
@@ -339,12 +366,13 @@ def _render(t: Tensor, style: _Style) -> str:
 
 
 class _BroadcastView:
-    """A reshape that only broadcasts, presented to the formula writers as broadcast_to."""
+    """A reshape that only broadcasts (or a constant of equal elements), presented to
+    the formula writers as ``broadcast_to`` of its source."""
 
     op = "broadcast_to"
 
-    def __init__(self, n: Tensor):
-        self.inputs, self.dims, self.ndim, self.dtype = n.inputs, n.dims, n.ndim, n.dtype
+    def __init__(self, n: Tensor, src: dict):
+        self.inputs, self.dims, self.ndim, self.dtype = (src[id(n)],), n.dims, n.ndim, n.dtype
         self.attrs = (("shape", n.dims),)
 
     def attr(self, name, default=None):
@@ -355,6 +383,8 @@ def _text_const(n: Tensor) -> tuple[str, int]:
     inline = _const_text(n)
     if inline is None:
         return f"const{_shape_text(n.dims)}", ATOM
+    if n.ndim:
+        return f"array({inline})", ATOM
     return inline, (3 if inline.startswith("-") else ATOM)
 
 

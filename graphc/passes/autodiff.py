@@ -63,6 +63,22 @@ def _scale(g: Tensor, partial) -> Tensor:
     return g * partial
 
 
+def _fit(v: Tensor, dims) -> Tensor | None:
+    """``v`` broadcast to ``dims`` (a seed or tangent for a tensor of that shape), or None
+    if it does not fit. A known size may stand for a run-time one (a (4, 3) seed for a
+    (None, 3) output): the shape is relabelled, and the sizes are checked at run time."""
+    dims = tuple(dims)
+    target = broadcast_dims([v.dims, dims])
+    if target is None or v.ndim > len(dims) or not all(
+            a == b or isinstance(b, str) for a, b in zip(target, dims)):
+        return None
+    if target != v.dims:
+        v = A.broadcast_to(v, target)
+    if v.dims != dims:
+        v = Tensor.make("reshape", [v], {"shape": dims}, dims, v.dtype)
+    return v
+
+
 def _dependents(order: list[Tensor], sources: Sequence[Tensor]) -> set[int]:
     """ids of nodes that depend on any of ``sources`` (sources included)."""
     dep = {id(s) for s in sources}
@@ -98,12 +114,12 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
                             f"({user_location()})")
         seed = A.constant(1, y.dtype)
     else:
-        (seed,) = A._lift([seed])
-        if seed.dims != y.dims:
-            if broadcast_dims([seed.dims, y.dims]) != y.dims or seed.ndim > y.ndim:
-                raise GradError(f"grad: seed of shape {format_shape(seed.dims)} does not match "
-                                f"y of shape {format_shape(y.dims)} ({user_location()})")
-            seed = A.broadcast_to(seed, y.dims)
+        seed = A._lift([seed, y])[0]  # Python data takes y's dtype (weak typing)
+        fitted = _fit(seed, y.dims)
+        if fitted is None:
+            raise GradError(f"grad: seed of shape {format_shape(seed.dims)} does not match "
+                            f"y of shape {format_shape(y.dims)} ({user_location()})")
+        seed = fitted
         if seed.dtype != y.dtype:
             seed = A.cast(seed, y.dtype)
 
@@ -165,13 +181,13 @@ def jvp(y, wrt, tangents):
     tan: dict[int, Tensor] = {}
     for w, t in zip(wrts, ts):
         _check_float(w, "jvp")
-        (t,) = A._lift([t])
-        if t.dims != w.dims:
-            if broadcast_dims([t.dims, w.dims]) != w.dims:
-                raise GradError(f"jvp: tangent of shape {format_shape(t.dims)} does not match "
-                                f"{w.name or w.op!r} of shape {format_shape(w.dims)} "
-                                f"({user_location()})")
-            t = A.broadcast_to(t, w.dims)
+        t = A._lift([t, w])[0]  # Python data takes w's dtype (weak typing)
+        fitted = _fit(t, w.dims)
+        if fitted is None:
+            raise GradError(f"jvp: tangent of shape {format_shape(t.dims)} does not match "
+                            f"{w.name or w.op!r} of shape {format_shape(w.dims)} "
+                            f"({user_location()})")
+        t = fitted
         tan[id(w)] = A.cast(t, w.dtype)
     for n in topo_order(ys):
         if id(n) in tan or not n.inputs:
