@@ -359,3 +359,53 @@ def test_random_graph_gradients_match_fd(ops, data_seed):
         if rel_err(fd, fd_coarse) > 1e-4:
             continue
         assert rel_err(g, fd) < 1e-6, (p.name, g, fd)
+
+
+# ---- run-time sizes and deep graphs -----------------------------------------------------------
+
+def test_seed_and_tangent_of_known_size_for_runtime_dims():
+    x = gc.placeholder("x", (None, 3), F64)
+    xv = np.arange(12.0).reshape(4, 3) / 10
+    y = gc.sin(x)
+    seed = np.linspace(-1, 1, 12).reshape(4, 3)
+    g = gc.grad(y, x, seed=gc.constant(seed))
+    assert g.shape == (None, 3)
+    np.testing.assert_allclose(gc.evaluate(g, {x: xv}), np.cos(xv) * seed)
+    t = gc.jvp(y, x, gc.constant(seed))
+    np.testing.assert_allclose(gc.evaluate(t, {x: xv}), np.cos(xv) * seed)
+    g = gc.grad(y, x, seed=np.ones(3))  # broadcast along the run-time axis
+    np.testing.assert_allclose(gc.evaluate(g, {x: xv}), np.cos(xv))
+    with pytest.raises(gc.GradError, match="does not match"):
+        gc.grad(y, x, seed=np.ones((4, 2)))
+
+
+def test_gradient_of_sum_over_runtime_dim_evaluates_alone():
+    """d sum(x) / dx = ones of x's run-time shape, even though the graph has no x in it."""
+    x = gc.placeholder("x", (None, 3), F64)
+    g = gc.grad(gc.sum(x), x)
+    np.testing.assert_array_equal(gc.evaluate(g, {x: np.zeros((5, 3))}), np.ones((5, 3)))
+
+
+def test_deep_graph_grad_hvp_jvp_are_iterative():
+    import sys
+
+    x = gc.placeholder("x", (2,), F64)
+    y = x
+    depth = 10_000
+    for k in range(depth):
+        y = gc.sin(y) * 0.5 + x if k % 100 == 0 else y * 0.9999
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        s = gc.sum(y)
+        g = gc.grad(s, x)
+        jv = gc.jvp(s, x, gc.constant(np.ones(2)))
+        xv = np.array([0.3, -0.2])
+        gv, jvv = gc.evaluate([g, jv], {x: xv})
+    finally:
+        sys.setrecursionlimit(limit)
+    h = 1e-6
+    fd = [(gc.evaluate(s, {x: xv + h * e}) - gc.evaluate(s, {x: xv - h * e})) / (2 * h)
+          for e in np.eye(2)]
+    assert rel_err(gv, fd) < 1e-6
+    assert abs(jvv - np.sum(gv)) < 1e-9 * max(1, abs(jvv))
