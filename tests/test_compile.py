@@ -173,6 +173,29 @@ def test_update_state_does_not_alias_outputs_or_feeds():
     np.testing.assert_array_equal(w.value, [2.0, 4.0])
 
 
+def test_concurrent_calls_share_scratch_buffers_safely():
+    import threading
+
+    x = gc.placeholder("x", (None, 8), "float64")
+    y = gc.sum(gc.tanh(x) * gc.exp(-x), axis=1)
+    f = gc.compile(y, inputs=[x])
+    rng = np.random.default_rng(0)
+    feeds = [rng.normal(size=(64, 8)) for _ in range(4)]
+    want = [gc.evaluate(y, {x: v}) for v in feeds]
+    errors = []
+
+    def worker(k):
+        for _ in range(50):
+            if not np.allclose(f(feeds[k]), want[k], rtol=1e-12):
+                errors.append(k)
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
 # ---- cache, determinism, source ----------------------------------------------------------------
 
 def test_compile_cache_reuses_the_first_result():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import linecache
 import os
+import threading
 import types
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -401,7 +402,10 @@ def render(program: Program) -> Rendered:
 
 _RUNTIME = '''
 class Model:
-    """The compiled step: call it like the graphc Function it was exported from."""
+    """The compiled step: call it like the graphc Function it was exported from.
+
+    Its scratch buffers are reused between calls: use one Model per thread.
+    """
 
     def __init__(self, values):
         self.values = {key: np.array(values[key], dtype=dtype)
@@ -491,6 +495,7 @@ class NumpyExecutable:
         self.module.CONST.update(r.consts)
         self._ws: OrderedDict = OrderedDict()
         self._last_sizes = None
+        self._lock = threading.Lock()   # the scratch buffers serve one call at a time
         self.stats = {
             "backend": "numpy",
             "lines": r.n_lines,
@@ -511,6 +516,10 @@ class NumpyExecutable:
         })
 
     def __call__(self, inputs, params, bindings):
+        with self._lock:
+            return self._run(inputs, params, bindings)
+
+    def _run(self, inputs, params, bindings):
         sizes = tuple(int(bindings[d]) for d in self.dim_keys)
         ws = self._ws.get(sizes)
         if ws is None:
