@@ -325,15 +325,21 @@ def test_export_numpy_module_runs_like_the_function(script, tmp_path, capsys):
     # the artefact is standalone: load it in a fresh process without graphc on the path
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    prog = (f"import sys, numpy as np; sys.path.insert(0, {str(py[0].parent)!r});"
+    prog = (f"import sys, numpy as np; sys.modules['graphc'] = None;"
+            f"sys.path.insert(0, {str(py[0].parent)!r});"
             f"import importlib; m = importlib.import_module({py[0].stem!r});"
-            f"f = m.load(); (loss,) = f(np.load({str(tmp_path / 'x.npy')!r}));"
-            f"print(repr(float(loss)))")
+            f"f = m.load(); x = np.load({str(tmp_path / 'x.npy')!r});"
+            f"print(repr(float(f(x))), repr(float(f(x))))")
     res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
                          cwd=tmp_path, timeout=120)
     assert res.returncode == 0, res.stderr
-    expected = np.sum(np.tanh(x * np.array([[1., 2., 3.]], np.float32)))
-    assert abs(float(res.stdout) - expected) < 1e-4
+    first, second = (float(v) for v in res.stdout.split())
+    # oracle: the same step by hand in NumPy (loss, then the update w -= 0.1 * dloss/dw)
+    w = np.array([[1., 2., 3.]])
+    xd = x.astype(np.float64)
+    assert abs(first - np.sum(np.tanh(xd * w))) < 1e-4
+    w = w - 0.1 * np.sum(xd * (1 - np.tanh(xd * w) ** 2), axis=0, keepdims=True)
+    assert abs(second - np.sum(np.tanh(xd * w))) < 1e-4
 
 
 @needs_compile
@@ -358,3 +364,25 @@ def test_formula_function_table_uses_graphc_api():
         f = parse_formula(f"{name}({', '.join(['x', 'y'][:arity])})")
         assert isinstance(f.output, gc.Tensor)
         assert gc.expr(f.output).free_symbols <= {x, y}
+
+
+def test_export_backend_failure_is_exit_1(script, tmp_path, capsys, monkeypatch):
+    def broken(*a, **k):
+        raise gc.CompileError("cc: not found\nsecond line")
+    monkeypatch.setattr(gc, "compile", broken)
+    code, out, err = run(capsys, "export", str(script), "--backend", "c", "-o", str(tmp_path))
+    assert code == 1 and err.count("\n") == 1 and "cc: not found" in err
+
+
+@pytest.mark.parametrize("example", ["springs.py", "rosenbrock.py", "logistic_newton.py",
+                                     "export_walkthrough.py"])
+def test_show_on_the_examples(example, capsys, monkeypatch):
+    monkeypatch.setenv("GRAPHC_EXAMPLE_SMALL", "1")
+    code, out, err = run(capsys, "show", str(ROOT / "examples" / example))
+    assert code == 0, err
+    raw, optimized = out.split("optimized graph(")
+    count = lambda text: sum(1 for line in text.splitlines() if " = " in line)  # noqa: E731
+    assert 0 < count(optimized) <= count(raw)
+    stats = [line.split() for line in out.splitlines()[-20:] if line[:1].isalpha()
+             and len(line.split()) == 4 and line.split()[1].isdigit()]
+    assert stats and int(stats[0][1]) >= int(stats[-1][2])
