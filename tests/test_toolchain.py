@@ -6,6 +6,7 @@ import math
 import os
 import pathlib
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -261,3 +262,33 @@ def test_nvcc_shared_library_reports_cuda_errors_without_a_gpu():
     else:
         assert rc == -1
         assert "gcMalloc" in lib.gc_last_error().decode()
+
+
+# ---- precompiled header for the emulation ------------------------------------------------
+
+needs_cxx = pytest.mark.skipif(not toolchain.have_cxx_compiler(), reason="no C++ compiler")
+
+
+@needs_cxx
+def test_emulation_builds_survive_a_damaged_precompiled_header(tmp_path, monkeypatch):
+    shared = toolchain._emulation_pch_dir(toolchain._cxx_command())
+    if shared is None:
+        pytest.skip("no GCC precompiled header here (not GCC, or GRAPHC_PCH=0)")
+    # work on a private copy so other processes using the shared cache are unaffected
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
+    pch = toolchain.cache.cache_dir() / shared.name
+    pch.mkdir()
+    for h in ("graphc_cuda.h", "graphc_cuda_emu.h"):
+        shutil.copyfile(toolchain.include_dir() / h, pch / h)
+    with open(shared / "graphc_cuda.h.gch", "rb") as f:
+        (pch / "graphc_cuda.h.gch").write_bytes(f.read(1000))  # a truncated PCH...
+    (pch / "ok").write_text("1000")  # ...that looks complete: GCC fails on it
+    assert toolchain._emulation_pch_dir(toolchain._cxx_command()) == pch
+    src = ("__global__ void k(float* x, float v) { x[threadIdx.x] = v; }\n"
+           "GC_EXPORT int run(float* x, float v) { GC_LAUNCH(k, 1, 64, 0, x, v); "
+           "GC_CHECK_LAUNCH(k); return 0; }\n")
+    lib = toolchain.compile_and_load(src, "cuda-emulate", name="pch_damaged")
+    x = (ctypes.c_float * 64)()
+    assert lib.run(x, ctypes.c_float(2.5)) == 0
+    assert list(x) == [2.5] * 64
+    assert not pch.exists()  # the PCH that broke a good build was dropped

@@ -391,7 +391,8 @@ def _safe_name(name: str) -> str:
     return s or "kernel"
 
 
-def _run_compiler(argv: list[str], workdir: str, src_path: str, what: str, key: str) -> None:
+def _run_compiler(argv: list[str], workdir: str, src_path: str, what: str, key: str,
+                  keep: bool = True) -> None:
     """Run a compiler; on failure keep the source for inspection and raise CompileError."""
     try:
         r = subprocess.run(argv, capture_output=True, text=True, cwd=workdir,
@@ -403,6 +404,8 @@ def _run_compiler(argv: list[str], workdir: str, src_path: str, what: str, key: 
         raise BackendUnavailable(f"{what}: cannot run {argv[0]}: {e}") from e
     if r.returncode == 0:
         return
+    if not keep:
+        raise CompileError(r.stderr or "")
     kept_dir = cache.cache_dir() / "failed" / key[:24]
     kept_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     kept = kept_dir / os.path.basename(src_path)
@@ -410,6 +413,62 @@ def _run_compiler(argv: list[str], workdir: str, src_path: str, what: str, key: 
     message = (r.stderr or "") + (r.stdout or "")
     raise CompileError(f"{what} failed (exit {r.returncode}); source kept at {kept}\n"
                        f"command: {shlex.join(argv)}\n{message.strip()}")
+
+
+def _emulation_pch_dir(cmd: tuple[str, ...]) -> pathlib.Path | None:
+    """A directory with a GCC precompiled graphc_cuda.h (+ the headers), or None.
+
+    Parsing the C++20 standard headers is most of an emulation build; a PCH cuts it
+    about 3x. GCC silently ignores a PCH that does not match the build's flags or
+    macros (falling back to the real header in include_dir()), and a build that fails
+    with the PCH is retried without it, so the PCH can only make builds faster.
+    GRAPHC_PCH=0 turns it off.
+    """
+    if os.environ.get("GRAPHC_PCH", "1") == "0":
+        return None
+    ident = _identity_of(cmd)
+    if "Free Software Foundation" not in ident or "clang" in ident.lower():
+        return None  # GCC's PCH lookup only
+    key = cache.make_key("pch", ident, _PCH_FLAGS, _headers_key())
+    root = cache.cache_dir()
+    d = root / f"pch-{key[:32]}"
+    if _pch_ok(d):
+        return d
+    if (root / f"pch-{key[:32]}.failed").exists():
+        return None
+    with cache._build_lock(key):
+        if _pch_ok(d):
+            return d
+        shutil.rmtree(d, ignore_errors=True)  # damaged: rebuild
+        tmp = pathlib.Path(tempfile.mkdtemp(prefix=".tmp-pch-", dir=root))
+        try:
+            for h in _HEADERS:
+                shutil.copyfile(include_dir() / h, tmp / h)
+            r = subprocess.run([*cmd, *_PCH_FLAGS, "-x", "c++-header", str(tmp / "graphc_cuda.h"),
+                                "-o", str(tmp / "graphc_cuda.h.gch")],
+                               capture_output=True, timeout=COMPILE_TIMEOUT_S)
+            if r.returncode != 0:
+                (root / f"pch-{key[:32]}.failed").write_bytes(r.stderr[-4000:])
+                return None
+            (tmp / "ok").write_text(str((tmp / "graphc_cuda.h.gch").stat().st_size))
+            os.rename(tmp, d)
+            return d
+        except (OSError, subprocess.SubprocessError):
+            return d if _pch_ok(d) else None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pch_ok(d: pathlib.Path) -> bool:
+    """The PCH directory is complete: marker present and the .gch has its recorded size."""
+    try:
+        return (d / "graphc_cuda.h.gch").stat().st_size == int((d / "ok").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+# Must match the cuda-emulate defaults that affect code (GCC checks them when using a PCH).
+_PCH_FLAGS = ("-O2", "-std=c++20", "-fPIC", "-pthread")
 
 
 def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
@@ -437,7 +496,16 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
             with open(src, "w") as f:
                 f.write(source)
             argv = [*cmd, *base, os.path.basename(src), "-o", out, *flags, *_LINK_FLAGS[lang]]
+            pch = _emulation_pch_dir(cmd) if lang == "cuda-emulate" else None
+            if pch is not None:
+                try:
+                    _run_compiler([argv[0], f"-I{pch}", *argv[1:]], d, src, "", key, keep=False)
+                    return pathlib.Path(out).read_bytes()
+                except CompileError:
+                    pass  # retried without the PCH: its error, if any, is the one to report
             _run_compiler(argv, d, src, f"{lang} compile of {fname}", key)
+            if pch is not None:
+                shutil.rmtree(pch, ignore_errors=True)  # the PCH broke a good build: drop it
             return pathlib.Path(out).read_bytes()
 
     return cache.get_or_build(key, ".so", build)
