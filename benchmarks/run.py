@@ -821,6 +821,9 @@ def parse_args(argv=None):
     p.add_argument("--output", default=str(HERE / "RESULTS.md"),
                    help="results file (its 'run' section is rewritten)")
     p.add_argument("--no-write", action="store_true", help="print only, do not write RESULTS.md")
+    p.add_argument("--others", action="store_true",
+                   help="afterwards run the other benchmark scripts in benchmarks/ (each "
+                        "rewrites its own RESULTS.md section; --quick is passed on)")
     args = p.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     impls = [i.strip() for i in args.impls.split(",") if i.strip()]
@@ -869,8 +872,30 @@ def main(argv=None) -> int:
         log(f"wrote the '{SECTION}' section of {args.output} ({elapsed:.0f} s)")
     else:
         print(text)
+    failed_others = run_others(args.quick) if args.others else []
     wrong = [r for r in report.rows if r.check.startswith("WRONG") and r.impl.startswith("graphc")]
-    return 1 if wrong else 0
+    return 1 if wrong or failed_others else 0
+
+
+def run_others(quick: bool) -> list[str]:
+    """Run every other benchmarks/*.py script; return the names of those that failed."""
+    import subprocess
+
+    failed = []
+    for script in sorted(HERE.glob("*.py")):
+        if script.name == "run.py" or script.name.startswith("_"):
+            continue
+        log(f"== {script.name}")
+        cmd = [sys.executable, str(script)] + (["--quick"] if quick else [])
+        try:
+            res = subprocess.run(cmd, cwd=str(HERE.parent), timeout=900)
+            if res.returncode != 0:
+                failed.append(script.name)
+        except subprocess.TimeoutExpired:
+            failed.append(script.name)
+        if script.name in failed:
+            log(f"   {script.name} failed")
+    return failed
 
 
 if __name__ == "__main__":

@@ -337,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         argv[1] = " " + argv[1]
     parser = build_parser()
     try:
+        if argv[:1] == ["bench"] and argv[1:] not in (["-h"], ["--help"]):
+            # everything after 'bench' belongs to benchmarks/run.py (argparse's REMAINDER
+            # would refuse leading options such as --cases)
+            return cmd_bench(argparse.Namespace(bench_args=argv[1:]))
         args = parser.parse_args(argv)
         if args.version:
             import graphc

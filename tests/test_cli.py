@@ -386,3 +386,23 @@ def test_show_on_the_examples(example, capsys, monkeypatch):
     stats = [line.split() for line in out.splitlines()[-20:] if line[:1].isalpha()
              and len(line.split()) == 4 and line.split()[1].isdigit()]
     assert stats and int(stats[0][1]) >= int(stats[-1][2])
+
+
+@pytest.mark.skipif(not (ROOT / "benchmarks" / "run.py").exists(), reason="no harness yet")
+def test_bench_tiny_run_writes_only_its_section(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    other = "<!-- other:begin -->\nkeep me\n<!-- other:end -->"
+    results.write_text(f"# results\n\n{other}\n\n<!-- run:begin -->\nold\n<!-- run:end -->\n")
+    res = run_process("bench", "--cases", "tutorial,chain_bwd,softmax,compile",
+                      "--impls", "graphc-numpy,numpy", "--chain", "1000", "--softmax", "8",
+                      "--repeat", "1", "--compile-nodes", "10", "--output", str(results),
+                      cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    text = results.read_text()
+    assert other in text and "old" not in text
+    section = text.split("<!-- run:begin -->")[1].split("<!-- run:end -->")[0]
+    # every measured row passed its correctness check against the float64 reference
+    rows = [line for line in section.splitlines() if line.startswith("| graphc-numpy")
+            or line.startswith("| numpy")]
+    assert len(rows) >= 6 and all("WRONG" not in r and "failed" not in r for r in rows)
+    assert "| ok |" in section and "N = 10" in section
