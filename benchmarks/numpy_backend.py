@@ -9,6 +9,10 @@ ratios are (time / graphc-numpy time), so above 1 means slower than graphc.
     python benchmarks/numpy_backend.py            # writes its section of RESULTS.md
     python benchmarks/numpy_backend.py --quick    # fewer repeats, prints only
 
+BLAS runs single-threaded unless ``GRAPHC_BENCH_THREADS`` says otherwise (set before
+NumPy loads): on a shared machine, multi-threaded BLAS timings swing by 3x from run to
+run, and every implementation here calls the same BLAS anyway.
+
 Only the section between ``<!-- numpy_backend:begin -->`` and
 ``<!-- numpy_backend:end -->`` of benchmarks/RESULTS.md is (re)written.
 """
@@ -16,15 +20,20 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import re
 import statistics
 import time
 from pathlib import Path
 
-import numpy as np
+THREADS = os.environ.get("GRAPHC_BENCH_THREADS", "1")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, THREADS)
 
-import graphc as gc
+import numpy as np  # noqa: E402  (after the thread settings)
+
+import graphc as gc  # noqa: E402
 
 BATCH, IN, HIDDEN, OUT, LR = 256, 784, 256, 10, 0.1
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -188,6 +197,7 @@ def main() -> None:
         f"{repeats} calls after warm-up (implementations interleaved), measured in one run on "
         f"{platform.machine()} / {platform.python_implementation()} "
         f"{platform.python_version()} / NumPy {np.__version__}, "
+        f"{os.cpu_count()} CPUs, BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}, "
         f"{datetime.date.today().isoformat()}. Ratio = time / graphc time "
         "(above 1: slower than graphc).",
         "",

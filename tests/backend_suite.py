@@ -28,7 +28,7 @@ __all__ = [
     "test_none_dims_batches", "test_updates_match_interpreter", "test_updates_are_atomic",
     "test_mlp_training_steps", "test_reductions_and_shapes_with_none_dims",
     "test_outputs_are_fresh_arrays", "test_constant_and_leaf_outputs",
-    "test_matmul_variants", "test_repeated_and_view_outputs",
+    "test_matmul_variants", "test_repeated_and_view_outputs", "test_where_special_values",
     "compile_with", "assert_close", "OP_CASES",
 ]
 
@@ -315,3 +315,15 @@ def test_repeated_and_view_outputs(backend):
     step(xv * 2)
     for g, k in zip(got, kept):
         np.testing.assert_array_equal(g, k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_where_special_values(backend, dtype):
+    x = gc.placeholder("x", (6,), dtype)
+    outs = [gc.relu(x), gc.where(x > 0, 1.0, 0.0), gc.where(x > 0, 2.5, -0.0),
+            gc.where(x < 0, x, np.inf), gc.grad(gc.sum(gc.relu(x) * 3.0), x)]
+    xv = np.array([-np.inf, -1.0, 0.0, 2.0, np.inf, np.nan], dtype)
+    f = compile_with(backend, outs, inputs=[x])
+    for k, (g, w) in enumerate(zip(f(xv), gc.evaluate(outs, {x: xv}))):
+        np.testing.assert_array_equal(g, w, err_msg=f"output {k}")
+        assert np.array_equal(np.signbit(g), np.signbit(w)), f"output {k}: signs of zeros"

@@ -81,6 +81,9 @@ NUMPY_OPS: dict[str, Spelling] = {
     "equal": _ufunc("equal", 2),
     "not_equal": _ufunc("not_equal", 2),
     "where": Spelling("np.copyto({out}, {2}); np.copyto({out}, {1}, where={0})", "out"),
+    # where(c, s, 0.0) for a finite s > 0 (a mask, e.g. relu's derivative): c * s is
+    # exact there (True * s == s, False * s == +0.0) and one pass instead of two
+    "where_mask": Spelling("np.multiply({0}, {1}, out={out})", "out"),
     "cast": Spelling("np.copyto({out}, {0}, casting='unsafe')", "out"),
     "sum": Spelling("np.sum({0}, axis={axes}, keepdims={keepdims}, out={out})", "out"),
     "max": Spelling("np.max({0}, axis={axes}, keepdims={keepdims}, out={out})", "out"),
@@ -137,6 +140,22 @@ def _array_literal(arr: np.ndarray) -> str:
     flat = ", ".join(_elem(v, arr.dtype) for v in arr.reshape(-1))
     text = f"np.array([{flat}], dtype=np.{arr.dtype.name})"
     return text if arr.ndim == 1 else f"{text}.reshape({tuple(arr.shape)!r})"
+
+
+def _scalar_value(n: Tensor):
+    if n.op == "constant" and n.attr("value").array.ndim == 0:
+        return n.attr("value").array.item()
+    return None
+
+
+def _variant(n: Tensor) -> str:
+    """The ``NUMPY_OPS`` key for node ``n``: its op, or a cheaper exact special case."""
+    if n.op == "where" and n.dtype.kind == "f":
+        s, z = _scalar_value(n.inputs[1]), _scalar_value(n.inputs[2])
+        if s is not None and z is not None and np.isfinite(s) and s > 0 and z == 0 \
+                and not np.signbit(z):
+            return "where_mask"
+    return n.op
 
 
 def _const_comment(n: Tensor) -> str:
@@ -260,7 +279,7 @@ def render(program: Program) -> Rendered:
             continue
         if n.op not in NUMPY_OPS:
             raise CompileError(f"the numpy backend has no spelling for op {n.op!r}")
-        sp = NUMPY_OPS[n.op]
+        sp = NUMPY_OPS[_variant(n)]
         reads = [id(i) for i in n.inputs]
         if sp.kind == "view":
             v = Value(id(n), n.dtype.name, n.dims, "view", alias_of=id(n.inputs[0]))
@@ -270,7 +289,8 @@ def render(program: Program) -> Rendered:
         computed.append(n)
     plan = plan_memory(steps, keep=[id(n) for n in computed if id(n) in root_ids])
 
-    helpers = sorted({NUMPY_OPS[n.op].helper for n in computed if NUMPY_OPS[n.op].helper})
+    helpers = sorted({NUMPY_OPS[_variant(n)].helper for n in computed
+                      if NUMPY_OPS[_variant(n)].helper})
     dim_args = [dim_names[d] for d in dim_keys]
 
     # ---- workspace() ----
@@ -311,7 +331,7 @@ def render(program: Program) -> Rendered:
             continue
         if n.op in LEAVES:
             continue
-        sp = NUMPY_OPS[n.op]
+        sp = NUMPY_OPS[_variant(n)]
         operands = [code_of[id(i)] for i in n.inputs]
         attrs = {}
         for k, v in n.attrs:
