@@ -190,6 +190,7 @@ class ProgramIR:
     sym_names: dict               # graph dim -> C name
     schedule: fusion.Schedule
     fused: list                   # per kernel: ops fused
+    program: object = None        # the codegen.base.Program lowered
 
     @property
     def sym_order(self) -> list:
@@ -291,7 +292,7 @@ class _Lowerer:
             if self.p.sched.kernel_of[id(n)] == self.g.index:
                 raise AssertionError(f"value {n.op} read in its own kernel at another index")
             return self.load(n, amap)
-        if n.op == "reshape" and not fusion.is_trivial_reshape(n):
+        if n.op == "reshape" and not fusion.is_trivial_reshape(n, self.p.sched.canon):
             return self.load(n.inputs[0], amap, _contig(tuple(self.p.mono(d) for d in n.dims)))
         return None
 
@@ -308,7 +309,7 @@ class _Lowerer:
                 if t is not None:
                     self.memo[key] = t
                     continue
-                kids = fusion.child_maps(n, a)
+                kids = fusion.child_maps(n, a, self.p.sched.canon)
                 stack.append((n, a, kids))
                 for c, ca in kids:
                     if (id(c), ca) not in self.memo:
@@ -381,7 +382,8 @@ class _ProgramBuilder:
             dims.update(d for d in n.dims if isinstance(d, str))
             if n.op in ("reshape", "broadcast_to", "shape_size"):
                 dims.update(d for d in n.attr("shape") if isinstance(d, str))
-        dims = sorted(dims)
+        dims = sorted({self.sched.canon.get(d, d) for d in dims} - {None}, key=str)
+        dims = [d for d in dims if isinstance(d, str)]
         names = sanitize_names(["n_" + d.lstrip("?") for d in dims])
         self.sym_names = dict(zip(dims, names))
         # user-facing buffers
@@ -417,6 +419,8 @@ class _ProgramBuilder:
         raise AssertionError("root leaf not among the program's inputs/params")
 
     def mono(self, d) -> Mono:
+        if isinstance(d, str):
+            d = self.sched.canon.get(d, d)
         return Mono(1, (self.sym_names[d],)) if isinstance(d, str) else Mono(int(d))
 
     def _add(self, node: Tensor, name: str, kind: str, index: int, value=None) -> BufferRef:
@@ -522,7 +526,7 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
             low.pending.append((None, red, res, om))
         k.epilogue = low.start_block()
         for e in g.epilogue:
-            low.store(e, fusion.store_map(g, e, "epilogue"))
+            low.store(e, fusion.store_map(g, e, "epilogue", pb.sched.canon))
         for q, red in enumerate(g.reductions):
             pass
         k.body = low.start_block()
@@ -554,7 +558,8 @@ def lower(program) -> ProgramIR:
         _name_comments(k)
     fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
     return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
-                     pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused)
+                     pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused,
+                     program)
 
 
 def _name_comments(k: KernelIR) -> None:

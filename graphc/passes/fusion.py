@@ -61,6 +61,7 @@ class Schedule:
     materialized: set                     # ids of non-leaf nodes given a kernel home
     kernel_of: dict                       # id(node) -> kernel index (leaves: -1)
     nodes: dict                           # id -> node for every node reached
+    canon: dict = field(default_factory=dict)   # run-time dim -> its class representative
 
     def summary(self) -> list[dict]:
         return [{"name": f"k{g.index}", "kind": g.kind, "ops": list(g.ops)} for g in self.kernels]
@@ -79,10 +80,48 @@ def broadcast_map(out: Tensor, inp: Tensor, amap: tuple) -> tuple:
     return tuple(res)
 
 
-def is_trivial_reshape(n: Tensor) -> bool:
+def dim_classes(order: list) -> dict:
+    """Run-time dims that must be equal (unified by broadcasting or a matmul's inner
+    axis) -> one representative (an int when a dim is unified with a known size)."""
+    parent: dict = {}
+
+    def find(d):
+        while isinstance(d, str) and parent.get(d, d) != d:
+            d = parent[d]
+        return d
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra == rb or ra == 1 or rb == 1:
+            return
+        if isinstance(ra, str) and (not isinstance(rb, str) or rb < ra):
+            parent[ra] = rb
+        elif isinstance(rb, str):
+            parent[rb] = ra
+
+    for n in order:
+        kind = OPS[n.op].kind
+        if kind == "elementwise" or n.op == "broadcast_to":
+            for i in n.inputs:
+                for k, d in enumerate(i.dims):
+                    union(d, n.dims[k + n.ndim - i.ndim])
+        elif kind == "matmul":
+            a, b = n.inputs
+            union(a.dims[-1], b.dims[0] if b.ndim == 1 else b.dims[-2])
+    return {d: find(d) for d in parent}
+
+
+def canon_dims(dims, canon: dict | None) -> tuple:
+    if not canon:
+        return tuple(dims)
+    return tuple(canon.get(d, d) if isinstance(d, str) else d for d in dims)
+
+
+def is_trivial_reshape(n: Tensor, canon: dict | None = None) -> bool:
     """A reshape that only adds or removes size-1 axes (pure index relabelling)."""
     src = n.inputs[0]
-    return [d for d in src.dims if d != 1] == [d for d in n.dims if d != 1]
+    return [d for d in canon_dims(src.dims, canon) if d != 1] == \
+        [d for d in canon_dims(n.dims, canon) if d != 1]
 
 
 def trivial_reshape_map(n: Tensor, amap: tuple) -> tuple:
@@ -92,7 +131,7 @@ def trivial_reshape_map(n: Tensor, amap: tuple) -> tuple:
     return tuple(None if d == 1 else next(it) for d in src.dims)
 
 
-def child_maps(n: Tensor, amap: tuple) -> list:
+def child_maps(n: Tensor, amap: tuple, canon: dict | None = None) -> list:
     """(input, its index map) for the inputs ``n`` reads when evaluated at ``amap``."""
     op = OPS[n.op]
     if op.kind == "elementwise":
@@ -105,7 +144,7 @@ def child_maps(n: Tensor, amap: tuple) -> list:
         for k, p in enumerate(perm):
             m[p] = amap[k]
         return [(n.inputs[0], tuple(m))]
-    if n.op == "reshape" and is_trivial_reshape(n):
+    if n.op == "reshape" and is_trivial_reshape(n, canon):
         return [(n.inputs[0], trivial_reshape_map(n, amap))]
     if n.op == "one_hot":
         return [(n.inputs[0], amap[:-1])]
@@ -121,23 +160,24 @@ def outer_map(group: Group, red: Tensor) -> tuple:
     return tuple(k for k in range(n) if k not in axes)
 
 
-def store_map(group: Group, node: Tensor, role: str) -> tuple | None:
+def store_map(group: Group, node: Tensor, role: str, canon: dict | None = None) -> tuple | None:
     """Index map of ``node`` stored by ``group`` in ``role`` (None if it cannot be)."""
     n = len(group.space)
+    dims = canon_dims(node.dims, canon)
     if role == "epilogue":
         kept = tuple(group.space[k] for k in range(n) if k not in group.reduce_axes)
-        if tuple(node.dims) == kept:
+        if dims == kept:
             return tuple(k for k in range(n) if k not in group.reduce_axes)
         keep = tuple(1 if k in group.reduce_axes else group.space[k] for k in range(n))
-        if tuple(node.dims) == keep:
+        if dims == keep:
             return tuple(None if k in group.reduce_axes else k for k in range(n))
         return None
-    return tuple(range(n)) if tuple(node.dims) == tuple(group.space) else None
+    return tuple(range(n)) if dims == tuple(group.space) else None
 
 
 # ---- the pass ------------------------------------------------------------------------------
 
-def _materialize(order: list, roots: list) -> set:
+def _materialize(order: list, roots: list, canon: dict) -> set:
     """Ids of nodes that get stored (a kernel home): roots, reductions, matmuls, matmul
     operands, non-trivial reshape sources, and shared values past the cost limit."""
     users = users_of(order)
@@ -154,11 +194,12 @@ def _materialize(order: list, roots: list) -> set:
                 base = operand
                 # views are strides in the GEMM's loads; anything computed is stored
                 while base.op in ("transpose", "broadcast_to") or (
-                        base.op == "reshape" and is_trivial_reshape(base)):
+                        base.op == "reshape" and is_trivial_reshape(base, canon)):
                     base = base.inputs[0]
                 if base.op not in LEAF_OPS:
                     mat.add(id(base))
-        if n.op == "reshape" and not is_trivial_reshape(n) and n.inputs[0].op not in LEAF_OPS:
+        if n.op == "reshape" and not is_trivial_reshape(n, canon) and \
+                n.inputs[0].op not in LEAF_OPS:
             mat.add(id(n.inputs[0]))
     icost: dict[int, float] = {}
     for n in order:
@@ -174,7 +215,7 @@ def _materialize(order: list, roots: list) -> set:
     return mat
 
 
-def _walk(start: Tensor, amap: tuple, mat: set) -> tuple[list, list]:
+def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list]:
     """Edges (materialized node, index map) the fused region of ``start`` reads, and the
     op names it fuses. Iterative: regions can be thousands of nodes deep."""
     edges, ops = [], []
@@ -199,16 +240,16 @@ def _walk(start: Tensor, amap: tuple, mat: set) -> tuple[list, list]:
         if id(n) in mat and n is not start:
             edges.append((n, m))
             continue
-        if n.op == "reshape" and not is_trivial_reshape(n):
+        if n.op == "reshape" and not is_trivial_reshape(n, canon):
             edges.append((n.inputs[0], None))   # a flat read of a stored source: never local
             ops.append("reshape")
             continue
         ops.append(n.op)
-        stack.extend(child_maps(n, m))
+        stack.extend(child_maps(n, m, canon))
     return edges, ops
 
 
-def _legal(group: Group, edges: list, kernel_of: dict, role: str) -> bool:
+def _legal(group: Group, edges: list, kernel_of: dict, role: str, canon: dict) -> bool:
     """Can a value whose region reads ``edges`` be computed inside ``group``?"""
     for d, m in edges:
         k = kernel_of.get(id(d), -1)
@@ -228,7 +269,7 @@ def _legal(group: Group, edges: list, kernel_of: dict, role: str) -> bool:
                 if m != outer_map(group, d):
                     return False
             elif any(d is e for e in group.epilogue):
-                if m != store_map(group, d, "epilogue"):
+                if m != store_map(group, d, "epilogue", canon):
                     return False
             elif any(d is s for s in group.stores):
                 if role != "store" or m != tuple(range(len(group.space))):
@@ -246,7 +287,8 @@ def schedule(outputs) -> Schedule:
     """Fuse the graph of ``outputs`` (outputs + updates) into kernels."""
     roots = as_list(outputs)
     order = topo_order(roots)
-    mat = _materialize(order, roots)
+    canon = dim_classes(order)
+    mat = _materialize(order, roots, canon)
     kernels: list[Group] = []
     kernel_of: dict[int, int] = {}
     for n in order:
@@ -258,16 +300,16 @@ def schedule(outputs) -> Schedule:
         kind = OPS[n.op].kind
         placed = None
         if kind == "matmul":
-            placed = Group(len(kernels), "matmul", tuple(n.dims), matmul=n)
+            placed = Group(len(kernels), "matmul", canon_dims(n.dims, canon), matmul=n)
             kernels.append(placed)
-            _, ops = _walk(n, (), mat)
+            _, ops = _walk(n, (), mat, canon)
             placed.ops.extend(ops)
         elif kind == "reduce":
-            space, axes = tuple(n.inputs[0].dims), tuple(n.attr("axes"))
-            edges, ops = _walk(n, (), mat)
+            space, axes = canon_dims(n.inputs[0].dims, canon), tuple(n.attr("axes"))
+            edges, ops = _walk(n, (), mat, canon)
             for g in reversed(kernels):
                 if g.kind == "reduce" and g.space == space and g.reduce_axes == axes \
-                        and not g.stores and _legal(g, edges, kernel_of, "reduction"):
+                        and not g.stores and _legal(g, edges, kernel_of, "reduction", canon):
                     placed = g
                     break
             if placed is None:
@@ -276,20 +318,21 @@ def schedule(outputs) -> Schedule:
             placed.reductions.append(n)
             placed.ops.extend(ops)
         else:
-            placed = _place_elementwise(n, kernels, kernel_of, mat)
+            placed = _place_elementwise(n, kernels, kernel_of, mat, canon)
         kernel_of[id(n)] = placed.index
     nodes = {id(n): n for n in order}
-    return Schedule(roots, kernels, mat, kernel_of, nodes)
+    return Schedule(roots, kernels, mat, kernel_of, nodes, canon)
 
 
-def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set) -> Group:
+def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set,
+                       canon: dict) -> Group:
     """Join the producer kernel (epilogue / row store), else a same-shape elementwise
     kernel, else open a new one."""
     walks: dict = {}
 
     def walk(amap):
         if amap not in walks:
-            walks[amap] = _walk(n, amap, mat)
+            walks[amap] = _walk(n, amap, mat, canon)
         return walks[amap]
 
     ident = tuple(range(n.ndim))
@@ -301,32 +344,32 @@ def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set) -> G
         g = kernels[k]
         if g.kind == "reduce":
             for role in ("epilogue", "store"):
-                amap = store_map(g, n, role)
+                amap = store_map(g, n, role, canon)
                 if amap is None:
                     continue
                 e, ops = walk(amap)
-                if _has_local(g, e, kernel_of) and _legal(g, e, kernel_of, role):
+                if _has_local(g, e, kernel_of) and _legal(g, e, kernel_of, role, canon):
                     (g.epilogue if role == "epilogue" else g.stores).append(n)
                     g.ops.extend(ops)
                     return g
         elif g.kind == "matmul" or g.kind == "elementwise":
-            amap = store_map(g, n, "store")
+            amap = store_map(g, n, "store", canon)
             if amap is None:
                 continue
             e, ops = walk(amap)
-            if _legal(g, e, kernel_of, "store"):
+            if _legal(g, e, kernel_of, "store", canon):
                 g.stores.append(n)
                 g.ops.extend(ops)
                 return g
     # horizontal: the latest same-shape elementwise kernel after all producers
     for g in reversed(kernels):
-        if g.kind == "elementwise" and tuple(g.space) == tuple(n.dims):
+        if g.kind == "elementwise" and tuple(g.space) == canon_dims(n.dims, canon):
             e, ops = walk(ident)
-            if _legal(g, e, kernel_of, "store"):
+            if _legal(g, e, kernel_of, "store", canon):
                 g.stores.append(n)
                 g.ops.extend(ops)
                 return g
-    g = Group(len(kernels), "elementwise", tuple(n.dims))
+    g = Group(len(kernels), "elementwise", canon_dims(n.dims, canon))
     kernels.append(g)
     _, ops = walk(ident)
     g.stores.append(n)

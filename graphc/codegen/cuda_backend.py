@@ -1,0 +1,258 @@
+"""backend="cuda": the fused kernels rendered as CUDA C (the CUDA dialect of
+``c_family``) with a generated C++ host function that runs the whole compiled function:
+inputs uploaded, parameters kept resident on the device between calls (re-uploaded
+only when the caller passes a different array), every kernel launched in order and
+checked (errors name the kernel), updates applied on the device, results downloaded.
+
+``device="emulate"`` compiles the SAME .cu text with the host C++ compiler and
+``graphc_cuda_emu.h`` (CUDA semantics on the CPU); without nvcc or a GPU the default
+device raises ``BackendUnavailable`` naming what is missing.
+
+>>> import numpy as np, graphc as gc
+>>> from graphc.codegen.base import Program
+>>> x = gc.placeholder("x", (3,))
+>>> exe = build(Program("f", (x,), (), (gc.exp(x) * 2,)), device="emulate")
+>>> exe([np.zeros(3, np.float32)], [], {})[0][0]
+array([2., 2., 2.], dtype=float32)
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from ..errors import CompileError, GraphcError
+from . import c_family
+from .c_backend import NativeRunner, _sizes_lines, kernel_stats, prefix, workspace_layout
+from .c_family import CUDA
+from .kernel_ir import BufferRef, KernelIR, ProgramIR, lower
+from .naming import sanitize_names
+
+
+def _bytes(buf: BufferRef) -> str:
+    return f"((size_t){buf.size().c()} * sizeof({buf.ctype}))"
+
+
+def _launch(k: KernelIR, args: list, d) -> list:
+    """Grid/block of one kernel (computed on the host from the run-time sizes)."""
+    dims = [m.c() for m in k.dims]
+    if k.kind == "elementwise":
+        total = "*".join(f"(int64_t)({x})" for x in dims) or "1"
+        grid, block = f"gc_blocks({total}, {d.block})", str(d.block)
+    elif k.kind == "reduce":
+        outer = [dims[a] for a in range(len(dims)) if a not in k.reduce_axes]
+        red = [dims[a] for a in k.reduce_axes]
+        O = "*".join(f"(int64_t)({x})" for x in outer) or "1"
+        R = "*".join(f"(int64_t)({x})" for x in red) or "1"
+        grid, block = f"gc_rows({O})", f"gc_row_threads({R})"
+    else:
+        batch, m_ax, n_ax, _ = k.mm_axes
+        M = dims[m_ax] if m_ax is not None else "1"
+        N = dims[n_ax] if n_ax is not None else "1"
+        B = "*".join(f"(int64_t)({dims[a]})" for a in batch) or "1"
+        grid = (f"dim3((unsigned)(({N}) + 63) / 64, (unsigned)(({M}) + 63) / 64, "
+                f"(unsigned)({B}))")
+        block = "256"
+    return [f"    GC_LAUNCH({k.name}, {grid}, {block}, 0, {', '.join(args)});",
+            f"    GC_CHECK_LAUNCH({k.name});"]
+
+
+HOST_HELPERS = """\
+static unsigned gc_blocks(int64_t n, int threads) {
+    int64_t b = (n + threads - 1) / threads;
+    if (b > 65535 * 32) b = 65535 * 32;   /* grid-stride loops cover the rest */
+    return b < 1 ? 1u : (unsigned)b;
+}
+static unsigned gc_rows(int64_t rows) { return rows < 1 ? 1u : rows > 65535 ? 65535u : (unsigned)rows; }
+static unsigned gc_row_threads(int64_t r) { return r <= 32 ? 32u : r <= 128 ? 128u : 256u; }
+static int gc_ensure(void** p, size_t* cap, size_t bytes) {
+    if (*p != NULL && *cap >= bytes) return 0;
+    if (*p != NULL) { GC_CHECK(gcFree(*p)); *p = NULL; *cap = 0; }
+    GC_CHECK(gcMalloc(p, bytes ? bytes : 1));
+    *cap = bytes;
+    return 1;
+}
+"""
+
+
+def render_host(pir: ProgramIR, d) -> str:
+    pre = prefix(pir)
+    ws_lines, where = workspace_layout(pir)
+    NI, NP, NR, NC = (max(len(x), 1) for x in (pir.inputs, pir.params, pir.results, pir.consts))
+    out = [HOST_HELPERS,
+           "/* device state: parameters and constants stay resident between calls */",
+           f"static void* gc_in[{NI}]; static size_t gc_in_cap[{NI}];",
+           f"static void* gc_par[{NP}]; static size_t gc_par_cap[{NP}];",
+           f"static void* gc_res[{NR}]; static size_t gc_res_cap[{NR}];",
+           f"static void* gc_con[{NC}]; static size_t gc_con_cap[{NC}];",
+           "static void* gc_ws; static size_t gc_ws_cap;", "",
+           f"GC_EXPORT int64_t {pre}_workspace_bytes(const int64_t* sizes) {{"]
+    out += _sizes_lines(pir) + ws_lines + ["    return ws_total;", "}", ""]
+    out += [f"/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads",
+            " * parameter k (else the device copy from the previous call is used). */",
+            f"GC_EXPORT int {pre}_run(void* const* inputs, void* const* params, "
+            "const int* param_dirty,",
+            "        void* const* results, const int64_t* sizes) {"]
+    out += _sizes_lines(pir) + ws_lines
+    for b in pir.inputs:
+        out.append(f"    {{ const size_t n = {_bytes(b)}; if (gc_ensure(&gc_in[{b.index}], "
+                   f"&gc_in_cap[{b.index}], n) < 0) return -1;")
+        out.append(f"      GC_CHECK(gcMemcpyHtoD(gc_in[{b.index}], inputs[{b.index}], n)); }}")
+    for b in pir.params:
+        out.append(f"    {{ const size_t n = {_bytes(b)}; const int fresh = gc_ensure("
+                   f"&gc_par[{b.index}], &gc_par_cap[{b.index}], n); if (fresh < 0) return -1;")
+        out.append(f"      if (fresh || param_dirty[{b.index}]) "
+                   f"GC_CHECK(gcMemcpyHtoD(gc_par[{b.index}], params[{b.index}], n)); }}")
+    for b in pir.consts:
+        out.append(f"    {{ const size_t n = sizeof({b.name}_host); const int fresh = gc_ensure("
+                   f"&gc_con[{b.index}], &gc_con_cap[{b.index}], n); if (fresh < 0) return -1;")
+        out.append(f"      if (fresh) GC_CHECK(gcMemcpyHtoD(gc_con[{b.index}], {b.name}_host, n)); }}")
+    for b in pir.results:
+        out.append(f"    if (gc_ensure(&gc_res[{b.index}], &gc_res_cap[{b.index}], {_bytes(b)}) < 0) "
+                   "return -1;")
+    out.append("    if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;")
+    out.append("    char* ws = (char*)gc_ws; (void)ws;")
+    for group, arr in ((pir.inputs, "gc_in"), (pir.params, "gc_par"), (pir.consts, "gc_con"),
+                       (pir.results, "gc_res")):
+        for b in group:
+            q = "" if arr == "gc_res" else "const "
+            out.append(f"    {q}{b.ctype}* {b.name} = ({q}{b.ctype}*){arr}[{b.index}];")
+    for t in pir.temps:
+        if t.name in where:
+            out.append(f"    {t.ctype}* {t.name} = ({t.ctype}*)(ws + off_{where[t.name]});")
+    for k in pir.kernels:
+        _, args = c_family._signature(k, pir.buffers, d)
+        out += _launch(k, args, d)
+    out.append("    GC_CHECK(gcDeviceSynchronize());")
+    for b in pir.results:
+        out.append(f"    GC_CHECK(gcMemcpyDtoH(results[{b.index}], gc_res[{b.index}], {_bytes(b)}));")
+    # updates: the new values become the resident parameters (after every kernel ran)
+    for p, r in update_links(pir):
+        out.append(f"    GC_CHECK(gcMemcpyDtoD(gc_par[{p}], gc_res[{r}], "
+                   f"{_bytes(pir.params[p])}));")
+    out += ["    return 0;", "}", "",
+            f"GC_EXPORT void {pre}_release(void) {{",
+            f"    for (int k = 0; k < {NI}; ++k) if (gc_in[k]) {{ gcFree(gc_in[k]); gc_in[k] = NULL; gc_in_cap[k] = 0; }}",
+            f"    for (int k = 0; k < {NP}; ++k) if (gc_par[k]) {{ gcFree(gc_par[k]); gc_par[k] = NULL; gc_par_cap[k] = 0; }}",
+            f"    for (int k = 0; k < {NR}; ++k) if (gc_res[k]) {{ gcFree(gc_res[k]); gc_res[k] = NULL; gc_res_cap[k] = 0; }}",
+            f"    for (int k = 0; k < {NC}; ++k) if (gc_con[k]) {{ gcFree(gc_con[k]); gc_con[k] = NULL; gc_con_cap[k] = 0; }}",
+            "    if (gc_ws) { gcFree(gc_ws); gc_ws = NULL; gc_ws_cap = 0; }",
+            "}"]
+    return "\n".join(out)
+
+
+def update_links(pir: ProgramIR) -> list:
+    """(param index, result index) for updates computed by a kernel."""
+    prog = pir.program
+    n_out = len(prog.outputs)
+    links = []
+    for p_node, (kind, r) in zip(prog.update_params, pir.root_sources[n_out:]):
+        if kind != "result":
+            continue
+        for k, q in enumerate(prog.params):
+            if q is p_node:
+                links.append((k, r))
+    return links
+
+
+def render_header(pir: ProgramIR) -> str:
+    pre = prefix(pir)
+    guard = pre.upper() + "_CUDA_H"
+    return "\n".join([
+        f"/* {pir.name}: host API of the graphc-generated CUDA library. */",
+        f"#ifndef {guard}", f"#define {guard}", "#include <stdint.h>",
+        "#ifdef __cplusplus", 'extern "C" {', "#endif",
+        "/* inputs:  " + ", ".join(f"{b.name} {b.dtype}[{'x'.join(m.c() for m in b.dims)}]"
+                                   for b in pir.inputs),
+        " * params:  " + ", ".join(f"{b.name} {b.dtype}[{'x'.join(m.c() for m in b.dims)}]"
+                                   for b in pir.params),
+        " * results: " + ", ".join(f"{b.name} {b.dtype}[{'x'.join(m.c() for m in b.dims)}]"
+                                   for b in pir.results),
+        f" * sizes:   {', '.join(pir.sym_order) or '(none)'}",
+        " * All pointers are host pointers; returns 0, or -1 with gc_last_error() set. */",
+        f"int64_t {pre}_workspace_bytes(const int64_t* sizes);",
+        f"int {pre}_run(void* const* inputs, void* const* params, const int* param_dirty,",
+        "        void* const* results, const int64_t* sizes);",
+        f"void {pre}_release(void);",
+        "const char* gc_last_error(void);",
+        "#ifdef __cplusplus", "}", "#endif", "#endif", ""])
+
+
+class CudaRunner(NativeRunner):
+    """Runs the generated host function; tracks which parameters are resident."""
+
+    def __init__(self, pir, run, lib):
+        super().__init__(pir, run, None)
+        self.lib = lib
+        self._resident: list = [None] * len(pir.params)
+
+    def __call__(self, inputs, params, bindings):
+        pir = self.pir
+        sizes = self.sizes(bindings)
+        size_map = dict(zip(pir.sym_order, sizes))
+        c_sizes = (ctypes.c_int64 * max(len(sizes), 1))(*sizes)
+        ins = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(inputs, pir.inputs)]
+        ps = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(params, pir.params)]
+        dirty = [0 if self._resident[k] is params[k] else 1 for k in range(len(params))]
+        res = [np.empty(self.shape(b, size_map), dtype=b.dtype) for b in pir.results]
+        ptrs = lambda arrs: (ctypes.c_void_p * max(len(arrs), 1))(*[a.ctypes.data for a in arrs])
+        c_dirty = (ctypes.c_int * max(len(dirty), 1))(*dirty)
+        self.lib.gc_clear_error()
+        rc = self.run(ptrs(ins), ptrs(ps), c_dirty, ptrs(res), c_sizes)
+        if rc != 0:
+            self._resident = [None] * len(pir.params)
+            msg = self.lib.gc_last_error().decode(errors="replace")
+            raise GraphcError(f"CUDA error in compiled function {pir.name!r}: {msg}")
+        outs, new = self.collect(res, inputs, params)
+        self._resident = list(params)
+        linked = dict(update_links(pir))
+        n_out = len(pir.program.outputs)
+        for j, p_node in enumerate(pir.program.update_params):
+            for k, q in enumerate(pir.program.params):
+                if q is p_node:
+                    kind, _ = pir.root_sources[n_out + j]
+                    self._resident[k] = new[j] if (kind == "result" and k in linked) else None
+        return outs, new
+
+
+class CudaExecutable:
+    def __init__(self, program, pir, source: str, runner: CudaRunner | None, device: str):
+        self.program, self.pir, self.device = program, pir, device
+        self.source = {f"{pir.name}.cu": source}
+        self.runner = runner
+        if runner is not None:
+            runner.n_updates = len(program.updates)
+        self.stats = {**kernel_stats(pir), "device": device}
+
+    def __call__(self, inputs, params, bindings):
+        return self.runner(inputs, params, bindings)
+
+    def export(self, directory: str, name: str | None = None) -> list:
+        from .native_export import export_cuda
+        return export_cuda(self, directory, name or self.pir.name)
+
+
+def render_source(program) -> tuple[ProgramIR, str]:
+    pir = lower(program)
+    return pir, c_family.render(pir, CUDA)
+
+
+def build(program, **options) -> CudaExecutable:
+    """Lower, render and compile ``program`` with nvcc (GPU) or the emulation header."""
+    from . import toolchain
+    options = {**program.options, **options}
+    device = options.get("device") or "gpu"
+    if device not in ("gpu", "emulate"):
+        raise GraphcError(f"backend='cuda': unknown device {device!r}; use 'gpu' (default) "
+                          "or 'emulate' (the same CUDA code run on the CPU)")
+    lang = "cuda-emulate" if device == "emulate" else "cuda"
+    toolchain.require(lang)
+    pir, source = render_source(program)
+    lib = toolchain.compile_and_load(source, lang, name=sanitize_names([program.name])[0])
+    pre = prefix(pir)
+    run = getattr(lib, f"{pre}_run")
+    run.restype = ctypes.c_int
+    run.argtypes = [ctypes.c_void_p] * 5
+    lib.gc_last_error.restype = ctypes.c_char_p
+    lib.gc_clear_error.restype = None
+    return CudaExecutable(program, pir, source, CudaRunner(pir, run, lib), device)
