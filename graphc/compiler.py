@@ -6,6 +6,7 @@ parameter state and atomic updates, the in-process compile cache and the stats.
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from typing import Any
@@ -84,6 +85,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     >>> round(float(w.value[0]), 3)
     2.0
     """
+    if outputs is None:
+        outputs = []
     structure = _structure(outputs)
     outs = as_list(outputs)
     for o in outs:
@@ -189,6 +192,7 @@ class Function:
                     self._dim_source.setdefault(d, (p, axis))
         self._leaf_updates = [v.op in ("placeholder", "parameter", "constant")
                               for v in opt_updates]
+        self._lock = threading.Lock()
         self.compile_seconds = time.perf_counter() - t0
         self.calls = 0
 
@@ -232,7 +236,17 @@ class Function:
         return f"run-time size {d}"
 
     def __call__(self, *args, **feeds):
+        """Run once: inputs by position (``f.inputs`` order) and/or by placeholder name.
+
+        Returns the outputs (an array, a list or a tuple, as the outputs were given);
+        then applies the updates. If anything fails, no parameter changes. One call at a
+        time per Function (calls from several threads are serialised).
+        """
         arrays, bindings = self._feeds(args, feeds)
+        with self._lock:   # read the parameters, run, commit: one step at a time
+            return self._run(arrays, bindings)
+
+    def _run(self, arrays, bindings):
         params = [p.state.value for p in self.params]
         with np.errstate(all="ignore"):
             outs, new = self._exe(arrays, params, bindings)
