@@ -256,8 +256,11 @@ def test_hostile_names_are_sanitised():
     code = [line for line in text.splitlines() if "'" not in line and '"' not in line]
     assert max(len(line) for line in code) < 200   # identifiers are truncated
     compile(text, "m.py", "exec")
-    # feeding by the hostile name still works
-    g = gc.compile(phs[0] * 2.0)
+    # feeding by the hostile name still works; a hostile module name is sanitised too
+    g = gc.compile(phs[0] * 2.0, name='m"""\n' + evil)
+    (module_name, module_text), = g.source.items()
+    assert module_name.isascii() and module_name[:-3].isidentifier()
+    compile(module_text, module_name, "exec")
     np.testing.assert_array_equal(g(**{evil: vals[1]}), vals[1] * 2.0)
 
 
