@@ -223,7 +223,7 @@ def cmd_export(args) -> int:
     try:
         f = gc.compile(g.outputs if len(g.outputs) > 1 else g.outputs[0], inputs=g.inputs,
                        updates=g.updates or None, backend=args.backend, **options)
-        written = f.export(args.output)
+        written = f.export(args.output, name=_artefact_name(args.name or g.path.stem))
     except Exception as e:
         raise RuntimeFailure(f"export with backend {args.backend!r} failed: "
                              f"{type(e).__name__}: {_one_line(e)}") from None
@@ -233,6 +233,14 @@ def cmd_export(args) -> int:
     for q in paths:
         print(f"  {q}")
     return EXIT_OK
+
+
+def _artefact_name(text: str) -> str:
+    """A Python/C identifier for the artefact's files, from --name or the script's name."""
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+    if not name or not name.isidentifier():
+        name = f"model_{name}" if name else "model"
+    return name
 
 
 # ---- bench -----------------------------------------------------------------------------------
@@ -315,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None,
                    help="backend device option, e.g. 'emulate' for cuda without a GPU")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write")
+    p.add_argument("--name", default=None,
+                   help="base name of the artefact's files (default: the script's name)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("bench", help="run the benchmark harness (benchmarks/run.py)",
