@@ -196,7 +196,23 @@ elementwise("stop_gradient", 1, lambda x: x, lambda n: [None], lambda a: a, "{0}
 # ---- elementwise: binary -----------------------------------------------------------------
 
 
+def _pow_base_partial(n):
+    """d(x**e)/dx = e * x**(e - 1), folded for a constant scalar ``e`` the way a person
+    writes it: ``x**3`` gives ``3 * x**2``, ``x**2`` gives ``2 * x``, ``x**1`` gives 1."""
+    x, e = n.inputs
+    if e.op == "constant" and e.ndim == 0:
+        k = e.value.item()
+        if k == 1:
+            return A.constant(1, n.dtype)
+        if k == 2:
+            return e * x
+        return e * A.pow(x, A.constant(k - 1, e.dtype))
+    return e * A.pow(x, e - 1)
+
+
 def _max_partials(n):
+    """maximum/minimum: the winning side gets the gradient; at a tie (a == b) each side
+    gets half (the mean of the one-sided derivatives), so the total is conserved."""
     a, b = n.inputs
     one, half, zero = (A.constant(v, n.dtype) for v in (1.0, 0.5, 0.0))
     tie = A.where(A.equal(a, b), half, zero)  # ties split the gradient evenly
@@ -220,8 +236,7 @@ elementwise("mul", 2, np.multiply, lambda n: [n.inputs[1], n.inputs[0]], lambda 
 elementwise("div", 2, np.true_divide, lambda n: [1 / n.inputs[1], -n / n.inputs[1]],
             lambda a, b: a / b, "({0} / {1})", infix="/", cost=4)
 elementwise("pow", 2, np.power,
-            lambda n: [n.inputs[1] * A.pow(n.inputs[0], n.inputs[1] - 1),
-                       n * A.log(n.inputs[0])],
+            lambda n: [_pow_base_partial(n), n * A.log(n.inputs[0])],
             lambda a, b: a ** b, "pow({0}, {1})", infix="**", cost=10)
 elementwise("maximum", 2, np.maximum, _max_partials, lambda a, b: _sp().Max(a, b),
             "({0} > {1} ? {0} : {1})", commutative=True, cost=2)

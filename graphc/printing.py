@@ -385,6 +385,8 @@ def _text_const(n: Tensor) -> tuple[str, int]:
         return f"const{_shape_text(n.dims)}", ATOM
     if n.ndim:
         return f"array({inline})", ATOM
+    if inline.endswith(".0"):  # formulas read 3 * a**3 (NumPy keeps the array's float dtype)
+        inline = inline[:-2]
     return inline, (3 if inline.startswith("-") else ATOM)
 
 
@@ -404,7 +406,7 @@ def show_expression(t: Tensor) -> str:
     >>> h = gc.tanh(x @ W)
     >>> print(gc.grad(gc.mean(h), W))
     t1 = tanh(x @ W)
-    x.T @ (1.0 / (x.shape[0] * 2) * (1.0 - t1 * t1))
+    x.T @ (1 / (x.shape[0] * 2) * (1 - t1 * t1))
     """
     return _render(t, _TEXT)
 

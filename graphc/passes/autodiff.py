@@ -3,7 +3,18 @@
 Both read each op's rules from its declaration in ``graphc.ops``: elementwise ops
 declare their local partial derivatives (reverse mode multiplies the cotangent by
 them and sums away broadcast axes; forward mode sums partial * tangent), the other
-ops declare ``vjp``/``jvp`` directly. The results are ordinary graph nodes.
+ops declare ``vjp``/``jvp`` directly. The results are ordinary graph nodes: they
+print (``gc.expr``, ``str``), simplify, compile, and differentiate again.
+
+Conventions at points where a derivative is not defined (tested in
+``tests/test_autodiff_modes.py``):
+
+* ``maximum(a, b)`` / ``minimum(a, b)`` at a tie ``a == b``: each side gets half the
+  gradient (0.5 / 0.5, the mean of the one-sided derivatives; the sum stays 1).
+* ``max``/``min`` reductions: tied maxima share the gradient evenly (1/k each).
+* ``abs`` at 0 has gradient ``sign(0) = 0``; ``relu`` at 0 has gradient 0 (as PyTorch).
+* comparisons, ``sign``, casts to integers, ``one_hot`` and ``stop_gradient`` pass
+  no gradient.
 """
 from __future__ import annotations
 
@@ -34,31 +45,63 @@ def _zeros(t: Tensor) -> Tensor:
     return A.where(A.equal(t, t), zero, zero)
 
 
-def _uniform(t: Tensor):
-    """The value of a constant whose elements are all equal, else None."""
+def _const_scalar(t: Tensor):
+    """The value ``t`` holds everywhere if it is a constant of equal elements (or a
+    broadcast of a 0-d constant), else None."""
+    if t.op == "broadcast_to" and t.inputs[0].ndim == 0:
+        t = t.inputs[0]
     if t.op != "constant":
         return None
     flat = t.attr("value").array.reshape(-1)
     return flat[0].item() if flat.size and (flat == flat[0]).all() else None
 
 
+def _filled(value, like: Tensor) -> Tensor:
+    """``value`` everywhere in ``like``'s shape (a 0-d constant, broadcast if needed)."""
+    c = A.constant(value, like.dtype)
+    return c if like.ndim == 0 else A.broadcast_to(c, like.dims)
+
+
 def _neg(g: Tensor) -> Tensor:
-    return A.constant(-g.value, g.dtype) if g.op == "constant" else -g
+    v = _const_scalar(g)
+    return -g if v is None else _filled(-v, g)
+
+
+def _split_coefficient(p: Tensor):
+    """``(c, x)`` if ``p`` is ``c * x`` with a 0-d constant ``c``, else ``(1, p)``."""
+    if p.op == "mul":
+        for k in (0, 1):
+            c, x = p.inputs[k], p.inputs[1 - k]
+            if c.ndim == 0 and c.op == "constant" and x.dims == p.dims:
+                return c.value.item(), x
+    return 1, p
 
 
 def _scale(g: Tensor, partial) -> Tensor:
-    """``g * partial``, written the way a person would: constants folded, ``g * 1``
-    dropped, ``g * (1 / x)`` as ``g / x``. The gradient graph stays readable
-    (``gc.expr``/``str``) and small before any simplification pass runs."""
+    """``g * partial``, written the way a person would: constants folded (``3 * (3 * x)``
+    is ``9 * x``), ``1 * x`` dropped, ``g * (1 / x)`` as ``g / x``. Gradient graphs stay
+    readable (``gc.expr``, ``str``) and small before any simplification pass runs."""
     if isinstance(partial, (int, float)):
         if partial == 1:
             return g
-        return _neg(g) if partial == -1 else g * partial
-    if g.op == "constant" and partial.op == "constant" and g.ndim == partial.ndim == 0:
-        return A.constant(g.value * partial.value, g.dtype)
-    if _uniform(g) == 1 and partial.dims == g.dims:
-        return partial
-    if partial.op == "div" and partial.inputs[0].ndim == 0 and _uniform(partial.inputs[0]) == 1:
+        if partial == -1:
+            return _neg(g)
+        partial = A.constant(partial, g.dtype)
+    v = _const_scalar(g)
+    if v is not None:  # a constant cotangent (the seed, or a folded one)
+        c = _const_scalar(partial) if partial.ndim == 0 else None
+        if c is not None:
+            return _filled(v * c, g)
+        if partial.op == "div" and partial.inputs[0].ndim == 0 and partial.dims == g.dims \
+                and _const_scalar(partial.inputs[0]) is not None:
+            k = v * _const_scalar(partial.inputs[0])
+            return A.constant(k, g.dtype) / partial.inputs[1]
+        if partial.dims == g.dims:
+            c, x = _split_coefficient(partial)
+            k = v * c
+            return x if k == 1 else (-x if k == -1 else A.constant(k, g.dtype) * x)
+    if partial.op == "div" and partial.inputs[0].ndim == 0 and \
+            _const_scalar(partial.inputs[0]) == 1:
         return g / partial.inputs[1]
     return g * partial
 
@@ -92,13 +135,22 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
     """Reverse-mode gradient of ``y`` with respect to ``wrt`` (one tensor or a list).
 
     ``seed`` is the vector of the vector-Jacobian product (required when ``y`` is
-    not a scalar, like ``E.backward(gradient=...)`` in PyTorch). A ``wrt`` that
-    ``y`` does not depend on gets zeros (or a ``GradError`` with ``allow_unused=False``).
+    not a scalar, like ``E.backward(gradient=...)`` in PyTorch); it must have ``y``'s
+    shape or broadcast to it. ``wrt`` may be placeholders, parameters or intermediate
+    tensors (an intermediate is treated as an independent input). Contributions from
+    several uses of a node are summed. A ``wrt`` that ``y`` does not depend on gets
+    zeros of its shape (or a ``GradError`` with ``allow_unused=False``); an integer
+    ``wrt`` is a ``GradError``.
 
     >>> import graphc as gc
     >>> a = gc.parameter("a", [2., 4.])
-    >>> gc.expr(gc.grad(3*a**3, a, seed=gc.constant([1., 1.])))
-    9*a**2
+    >>> da = gc.grad(3*a**3, a, seed=gc.constant([1., 1.]))
+    >>> gc.expr(da), gc.evaluate(da)
+    (9*a**2, array([ 36., 144.], dtype=float32))
+    >>> gc.expr(gc.grad(da, a, seed=gc.constant([1., 1.])))   # second derivative
+    18*a
+    >>> gc.evaluate(gc.grad(gc.maximum(a, 2.0), a, seed=[1., 1.]))  # tie at a = 2
+    array([0.5, 1. ], dtype=float32)
     """
     if not isinstance(y, Tensor):
         raise GradError(f"grad: y must be a Tensor, got {type(y).__name__} ({user_location()})")
