@@ -48,7 +48,7 @@ from ..ir import Tensor, as_list, topo_order
 from .canonicalize import CANONICALIZE
 from .dce import DCE
 from .fold import FOLD
-from .rewrite import Memo, rewrite
+from .rewrite import Memo, rewrite, unbound_dims
 from .simplify import SIMPLIFY
 from .stabilize import STABILIZE
 
@@ -74,22 +74,36 @@ class _Run:
     enabled: set
     order: list            # topo order of the current outputs
     memo: Memo = field(default_factory=dict)
+    strict: bool = False      # no rule may broadcast to a run-time shape (see rewrite)
+    standalone: bool = False  # a runner called on its own checks run-time dims itself
 
     def cleanup(self) -> list:
         """The enabled cheap passes' rules, used by later passes to tidy what they build."""
         return [r for r in (CANONICALIZE, FOLD) if r.name in self.enabled]
 
 
+def _context(outs: list[Tensor], ctx) -> _Run:
+    """A runner's context: the pipeline's, or a fresh one from a set of enabled pass names
+    (so ``PASSES[name][1](outputs, enabled)`` runs one pass on its own)."""
+    if isinstance(ctx, _Run):
+        return ctx
+    return _Run(set(PASSES) if ctx is None else set(ctx), topo_order(outs), standalone=True)
+
+
 def _rules(*own) -> Callable:
-    def run(outs: list[Tensor], ctx: _Run) -> list[Tensor]:
+    def run(outs: list[Tensor], ctx=None) -> list[Tensor]:
+        ctx = _context(outs, ctx)
         extra = [r for r in ctx.cleanup() if r not in own]
-        return rewrite(outs, [*own, *extra], memo=ctx.memo, order=ctx.order)
+        return rewrite(outs, [*own, *extra], memo=ctx.memo, order=ctx.order, strict=ctx.strict,
+                       check_dims=ctx.standalone)
     return run
 
 
-def _sympy_pass(outs: list[Tensor], ctx: _Run) -> list[Tensor]:
+def _sympy_pass(outs: list[Tensor], ctx=None) -> list[Tensor]:
     from .sympy_simplify import sympy_simplify
-    return sympy_simplify(outs, order=ctx.order, cleanup=ctx.cleanup(), memo=ctx.memo)
+    ctx = _context(outs, ctx)
+    return sympy_simplify(outs, order=ctx.order, cleanup=ctx.cleanup(), memo=ctx.memo,
+                          strict=ctx.strict, check_dims=ctx.standalone)
 
 
 # name -> (lowest opt level that runs it, runner)
@@ -99,23 +113,8 @@ PASSES: dict[str, tuple[int, Callable]] = {
     "simplify": (1, _rules(SIMPLIFY)),
     "stabilize": (2, _rules(STABILIZE, SIMPLIFY)),
     "sympy": (2, _sympy_pass),
-    "dce": (1, lambda outs, ctx: rewrite(outs, DCE, memo=ctx.memo, order=ctx.order)),
+    "dce": (1, _rules(DCE)),
 }
-
-
-def _unbound_dims(order: list[Tensor]) -> set:
-    """Run-time dims named by nodes that no placeholder/parameter of the graph binds.
-
-    Only leaves and the ``shape`` attributes of reshape/broadcast_to/shape_size bring
-    dims into a graph; every other node's dims come from its inputs.
-    """
-    bound, named = set(), set()
-    for n in order:
-        if n.op in ("placeholder", "parameter"):
-            bound.update(d for d in n.dims if isinstance(d, str))
-        elif n.op in ("reshape", "broadcast_to", "shape_size"):
-            named.update(d for d in n.attr("shape") if isinstance(d, str))
-    return named - bound
 
 
 def _dumper(dump):
@@ -160,7 +159,7 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> Optimize
     stats: list[PassStat] = []
     order = topo_order(outs)
     ctx = _Run(enabled, order)
-    count, unbound = len(order), _unbound_dims(order)
+    count, unbound = len(order), unbound_dims(order)
     collecting = pygc.isenabled()
     pygc.disable()  # graphs are acyclic: reference counting frees them; the cycle GC only costs
     try:
@@ -171,8 +170,13 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> Optimize
             new = run(outs, ctx)
             new_order = ctx.order if new is outs else topo_order(new)
             note = ""
-            if new is not outs and _unbound_dims(new_order) - unbound:
-                # a rewrite lost the placeholder that names a run-time size: keep the input
+            if new is not outs and unbound_dims(new_order) - unbound and not ctx.strict:
+                # a rule dropped the placeholder that binds a run-time size it broadcasts
+                # to: redo the pass (and the rest of the run) without such broadcasts
+                ctx.strict, note = True, "strict: kept run-time shapes bound"
+                new = run(outs, ctx)
+                new_order = ctx.order if new is outs else topo_order(new)
+            if new is not outs and unbound_dims(new_order) - unbound:
                 new, new_order, note = outs, ctx.order, "reverted: lost a run-time dim's source"
             stats.append(PassStat(name, count, len(new_order), time.perf_counter() - t0, note))
             outs, count, ctx.order = new, len(new_order), new_order

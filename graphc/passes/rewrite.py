@@ -37,6 +37,7 @@ Rule = Callable[[Tensor], "Tensor | None"]
 
 _LOCATION = ["<optimizer>"]  # where nodes built by rules say they come from (the node rewritten)
 _SCRATCH: list[dict] = [{}]    # per-run table rules may use (canonicalize's commutative twins)
+_STRICT = [False]              # forbid rules to make broadcasts to run-time shapes (see rewrite)
 
 
 def scratch() -> dict:
@@ -96,14 +97,18 @@ def _fits(small: tuple, big: tuple) -> bool:
     return all(d == 1 or _same_dim(d, big[lead + k]) for k, d in enumerate(small))
 
 
-def fit(new: Tensor, old: Tensor) -> Tensor | None:
-    """``new`` made to stand in for ``old`` (same dtype and shape), or ``None`` if it cannot."""
+def fit(new: Tensor, old: Tensor, strict: bool = False) -> Tensor | None:
+    """``new`` made to stand in for ``old`` (same dtype and shape), or ``None`` if it cannot.
+
+    ``strict``: refuse to add a broadcast to a run-time shape (see ``rewrite``)."""
     if new.dims == old.dims and new.dtype == old.dtype:
         return new
     if new.dtype != old.dtype or not _fits(new.dims, old.dims):
         return None
     if len(new.dims) == len(old.dims) and all(map(_same_dim, new.dims, old.dims)):
         return new
+    if strict and any(isinstance(d, str) for d in old.dims):
+        return None
     return Tensor.make("broadcast_to", [new], {"shape": old.dims}, old.dims, old.dtype,
                        location=old.location)
 
@@ -170,7 +175,7 @@ class _Rewriter:
                 continue
             if r is None or r is m:
                 continue
-            r = fit(r, m)
+            r = fit(r, m, _STRICT[0])
             if r is not None:
                 return r
         if memo is not None:
@@ -229,13 +234,20 @@ class _Rewriter:
 
 def rewrite(outputs, rule, max_steps: int | None = None,
             substitute: dict[int, Tensor] | None = None, memo: Memo | None = None,
-            order: list[Tensor] | None = None) -> list[Tensor]:
+            order: list[Tensor] | None = None, strict: bool = False,
+            check_dims: bool = True) -> list[Tensor]:
     """Rewrite the graph of ``outputs`` with ``rule`` applied to every node until it settles.
 
     ``rule`` is a function, a ``NamedRule``, a list of them (tried in order, the first
     that fires wins) or ``None`` (only rebuild). ``memo`` (shared across the passes
     of one pipeline run) remembers which named rules found nothing at which node.
     ``order`` may pass ``topo_order(outputs)`` if the caller already has it.
+
+    A rule may replace ``x - x`` by zeros broadcast to ``x``'s run-time shape; if
+    ``x``'s placeholder then leaves the graph, nothing binds that size. With
+    ``check_dims`` the result is checked for that and, if so, rewritten again in
+    ``strict`` mode, where such broadcasts are refused (the pipeline does the same
+    check itself, since it has the new graph's order anyway).
 
     ``max_steps`` caps rule applications (default: 20 per node plus 1,000), a guard
     against rule sets that would cycle: past it nodes are only rebuilt.
@@ -244,6 +256,20 @@ def rewrite(outputs, rule, max_steps: int | None = None,
     """
     outs = as_list(outputs)
     order = topo_order(outs) if order is None else order
+    saved = _STRICT[0]
+    _STRICT[0] = strict
+    try:
+        result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
+        if check_dims and not strict and result is not outputs and result is not outs:
+            if unbound_dims(topo_order(result)) - unbound_dims(order):
+                _STRICT[0] = True
+                result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
+    finally:
+        _STRICT[0] = saved
+    return result
+
+
+def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo) -> list[Tensor]:
     subst = substitute or {}
     same = outputs if isinstance(outputs, list) else outs
     if memo is not None and not subst and _all_known(order, memo, _named(rule)):
@@ -343,5 +369,23 @@ def scalar(value, dtype) -> Tensor:
 
 
 def filled(value, like: Tensor) -> Tensor:
-    """``value`` broadcast to ``like``'s shape and dtype."""
+    """``value`` broadcast to ``like``'s shape and dtype (refused in strict mode if that
+    shape has run-time dims: the broadcast would name a size nothing may bind)."""
+    if _STRICT[0] and any(isinstance(d, str) for d in like.dims):
+        raise ShapeError("strict: no broadcast to a run-time shape")
     return broadcast_to(scalar(value, like.dtype), like.dims)
+
+
+def unbound_dims(order: list[Tensor]) -> set:
+    """Run-time dims named in a graph that none of its placeholders/parameters binds.
+
+    Only leaves and the ``shape`` attributes of reshape/broadcast_to/shape_size bring
+    dims into a graph; every other node's dims come from its inputs.
+    """
+    bound, named = set(), set()
+    for n in order:
+        if n.op in ("placeholder", "parameter"):
+            bound.update(d for d in n.dims if isinstance(d, str))
+        elif n.op in ("reshape", "broadcast_to", "shape_size"):
+            named.update(d for d in n.attr("shape") if isinstance(d, str))
+    return named - bound

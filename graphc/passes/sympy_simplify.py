@@ -199,7 +199,8 @@ def _simplified(e, sp, seconds: float):
 
 
 def sympy_simplify(outputs, budget: SympyBudget | None = None,
-                   order: list[Tensor] | None = None, cleanup=None, memo=None) -> list[Tensor]:
+                   order: list[Tensor] | None = None, cleanup=None, memo=None,
+                   strict: bool = False, check_dims: bool = True) -> list[Tensor]:
     """Simplify elementwise clusters of ``outputs`` with SymPy within ``budget``.
 
     ``cleanup`` rules (and their ``memo``) tidy the accepted replacements; the
@@ -255,4 +256,5 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
                         seconds=time.perf_counter() - start)
     if not subst:
         return outs
-    return rewrite(outs, cleanup, substitute=subst, memo=memo, order=order)
+    return rewrite(outs, cleanup, substitute=subst, memo=memo, order=order, strict=strict,
+                   check_dims=check_dims)
