@@ -1,0 +1,147 @@
+"""Fusion: kernel counts and what each kernel fuses, checked on compiled functions
+(backend="c") whose results are compared with the interpreter."""
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.codegen import toolchain
+from graphc.codegen.base import Program
+from graphc.codegen.kernel_ir import lower
+from graphc.ir import topo_order
+from graphc.passes import fusion
+
+needs_cc = pytest.mark.skipif(not toolchain.have_c_compiler(), reason="no C compiler found")
+
+
+def _close(got, want, rtol=2e-4, atol=1e-5):
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def _kernels(f):
+    return f.stats["kernels"], f.stats["fused"]
+
+
+@needs_cc
+def test_tutorial_forward_backward_is_one_kernel():
+    a = gc.parameter("a", [2.0, 4.0])
+    b = gc.parameter("b", [7.0, 5.0])
+    E = 3 * a ** 3 - b ** 2
+    da, db = gc.grad(E, [a, b], seed=gc.constant([1.0, 1.0]))
+    f = gc.compile([E, da, db], backend="c")
+    _close(f(), gc.evaluate([E, da, db]))
+    n, _ = _kernels(f)
+    assert n == 1
+
+
+@needs_cc
+def test_tanh_sigmoid_exp_with_three_gradients_is_one_kernel():
+    x, y, z = (gc.placeholder(n, (None, 5)) for n in "xyz")
+    seed = gc.placeholder("g", (None, 5))
+    f_xyz = gc.tanh(x * y + z) * gc.sigmoid(x) - gc.exp(-z * z)
+    outs = [f_xyz] + gc.grad(f_xyz, [x, y, z], seed=seed)
+    f = gc.compile(outs, backend="c")
+    rng = np.random.default_rng(0)
+    vals = {k: rng.normal(size=(6, 5)).astype(np.float32) for k in "xyzg"}
+    _close(f(**vals), gc.evaluate(outs, vals))
+    n, fused = _kernels(f)
+    assert n == 1, fused
+    assert {"tanh", "sigmoid", "exp"} <= set(fused[0]["ops"])
+
+
+@needs_cc
+def test_softmax_cross_entropy_loss_and_gradient_at_most_four_kernels():
+    logits = gc.placeholder("logits", (None, 10))
+    labels = gc.placeholder("labels", (None,), "int64")
+    loss = gc.cross_entropy(logits, labels)
+    outs = [loss, gc.grad(loss, logits)]
+    f = gc.compile(outs, backend="c")
+    rng = np.random.default_rng(1)
+    feeds = {"logits": rng.normal(size=(9, 10)).astype(np.float32),
+             "labels": rng.integers(0, 10, size=9)}
+    _close(f(**feeds), gc.evaluate(outs, feeds))
+    n, fused = _kernels(f)
+    assert n <= 4, fused
+
+
+@needs_cc
+def test_softmax_forward_is_one_row_kernel():
+    x = gc.placeholder("x", (None, 33))
+    f = gc.compile(gc.softmax(x), backend="c")
+    xv = np.random.default_rng(2).normal(size=(5, 33)).astype(np.float32) * 30
+    _close([f(xv)], [gc.evaluate(gc.softmax(x), {x: xv})])
+    n, fused = _kernels(f)
+    assert n == 1 and fused[0]["kind"] == "reduce"
+
+
+@needs_cc
+def test_mlp_layer_bias_and_activation_fused_into_gemm_epilogues():
+    rng = np.random.default_rng(3)
+    x = gc.placeholder("x", (None, 6))
+    W = gc.parameter("W", rng.normal(size=(6, 8)).astype(np.float32))
+    b = gc.parameter("b", rng.normal(size=8).astype(np.float32))
+    V = gc.parameter("V", rng.normal(size=(8, 3)).astype(np.float32))
+    h = gc.relu(x @ W + b)
+    loss = gc.sum(h @ V)
+    gW, gb = gc.grad(loss, [W, b])
+    f = gc.compile([h, loss, gW, gb], backend="c")
+    xv = rng.normal(size=(4, 6)).astype(np.float32)
+    _close(f(xv), gc.evaluate([h, loss, gW, gb], {x: xv}))
+    _, fused = _kernels(f)
+    gemms = [k for k in fused if k["kind"] == "matmul"]
+    forward = [k for k in gemms if "add" in k["ops"] and "where" in k["ops"]]
+    assert forward, f"no GEMM with bias + relu in its epilogue: {fused}"
+    # the relu's backward (a mask of the pre-activation) rides on the GEMM computing dh
+    backward = [k for k in gemms if k is not forward[0] and
+                ("greater" in k["ops"] or "where" in k["ops"])]
+    assert backward, f"no GEMM with the activation's backward in its epilogue: {fused}"
+
+
+@needs_cc
+def test_views_are_index_arithmetic_not_copies():
+    x = gc.placeholder("x", (3, 4))
+    y = gc.placeholder("y", (4,))
+    out = gc.transpose(x) * gc.broadcast_to(gc.reshape(y, (4, 1)), (4, 3)) + 1
+    f = gc.compile(out, backend="c")
+    vals = {"x": np.arange(12.0, dtype=np.float32).reshape(3, 4),
+            "y": np.arange(4.0, dtype=np.float32)}
+    _close([f(**vals)], [gc.evaluate(out, vals)])
+    n, fused = _kernels(f)
+    assert n == 1 and fused[0]["kind"] == "elementwise"
+
+
+def _program(outs):
+    order = topo_order(outs)
+    return Program("p", tuple(n for n in order if n.op == "placeholder"),
+                   tuple(n for n in order if n.op == "parameter"), tuple(outs))
+
+
+def test_cost_rule_stores_an_expensive_value_shared_by_two_kernels():
+    x = gc.placeholder("x", (8, 16))
+    e = x
+    for _ in range(4):
+        e = gc.exp(gc.sin(e))                      # cost well past COST_LIMIT
+    outs = [gc.sum(e, 0), gc.sum(e, 1)]          # two reductions, different rows
+    sched = fusion.schedule(outs)
+    assert id(e) in sched.materialized
+    cheap = x * 2 + 1
+    sched = fusion.schedule([gc.sum(cheap, 0), gc.sum(cheap, 1)])
+    assert id(cheap) not in sched.materialized  # cheap values are recomputed
+
+
+def test_deep_chain_schedules_without_recursion():
+    x = gc.placeholder("x", (4,))
+    y = x
+    for k in range(10000):
+        y = y * 1.0001 + (k % 3)
+    pir = lower(_program([y]))
+    assert len(pir.kernels) == 1
+    assert len(pir.kernels[0].body.instrs) >= 10000
+
+
+def test_every_kernel_has_a_store_or_feeds_one():
+    x = gc.placeholder("x", (None, 4))
+    outs = [gc.logsumexp(x), gc.softmax(x), gc.max(x, 0)]
+    pir = lower(_program(outs))
+    for k in pir.kernels:
+        assert k.buffers_written(), k.name
