@@ -210,7 +210,8 @@ def main() -> None:
     missing = [n for n in ("PyTorch eager (CPU)", "JAX jit (CPU)") if n not in times]
     lines += [
         "",
-        f"graphc: compile {compile_s * 1e3:.0f} ms (SymPy already imported); {s['nodes_before']} -> "
+        f"graphc: compile {compile_s * 1e3:.0f} ms (SymPy already imported); "
+        f"{s['nodes_before']} -> "
         f"{s['nodes_after']} nodes; {s['steps']} NumPy calls; {s['buffers']} scratch buffers "
         f"reused by {s['values_in_buffers']} values; planned peak {s['peak_bytes'] / 1e6:.2f} MB "
         f"vs {s['intermediate_bytes'] / 1e6:.2f} MB with one buffer per intermediate.",

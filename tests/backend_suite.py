@@ -75,8 +75,10 @@ OP_CASES: dict[str, tuple] = {
 OP_CASES.update({
     "where": ([((2, 3), "b"), ((2, 3), "s"), ((3,), "s")], gc.where),
     "cast": ([((2, 3), "s")], lambda x: gc.cast(gc.cast(x, "int32"), x.dtype) + x),
-    "sum": ([((2, 3, 4), "s")], lambda x: gc.sum(x, axis=(0, 2)) + gc.sum(x, 1, keepdims=True).sum()),
-    "max": ([((2, 3, 4), "s")], lambda x: gc.max(x, axis=1) + gc.sum(gc.max(x, (0, 2), keepdims=True))),
+    "sum": ([((2, 3, 4), "s")],
+            lambda x: gc.sum(x, axis=(0, 2)) + gc.sum(x, 1, keepdims=True).sum()),
+    "max": ([((2, 3, 4), "s")],
+            lambda x: gc.max(x, axis=1) + gc.sum(gc.max(x, (0, 2), keepdims=True))),
     "reshape": ([((2, 3, 4), "s")], lambda x: gc.reshape(x, (6, 4)) * gc.reshape(x, (6, -1))),
     "transpose": ([((2, 3, 4), "s")], lambda x: gc.transpose(x, (2, 0, 1)) * 2),
     "broadcast_to": ([((3, 1), "s")], lambda x: gc.broadcast_to(x, (2, 3, 4)) * 3),

@@ -274,7 +274,7 @@ def test_deep_graph_compiles_iteratively():
     np.testing.assert_allclose(f(v), gc.evaluate(y, {x: v}), rtol=1e-12)
 
 
-# ---- naming ---------------------------------------------------------------------------------------
+# ---- naming ----------------------------------------------------------------------------------
 
 def test_sanitize_names_examples():
     assert sanitize_names(["x", "x", "x_1"], set()) == ["x", "x_1", "x_1_1"]

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import CompileError
 from ..ir import Tensor, topo_order
-from ..passes.memory import MemoryPlan, Step, Value, nbytes, plan_memory
+from ..passes.memory import MemoryPlan, Step, Value, plan_memory
 from ..printing import _const_text, _formula
 from .base import Program
 from .naming import comment_text, sanitize_names
@@ -594,6 +594,6 @@ def _load_module(text: str, filename: str) -> types.ModuleType:
     return module
 
 
-def build(program: Program) -> NumpyExecutable:
+def build(program: Program, **options) -> NumpyExecutable:
     """The ``Executable`` for ``program`` (the registry entry for backend="numpy")."""
     return NumpyExecutable(program)
