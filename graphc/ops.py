@@ -282,7 +282,7 @@ def _cast_sympy(a, dtype):
 declare(OpDef(
     "cast", 1, "elementwise", lambda x, dtype: x.astype(dtype), shape=_cast_shape,
     vjp=lambda n, g: [A.cast(g, n.inputs[0].dtype) if n.inputs[0].dtype.kind == "f" else None],
-    jvp=lambda n, t: A.cast(t[0], n.dtype) if t[0] is not None else None,
+    jvp=lambda n, t: A.cast(t[0], n.dtype) if t[0] is not None and n.dtype.kind == "f" else None,
     sympy=_cast_sympy, c="(({dtype}){0})", cost=1, doc="convert to another dtype"))
 
 

@@ -409,3 +409,14 @@ def test_deep_graph_grad_hvp_jvp_are_iterative():
           for e in np.eye(2)]
     assert rel_err(gv, fd) < 1e-6
     assert abs(jvv - np.sum(gv)) < 1e-9 * max(1, abs(jvv))
+
+
+def test_jvp_and_hvp_take_array_tangents_and_stop_at_integer_casts():
+    x = gc.placeholder("x", (3,), F64)
+    xv = np.array([0.5, 1.2, 2.7])
+    y = gc.cast(gc.cast(x * 3.0, "int64"), F64) + x * x  # the int path has no derivative
+    np.testing.assert_allclose(gc.evaluate(gc.jvp(y, x, np.array([1.0, 0.0, 2.0])), {x: xv}),
+                               2 * xv * [1, 0, 2])
+    np.testing.assert_allclose(gc.evaluate(gc.grad(y, x, seed=np.ones(3)), {x: xv}), 2 * xv)
+    np.testing.assert_allclose(gc.evaluate(gc.hvp(gc.sum(x**3.0), x, [1.0, 1.0, 1.0]), {x: xv}),
+                               6 * xv)

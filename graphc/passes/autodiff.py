@@ -226,7 +226,9 @@ def jvp(y, wrt, tangents):
     """
     single_y = isinstance(y, Tensor)
     ys = as_list(y)
-    wrts, ts = as_list(wrt), as_list(tangents)
+    wrts = as_list(wrt)
+    # one wrt tensor takes one tangent, which may be data (an array, a list of numbers)
+    ts = [tangents] if isinstance(wrt, Tensor) else as_list(tangents)
     if len(wrts) != len(ts):
         raise GradError(f"jvp: {len(wrts)} wrt tensors but {len(ts)} tangents "
                         f"({user_location()})")
@@ -278,7 +280,8 @@ def hvp(y: Tensor, wrt, v):
     array([ 6., 12.], dtype=float32)
     """
     single = isinstance(wrt, Tensor)
-    wrts, vs = as_list(wrt), as_list(v)
+    wrts = as_list(wrt)
+    vs = [v] if isinstance(wrt, Tensor) else as_list(v)
     if len(wrts) != len(vs):
         raise GradError(f"hvp: {len(wrts)} wrt tensors but {len(vs)} vectors ({user_location()})")
     gs = grad(y, wrts)
