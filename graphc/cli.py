@@ -192,16 +192,25 @@ def cmd_show(args) -> int:
     import graphc as gc
     from graphc.passes import pipeline
 
+    if args.dump and args.dump != "all" and args.dump not in pipeline.PASSES:
+        raise UsageError(f"--dump: no pass named {args.dump!r}; passes: "
+                         f"{', '.join(pipeline.PASSES)} (or 'all')")
+    dumps: list = []
+    dump = dumps if args.dump else None
     g = load_script(args.file)
     roots = g.outputs + list(g.updates.values())
     print(gc.show(roots, title="raw"))
     if args.raw:
         return EXIT_OK
     try:
-        result = pipeline.run_pipeline(roots, opt_level=args.opt_level)
+        result = pipeline.run_pipeline(roots, opt_level=args.opt_level, dump=dump)
     except Exception as e:
         raise RuntimeFailure(f"optimizing {args.file} failed: {type(e).__name__}: "
                              f"{_one_line(e)}") from None
+    for name, listing in dumps:
+        if args.dump in ("all", name):
+            print()
+            print(listing)
     print()
     print(gc.show(result.outputs, title="optimized"))
     print()
@@ -310,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true", help="print only the raw graph")
     p.add_argument("--opt-level", type=int, default=2, choices=[0, 1, 2],
                    help="optimization level (default 2)")
+    p.add_argument("--dump", metavar="PASS", default=None,
+                   help="also print the graph after pass PASS ('all': after every pass)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("export", help="compile a script's graph and write a standalone artefact",

@@ -406,3 +406,12 @@ def test_bench_tiny_run_writes_only_its_section(tmp_path):
             or line.startswith("| numpy")]
     assert len(rows) >= 6 and all("WRONG" not in r and "failed" not in r for r in rows)
     assert "| ok |" in section and "N = 10" in section
+
+
+def test_show_dump_after_a_pass(script, capsys):
+    code, out, _ = run(capsys, "show", str(script), "--dump", "simplify")
+    assert code == 0 and "after simplify graph(" in out and "after fold" not in out
+    code, out, _ = run(capsys, "show", str(script), "--dump", "all")
+    assert code == 0 and "after fold graph(" in out and "after dce graph(" in out
+    code, out, err = run(capsys, "show", str(script), "--dump", "nope")
+    assert code == 2 and out == "" and "no pass named 'nope'" in err
