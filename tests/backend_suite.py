@@ -29,6 +29,7 @@ __all__ = [
     "test_mlp_training_steps", "test_reductions_and_shapes_with_none_dims",
     "test_outputs_are_fresh_arrays", "test_constant_and_leaf_outputs",
     "test_matmul_variants", "test_repeated_and_view_outputs", "test_where_special_values",
+    "test_random_graphs_match_interpreter",
     "compile_with", "assert_close", "OP_CASES",
 ]
 
@@ -329,3 +330,44 @@ def test_where_special_values(backend, dtype):
     for k, (g, w) in enumerate(zip(f(xv), gc.evaluate(outs, {x: xv}))):
         np.testing.assert_array_equal(g, w, err_msg=f"output {k}")
         assert np.array_equal(np.signbit(g), np.signbit(w)), f"output {k}: signs of zeros"
+
+
+# ---- random graphs (hypothesis): many values alive at once stress the buffer reuse ----------
+
+def _random_graph(data, phs):
+    from hypothesis import strategies as st
+
+    pool = list(phs)
+    unary = [gc.exp, gc.tanh, gc.sin, gc.neg, lambda t: gc.sqrt(gc.abs(t) + 1.0),
+             lambda t: gc.log1p(gc.abs(t)), gc.sigmoid,
+             lambda t: gc.sum(t, -1, keepdims=True) if t.ndim else t * 2.0,
+             lambda t: gc.transpose(gc.transpose(t) * 1.5) if t.ndim == 2 else t + 1.0]
+    binary = [gc.add, gc.sub, gc.mul, gc.maximum,
+              lambda a, b: gc.where(gc.greater(a, b), a, b * 0.5)]
+    for _ in range(data.draw(st.integers(3, 14))):
+        if data.draw(st.booleans()):
+            f = data.draw(st.sampled_from(unary))
+            pool.append(f(data.draw(st.sampled_from(pool))))
+        else:
+            f = data.draw(st.sampled_from(binary))
+            pool.append(f(data.draw(st.sampled_from(pool)), data.draw(st.sampled_from(pool))))
+    return pool
+
+
+def test_random_graphs_match_interpreter(backend):
+    from hypothesis import given, settings, strategies as st
+
+    shapes = [(3, 4), (4,), (3, 1), ()]
+
+    @settings(max_examples=15, deadline=None)
+    @given(st.data())
+    def check(data):
+        phs = [gc.placeholder(f"p{k}", s, "float64") for k, s in enumerate(shapes)]
+        pool = _random_graph(data, phs)
+        outs = pool[-2:] + gc.grad(gc.sum(pool[-1] * pool[-1]), phs)
+        rng = np.random.default_rng(0)
+        vals = [_rand(rng, s, "float64", -1.5, 1.5) for s in shapes]
+        f = compile_with(backend, outs, inputs=phs)
+        for k, (g, w) in enumerate(zip(f(*vals), gc.evaluate(outs, dict(zip(phs, vals))))):
+            assert_close(g, w, "float64", f"output {k}")
+    check()
