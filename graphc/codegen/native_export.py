@@ -1,0 +1,292 @@
+"""Standalone artefacts of the C and CUDA backends (nothing here imports graphc at run time).
+
+C:    ``<name>.c``, ``<name>.h``, ``Makefile`` (cc + OpenMP when available), parameter
+      values ``<name>_params.npz`` and ``<name>_loader.py``, whose ``load()`` returns a
+      callable used like the compiled function (needs only numpy + ctypes).
+CUDA: ``<name>.cu``, ``<name>.h``, ``graphc_cuda.h`` + ``graphc_cuda_emu.h``, ``Makefile``
+      (``make`` builds with nvcc alone; ``make emulate`` builds the example on the CPU),
+      ``example_main.cpp`` that loads inputs and parameters from ``data/*.bin``, runs one
+      forward+backward call and prints every result, and those ``data`` files.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+
+from .kernel_ir import ProgramIR, ctype
+
+
+def _write(directory: str, name: str, text, mode="w") -> str:
+    path = os.path.join(directory, name)
+    with open(path, mode) as fh:
+        fh.write(text)
+    return path
+
+
+def _meta(pir: ProgramIR) -> dict:
+    """Plain data the loaders need: names, dtypes, shapes as size expressions."""
+    dims = lambda b: [[m.coef, list(m.syms)] for m in b.dims]
+    prog = pir.program
+    n_out = len(prog.outputs)
+    sources = []
+    for kind, k in pir.root_sources:
+        if kind == "value":
+            sources.append(["value", np.asarray(k.value).tolist(), k.dtype.name])
+        else:
+            sources.append([kind, k])
+    update_params = []
+    for p in prog.update_params:
+        idx = [k for k, q in enumerate(prog.params) if q is p]
+        update_params.append(idx[0] if idx else -1)
+    return {
+        "inputs": [[b.name, b.dtype, dims(b)] for b in pir.inputs],
+        "input_names": [n.name for n in prog.inputs],
+        "input_dims": [[pir.sym_names.get(d, d) if isinstance(d, str) else d for d in n.dims]
+                       for n in prog.inputs],
+        "params": [[b.name, b.dtype, dims(b)] for b in pir.params],
+        "results": [[b.name, b.dtype, dims(b)] for b in pir.results],
+        "sizes": list(pir.sym_order),
+        "sources": sources, "n_outputs": n_out, "update_params": update_params,
+    }
+
+
+def _sym_alias(pir: ProgramIR) -> dict:
+    """Every C size name a loader may meet in an input's dims -> its canonical name."""
+    out = {}
+    for d, name in pir.sym_names.items():
+        out[name] = name
+    canon = pir.schedule.canon
+    for n in pir.program.inputs:
+        for d in n.dims:
+            if isinstance(d, str):
+                rep = canon.get(d, d)
+                out[d] = pir.sym_names.get(rep, rep) if isinstance(rep, str) else rep
+    return out
+
+
+LOADER = '''"""Loader of the graphc-exported C library {name!r} (needs only numpy and ctypes).
+
+    import {module}
+    f = {module}.load()        # builds nothing: run `make` in this folder first
+    outputs = f(*inputs)       # same inputs, outputs and parameter updates as gc.compile
+"""
+import ctypes
+import os
+
+import numpy as np
+
+META = {meta!r}
+DIM_ALIAS = {alias!r}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Compiled:
+    def __init__(self, lib_path=None):
+        lib = ctypes.CDLL(lib_path or os.path.join(HERE, "lib{name}.so"))
+        self._run = lib.{prefix}_run
+        self._run.restype = ctypes.c_int
+        self._run.argtypes = [ctypes.c_void_p] * 5
+        self._wsb = lib.{prefix}_workspace_bytes
+        self._wsb.restype = ctypes.c_int64
+        self._wsb.argtypes = [ctypes.c_void_p]
+        saved = np.load(os.path.join(HERE, "{name}_params.npz"))
+        self.params = [np.ascontiguousarray(saved[p[0]]) for p in META["params"]]
+
+    def _shape(self, dims, sizes):
+        return tuple(int(c * np.prod([sizes[s] for s in syms], dtype=np.int64)) for c, syms in dims)
+
+    def __call__(self, *args, **feeds):
+        names = META["input_names"]
+        args = list(args) + [None] * (len(names) - len(args))
+        for key, value in feeds.items():
+            if key not in names:
+                raise TypeError("unknown input %r; inputs are %s" % (key, names))
+            args[names.index(key)] = value
+        if len(args) != len(META["inputs"]) or any(a is None for a in args):
+            raise TypeError("expected %d inputs: %s" % (len(META["inputs"]),
+                            [i[0] for i in META["inputs"]]))
+        ins, sizes = [], {{}}
+        for (name, dtype, _), dims, a in zip(META["inputs"], META["input_dims"], args):
+            a = np.ascontiguousarray(a, dtype=dtype)
+            if a.ndim != len(dims):
+                raise ValueError("input %r: expected rank %d, got shape %s" % (name, len(dims), a.shape))
+            for d, n in zip(dims, a.shape):
+                key = DIM_ALIAS.get(d, d)
+                if isinstance(key, str):
+                    if sizes.setdefault(key, n) != n:
+                        raise ValueError("input %r: size %d conflicts with %s=%d" % (name, n, key, sizes[key]))
+                elif key != n:
+                    raise ValueError("input %r: expected size %d, got %d" % (name, key, n))
+            ins.append(a)
+        order = tuple(sizes[s] for s in META["sizes"])
+        c_sizes = (ctypes.c_int64 * max(len(order), 1))(*order)
+        res = [np.empty(self._shape(dims, sizes), dtype) for _, dtype, dims in META["results"]]
+        ws = np.empty(max(int(self._wsb(c_sizes)), 64), np.uint8)
+        ptrs = lambda arrs: (ctypes.c_void_p * max(len(arrs), 1))(*[x.ctypes.data for x in arrs])
+        if self._run(ptrs(ins), ptrs(self.params), ptrs(res), c_sizes, ws.ctypes.data) != 0:
+            raise RuntimeError("{name}: generated code failed")
+        values = []
+        for src in META["sources"]:
+            if src[0] == "result":
+                values.append(res[src[1]].copy())
+            elif src[0] == "input":
+                values.append(ins[src[1]].copy())
+            elif src[0] == "param":
+                values.append(self.params[src[1]].copy())
+            else:
+                values.append(np.array(src[1], dtype=src[2]))
+        n = META["n_outputs"]
+        outs, new = values[:n], values[n:]
+        for k, v in zip(META["update_params"], new):
+            if k >= 0:
+                self.params[k] = np.ascontiguousarray(v)
+        return outs[0] if n == 1 else outs
+
+
+def load(lib_path=None):
+    return Compiled(lib_path)
+'''
+
+C_MAKEFILE = """# Builds lib{name}.so from the graphc-generated C (no graphc needed).
+CC ?= cc
+CFLAGS ?= -O3 -fPIC -std=c11
+OPENMP := $(shell echo 'int main(void){{return 0;}}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
+
+lib{name}.so: {name}.c {name}.h
+\t$(CC) $(CFLAGS) $(OPENMP) -shared -o $@ {name}.c -lm
+
+clean:
+\trm -f lib{name}.so
+"""
+
+
+def export_c(exe, directory: str, name: str) -> list:
+    from .c_backend import prefix, render_header
+    from .naming import sanitize_names
+    pir = exe.pir
+    name = sanitize_names([name])[0]
+    os.makedirs(directory, exist_ok=True)
+    src = next(iter(exe.source.values()))
+    paths = [_write(directory, f"{name}.c", f'#include "{name}.h"\n' + src),
+             _write(directory, f"{name}.h", render_header(pir)),
+             _write(directory, "Makefile", C_MAKEFILE.format(name=name))]
+    np.savez(os.path.join(directory, f"{name}_params.npz"),
+             **{b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.program.params)})
+    paths.append(os.path.join(directory, f"{name}_params.npz"))
+    paths.append(_write(directory, f"{name}_loader.py", LOADER.format(
+        name=name, module=f"{name}_loader", prefix=prefix(pir), meta=_meta(pir),
+        alias=_sym_alias(pir))))
+    return paths
+
+
+# ---- CUDA ------------------------------------------------------------------------------------
+
+CUDA_MAKEFILE = """# Builds the graphc-generated CUDA code with nvcc alone (no graphc needed).
+#   make            lib{name}.so and ./example (GPU)
+#   make emulate    ./example_emu: the same .cu on the CPU through graphc_cuda_emu.h
+NVCC ?= nvcc
+ARCH ?= sm_90
+CXX ?= c++
+
+all: lib{name}.so example
+
+lib{name}.so: {name}.cu {name}.h graphc_cuda.h
+\t$(NVCC) -O3 -arch=$(ARCH) -I. -Xcompiler -fPIC -shared -o $@ {name}.cu
+
+example: example_main.cpp {name}.cu {name}.h graphc_cuda.h
+\t$(NVCC) -O3 -arch=$(ARCH) -I. -o $@ -x cu {name}.cu -x cu example_main.cpp
+
+emulate: example_emu
+
+example_emu: example_main.cpp {name}.cu {name}.h graphc_cuda.h graphc_cuda_emu.h
+\t$(CXX) -O2 -std=c++20 -pthread -I. -include graphc_cuda.h -x c++ {name}.cu -x c++ example_main.cpp -o $@
+
+clean:
+\trm -f lib{name}.so example example_emu
+"""
+
+
+def _example_main(pir: ProgramIR, name: str, prefix: str, sizes: dict) -> str:
+    lines = [f"/* Example: load inputs + parameters from data/*.bin, run {name} once "
+             "(forward + backward + updates), print every result. */",
+             "#include <stdio.h>", "#include <stdlib.h>", "#include <stdint.h>",
+             f'#include "{name}.h"', "",
+             "static void* load(const char* path, size_t bytes) {",
+             "    void* p = malloc(bytes ? bytes : 1);",
+             "    FILE* f = fopen(path, \"rb\");",
+             "    if (!f || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, \"cannot read %s\\n\", path); exit(1); }",
+             "    fclose(f);", "    return p;", "}", "",
+             "int main(void) {"]
+    for s in pir.sym_order:
+        lines.append(f"    const int64_t {s} = {sizes[s]};")
+    lines.append(f"    const int64_t sizes[{max(len(pir.sym_order), 1)}] = "
+                 f"{{{', '.join(pir.sym_order) or '0'}}};")
+    count = lambda b: f"(size_t)({b.size().c()})"
+    for group, arr in ((pir.inputs, "inputs"), (pir.params, "params")):
+        lines.append(f"    void* {arr}[{max(len(group), 1)}] = {{0}};")
+        for b in group:
+            lines.append(f'    {arr}[{b.index}] = load("data/{arr}_{b.name}.bin", '
+                         f"{count(b)} * sizeof({ctype(b.dtype)}));")
+    lines.append(f"    int dirty[{max(len(pir.params), 1)}] = {{0}};")
+    lines.append(f"    void* results[{max(len(pir.results), 1)}] = {{0}};")
+    for b in pir.results:
+        lines.append(f"    results[{b.index}] = malloc({count(b)} * sizeof({ctype(b.dtype)}) + 1);")
+    lines.append(f"    if ({prefix}_run(inputs, params, dirty, results, sizes) != 0) {{")
+    lines.append('        fprintf(stderr, "error: %s\\n", gc_last_error());')
+    lines.append("        return 1;")
+    lines.append("    }")
+    for b in pir.results:
+        lines.append(f"    {{ const {ctype(b.dtype)}* r = (const {ctype(b.dtype)}*)results[{b.index}];")
+        lines.append(f'      printf("{b.name}");')
+        lines.append(f"      for (size_t k = 0; k < {count(b)}; ++k) printf(\" %.9g\", (double)r[k]);")
+        lines.append('      printf("\\n"); }')
+    lines += [f"    {prefix}_release();", "    return 0;", "}", ""]
+    return "\n".join(lines)
+
+
+def export_cuda(exe, directory: str, name: str, sizes: dict | None = None,
+                inputs: list | None = None) -> list:
+    """Write the CUDA folder. ``inputs`` (arrays) and ``sizes`` (C size name -> int) fix
+    the example's data; by default run-time dims are 4 and inputs are seeded random."""
+    from .c_backend import prefix
+    from .cuda_backend import render_header
+    from .naming import sanitize_names
+    from . import toolchain
+    pir = exe.pir
+    name = sanitize_names([name])[0]
+    os.makedirs(os.path.join(directory, "data"), exist_ok=True)
+    src = next(iter(exe.source.values()))
+    pre = prefix(pir)
+    sizes = dict(sizes or {})
+    for s in pir.sym_order:
+        sizes.setdefault(s, 4)
+    paths = [_write(directory, f"{name}.cu", src),
+             _write(directory, f"{name}.h", render_header(pir)),
+             _write(directory, "Makefile", CUDA_MAKEFILE.format(name=name)),
+             _write(directory, "example_main.cpp", _example_main(pir, name, pre, sizes))]
+    for h in ("graphc_cuda.h", "graphc_cuda_emu.h"):
+        dst = os.path.join(directory, h)
+        shutil.copyfile(os.path.join(toolchain.include_dir(), h), dst)
+        paths.append(dst)
+    rng = np.random.default_rng(0)
+    for k, b in enumerate(pir.inputs):
+        shape = tuple(m.coef * int(np.prod([sizes[s] for s in m.syms], dtype=np.int64))
+                      for m in b.dims)
+        if inputs is not None:
+            arr = np.ascontiguousarray(inputs[k], dtype=b.dtype)
+        elif np.dtype(b.dtype).kind in "iu":
+            arr = rng.integers(0, 2, size=shape).astype(b.dtype)
+        elif np.dtype(b.dtype).kind == "b":
+            arr = rng.uniform(size=shape) > 0.5
+        else:
+            arr = rng.normal(size=shape).astype(b.dtype)
+        p = os.path.join(directory, "data", f"inputs_{b.name}.bin")
+        arr.tofile(p)
+        paths.append(p)
+    for b, p_node in zip(pir.params, pir.program.params):
+        p = os.path.join(directory, "data", f"params_{b.name}.bin")
+        np.ascontiguousarray(p_node.value, dtype=b.dtype).tofile(p)
+        paths.append(p)
+    return paths
