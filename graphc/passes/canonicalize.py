@@ -3,11 +3,11 @@
 Hash-consing already merges structurally identical nodes; this pass makes more of
 them identical (CSE beyond hash-consing):
 
-* constants last in commutative ops, and ``b*a`` replaced by an ``a*b`` already in the
-  graph, so they are one node;
-* constants collected and moved outward: ``2*(3*x)`` -> ``x*6``, ``(x+1)+2`` -> ``x+3``;
-* signs normalised: ``x - c`` -> ``x + (-c)``, ``--x`` -> ``x``, ``x*-1`` -> ``-x``,
-  ``a + -b`` -> ``a - b``, ``-(a*c)`` -> ``a*(-c)``;
+* constants first in products (``9*t``) and last in other commutative ops (``x + 1``),
+  and ``b*a`` replaced by an ``a*b`` already in the graph, so they are one node;
+* constants collected and moved outward: ``2*(3*x)`` -> ``6*x``, ``(x+1)+2`` -> ``x+3``;
+* signs normalised: ``x - c`` -> ``x + (-c)``, ``--x`` -> ``x``, ``-1*x`` -> ``-x``,
+  ``a + -b`` -> ``a - b``, ``-(c*a)`` -> ``(-c)*a``;
 * broadcasts of a scalar kept as scalars: an elementwise operand
   ``broadcast_to(x)`` becomes ``x`` (broadcasting is implicit), reshapes of
   broadcast scalars are broadcasts, nested broadcasts/reshapes/transposes collapse,
@@ -20,7 +20,7 @@ them identical (CSE beyond hash-consing):
 >>> from graphc.passes.canonicalize import canonicalize
 >>> print(gc.show(canonicalize([2 * (3 * x)])))
 graph(x: f32[3]) {
-  t1: f32[3] = mul(x, 6.0)
+  t1: f32[3] = mul(6.0, x)
   return t1
 }
 """
@@ -66,7 +66,7 @@ def canonical_rule(n: Tensor) -> Tensor | None:
     if op in _COMMUTATIVE:
         a, b = ins
         ca, cb = is_const(a), is_const(b)
-        if ca and not cb:  # constants last
+        if ca != cb and ca != (op == "mul"):  # constants first in products, last elsewhere
             return build(op, b, a)
         if ca == cb and a is not b:
             # CSE beyond hash-consing: b*a becomes the a*b met first. (Sorting every
@@ -145,21 +145,23 @@ def _sub_rule(n: Tensor) -> Tensor | None:
 
 
 def _mul_rule(n: Tensor) -> Tensor | None:
-    a, b = n.inputs
-    cb = _scalar_of(b)
-    if cb is not None:
-        if n.dtype.kind == "f" and cb == -1:
-            return build("neg", a)
-        if a.op == "mul" and _scalar_of(a.inputs[1]) is not None:
-            return build("mul", a.inputs[0], scalar(_scalar_of(a.inputs[1]) * cb, n.dtype))
-        if a.op == "neg" and n.dtype.kind == "f":
-            return build("mul", a.inputs[0], scalar(-cb, n.dtype))
-        if b.ndim and not is_const(a):
-            return build("mul", a, scalar(cb, n.dtype))
-    if a.op == "mul" and is_const(a.inputs[1]) and not is_const(b):
-        return build("mul", build("mul", a.inputs[0], b), a.inputs[1])
-    if b.op == "mul" and is_const(b.inputs[1]) and not is_const(a):
-        return build("mul", build("mul", a, b.inputs[0]), b.inputs[1])
+    """Products keep their constant first: ``c * x`` (as people write ``9*a**2``)."""
+    c, x = n.inputs
+    k = _scalar_of(c)
+    if k is not None:
+        if n.dtype.kind == "f" and k == -1:
+            return build("neg", x)
+        if x.op == "mul" and _scalar_of(x.inputs[0]) is not None:
+            return build("mul", scalar(_scalar_of(x.inputs[0]) * k, n.dtype), x.inputs[1])
+        if x.op == "neg" and n.dtype.kind == "f":
+            return build("mul", scalar(-k, n.dtype), x.inputs[0])
+        if c.ndim and not is_const(x):
+            return build("mul", scalar(k, n.dtype), x)
+    a, b = n.inputs  # constants move outward, where they meet and fold
+    if a.op == "mul" and is_const(a.inputs[0]) and not is_const(b):
+        return build("mul", a.inputs[0], build("mul", a.inputs[1], b))
+    if b.op == "mul" and is_const(b.inputs[0]) and not is_const(a):
+        return build("mul", b.inputs[0], build("mul", a, b.inputs[1]))
     return None
 
 
@@ -172,8 +174,8 @@ def _neg_rule(n: Tensor) -> Tensor | None:
     c = _scalar_of(x)
     if c is not None and x.op == "constant":
         return scalar(-c, n.dtype)
-    if x.op == "mul" and _scalar_of(x.inputs[1]) is not None:
-        return build("mul", x.inputs[0], scalar(-_scalar_of(x.inputs[1]), n.dtype))
+    if x.op == "mul" and _scalar_of(x.inputs[0]) is not None:
+        return build("mul", scalar(-_scalar_of(x.inputs[0]), n.dtype), x.inputs[1])
     return None
 
 

@@ -30,7 +30,7 @@ after every pass to stderr; ``dump="after-simplify"`` after one pass only; a
 >>> print(gc.show(gc.optimize(da)))
 graph(a: f32[2] param) {
   t1: f32[2] = mul(a, a)
-  t2: f32[2] = mul(t1, 9.0)
+  t2: f32[2] = mul(9.0, t1)
   return t2
 }
 """

@@ -126,7 +126,7 @@ def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
         return scalar(float(e), dtype)
     if e.is_Add:
         pos, negs = [], []
-        for t in e.args:
+        for t in sorted(e.args, key=lambda t: t.is_Number):  # numbers last: x + 1
             c, rest = t.as_coeff_Mul()
             (negs if c.is_negative else pos).append(-t if c.is_negative else t)
         out = None
