@@ -260,6 +260,10 @@ def export_cuda(exe, directory: str, name: str, sizes: dict | None = None,
     src = next(iter(exe.source.values()))
     pre = prefix(pir)
     sizes = dict(sizes or {})
+    for b, arr in zip(pir.inputs, inputs or []):
+        for m, n in zip(b.dims, np.shape(arr)):
+            if m.coef == 1 and len(m.syms) == 1:
+                sizes.setdefault(m.syms[0], int(n))
     for s in pir.sym_order:
         sizes.setdefault(s, 4)
     paths = [_write(directory, f"{name}.cu", src),
