@@ -382,10 +382,22 @@ class _ProgramBuilder:
             dims.update(d for d in n.dims if isinstance(d, str))
             if n.op in ("reshape", "broadcast_to", "shape_size"):
                 dims.update(d for d in n.attr("shape") if isinstance(d, str))
-        dims = sorted({self.sched.canon.get(d, d) for d in dims} - {None}, key=str)
-        dims = [d for d in dims if isinstance(d, str)]
-        names = sanitize_names(["n_" + d.lstrip("?") for d in dims])
-        self.sym_names = dict(zip(dims, names))
+        dims = {self.sched.canon.get(d, d) for d in dims}
+        dims = {d for d in dims if isinstance(d, str)}
+        # deterministic, readable size names: a named dim keeps its name; an anonymous
+        # one (None) is named after the first input axis that has it ("n_x0")
+        stems: dict = {}
+        for p in list(program.inputs) + list(program.params):
+            for axis, d in enumerate(p.dims):
+                d = self.sched.canon.get(d, d)
+                if d in dims and d not in stems:
+                    stems[d] = d if not d.startswith("?") else f"{p.name or 'x'}{axis}"
+        rest = sorted(d for d in dims if d not in stems)
+        for k, d in enumerate(rest):
+            stems[d] = d.lstrip("?") if not d.startswith("?") else f"dim{k}"
+        order = list(stems)
+        names = sanitize_names(["n_" + stems[d] for d in order])
+        self.sym_names = dict(zip(order, names))
         # user-facing buffers
         leaf_names = [p.name or "x" for p in program.inputs] + [p.name or "p" for p in program.params]
         reserved = {"out", "t", "c", "ws", "sizes", "acc", "i", "o", "r", "k"}
