@@ -140,11 +140,21 @@ def make_rule_fn(rules: list[Rule]) -> Callable[[Tensor], Tensor | None]:
         commutative = len(r.pattern) == 3 and OPS[r.pattern[0]].commutative
         by_op.setdefault(r.pattern[0], []).append((r, _needs(r.pattern), commutative))
 
+    # which rules may match depends only on the ops of a node and of its operands
+    candidates: dict[tuple, list[Rule]] = {}
+
+    def rules_for(n: Tensor) -> list[Rule]:
+        key = (n.op, *[i.op for i in n.inputs])
+        found = candidates.get(key)
+        if found is None:
+            ins = n.inputs
+            found = candidates[key] = [
+                r for r, needs, commutative in by_op.get(n.op, ())
+                if _may_match(needs, ins) or (commutative and _may_match(needs, ins[::-1]))]
+        return found
+
     def apply_rules(n: Tensor) -> Tensor | None:
-        ins = n.inputs
-        for r, needs, commutative in by_op.get(n.op, ()):
-            if not _may_match(needs, ins) and not (commutative and _may_match(needs, ins[::-1])):
-                continue
+        for r in rules_for(n):
             for b in _matches(r.pattern, n, {"_": n}):
                 if r.guard is not None and not r.guard(b):
                     continue

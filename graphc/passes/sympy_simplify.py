@@ -8,11 +8,13 @@ ops' declared ``sympy`` forms, simplified, converted back, and accepted only whe
 the cost model (the sum of ``OpDef.cost`` over the cluster's nodes: transcendental
 > div > mul > add) says the result is strictly cheaper.
 
-Budgets keep compile time bounded on large graphs: clusters above ``max_ops``
-nodes are skipped, each ``sympy.simplify`` call is interrupted after
-``per_cluster_s`` (main thread only; elsewhere only the cheap ``cancel`` and
-``factor_terms`` run), and the pass stops after ``budget_s`` seconds in total.
-Results are cached by the cluster's formula, so repeated layers cost one call.
+Budgets keep compile time bounded on large graphs, deterministically: clusters
+above ``max_ops`` nodes are skipped, at most ``max_new`` clusters not seen before
+go to SymPy per run (results are cached by the cluster's formula, so repeated
+layers cost one call), and only clusters up to ``simplify_ops`` nodes get the
+full ``sympy.simplify`` (the others ``cancel`` and ``factor_terms``). As a safety
+net, a ``sympy.simplify`` call is interrupted after ``per_cluster_s`` (main
+thread only) and the pass stops after ``budget_s`` seconds.
 
 >>> import graphc as gc
 >>> from graphc.passes.sympy_simplify import sympy_simplify
@@ -44,10 +46,14 @@ CLUSTER_OPS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "exp", "log",
 
 @dataclass
 class SympyBudget:
-    max_ops: int = 10          # clusters bigger than this are skipped
+    """Limits of one run. The counts make the result deterministic (same graph, same
+    output); the times are a safety net that ordinary graphs never reach."""
+    max_ops: int = 8           # clusters bigger than this are skipped
     min_ops: int = 3           # smaller ones cannot get cheaper in practice
-    per_cluster_s: float = 0.05
-    budget_s: float = 0.25     # whole pass
+    max_new: int = 24          # clusters not in the cache that SymPy may work on per run
+    simplify_ops: int = 6      # full sympy.simplify only up to this size (else cheap ones)
+    per_cluster_s: float = 0.2
+    budget_s: float = 0.5      # whole pass
     stats: dict = field(default_factory=dict)
 
 
@@ -177,12 +183,12 @@ def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
     raise ValueError(f"no graph form for {e.func}")
 
 
-def _simplified(e, sp, seconds: float):
+def _simplified(e, sp, seconds: float, full: bool):
     key = sp.srepr(e)
     if key in _cache:
         return _cache[key]
     candidates = [sp.factor_terms(e), sp.cancel(e)]
-    if threading.current_thread() is threading.main_thread() and seconds > 0:
+    if full and threading.current_thread() is threading.main_thread() and seconds > 0:
         def on_alarm(*_):
             raise _Timeout
         old = signal.signal(signal.SIGALRM, on_alarm)
@@ -218,7 +224,7 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
     out_ids = {id(o) for o in outs}
     subst: dict[int, Tensor] = {}
     keep: list[Tensor] = []
-    tried = accepted = skipped = 0
+    tried = accepted = skipped = fresh = over = 0
     for n in order:
         if n.op not in CLUSTER_OPS or n.dtype.kind != "f":
             continue
@@ -227,7 +233,7 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
             continue  # an inner node; its cluster is handled at the root (approximation)
         left = budget.budget_s - (time.perf_counter() - start)
         if left <= 0:
-            skipped += 1
+            over += 1
             continue
         got = _collect(n, users, out_ids, budget.max_ops)
         if got is None:
@@ -241,7 +247,14 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
             e, leaf_map = _to_sympy(inner, leaves, sp)
             old_cost = _cost(n, {id(x) for x in leaves})
             best, best_cost = None, old_cost
-            for cand in _simplified(e, sp, min(budget.per_cluster_s, left)):
+            key_known = sp.srepr(e) in _cache
+            if not key_known:
+                if fresh >= budget.max_new:
+                    over += 1
+                    continue
+                fresh += 1
+            full = len(inner) <= budget.simplify_ops
+            for cand in _simplified(e, sp, min(budget.per_cluster_s, left), full):
                 g = _from_sympy(cand, leaf_map, n.dtype, sp)
                 c = _cost(g, {id(x) for x in leaves})
                 if c < best_cost and g.dtype == n.dtype:
@@ -252,7 +265,7 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
             accepted += 1
             subst[id(n)] = best
             keep.append(n)
-    budget.stats.update(tried=tried, accepted=accepted, skipped=skipped,
+    budget.stats.update(tried=tried, accepted=accepted, skipped=skipped, over_budget=over,
                         seconds=time.perf_counter() - start)
     if not subst:
         return outs
