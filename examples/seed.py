@@ -23,8 +23,8 @@ def step(title):
 # 1. A tensor from data ---------------------------------------------------------------------
 step("1. a tensor from data")
 t = gc.constant([[9, 8], [7, 6]])
-print(repr(t))
-print(run(t))
+print("t =", t, " shape", t.shape, " dtype", t.dtype)   # a graph node that holds its data
+print("value:", run(t).tolist())
 
 # 2. E = 3*a**3 - b**2 with a, b parameters ----------------------------------------------------
 step("2. E = 3*a**3 - b**2")
