@@ -124,6 +124,12 @@ def unbroadcast(g: Tensor, dims) -> Tensor:
     for k, d in enumerate(dims):
         if d == 1 and g.dims[lead + k] != 1:
             axes.append(lead + k)
+    s = _scalar_source(g)
+    counts = [g.dims[a] for a in axes]
+    if axes and s is not None and s.op == "constant" and all(isinstance(c, int) for c in counts):
+        # a constant cotangent summed: the sum is known (keeps gradients of seeds small)
+        total = A.constant(s.value * int(np.prod(counts)), g.dtype)
+        return total if not dims else A.broadcast_to(total, dims)
     if axes:
         stretched = len(axes) > lead
         # only leading axes to drop: one plain sum (reads as sum(g, axis=0), no reshape)

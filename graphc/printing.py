@@ -179,7 +179,13 @@ def show(outputs, title: str | None = None) -> str:
 # ---- formulas in NumPy notation ------------------------------------------------------------
 
 ATOM = 9
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "matmul": 2}
+# matmul binds like * and / in Python; 2.5 marks it so that a mix of the two is
+# always parenthesised for the reader ((a * b) @ c, (a @ b) * c)
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "matmul": 2.5}
+
+
+def _needs_parens(p: float, prec: float, right: bool) -> bool:
+    return p < prec or (right and p == prec) or (p != prec and int(p) == int(prec))
 
 
 def _insert_unit_axes(src, dst) -> list | None:
@@ -211,7 +217,7 @@ def _formula(n: Tensor, args: list[tuple[str, int]],
 
     def wrap(k, prec, right=False):
         text, p = args[k]
-        return f"({text})" if p < prec or (right and p == prec) else text
+        return f"({text})" if _needs_parens(p, prec, right) else text
 
     if n.op == "neg":
         return f"-{wrap(0, 4)}", 3
@@ -238,7 +244,8 @@ def _formula(n: Tensor, args: list[tuple[str, int]],
         index = _insert_unit_axes(n.inputs[0].dims, n.dims)
         if index:
             return f"{wrap(0, ATOM)}[{', '.join(index)}]", ATOM
-        return f"{wrap(0, ATOM)}.reshape{_shape_text(n.attr('shape'), dim)}", ATOM
+        shape = _shape_text(n.attr("shape"), dim) if n.ndim else "(())"
+        return f"{wrap(0, ATOM)}.reshape{shape}", ATOM
     if n.op == "broadcast_to":
         return f"broadcast_to({args[0][0]}, {_shape_text(n.attr('shape'), dim)})", ATOM
     if n.op == "cast":
@@ -270,7 +277,7 @@ def _broadcast_sources(order: list[Tensor]) -> dict[int, Tensor]:
             continue
         inp = n.inputs[0]
         z = src.get(id(inp), inp)
-        if n.op == "broadcast_to" or all(d == 1 for d in z.dims):
+        if n.op == "broadcast_to" or (all(d == 1 for d in z.dims) and n.ndim >= z.ndim):
             src[id(n)] = z
         elif n.dims[n.ndim - inp.ndim:] == inp.dims and all(d == 1 for d in n.dims[:n.ndim - inp.ndim]):
             src[id(n)] = z
@@ -449,7 +456,7 @@ def _latex_formula(n, args, dim=format_dim) -> tuple[str, int]:
 
     def wrap(k, prec, right=False):
         text, p = args[k]
-        return rf"\left({text}\right)" if p < prec or (right and p == prec) else text
+        return rf"\left({text}\right)" if _needs_parens(p, prec, right) else text
 
     def call(fn, extra=""):
         return rf"{fn}{extra}\left({', '.join(a[0] for a in args)}\right)", ATOM
@@ -461,7 +468,7 @@ def _latex_formula(n, args, dim=format_dim) -> tuple[str, int]:
     if n.op == "mul":
         return rf"{wrap(0, 2)} \cdot {wrap(1, 2, right=True)}", 2
     if n.op == "matmul":
-        return rf"{wrap(0, 2)} \, {wrap(1, 2, right=True)}", 2
+        return rf"{wrap(0, 2.5)} \, {wrap(1, 2.5, right=True)}", 2.5
     if n.op == "div":
         return rf"\frac{{{args[0][0]}}}{{{args[1][0]}}}", ATOM
     if n.op == "pow":
@@ -505,6 +512,7 @@ def _latex_const(n: Tensor) -> tuple[str, int]:
     flat = arr.reshape(-1)
     if flat.size and np.all(flat == flat[0]):
         text = _scalar_text(flat[0])
+        text = text[:-2] if text.endswith(".0") else text
         return text, (3 if text.startswith("-") else ATOM)
     shape = r" \times ".join(map(str, arr.shape))
     return rf"C_{{{shape}}}", ATOM

@@ -148,6 +148,17 @@ def test_precedence_round_trips():
         check_text(e, feeds)
 
 
+def test_matmul_mixed_with_products_is_parenthesised():
+    a = gc.placeholder("a", (2, 2), F64)
+    b = gc.placeholder("b", (2, 2), F64)
+    feeds = {"a": np.array([[1., 2.], [3., 4.]]), "b": np.array([[0.5, -1.], [2., 0.25]])}
+    for e, want in [((a * 2.0) @ b, "(a * 2) @ b"), (2.0 * (a @ b), "2 * (a @ b)"),
+                    ((a @ b) * a, "(a @ b) * a"), (a @ (b * a), "a @ (b * a)"),
+                    (a @ b @ a, "a @ b @ a"), (a @ (b @ a), "a @ (b @ a)"),
+                    (-(a @ b), "-(a @ b)"), ((a @ b) / a, "(a @ b) / a")]:
+        assert check_text(e, feeds) == want
+
+
 def test_gradients_of_random_graphs_print_as_runnable_numpy():
     rng = np.random.default_rng(2)
     x = gc.placeholder("x", (None, 3), F64)
