@@ -9,9 +9,9 @@ the cost model (the sum of ``OpDef.cost`` over the cluster's nodes: transcendent
 > div > mul > add) says the result is strictly cheaper.
 
 Budgets keep compile time bounded on large graphs, deterministically: clusters
-above ``max_ops`` nodes are skipped, at most ``max_new`` clusters not seen before
-go to SymPy per run (results are cached by the cluster's formula, so repeated
-layers cost one call), and only clusters up to ``simplify_ops`` nodes get the
+above ``max_ops`` nodes are skipped, at most ``max_clusters`` are examined per run
+(verdicts are cached by the cluster's formula, so repeated layers cost one SymPy
+call), and only clusters up to ``simplify_ops`` nodes get the
 full ``sympy.simplify`` (the others ``cancel`` and ``factor_terms``). As a safety
 net, a ``sympy.simplify`` call is interrupted after ``per_cluster_s`` (main
 thread only) and the pass stops after ``budget_s`` seconds.
@@ -50,14 +50,15 @@ class SympyBudget:
     output); the times are a safety net that ordinary graphs never reach."""
     max_ops: int = 8           # clusters bigger than this are skipped
     min_ops: int = 3           # smaller ones cannot get cheaper in practice
-    max_new: int = 24          # clusters not in the cache that SymPy may work on per run
+    max_clusters: int = 64     # clusters examined per run (cached or not: same graph, same
+                               # result whatever ran before)
     simplify_ops: int = 6      # full sympy.simplify only up to this size (else cheap ones)
     per_cluster_s: float = 0.2
     budget_s: float = 0.5      # whole pass
     stats: dict = field(default_factory=dict)
 
 
-_cache: dict[str, object] = {}   # srepr of a cluster's formula -> simplified formula
+_cache: dict[tuple, object] = {}   # a cluster's formula (as data) -> its best rewrite or None
 
 
 class _Timeout(Exception):
@@ -183,10 +184,27 @@ def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
     raise ValueError(f"no graph form for {e.func}")
 
 
-def _simplified(e, sp, seconds: float, full: bool):
-    key = sp.srepr(e)
-    if key in _cache:
-        return _cache[key]
+def _cluster_key(inner: list[Tensor], leaves: list[Tensor]) -> tuple:
+    """The cluster's formula as plain data (ops, operand positions, constants), so a repeated
+    cluster is recognised before any SymPy work."""
+    index = {id(n): k for k, n in enumerate(inner)}
+    leaf_index = {id(leaf): j for j, leaf in enumerate(dict.fromkeys(leaves))}
+    parts = []
+    for n in inner:
+        args = []
+        for i in n.inputs:
+            if id(i) in index:
+                args.append(("n", index[id(i)]))
+            elif id(i) in leaf_index:
+                args.append(("v", leaf_index[id(i)]))
+            else:
+                args.append(("c", float(splat_value(i))))
+        parts.append((n.op, tuple(args)))
+    return inner[0].dtype.str, tuple(parts)
+
+
+def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, seconds: float, full: bool):
+    """The cheapest SymPy rewrite of formula ``e`` (over the symbols of ``leaf_map``), or None."""
     candidates = [sp.factor_terms(e), sp.cancel(e)]
     if full and threading.current_thread() is threading.main_thread() and seconds > 0:
         def on_alarm(*_):
@@ -200,8 +218,13 @@ def _simplified(e, sp, seconds: float, full: bool):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
-    _cache[key] = candidates
-    return candidates
+    best, best_cost = None, _cost(root, leaves)
+    for cand in candidates:
+        g = _from_sympy(cand, leaf_map, root.dtype, sp)
+        c = _cost(g, leaves)
+        if c < best_cost and g.dtype == root.dtype:
+            best, best_cost = cand, c
+    return best
 
 
 def sympy_simplify(outputs, budget: SympyBudget | None = None,
@@ -223,18 +246,12 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
             users[id(i)] += 1
     out_ids = {id(o) for o in outs}
     subst: dict[int, Tensor] = {}
-    keep: list[Tensor] = []
-    tried = accepted = skipped = fresh = over = 0
+    tried = accepted = skipped = over = 0
     for n in order:
         if n.op not in CLUSTER_OPS or n.dtype.kind != "f":
             continue
-        parent_inner = users[id(n)] == 1 and id(n) not in out_ids
-        if parent_inner:
-            continue  # an inner node; its cluster is handled at the root (approximation)
-        left = budget.budget_s - (time.perf_counter() - start)
-        if left <= 0:
-            over += 1
-            continue
+        if users[id(n)] == 1 and id(n) not in out_ids:
+            continue  # an inner node: its cluster is handled at its root
         got = _collect(n, users, out_ids, budget.max_ops)
         if got is None:
             skipped += 1
@@ -242,29 +259,27 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
         inner, leaves = got
         if len(inner) < budget.min_ops:
             continue
+        left = budget.budget_s - (time.perf_counter() - start)
+        if tried >= budget.max_clusters or left <= 0:
+            over += 1
+            continue
         tried += 1
+        key = _cluster_key(inner, leaves)
         try:
-            e, leaf_map = _to_sympy(inner, leaves, sp)
-            old_cost = _cost(n, {id(x) for x in leaves})
-            best, best_cost = None, old_cost
-            key_known = sp.srepr(e) in _cache
-            if not key_known:
-                if fresh >= budget.max_new:
-                    over += 1
-                    continue
-                fresh += 1
-            full = len(inner) <= budget.simplify_ops
-            for cand in _simplified(e, sp, min(budget.per_cluster_s, left), full):
-                g = _from_sympy(cand, leaf_map, n.dtype, sp)
-                c = _cost(g, {id(x) for x in leaves})
-                if c < best_cost and g.dtype == n.dtype:
-                    best, best_cost = g, c
+            if key in _cache:
+                best = _cache[key]
+                leaf_map = {sp.Symbol(f"v{j}", real=True): leaf
+                            for j, leaf in enumerate(dict.fromkeys(leaves))}
+            else:
+                e, leaf_map = _to_sympy(inner, leaves, sp)
+                best = _cache[key] = _best_form(
+                    e, leaf_map, n, {id(x) for x in leaves}, sp,
+                    min(budget.per_cluster_s, left), len(inner) <= budget.simplify_ops)
+            if best is not None:
+                subst[id(n)] = _from_sympy(best, leaf_map, n.dtype, sp)
+                accepted += 1
         except Exception:  # a formula with no graph form (or a SymPy failure): keep it
             continue
-        if best is not None:
-            accepted += 1
-            subst[id(n)] = best
-            keep.append(n)
     budget.stats.update(tried=tried, accepted=accepted, skipped=skipped, over_budget=over,
                         seconds=time.perf_counter() - start)
     if not subst:
