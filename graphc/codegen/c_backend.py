@@ -43,11 +43,58 @@ def _sizes_lines(pir: ProgramIR) -> list:
     return [f"    const int64_t {s} = sizes[{k}]; (void){s};" for k, s in enumerate(pir.sym_order)]
 
 
+BLAS_DECL = """\
+/* Optional BLAS (cblas_?gemm with 64-bit ints), set by <prefix>_set_blas; when unset,
+ * matmuls run the generated kernels above. */
+typedef void (*gc_sgemm_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
+                           int64_t, const float*, int64_t, float, float*, int64_t);
+typedef void (*gc_dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*, int64_t);
+static gc_sgemm_t gc_sgemm = 0;
+static gc_dgemm_t gc_dgemm = 0;
+"""
+
+
+def _gemm_lines(pir: ProgramIR) -> tuple[list, dict]:
+    """Workspace lines reserving the BLAS output scratch; kernel name -> BLAS plan."""
+    plans = {k.name: c_family.blas_plan(k) for k in pir.kernels}
+    plans = {n: p for n, p in plans.items() if p is not None}
+    lines = ["    int64_t gemm_bytes = 0;"]
+    for name, p in plans.items():
+        k = next(k for k in pir.kernels if k.name == name)
+        lines.append(f"    {{ const int64_t b = (int64_t){p['size'].c()} * "
+                     f"{np.dtype(k.acc_dtype).itemsize}; if (b > gemm_bytes) gemm_bytes = b; }}")
+    lines.append("    const int64_t off_gemm = ws_total; ws_total += (gemm_bytes + 63) / 64 * 64;"
+                 " (void)off_gemm;")
+    return lines, plans
+
+
+def _blas_call(k, plan: dict, pir: ProgramIR, d) -> list:
+    T = "float" if k.acc_dtype == "float32" else "double"
+    fn = "gc_sgemm" if T == "float" else "gc_dgemm"
+    _, args = c_family.c_epilogue_kernel(k, pir.buffers, d)
+    _, full = c_family._signature(k, pir.buffers, d)
+    ta, tb = (112 if plan["ta"] else 111), (112 if plan["tb"] else 111)
+    return [f"    if ({fn}) {{   /* {k.name} through BLAS, then its epilogue */",
+            f"        {T}* gemm_out = ({T}*)(ws + off_gemm);",
+            f"        {fn}(101, {ta}, {tb}, {plan['M'].c()}, {plan['N'].c()}, {plan['K'].c()}, 1, "
+            f"{plan['a']}, {plan['lda'].c()}, {plan['b']}, {plan['ldb'].c()}, 0, gemm_out, "
+            f"{plan['N'].c()});",
+            f"        {k.name}_epilogue({', '.join(args)});",
+            "    } else {",
+            f"        {k.name}({', '.join(full)});",
+            "    }"]
+
+
 def render_host(pir: ProgramIR, d) -> str:
     """C host: ``<prefix>_workspace_bytes(sizes)`` and ``<prefix>_run(...)``."""
     pre = prefix(pir)
     ws_lines, where = workspace_layout(pir)
-    out = [f"/* Host API: see {pir.name}.h. sizes[] holds the run-time dims "
+    gemm_lines, plans = _gemm_lines(pir)
+    ws_lines = ws_lines + gemm_lines
+    out = [BLAS_DECL, f"void {pre}_set_blas(void* sgemm, void* dgemm) {{",
+           "    gc_sgemm = (gc_sgemm_t)sgemm;", "    gc_dgemm = (gc_dgemm_t)dgemm;", "}", "",
+           f"/* Host API: see {pir.name}.h. sizes[] holds the run-time dims "
            f"({', '.join(pir.sym_order) or 'none'}). */",
            f"int64_t {pre}_workspace_bytes(const int64_t* sizes) {{"]
     out += _sizes_lines(pir) + ws_lines + ["    return ws_total;", "}", ""]
@@ -66,6 +113,9 @@ def render_host(pir: ProgramIR, d) -> str:
         if t.name in where:
             out.append(f"    {t.ctype}* {t.name} = ({t.ctype}*)(ws + off_{where[t.name]});")
     for k in pir.kernels:
+        if k.name in plans:
+            out += _blas_call(k, plans[k.name], pir, d)
+            continue
         _, args = c_family._signature(k, pir.buffers, d)
         out.append(f"    {k.name}({', '.join(args)});")
     out += ["    return 0;", "}"]
@@ -170,6 +220,34 @@ def kernel_stats(pir: ProgramIR) -> dict:
             "temps": len(pir.temps)}
 
 
+_BLAS: list = []
+
+
+def numpy_blas() -> tuple:
+    """Addresses of ``cblas_sgemm``/``cblas_dgemm`` (64-bit ints) in the OpenBLAS that
+    NumPy ships, or (None, None): matmuls then run the generated kernels."""
+    if _BLAS:
+        return _BLAS[0]
+    found = (None, None)
+    try:
+        import glob
+        libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+        for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):
+            lib = ctypes.CDLL(path)
+            s = ctypes.cast(lib.scipy_cblas_sgemm64_, ctypes.c_void_p).value
+            d = ctypes.cast(lib.scipy_cblas_dgemm64_, ctypes.c_void_p).value
+            _BLAS_KEEP.append(lib)
+            found = (s, d)
+            break
+    except (OSError, AttributeError):
+        found = (None, None)
+    _BLAS.append(found)
+    return found
+
+
+_BLAS_KEEP: list = []
+
+
 def build(program, **options) -> CExecutable:
     """Lower, render and compile ``program`` for the CPU."""
     from . import toolchain
@@ -181,6 +259,12 @@ def build(program, **options) -> CExecutable:
     run = getattr(lib, f"{pre}_run")
     run.restype = ctypes.c_int
     run.argtypes = [ctypes.c_void_p] * 5
+    sgemm, dgemm = numpy_blas()
+    setter = getattr(lib, f"{pre}_set_blas")
+    setter.restype = None
+    setter.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    if options.get("blas", True) and program.options.get("blas", True):
+        setter(sgemm, dgemm)
     wsb = getattr(lib, f"{pre}_workspace_bytes")
     wsb.restype = ctypes.c_int64
     wsb.argtypes = [ctypes.c_void_p]

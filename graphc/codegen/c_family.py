@@ -482,5 +482,82 @@ def render(pir: ProgramIR, d: Dialect) -> str:
     parts += const_arrays(pir, d)
     for k in pir.kernels:
         parts.append(render_kernel(k, pir.buffers, d))
+        if not d.gpu and blas_plan(k) is not None:
+            parts.append(c_epilogue_kernel(k, pir.buffers, d)[0])
     parts.append(render_host(pir, d))
     return "\n".join(parts) + "\n"
+
+
+# ---- C: matmul through BLAS (a function pointer set at load time) + the epilogue ----------
+
+def blas_plan(k: KernelIR) -> dict | None:
+    """How a 2-D matmul kernel maps onto one ``cblas_?gemm`` call (None: it does not)."""
+    if k.kind != "matmul" or k.acc_dtype not in ("float32", "float64"):
+        return None
+    batch, m_ax, n_ax, k_ax = k.mm_axes
+    if batch or len(k.a.instrs) != 1 or len(k.b.instrs) != 1:
+        return None
+    la, lb = k.a.instrs[0], k.b.instrs[0]
+    if la.op != "load" or lb.op != "load" or la.dtype != k.acc_dtype or lb.dtype != k.acc_dtype:
+        return None
+    one = Mono(1)
+
+    def layout(load, row_ax, col_ax):
+        # (transposed?, leading dimension) for a row-major operand view, else None
+        rs = load.strides[row_ax] if row_ax is not None else Mono(0)
+        cs = load.strides[col_ax] if col_ax is not None else Mono(0)
+        rows = k.dims[row_ax] if row_ax is not None else one
+        cols = k.dims[col_ax] if col_ax is not None else one
+        if cs == one and (rs == cols or rs.is_zero and rows == one):
+            return False, cols
+        if rs == one and (cs == rows or cs.is_zero and cols == one):
+            return True, rows
+        if cs == one and rows == one:
+            return False, cols
+        return None
+
+    a = layout(la, m_ax, k_ax)
+    b = layout(lb, k_ax, n_ax)
+    if a is None or b is None:
+        return None
+    M = k.dims[m_ax] if m_ax is not None else one
+    N = k.dims[n_ax] if n_ax is not None else one
+    return {"a": la.buf, "b": lb.buf, "ta": a[0], "lda": a[1], "tb": b[0], "ldb": b[1],
+            "M": M, "N": N, "K": k.dims[k_ax], "size": M * N}
+
+
+def c_epilogue_kernel(k: KernelIR, bufs: dict, d: Dialect) -> tuple[str, list]:
+    """``<name>_epilogue``: the matmul's fused epilogue reading ``acc`` from ``gemm_out``."""
+    batch, m_ax, n_ax, k_ax = k.mm_axes
+    T = ctype(k.acc_dtype)
+    reads = [b for b in dict.fromkeys(i.buf for i in k.body.instrs if i.op == "load")]
+    writes = list(dict.fromkeys(s.buf for s in k.body.stores))
+    sizes = set()
+    for m in k.dims:
+        sizes.update(m.syms)
+    for i in k.body.instrs:
+        for s in i.strides:
+            sizes.update(s.syms)
+    sizes = sorted(sizes)
+    decl = [f"const int64_t {s}" for s in sizes]
+    decl += [f"const {bufs[b].ctype}* {d.restrict} {b}" for b in reads if b not in writes]
+    decl.append(f"const {T}* {d.restrict} gemm_out")
+    decl += [f"{bufs[b].ctype}* {d.restrict} {b}" for b in writes]
+    args = sizes + [b for b in reads if b not in writes] + ["gemm_out"] + writes
+    lines, names = _dims_lines(k, "    ", "int64_t")
+    M = names[m_ax] if m_ax is not None else "1"
+    N = names[n_ax] if n_ax is not None else "1"
+    iv = [f"i{j}" for j in range(len(k.dims))]
+    out = [f"/* {k.name}_epilogue: the epilogue of {k.name} over a BLAS product */",
+           f"static void {k.name}_epilogue({', '.join(decl)}) {{"] + lines
+    out.append(f"    #pragma omp parallel for if ({M} * {N} > {d.par_threshold}) schedule(static)")
+    out.append(f"    for (int64_t im = 0; im < {M}; ++im) {{")
+    if m_ax is not None:
+        out.append(f"        const int64_t i{m_ax} = im;")
+    out.append(f"        for (int64_t jn = 0; jn < {N}; ++jn) {{")
+    if n_ax is not None:
+        out.append(f"            const int64_t i{n_ax} = jn;")
+    out.append(f"            const {T} acc = gemm_out[im * {N} + jn];")
+    out += _block(k.body, iv, d, "            ")
+    out += ["        }", "    }", "}"]
+    return "\n".join(out), args
