@@ -319,3 +319,29 @@ def test_optimize_keeps_the_output_structure():
     assert isinstance(optimize(x * 1.0), gc.Tensor)
     assert isinstance(optimize([x * 1.0]), list)
     assert gc.optimize is optimize
+
+
+def test_relu_gradient_selects_instead_of_multiplying_by_a_mask():
+    x = gc.placeholder("x", (None, 4))
+    g = gc.grad(gc.sum(gc.relu(x) * 3.0), x)
+    opt = optimize(g)
+    assert ops_of(opt).count("where") == 1 and ops_of(opt).count("mul") <= 1
+    assert_same_values([g], [opt], {"x": np.array([[-1., 0., 2., 3.]], np.float32)})
+
+
+@pytest.mark.parametrize("build, gone, kept", [
+    (lambda x: x ** 2.0, "pow", "mul"),
+    (lambda x: x ** 0.5, "pow", "sqrt"),
+    (lambda x: x ** 1.0, "pow", "placeholder"),
+    (lambda x: gc.transpose(gc.transpose(x, (1, 0, 2)), (0, 2, 1)), None, "transpose"),
+    (lambda x: gc.reshape(gc.reshape(x, (6, 4)), (4, 6)), None, "reshape"),
+])
+def test_power_and_shape_rules(build, gone, kept):
+    x = gc.placeholder("x", (2, 3, 4))
+    y = build(x)
+    opt = optimize(y)
+    ops = ops_of(opt)
+    assert kept in ops and (gone is None or gone not in ops)
+    assert ops.count("transpose") <= 1 and ops.count("reshape") <= 1
+    xs = np.random.default_rng(3).uniform(0.1, 2.0, (2, 3, 4)).astype(np.float32)
+    assert_same_values([y], [opt], {"x": xs})

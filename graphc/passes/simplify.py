@@ -340,6 +340,9 @@ RULES: list[Rule] = [
          lambda b: _negative_const(b["c"])),
     Rule("(a*s)*c", ("mul", ("mul", "a", "s"), "c"), _scalar_out,
          lambda b: _is_scalar(b["s"]) and not _is_scalar(b["a"]) and not _is_scalar(b["c"])),
+    # masks: a relu gradient multiplies by where(c, 1, 0); selecting is cheaper
+    Rule("x*where(c,1,0)", ("mul", "x", ("where", "c", 1, 0)), ("where", "c", "x", 0)),
+    Rule("x*where(c,0,1)", ("mul", "x", ("where", "c", 0, 1)), ("where", "c", 0, "x")),
     # powers
     Rule("x**k", ("pow", "x", "p"), _pow_const, lambda b: splat_value(b["p"]) is not None),
     Rule("x**0", ("pow", "x", 0), _ones),
