@@ -94,6 +94,30 @@ def render_host(pir: ProgramIR, d) -> str:
             "const int* param_dirty,",
             "        void* const* results, const int64_t* sizes) {"]
     out += _sizes_lines(pir) + ws_lines
+    dev = [f"/* The kernels alone, on DEVICE pointers (workspace: {pre}_workspace_bytes). */",
+           f"GC_EXPORT int {pre}_run_device(void* const* d_inputs, void* const* d_params, "
+           "void* const* d_results,",
+           "        const int64_t* sizes, void* d_workspace) {"]
+    dev += _sizes_lines(pir) + ws_lines + ["    (void)ws_total;"]
+    for b in pir.consts:
+        dev.append(f"    {{ const size_t n = sizeof({b.name}_host); const int fresh = gc_ensure("
+                   f"&gc_con[{b.index}], &gc_con_cap[{b.index}], n); if (fresh < 0) return -1;")
+        dev.append(f"      if (fresh) GC_CHECK(gcMemcpyHtoD(gc_con[{b.index}], {b.name}_host, n)); }}")
+    dev.append("    char* ws = (char*)d_workspace; (void)ws;")
+    for group, arr in ((pir.inputs, "d_inputs"), (pir.params, "d_params"),
+                       (pir.consts, "gc_con"), (pir.results, "d_results")):
+        for b in group:
+            q = "" if arr == "d_results" else "const "
+            dev.append(f"    {q}{b.ctype}* {b.name} = ({q}{b.ctype}*){arr}[{b.index}];")
+    for t in pir.temps:
+        if t.name in where:
+            dev.append(f"    {t.ctype}* {t.name} = ({t.ctype}*)(ws + off_{where[t.name]});")
+    for k in pir.kernels:
+        _, args = c_family._signature(k, pir.buffers, d)
+        dev += _launch(k, args, d)
+    dev += ["    GC_CHECK(gcDeviceSynchronize());", "    return 0;", "}", ""]
+    run_at = out.index(f"/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads")
+    out[run_at:run_at] = dev
     for b in pir.inputs:
         out.append(f"    {{ const size_t n = {_bytes(b)}; if (gc_ensure(&gc_in[{b.index}], "
                    f"&gc_in_cap[{b.index}], n) < 0) return -1;")
@@ -103,27 +127,11 @@ def render_host(pir: ProgramIR, d) -> str:
                    f"&gc_par[{b.index}], &gc_par_cap[{b.index}], n); if (fresh < 0) return -1;")
         out.append(f"      if (fresh || param_dirty[{b.index}]) "
                    f"GC_CHECK(gcMemcpyHtoD(gc_par[{b.index}], params[{b.index}], n)); }}")
-    for b in pir.consts:
-        out.append(f"    {{ const size_t n = sizeof({b.name}_host); const int fresh = gc_ensure("
-                   f"&gc_con[{b.index}], &gc_con_cap[{b.index}], n); if (fresh < 0) return -1;")
-        out.append(f"      if (fresh) GC_CHECK(gcMemcpyHtoD(gc_con[{b.index}], {b.name}_host, n)); }}")
     for b in pir.results:
         out.append(f"    if (gc_ensure(&gc_res[{b.index}], &gc_res_cap[{b.index}], {_bytes(b)}) < 0) "
                    "return -1;")
     out.append("    if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;")
-    out.append("    char* ws = (char*)gc_ws; (void)ws;")
-    for group, arr in ((pir.inputs, "gc_in"), (pir.params, "gc_par"), (pir.consts, "gc_con"),
-                       (pir.results, "gc_res")):
-        for b in group:
-            q = "" if arr == "gc_res" else "const "
-            out.append(f"    {q}{b.ctype}* {b.name} = ({q}{b.ctype}*){arr}[{b.index}];")
-    for t in pir.temps:
-        if t.name in where:
-            out.append(f"    {t.ctype}* {t.name} = ({t.ctype}*)(ws + off_{where[t.name]});")
-    for k in pir.kernels:
-        _, args = c_family._signature(k, pir.buffers, d)
-        out += _launch(k, args, d)
-    out.append("    GC_CHECK(gcDeviceSynchronize());")
+    out.append(f"    if ({pre}_run_device(gc_in, gc_par, gc_res, sizes, gc_ws) != 0) return -1;")
     for b in pir.results:
         out.append(f"    GC_CHECK(gcMemcpyDtoH(results[{b.index}], gc_res[{b.index}], {_bytes(b)}));")
     # updates: the new values become the resident parameters (after every kernel ran)
@@ -173,6 +181,9 @@ def render_header(pir: ProgramIR) -> str:
         f"int64_t {pre}_workspace_bytes(const int64_t* sizes);",
         f"int {pre}_run(void* const* inputs, void* const* params, const int* param_dirty,",
         "        void* const* results, const int64_t* sizes);",
+        f"int {pre}_run_device(void* const* d_inputs, void* const* d_params, "
+        "void* const* d_results,",
+        "        const int64_t* sizes, void* d_workspace);",
         f"void {pre}_release(void);",
         "const char* gc_last_error(void);",
         "#ifdef __cplusplus", "}", "#endif", "#endif", ""])

@@ -233,15 +233,15 @@ __global__ void k3_reduce_sum_neg_div(const int64_t n_x0,
         if (threadIdx.x == 0) out0[0] = v4;
     }
 }
-/* k4_matmul_mul_where_greater_etc1: matmul kernel fusing 5 ops
- *   t5_mul = (acc * (((t4_matmul + b1) > 0.0f) ? 1.0f : 0.0f))
+/* k4_matmul_where_greater_add: matmul kernel fusing 4 ops
+ *   t5_where = (((t4_matmul + b1) > 0.0f) ? acc : 0.0f)
  */
-__global__ void k4_matmul_mul_where_greater_etc1(const int64_t n_x0,
-                                                 const float* GC_RESTRICT b1,
-                                                 const float* GC_RESTRICT t4_matmul,
-                                                 const float* GC_RESTRICT t3_mul,
-                                                 const float* GC_RESTRICT W2,
-                                                 float* GC_RESTRICT t5_mul) {
+__global__ void k4_matmul_where_greater_add(const int64_t n_x0,
+                                            const float* GC_RESTRICT b1,
+                                            const float* GC_RESTRICT t4_matmul,
+                                            const float* GC_RESTRICT t3_mul,
+                                            const float* GC_RESTRICT W2,
+                                            float* GC_RESTRICT t5_where) {
     __shared__ float As[16][64];
     __shared__ float Bs[16][64 + 1];
     const gc_index_t N0 = n_x0;
@@ -295,9 +295,8 @@ __global__ void k4_matmul_mul_where_greater_etc1(const int64_t n_x0,
             const float v4 = t4_matmul[i0*256 + i1];
             const float v5 = (v4 + v3);
             const bool v6 = (v5 > 0.0f);
-            const float v7 = (v6 ? 1.0f : 0.0f);
-            const float v8 = (acc * v7);
-            t5_mul[i0*256 + i1] = v8;
+            const float v7 = (v6 ? acc : 0.0f);
+            t5_where[i0*256 + i1] = v7;
         }
     }
 }
@@ -307,7 +306,7 @@ __global__ void k4_matmul_mul_where_greater_etc1(const int64_t n_x0,
 __global__ void k5_matmul_sub_mul(const int64_t n_x0,
                                   const float* GC_RESTRICT W1,
                                   const float* GC_RESTRICT x,
-                                  const float* GC_RESTRICT t5_mul,
+                                  const float* GC_RESTRICT t5_where,
                                   float* GC_RESTRICT out1) {
     __shared__ float As[16][64];
     __shared__ float Bs[16][64 + 1];
@@ -337,7 +336,7 @@ __global__ void k5_matmul_sub_mul(const int64_t n_x0,
             const gc_index_t i1 = col0 + jj;
             float val = 0;
             if (i1 < N1 && i2 < N2) {
-                const float v2 = t5_mul[i1 + i2*256];
+                const float v2 = t5_where[i1 + i2*256];
                 val = v2;
             }
             Bs[kk][jj] = val;
@@ -366,11 +365,11 @@ __global__ void k5_matmul_sub_mul(const int64_t n_x0,
     }
 }
 /* k6_reduce_sum_sub_mul: reduce kernel fusing 3 ops
- *   out2 = (b1 - (0.1f * sum(t5_mul)))
+ *   out2 = (b1 - (0.1f * sum(t5_where)))
  */
 __global__ void k6_reduce_sum_sub_mul(const int64_t n_x0,
                                       const float* GC_RESTRICT b1,
-                                      const float* GC_RESTRICT t5_mul,
+                                      const float* GC_RESTRICT t5_where,
                                       float* GC_RESTRICT out2) {
     __shared__ float scratch_0[32];
     const gc_index_t N0 = n_x0;
@@ -382,7 +381,7 @@ __global__ void k6_reduce_sum_sub_mul(const int64_t n_x0,
         float a_r0 = 0;
         for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
             const gc_index_t i0 = r;
-            const float v1 = t5_mul[i0*256 + i1];
+            const float v1 = t5_where[i0*256 + i1];
             a_r0 += v1;
         }
         const float r0 = (float)gc_block_allreduce_sum(a_r0, scratch_0);
@@ -536,6 +535,62 @@ GC_EXPORT int64_t graphc_mlp_workspace_bytes(const int64_t* sizes) {
     return ws_total;
 }
 
+/* The kernels alone, on DEVICE pointers (workspace: graphc_mlp_workspace_bytes). */
+GC_EXPORT int graphc_mlp_run_device(void* const* d_inputs, void* const* d_params, void* const* d_results,
+        const int64_t* sizes, void* d_workspace) {
+    const int64_t n_x0 = sizes[0]; (void)n_x0;
+    int64_t ws_total = 0;
+    const int64_t off_0 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
+    const int64_t off_1 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
+    const int64_t off_2 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
+    const int64_t off_3 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
+    const int64_t off_4 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
+    const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
+    const int64_t off_6 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
+    const int64_t off_7 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
+    (void)ws_total;
+    char* ws = (char*)d_workspace; (void)ws;
+    const float* x = (const float*)d_inputs[0];
+    const int64_t* labels = (const int64_t*)d_inputs[1];
+    const float* W1 = (const float*)d_params[0];
+    const float* b1 = (const float*)d_params[1];
+    const float* W2 = (const float*)d_params[2];
+    const float* b2 = (const float*)d_params[3];
+    float* out0 = (float*)d_results[0];
+    float* out1 = (float*)d_results[1];
+    float* out2 = (float*)d_results[2];
+    float* out3 = (float*)d_results[3];
+    float* out4 = (float*)d_results[4];
+    float* t0_where = (float*)(ws + off_1);
+    float* t1_matmul = (float*)(ws + off_2);
+    float* t2_sum = (float*)(ws + off_6);
+    float* t3_mul = (float*)(ws + off_3);
+    float* t4_matmul = (float*)(ws + off_0);
+    float* t5_where = (float*)(ws + off_7);
+    float* t6_sum = (float*)(ws + off_5);
+    float* t7_max = (float*)(ws + off_4);
+    GC_LAUNCH(k0_matmul_where_add_greater, dim3((unsigned)((256) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, b1, x, W1, t4_matmul, t0_where);
+    GC_CHECK_LAUNCH(k0_matmul_where_add_greater);
+    GC_LAUNCH(k1_matmul, dim3((unsigned)((10) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, t0_where, W2, t1_matmul);
+    GC_CHECK_LAUNCH(k1_matmul);
+    GC_LAUNCH(k2_reduce_max_add_sum_exp_etc5, gc_rows((int64_t)(n_x0)), gc_row_threads((int64_t)(10)), 0, n_x0, labels, b2, t1_matmul, t3_mul, t7_max, t6_sum, t2_sum);
+    GC_CHECK_LAUNCH(k2_reduce_max_add_sum_exp_etc5);
+    GC_LAUNCH(k3_reduce_sum_neg_div, gc_rows(1), gc_row_threads((int64_t)(n_x0)), 0, n_x0, t2_sum, out0);
+    GC_CHECK_LAUNCH(k3_reduce_sum_neg_div);
+    GC_LAUNCH(k4_matmul_where_greater_add, dim3((unsigned)((256) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, b1, t4_matmul, t3_mul, W2, t5_where);
+    GC_CHECK_LAUNCH(k4_matmul_where_greater_add);
+    GC_LAUNCH(k5_matmul_sub_mul, dim3((unsigned)((256) + 63) / 64, (unsigned)((784) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W1, x, t5_where, out1);
+    GC_CHECK_LAUNCH(k5_matmul_sub_mul);
+    GC_LAUNCH(k6_reduce_sum_sub_mul, gc_rows((int64_t)(256)), gc_row_threads((int64_t)(n_x0)), 0, n_x0, b1, t5_where, out2);
+    GC_CHECK_LAUNCH(k6_reduce_sum_sub_mul);
+    GC_LAUNCH(k7_matmul_sub_mul, dim3((unsigned)((10) + 63) / 64, (unsigned)((256) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W2, t0_where, t3_mul, out3);
+    GC_CHECK_LAUNCH(k7_matmul_sub_mul);
+    GC_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3, gc_rows((int64_t)(10)), gc_row_threads((int64_t)(n_x0)), 0, n_x0, b2, labels, t6_sum, t7_max, t1_matmul, out4);
+    GC_CHECK_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3);
+    GC_CHECK(gcDeviceSynchronize());
+    return 0;
+}
+
 /* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads
  * parameter k (else the device copy from the previous call is used). */
 GC_EXPORT int graphc_mlp_run(void* const* inputs, void* const* params, const int* param_dirty,
@@ -568,45 +623,7 @@ GC_EXPORT int graphc_mlp_run(void* const* inputs, void* const* params, const int
     if (gc_ensure(&gc_res[3], &gc_res_cap[3], ((size_t)2560 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_res[4], &gc_res_cap[4], ((size_t)10 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;
-    char* ws = (char*)gc_ws; (void)ws;
-    const float* x = (const float*)gc_in[0];
-    const int64_t* labels = (const int64_t*)gc_in[1];
-    const float* W1 = (const float*)gc_par[0];
-    const float* b1 = (const float*)gc_par[1];
-    const float* W2 = (const float*)gc_par[2];
-    const float* b2 = (const float*)gc_par[3];
-    float* out0 = (float*)gc_res[0];
-    float* out1 = (float*)gc_res[1];
-    float* out2 = (float*)gc_res[2];
-    float* out3 = (float*)gc_res[3];
-    float* out4 = (float*)gc_res[4];
-    float* t0_where = (float*)(ws + off_1);
-    float* t1_matmul = (float*)(ws + off_2);
-    float* t2_sum = (float*)(ws + off_6);
-    float* t3_mul = (float*)(ws + off_3);
-    float* t4_matmul = (float*)(ws + off_0);
-    float* t5_mul = (float*)(ws + off_7);
-    float* t6_sum = (float*)(ws + off_5);
-    float* t7_max = (float*)(ws + off_4);
-    GC_LAUNCH(k0_matmul_where_add_greater, dim3((unsigned)((256) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, b1, x, W1, t4_matmul, t0_where);
-    GC_CHECK_LAUNCH(k0_matmul_where_add_greater);
-    GC_LAUNCH(k1_matmul, dim3((unsigned)((10) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, t0_where, W2, t1_matmul);
-    GC_CHECK_LAUNCH(k1_matmul);
-    GC_LAUNCH(k2_reduce_max_add_sum_exp_etc5, gc_rows((int64_t)(n_x0)), gc_row_threads((int64_t)(10)), 0, n_x0, labels, b2, t1_matmul, t3_mul, t7_max, t6_sum, t2_sum);
-    GC_CHECK_LAUNCH(k2_reduce_max_add_sum_exp_etc5);
-    GC_LAUNCH(k3_reduce_sum_neg_div, gc_rows(1), gc_row_threads((int64_t)(n_x0)), 0, n_x0, t2_sum, out0);
-    GC_CHECK_LAUNCH(k3_reduce_sum_neg_div);
-    GC_LAUNCH(k4_matmul_mul_where_greater_etc1, dim3((unsigned)((256) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, b1, t4_matmul, t3_mul, W2, t5_mul);
-    GC_CHECK_LAUNCH(k4_matmul_mul_where_greater_etc1);
-    GC_LAUNCH(k5_matmul_sub_mul, dim3((unsigned)((256) + 63) / 64, (unsigned)((784) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W1, x, t5_mul, out1);
-    GC_CHECK_LAUNCH(k5_matmul_sub_mul);
-    GC_LAUNCH(k6_reduce_sum_sub_mul, gc_rows((int64_t)(256)), gc_row_threads((int64_t)(n_x0)), 0, n_x0, b1, t5_mul, out2);
-    GC_CHECK_LAUNCH(k6_reduce_sum_sub_mul);
-    GC_LAUNCH(k7_matmul_sub_mul, dim3((unsigned)((10) + 63) / 64, (unsigned)((256) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W2, t0_where, t3_mul, out3);
-    GC_CHECK_LAUNCH(k7_matmul_sub_mul);
-    GC_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3, gc_rows((int64_t)(10)), gc_row_threads((int64_t)(n_x0)), 0, n_x0, b2, labels, t6_sum, t7_max, t1_matmul, out4);
-    GC_CHECK_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3);
-    GC_CHECK(gcDeviceSynchronize());
+    if (graphc_mlp_run_device(gc_in, gc_par, gc_res, sizes, gc_ws) != 0) return -1;
     GC_CHECK(gcMemcpyDtoH(results[0], gc_res[0], ((size_t)1 * sizeof(float))));
     GC_CHECK(gcMemcpyDtoH(results[1], gc_res[1], ((size_t)200704 * sizeof(float))));
     GC_CHECK(gcMemcpyDtoH(results[2], gc_res[2], ((size_t)256 * sizeof(float))));

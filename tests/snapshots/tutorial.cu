@@ -50,6 +50,22 @@ GC_EXPORT int64_t graphc_tutorial_workspace_bytes(const int64_t* sizes) {
     return ws_total;
 }
 
+/* The kernels alone, on DEVICE pointers (workspace: graphc_tutorial_workspace_bytes). */
+GC_EXPORT int graphc_tutorial_run_device(void* const* d_inputs, void* const* d_params, void* const* d_results,
+        const int64_t* sizes, void* d_workspace) {
+    int64_t ws_total = 0;
+    (void)ws_total;
+    char* ws = (char*)d_workspace; (void)ws;
+    const float* a = (const float*)d_params[0];
+    const float* b = (const float*)d_params[1];
+    float* out0 = (float*)d_results[0];
+    float* out1 = (float*)d_results[1];
+    GC_LAUNCH(k0_mul, gc_blocks((int64_t)(2), 256), 256, 0, a, b, out0, out1);
+    GC_CHECK_LAUNCH(k0_mul);
+    GC_CHECK(gcDeviceSynchronize());
+    return 0;
+}
+
 /* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads
  * parameter k (else the device copy from the previous call is used). */
 GC_EXPORT int graphc_tutorial_run(void* const* inputs, void* const* params, const int* param_dirty,
@@ -62,14 +78,7 @@ GC_EXPORT int graphc_tutorial_run(void* const* inputs, void* const* params, cons
     if (gc_ensure(&gc_res[0], &gc_res_cap[0], ((size_t)2 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_res[1], &gc_res_cap[1], ((size_t)2 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;
-    char* ws = (char*)gc_ws; (void)ws;
-    const float* a = (const float*)gc_par[0];
-    const float* b = (const float*)gc_par[1];
-    float* out0 = (float*)gc_res[0];
-    float* out1 = (float*)gc_res[1];
-    GC_LAUNCH(k0_mul, gc_blocks((int64_t)(2), 256), 256, 0, a, b, out0, out1);
-    GC_CHECK_LAUNCH(k0_mul);
-    GC_CHECK(gcDeviceSynchronize());
+    if (graphc_tutorial_run_device(gc_in, gc_par, gc_res, sizes, gc_ws) != 0) return -1;
     GC_CHECK(gcMemcpyDtoH(results[0], gc_res[0], ((size_t)2 * sizeof(float))));
     GC_CHECK(gcMemcpyDtoH(results[1], gc_res[1], ((size_t)2 * sizeof(float))));
     return 0;
