@@ -310,3 +310,15 @@ def test_latex_of_any_graph():
     u = gc.placeholder("my_var", (2, 2), F64)
     tex = gc.latex(gc.sum(gc.softmax(u) @ u.T, axis=0))
     assert _balanced(tex) and "my" in tex
+
+
+def test_textbook_gradients_print_as_runnable_numpy():
+    """str() of every textbook partial derivative runs in NumPy to gc.evaluate's value."""
+    from test_sympy_textbook import GC, TEXTBOOK
+
+    rng = np.random.default_rng(3)
+    for name, (formula, names) in sorted(TEXTBOOK.items()):
+        params = [gc.parameter(v, rng.uniform(0.3, 2.0), dtype=F64) for v in names]
+        for g in gc.grad(formula(GC, *params), params):
+            text = check_text(g, {}, extra={p.name: p.value for p in params})
+            assert "None" not in text and "broadcast_to" not in text, (name, text)

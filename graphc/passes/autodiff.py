@@ -63,8 +63,45 @@ def _filled(value, like: Tensor) -> Tensor:
 
 
 def _neg(g: Tensor) -> Tensor:
+    """``-g``, with the sign folded into a constant or a constant coefficient."""
     v = _const_scalar(g)
-    return -g if v is None else _filled(-v, g)
+    if v is not None:
+        return _filled(-v, g)
+    if g.op == "neg":
+        return g.inputs[0]
+    if g.op in ("mul", "div") and g.inputs[0].ndim == 0 and g.inputs[0].op == "constant" \
+            and g.inputs[1].dims == g.dims:
+        c = A.constant(-g.inputs[0].value, g.inputs[0].dtype)
+        return c * g.inputs[1] if g.op == "mul" else c / g.inputs[1]
+    return -g
+
+
+def _negated(t: Tensor, depth: int = 4) -> Tensor | None:
+    """``u`` with ``t == -u`` exactly (IEEE negation is exact), if ``t`` is visibly
+    negative: ``-u``, ``c * x`` or ``c / x`` with a constant ``c < 0``, or a product or
+    quotient whose left factor is (looking a few levels down)."""
+    if t.op == "neg":
+        return t.inputs[0]
+    if t.op in ("mul", "div") and depth:
+        a, b = t.inputs
+        if a.op == "constant" and a.ndim == 0 and a.value < 0 and b.dims == t.dims:
+            c = A.constant(-a.value, a.dtype)
+            return c * b if t.op == "mul" else c / b
+        na = _negated(a, depth - 1) if a.dims == t.dims else None
+        if na is not None:
+            return na * b if t.op == "mul" else na / b
+    return None
+
+
+def _add(a: Tensor, b: Tensor) -> Tensor:
+    """``a + b`` for two contributions of the same shape; ``a + -u`` is written ``a - u``."""
+    nb = _negated(b)
+    if nb is not None:
+        return a - nb
+    na = _negated(a)
+    if na is not None:
+        return b - na
+    return a + b
 
 
 def _split_coefficient(p: Tensor):
@@ -200,7 +237,7 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
             if gi.dtype != inp.dtype:
                 gi = A.cast(gi, inp.dtype)
             prev = cot.get(id(inp))
-            cot[id(inp)] = gi if prev is None else prev + gi
+            cot[id(inp)] = gi if prev is None else _add(prev, gi)
 
     results = []
     for w in wrts:
@@ -259,7 +296,7 @@ def jvp(y, wrt, tangents):
                 continue
             out = terms[0]
             for t in terms[1:]:
-                out = out + t
+                out = _add(out, t) if t.dims == out.dims else out + t
             if out.dims != n.dims:
                 out = A.broadcast_to(out, n.dims)
         else:
