@@ -279,8 +279,10 @@ def _broadcast_sources(order: list[Tensor]) -> dict[int, Tensor]:
         z = src.get(id(inp), inp)
         if n.op == "broadcast_to" or (all(d == 1 for d in z.dims) and n.ndim >= z.ndim):
             src[id(n)] = z
-        elif n.dims[n.ndim - inp.ndim:] == inp.dims and all(d == 1 for d in n.dims[:n.ndim - inp.ndim]):
-            src[id(n)] = z
+        else:
+            lead = n.ndim - inp.ndim  # a reshape that only prepends unit axes
+            if lead >= 0 and n.dims[lead:] == inp.dims and all(d == 1 for d in n.dims[:lead]):
+                src[id(n)] = z
     return src
 
 
@@ -314,8 +316,9 @@ class _Style:
 
 
 def _display_graph(t: Tensor):
-    """The nodes a formula of ``t`` shows, in order, with the operands it shows for each
-    (broadcast chains collapsed, implicit broadcasts dropped) and their use counts."""
+    """All nodes of ``t``'s graph; the nodes its formula shows, in order; the operands
+    shown for each (broadcast chains collapsed, implicit broadcasts dropped); the use
+    counts of shown nodes; and the broadcast sources."""
     order = topo_order([t])
     src = _broadcast_sources(order)
     shown_inputs: dict[int, list[Tensor]] = {}
@@ -337,21 +340,23 @@ def _display_graph(t: Tensor):
                 uses[id(i)] = 0
                 stack.append(i)
             uses[id(i)] += 1
-    shown = []
+    shown, placed = [], set()
     for n in order:
         if n.op == "constant" and id(n) in src and id(src[id(n)]) in uses:
             z = src[id(n)]  # a scalar made for the formula: place it before its user
-            if all(m is not z for m in shown):
+            if id(z) not in placed:
+                placed.add(id(z))
                 shown.append(z)
         if id(n) in uses:
             shown.append(n)
-    return shown, shown_inputs, uses, src
+    return order, shown, shown_inputs, uses, src
 
 
 def _render(t: Tensor, style: _Style) -> str:
-    order, shown_inputs, uses, src = _display_graph(t)
-    namer = _Namer(order)
-    dims = _dim_fn(_dim_texts(order, namer))
+    full, order, shown_inputs, uses, src = _display_graph(t)
+    namer = _Namer(full)  # every input keeps its name, shown or not
+    dims = _dim_fn(_dim_texts(full, namer))
+
     text: dict[int, tuple[str, int]] = {}
     lets = []
     for n in order:
