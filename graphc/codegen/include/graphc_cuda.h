@@ -74,8 +74,6 @@ static inline const char* gcGetErrorString(gcError_t e) { return cudaGetErrorStr
 #define GC_DYNAMIC_SHARED(type, name) \
     extern __shared__ __align__(16) unsigned char gc_dynamic_smem_[]; \
     type* name = reinterpret_cast<type*>(gc_dynamic_smem_)
-#define GC_INFINITY __int_as_float(0x7f800000)
-#define GC_NAN __int_as_float(0x7fffffff)
 
 #else
 /* ------------------------- host C++: CUDA emulated on the CPU ----------------------- */
@@ -85,11 +83,11 @@ static inline const char* gcGetErrorString(gcError_t e) { return cudaGetErrorStr
     GC_EMU_LAUNCH(kernel, grid, block, shmem, __VA_ARGS__)
 #define GC_SHARED(type, name, count) __shared__ type name[count]
 #define GC_DYNAMIC_SHARED(type, name) type* name = gc_emu_dynamic_shared<type>()
-#define GC_INFINITY (__builtin_inff())
-#define GC_NAN (__builtin_nanf(""))
 #endif
 
 /* ------------------------------------ common ---------------------------------------- */
+#define GC_INFINITY INFINITY  /* float constants from <math.h>, host and device */
+#define GC_NAN NAN
 #define GC_RESTRICT __restrict__
 #define GC_DEVICE __device__ __forceinline__
 #define GC_EXPORT extern "C" __attribute__((visibility("default")))

@@ -512,7 +512,11 @@ inline void run_grid(const char* name, dim3 grid, dim3 block, size_t shmem, cons
         release_worker(w);
     };
     std::vector<std::thread> helpers;
-    for (unsigned k = 1; k < nworkers; ++k) helpers.emplace_back(work);
+    try {
+        for (unsigned k = 1; k < nworkers; ++k) helpers.emplace_back(work);
+    } catch (...) {
+        /* no more OS threads: the ones we have (at least this one) do all blocks */
+    }
     work();
     for (auto& t : helpers) t.join();
     if (failed)
