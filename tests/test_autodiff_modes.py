@@ -350,6 +350,12 @@ def test_random_graph_gradients_match_fd(ops, data_seed):
     ys = gc.evaluate(y, feeds)
     seed = rng.standard_normal(ys.shape)
     grads = gc.evaluate(gc.grad(y, phs, seed=gc.constant(seed)), feeds)
+    # forward mode is the transpose of reverse mode: jvp(v) . seed == sum_p v_p . grad_p
+    tangents = [rng.standard_normal(p.shape) for p in phs]
+    jv = gc.evaluate(gc.jvp(y, phs, [gc.constant(t) for t in tangents]), feeds)
+    lhs = np.sum(jv * seed)
+    rhs = sum(np.sum(g * t) for g, t in zip(grads, tangents))
+    assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs)), (lhs, rhs)
     for p, g in zip(phs, grads):
         def f(v, p=p):
             return np.sum(gc.evaluate(y, {**feeds, p: v}) * seed)
