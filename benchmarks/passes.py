@@ -134,7 +134,8 @@ def main() -> None:
                  f"verdict cache emptied before each; "
                  f"values of every optimized graph checked against the raw graph with the "
                  f"interpreter.")
-    lines += ["", "| gradient graph | raw nodes | optimized nodes | pipeline ms | max diff ÷ max abs value |",
+    lines += ["", "| gradient graph | raw nodes | optimized nodes | pipeline ms "
+              "| max diff ÷ max abs value |",
               "|---|---:|---:|---:|---:|"]
     cases = [
         ("tutorial dE/da, dE/db", tutorial, {}),

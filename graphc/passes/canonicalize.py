@@ -30,8 +30,8 @@ import numpy as np
 
 from ..ir import Tensor
 from ..ops import OPS
-from .rewrite import (NamedRule, broadcast_to, build, const_node, is_const, reshape, rewrite, scalar,
-                      scratch, splat_value, transpose)
+from .rewrite import (NamedRule, broadcast_to, build, const_node, is_const, reshape, rewrite,
+                      scalar, scratch, splat_value, transpose)
 
 _COMMUTATIVE = frozenset(name for name, op in OPS.items() if op.commutative)
 

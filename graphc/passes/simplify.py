@@ -226,9 +226,12 @@ def _pow_const(b):
         return None
     p = float(p)
     one = scalar(1, b["_"].dtype)
-    table = {1.0: lambda: x, 2.0: lambda: build("mul", x, x), 3.0: lambda: build("mul", build("mul", x, x), x),
-             4.0: lambda: build("mul", build("mul", x, x), build("mul", x, x)), 0.5: lambda: build("sqrt", x),
-             -1.0: lambda: build("div", one, x), -2.0: lambda: build("div", one, build("mul", x, x)),
+
+    def sq():
+        return build("mul", x, x)
+    table = {1.0: lambda: x, 2.0: sq, 3.0: lambda: build("mul", sq(), x),
+             4.0: lambda: build("mul", sq(), sq()), 0.5: lambda: build("sqrt", x),
+             -1.0: lambda: build("div", one, x), -2.0: lambda: build("div", one, sq()),
              -0.5: lambda: build("div", one, build("sqrt", x))}
     make = table.get(p)
     return make() if make else None

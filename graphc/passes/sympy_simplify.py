@@ -33,8 +33,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .. import api as A
 from ..ir import Tensor, as_list, topo_order
 from ..ops import OPS
