@@ -85,7 +85,7 @@ class Sizes:
     peer_compile_max: dict = field(default_factory=lambda: {"jax-jit": 1_000, "pytensor": 1_000,
                                                             "torch.compile": 100})
     emulate_max: int = 1_000_000    # CUDA emulation runs on the CPU: only cases up to this size
-    compile_timeout: float = 240.0  # seconds for one compile-time measurement
+    compile_timeout: float = 120.0  # seconds for one compile-time measurement
     repeat: int = 5
     warmup: int = 1
 

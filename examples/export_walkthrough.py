@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,49 @@ print(json.dumps(losses))
 """
 
 
+def make(target: Path, *goal: str, label: str) -> bool:
+    """Run ``make`` in an exported folder (the artefact's own build file, no graphc)."""
+    if shutil.which("make") is None:
+        print(f"{label} 'make' is not installed: build by hand (see the Makefile)")
+        return False
+    print(f"{label} $ cd {target} && make{''.join(' ' + g for g in goal)}")
+    res = subprocess.run(["make", "-s", *goal], cwd=target, capture_output=True, text=True,
+                         timeout=600)
+    if res.returncode != 0:
+        print(f"{label} make failed: {(res.stderr.strip().splitlines() or ['?'])[-1]}")
+        return False
+    return True
+
+
+def build_and_run_c(target: Path, data_file: Path, ref_losses, label: str):
+    """Build the C folder with its Makefile, run it through its ctypes loader, graphc blocked."""
+    loaders = sorted(target.glob("*_loader.py"))
+    if not loaders or not make(target, label=label):
+        return "skipped"
+    prog = STANDALONE.replace('if p.endswith(".py")', f'if p == "{loaders[0].name}"')
+    res = subprocess.run([sys.executable, "-c", prog, str(target), str(data_file)],
+                         capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise SystemExit(f"the exported C library failed:\n{res.stderr}")
+    losses = json.loads(res.stdout)
+    d = diff(losses, ref_losses)
+    print(f"{label} {loaders[0].name} + the built library, run without graphc: losses "
+          f"{', '.join(f'{v:.5f}' for v in losses)} (max diff vs interpreter {d:.1e})")
+    return d
+
+
+def build_and_run_cuda_emulation(target: Path, label: str) -> None:
+    """``make`` needs nvcc and a GPU; ``make emulate`` runs the same .cu on the CPU."""
+    print(f"{label} on a GPU machine:  cd {target} && make && ./example")
+    if SMALL or shutil.which("c++") is None:
+        return  # compiling the emulation takes a while; the test run skips it
+    if make(target, "emulate", label=label):
+        res = subprocess.run(["./example_emu"], cwd=target, capture_output=True, text=True,
+                             timeout=120)
+        first = res.stdout.strip().splitlines()[:3]
+        print(f"{label} ./example_emu (exit {res.returncode}): " + " | ".join(first))
+
+
 def main():
     out_root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="graphc_"))
     rng = np.random.default_rng(1)
@@ -162,10 +206,10 @@ def main():
             continue
         print(f"{label} exported to {target}:")
         list_files(target)
-        builders = [q.name for q in target.iterdir() if q.name in ("Makefile", "CMakeLists.txt")]
-        if builders:
-            print(f"{label} build it:  cd {target} && "
-                  f"{'make' if 'Makefile' in builders else 'cmake -B build && cmake --build build'}")
+        if backend == "c":
+            results["c_standalone_diff"] = build_and_run_c(target, data_file, ref_losses, label)
+        else:
+            build_and_run_cuda_emulation(target, label)
 
     fields = " ".join(f"{k}={v if isinstance(v, str) else f'{v:.3e}'}" for k, v in results.items())
     print(f"\nartefacts in {out_root}")
