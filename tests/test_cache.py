@@ -167,3 +167,11 @@ def test_eight_processes_compiling_the_same_library(cache_root):
 def test_loaded_libraries_are_kept_per_process(cache_root):
     p = toolchain.build_shared_library("int graphc_once(void) { return 7; }\n", "c", name="once")
     assert toolchain.load_library(p) is toolchain.load_library(str(p))
+
+
+def test_clear_empties_the_cache(cache_root):
+    cache.store("a" * 64, ".so", b"x")
+    (cache.cache_dir() / "pch-test").mkdir()
+    assert cache.clear() == 2
+    assert list(cache_root.iterdir()) == []
+    assert cache.lookup("a" * 64, ".so") is None

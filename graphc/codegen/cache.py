@@ -179,12 +179,19 @@ def load_library(path: str | os.PathLike) -> ctypes.CDLL:
         return lib
 
 
-def clear(suffixes: tuple[str, ...] = (".so", ".ok", ".txt")) -> int:
-    """Delete cache entries (not loaded libraries); returns how many were removed."""
+def clear() -> int:
+    """Delete every cache entry, precompiled header and kept failed source.
+
+    Libraries already loaded in this process stay loaded. Returns how many top-level
+    items were removed.
+    """
+    import shutil
     n = 0
     for p in cache_dir().iterdir():
-        if p.is_file() and p.suffix in suffixes:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
                 p.unlink()
-                n += 1
+            n += 1
     return n

@@ -12,9 +12,10 @@ Building and loading (all builds go through the on-disk cache in ``cache.py``)::
         CompileError (compiler's message + path of the kept source file).
     load_library(path) -> ctypes.CDLL           # cached per process by path
     compile_and_load(source, lang, flags=(), name="kernel") -> ctypes.CDLL
-    nvcc_compile_check(source, arch="sm_90") -> None
+    nvcc_compile_check(source, arch="sm_90", flags=(), name="kernel") -> None
         compile a .cu with ``nvcc -c -arch=<arch>`` only (no GPU needed); result cached.
         Raises BackendUnavailable without nvcc, CompileError on errors.
+    cache.clear() -> int                       # empty the on-disk cache (graphc.codegen.cache)
 
 Discovery (cheap, cached, never crash)::
 
@@ -32,8 +33,16 @@ Default flags:
     c:            cc -O3 -march=native -fPIC -shared -std=c11 [-fopenmp] ... -lm
                   (no -ffast-math: results must match NumPy incl. NaN/Inf)
     cuda:         nvcc -O3 -arch=<gpu_arch()> -Xcompiler -fPIC -shared -I<include_dir>
-    cuda-emulate: c++ -O2 -std=c++20 -fPIC -shared -pthread -x c++ -I<include_dir>
-                  -include graphc_cuda.h
+    cuda-emulate: c++ -O2 -std=c++20 -fPIC -shared -pthread -I<include_dir>
+                  -include graphc_cuda.h -x c++   (with GCC, a precompiled graphc_cuda.h
+                  kept in the cache makes this ~3x cheaper; GRAPHC_PCH=0 turns it off)
+
+Environment: CC, CXX, CUDA_HOME/CUDA_PATH, GRAPHC_CACHE_DIR (else $XDG_CACHE_HOME/graphc
+or ~/.cache/graphc), GRAPHC_OPENMP=0, GRAPHC_GPU=0 (pretend no GPU), GRAPHC_PCH=0,
+GRAPHC_EMU_WORKERS (OS threads running emulated blocks; default: CPU count).
+
+Cache keys hash the source, the full command line, the compiler's identity (path and
+--version), graphc_cuda*.h for CUDA, and the host CPU (because of -march=native).
 
 Contract for generated sources:
     * C: export entry points with plain external linkage; no header needed.
