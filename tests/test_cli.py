@@ -415,3 +415,22 @@ def test_show_dump_after_a_pass(script, capsys):
     assert code == 0 and "after fold graph(" in out and "after dce graph(" in out
     code, out, err = run(capsys, "show", str(script), "--dump", "nope")
     assert code == 2 and out == "" and "no pass named 'nope'" in err
+
+
+@pytest.mark.parametrize("backend, extra, expected", [
+    ("c", [], {"Makefile", "model.c", "model.h"}),
+    ("cuda", ["--device", "emulate"], {"Makefile", "model.cu", "model.h"}),
+])
+def test_export_native_folders(script, tmp_path, capsys, backend, extra, expected):
+    import shutil
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here")
+    out_dir = tmp_path / backend
+    code, out, err = run(capsys, "export", str(script), "--backend", backend, *extra,
+                         "-o", str(out_dir))
+    assert code == 0, err
+    names = {q.name for q in out_dir.iterdir()}
+    assert expected <= names
+    # every file the command says it wrote exists
+    listed = [line.strip() for line in out.splitlines()[1:]]
+    assert listed and all(Path(p).is_file() for p in listed)
