@@ -345,3 +345,18 @@ def test_power_and_shape_rules(build, gone, kept):
     assert ops.count("transpose") <= 1 and ops.count("reshape") <= 1
     xs = np.random.default_rng(3).uniform(0.1, 2.0, (2, 3, 4)).astype(np.float32)
     assert_same_values([y], [opt], {"x": xs})
+
+
+def test_naive_softmax_and_log_softmax_are_finite_near_1000():
+    x = gc.placeholder("x", (None, 3))
+    e = gc.exp(x)
+    sm = e / gc.sum(e, axis=-1, keepdims=True)
+    outs = [sm, gc.log(sm)]
+    xs = np.array([[1000., 999., 1001.], [-1000., -1001., -999.]], np.float32)
+    assert not all(np.all(np.isfinite(v)) for v in gc.evaluate(outs, {"x": xs}))
+    got = gc.evaluate(optimize(outs), {"x": xs})
+    x64 = xs.astype(np.float64)
+    log_sm = x64 - x64.max(1, keepdims=True)
+    log_sm -= np.log(np.exp(log_sm).sum(1, keepdims=True))
+    np.testing.assert_allclose(got[0], np.exp(log_sm), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got[1], log_sm, rtol=1e-5, atol=1e-6)

@@ -8,6 +8,7 @@ Rules (same pattern language as ``simplify``):
 * ``log(sum(exp x))``       -> ``logsumexp(x)``        (max subtracted first)
 * ``exp(x) / sum(exp x)``   -> ``softmax(x)``          (also the gradient of a naive
   logsumexp, which divides ``exp(x)`` by the sum)
+* ``log(exp(x) / s)``       -> ``x - log(s)``          (``log(softmax(x))`` is log-softmax)
 * ``sqrt(x*x)``             -> ``abs(x)``
 
 Gradients of the stable forms come out right too because the rewritten graphs
@@ -27,6 +28,11 @@ from .. import api as A
 from ..ir import Tensor
 from .rewrite import NamedRule, rewrite
 from .simplify import SIMPLIFY, As, Rule, make_rule_fn
+
+
+def _positive(x: Tensor) -> bool:
+    from .simplify import positive
+    return positive(x) or (x.op == "sum" and positive(x.inputs[0]))
 
 
 def _shifted(x: Tensor) -> bool:
@@ -73,6 +79,8 @@ RULES: list[Rule] = [
     Rule("log(sum(exp x))", ("log", As("s", ("sum", ("exp", "x")))), _logsumexp,
          lambda b: not _shifted(b["x"])),
     Rule("exp(x)/sum(exp x)", ("div", As("e", ("exp", "x")), "s"), _softmax),
+    Rule("log(exp(x)/s)", ("log", ("div", ("exp", "x"), "s")), ("sub", "x", ("log", "s")),
+         lambda b: _positive(b["s"])),
     Rule("sqrt(x*x)", ("sqrt", ("mul", "x", "x")), ("abs", "x")),
 ]
 
