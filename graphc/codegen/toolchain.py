@@ -442,6 +442,8 @@ def _emulation_pch_dir(cmd: tuple[str, ...]) -> pathlib.Path | None:
     root = cache.cache_dir()
     d = root / f"pch-{key[:32]}"
     if _pch_ok(d):
+        with contextlib.suppress(OSError):
+            os.utime(d / "ok")  # recently used: kept by _prune_pchs
         return d
     if (root / f"pch-{key[:32]}.failed").exists():
         return None
@@ -461,11 +463,25 @@ def _emulation_pch_dir(cmd: tuple[str, ...]) -> pathlib.Path | None:
                 return None
             (tmp / "ok").write_text(str((tmp / "graphc_cuda.h.gch").stat().st_size))
             os.rename(tmp, d)
+            _prune_pchs(root, keep=3)
             return d
         except (OSError, subprocess.SubprocessError):
             return d if _pch_ok(d) else None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prune_pchs(root: pathlib.Path, keep: int) -> None:
+    """PCHs are large (~60 MB): keep only the most recently used few (other header
+    versions or compilers); a build that loses its PCH just retries without it."""
+    def last_use(p: pathlib.Path) -> float:
+        try:
+            return (p / "ok").stat().st_mtime
+        except OSError:
+            return 0.0
+    dirs = sorted((p for p in root.glob("pch-*") if p.is_dir()), key=last_use, reverse=True)
+    for p in dirs[keep:]:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def _pch_ok(d: pathlib.Path) -> bool:

@@ -672,7 +672,6 @@ inline float __saturatef(float x) { return x != x ? 0.0f : (x < 0.0f ? 0.0f : (x
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 inline double rsqrt(double x) { return 1.0 / sqrt(x); }
 inline float __frsqrt_rn(float x) { return 1.0f / sqrtf(x); }
-inline float exp10f(float x) { return powf(10.0f, x); }
 inline int __float_as_int(float x) { return std::bit_cast<int>(x); }
 inline float __int_as_float(int x) { return std::bit_cast<float>(x); }
 inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
