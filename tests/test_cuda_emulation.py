@@ -99,27 +99,41 @@ def test_atomics(lib):
     np.testing.assert_allclose(fsum[0], x.sum(dtype=np.float64), rtol=1e-3)
 
 
-def _warp_reference(v, width, delta):
+def _warp_reference(v, width, delta, block):
+    """CUDA's shuffle rules; a source lane missing from a partial warp gives the
+    caller's own value (the emulation's documented choice)."""
     t = np.arange(v.size)
-    lane, base = t % 32, t - t % 32
+    local = t % block  # warps are numbered within a block
+    lane = local % 32
+    base = t - lane
+    in_block_end = (t // block + 1) * block
+
+    def take(ok, src_lane):
+        src = base + src_lane
+        ok = ok & (src >= 0) & (src < in_block_end)
+        return np.where(ok, v[np.clip(src, 0, v.size - 1)], v)
+
     in_seg = lane & (width - 1)
-    down = np.where(in_seg + delta < width, v[np.minimum(t + delta, v.size - 1)], v)
-    up = np.where(in_seg >= delta, v[np.maximum(t - delta, 0)], v)
-    src = lane ^ delta
-    xr = np.where(src < (lane // width + 1) * width, v[base + src], v)
-    idx = v[base + (lane & ~(width - 1)) + (delta & (width - 1))]
-    bits = (v & 1).astype(np.uint64) << (lane.astype(np.uint64))
-    ballot = np.array([bits[b:b + 32].sum() for b in range(0, v.size, 32)], np.uint64)
-    return down, up, xr, idx, np.repeat(ballot, 32).astype(np.uint32)
+    down = take(in_seg + delta < width, lane + delta)
+    up = take(in_seg >= delta, lane - delta)
+    xr = take((lane ^ delta) < (lane // width + 1) * width, lane ^ delta)
+    idx = take(np.ones(v.size, bool), (lane & ~(width - 1)) + (delta & (width - 1)))
+    bits = (v & 1).astype(np.uint64) << lane.astype(np.uint64)
+    ballot = np.zeros(v.size, np.uint64)
+    for k in range(v.size):
+        ballot[k] = bits[(t // block == k // block) & (local // 32 == local[k] // 32)].sum()
+    return down, up, xr, idx, ballot.astype(np.uint32)
 
 
-@pytest.mark.parametrize("width,delta", [(32, 1), (32, 16), (32, 5), (16, 3), (8, 1), (4, 2)])
-def test_warp_shuffles_and_ballot(lib, width, delta):
-    nthreads, block = 256, 128
+@pytest.mark.parametrize("width,delta,block", [
+    (32, 1, 128), (32, 16, 128), (32, 5, 128), (16, 3, 128), (8, 1, 128), (4, 2, 128),
+    (32, 16, 48), (32, 3, 40), (16, 9, 40)])  # 48, 40: the last warp is partial
+def test_warp_shuffles_and_ballot(lib, width, delta, block):
+    nthreads = 2 * block
     v = np.random.default_rng(width * 100 + delta).integers(0, 1000, nthreads).astype(np.int32)
     outs = [np.zeros(nthreads, np.int32) for _ in range(4)] + [np.zeros(nthreads, np.uint32)]
     check_ok(lib, lib.run_warp_ops(nthreads, block, ptr(v), width, delta, *map(ptr, outs)))
-    for got, want, what in zip(outs, _warp_reference(v, width, delta),
+    for got, want, what in zip(outs, _warp_reference(v, width, delta, block),
                                ["down", "up", "xor", "idx", "ballot"]):
         np.testing.assert_array_equal(got, want, err_msg=what)
 
