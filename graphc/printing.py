@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import ir as _ir
 from .errors import GraphcError
 from .ir import Tensor, _dtype_short, as_list, broadcast_dims, format_dim, topo_order, users_of
 from .ops import OPS
@@ -79,8 +80,21 @@ def _dim_texts(order: list[Tensor], namer: _Namer) -> dict[str, str]:
     return texts
 
 
+def _placeholder_dim_text(d: str) -> str | None:
+    """``x.shape[0]`` for an anonymous dim ``?<uid>.<axis>`` of a live placeholder ``x``
+    outside the graph (``d sum(x)/dx`` is a broadcast of 1 to x's shape, without x)."""
+    m = re.fullmatch(r"\?(\d+)\.(\d+)", d)
+    if m is None:
+        return None
+    uid = int(m.group(1))
+    for node in list(_ir._table.values()):
+        if node.op == "placeholder" and node.attr("uid") == uid:
+            return f"{node.name}.shape[{m.group(2)}]"
+    return None
+
+
 def _dim_fn(dim_texts: dict[str, str] | None) -> Callable:
-    """Writes a dim; a run-time size no shown input carries is ``N``, ``N1``, ..."""
+    """Writes a dim: by name, after an input that has it (``x.shape[0]``), else ``N``..."""
     texts = dict(dim_texts or {})
 
     def dim(d) -> str:
@@ -88,7 +102,7 @@ def _dim_fn(dim_texts: dict[str, str] | None) -> Callable:
             return str(d)
         if d not in texts:
             k = sum(1 for v in texts.values() if re.fullmatch(r"N\d*", v))
-            texts[d] = d if not d.startswith("?") else f"N{k or ''}"
+            texts[d] = d if not d.startswith("?") else (_placeholder_dim_text(d) or f"N{k or ''}")
         return texts[d]
     return dim
 

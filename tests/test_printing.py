@@ -118,6 +118,15 @@ def test_named_and_anonymous_runtime_sizes():
     assert "batch" in text and "z.shape[1]" in text and "None" not in text
 
 
+def test_runtime_size_of_an_input_outside_the_graph():
+    """d sum(2x)/dx no longer contains x, but its shape is still written after x."""
+    x = gc.placeholder("x", (None, 3), F64)
+    g = gc.grad(gc.sum(2.0 * x), x)
+    assert not any(n is x for n in topo_order(g))
+    text = check_text(g, {x: np.zeros((5, 3))})
+    assert text == "broadcast_to(2, (x.shape[0], 3))"
+
+
 @pytest.mark.parametrize("build", [
     lambda a, b: a.T @ b,
     lambda a, b: gc.transpose(gc.reshape(a, (3, 1, 2)), (1, 2, 0)),
