@@ -227,7 +227,8 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
             continue
         if op.partials is not None:
             parts = op.partials(n)
-            grads = [None if p is None or id(i) not in depends else unbroadcast(_scale(g, p), i.dims)
+            grads = [None if p is None or id(i) not in depends
+                     else unbroadcast(_scale(g, p), i.dims)
                      for i, p in zip(n.inputs, parts)]
         else:
             grads = op.vjp(n, g)
