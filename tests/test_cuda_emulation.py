@@ -55,14 +55,16 @@ def test_elementwise_grid_stride(lib):
         np.testing.assert_allclose(out, 2.5 * x - 0.5 * np.exp(y), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("grid,block", [(1, 32), (13, 64), (100, 256), (5, 1024)])
+@pytest.mark.parametrize("grid,block", [(1, 32), (13, 64), (100, 256), (5, 1024), (4000, 128)])
 def test_block_reduction_shared_and_shuffles(lib, grid, block):
+    if lib.variant == "ucontext" and grid * block > 100_000:
+        pytest.skip("the portable ucontext switch is slow; the default switch covers big grids")
     x = np.random.default_rng(1).standard_normal(100_000)
     partial = np.zeros(grid)
     check_ok(lib, lib.run_block_sum(I64(x.size), ptr(x), ptr(partial), grid, block))
     # each block owns the grid-stride slice of the elements it visits
     idx = np.arange(x.size)
-    expected = np.array([x[(idx // block) % grid == b].sum() for b in range(grid)])
+    expected = np.bincount((idx // block) % grid, weights=x, minlength=grid)
     np.testing.assert_allclose(partial, expected, rtol=1e-12, atol=1e-9)
     assert abs(partial.sum() - x.sum()) < 1e-8
 
