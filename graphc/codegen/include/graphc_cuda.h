@@ -46,6 +46,11 @@
 #ifndef GRAPHC_CUDA_H
 #define GRAPHC_CUDA_H
 
+#if !defined(__CUDACC__) && defined(__APPLE__) && !defined(_XOPEN_SOURCE)
+#define _XOPEN_SOURCE 700 /* before any system header: macOS hides ucontext without it */
+#define _DARWIN_C_SOURCE 1
+#endif
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -633,9 +633,18 @@ inline int __all_sync(unsigned mask, int pred) {
 
 /* ---- atomics (device-wide: blocks run on several OS threads) ---------------------- */
 template <class T>
-inline T atomicAdd(T* p, T v) { return std::atomic_ref<T>(*p).fetch_add(v); }
+inline T atomicAdd(T* p, T v) {
+    std::atomic_ref<T> a(*p);
+    if constexpr (std::is_floating_point_v<T>) {  /* CAS loop: not every libc++ has fetch_add */
+        T old = a.load(std::memory_order_relaxed);
+        while (!a.compare_exchange_weak(old, old + v)) {}
+        return old;
+    } else {
+        return a.fetch_add(v);
+    }
+}
 template <class T>
-inline T atomicSub(T* p, T v) { return std::atomic_ref<T>(*p).fetch_sub(v); }
+inline T atomicSub(T* p, T v) { return atomicAdd(p, (T)-v); }
 template <class T>
 inline T atomicExch(T* p, T v) { return std::atomic_ref<T>(*p).exchange(v); }
 template <class T>
