@@ -30,6 +30,9 @@
  *       consecutive linear thread ids). A source lane outside the block returns
  *       the caller's own value. The mask argument is ignored (full warp).
  *     - atomics are real atomics (std::atomic_ref): blocks run in parallel.
+ *   Not emulated: implicit warp-synchronous code (lanes exchanging data through
+ *   shared memory with no __syncwarp between steps: incorrect since Volta anyway),
+ *   streams and events, cooperative groups, textures, dynamic parallelism.
  *   Launch errors (block > 1024 threads or > 1024/1024/64 per dim, empty grid,
  *   grid.y/z > 65535, shmem > 227 KiB) and deadlocks (threads waiting at a
  *   barrier that can never complete) do not run (the rest of) the kernel and
