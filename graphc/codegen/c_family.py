@@ -43,15 +43,46 @@ class Dialect:
     sum_acc_f32: str                # accumulator of float32 sums
     prelude: str
     host_qual: str                  # before the host entry points
-    par_threshold: int = 32768      # C: OpenMP only when the work pays for it
+    par_threshold: int = 1 << 20    # C: OpenMP only when the work pays for it (and does
+                                    # not fight BLAS threads on small kernels)
     block: int = 256                # CUDA: threads per block
+    f32_names: tuple = ()           # (C double name, this dialect's float32 function)
 
     def math(self, text: str, dtype: str) -> str:
-        """Math names for ``dtype``: C double names get the ``f`` suffix for float32."""
+        """Math names for ``dtype``: C double names get the ``f`` suffix for float32
+        (or the dialect's own float32 function, e.g. a vectorizable exp on the CPU)."""
         if dtype != "float32":
             return text
-        return _MATH_RE.sub(lambda m: m.group(1) + "f(", text)
+        own = dict(self.f32_names)
+        return _MATH_RE.sub(lambda m: own.get(m.group(1), m.group(1) + "f") + "(", text)
 
+
+# exp for float32 as straight-line code the compiler vectorizes (libm's expf is a call
+# it cannot, without -ffast-math): Cephes' range reduction + degree-6 polynomial, about
+# 1 ulp; exact Inf/NaN/0 limits, gradual underflow like libm.
+GC_EXPF = """\
+static inline float gc_expf(float x) {
+    const float xc = x > 88.7228f ? 88.7228f : (x < -104.0f ? -104.0f : x);
+    const float n = __builtin_floorf(xc * 1.44269504088896341f + 0.5f);
+    float r = xc - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float y = p * r * r + r + 1.0f;
+    const int32_t ni = (int32_t)n, h = ni >> 1;    /* 2^n as two factors: no overflow */
+    union { int32_t i; float f; } s1, s2;
+    s1.i = (h + 127) << 23;
+    s2.i = (ni - h + 127) << 23;
+    float out = (y * s1.f) * s2.f;
+    out = x > 88.72283905206835f ? INFINITY : out;
+    out = x < -103.972077f ? 0.0f : out;
+    return x != x ? x : out;
+}
+"""
 
 C = Dialect(
     name="c", gpu=False, kernel_qual="static void", restrict="restrict", index_t="int64_t",
@@ -59,7 +90,9 @@ C = Dialect(
     prelude="#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
             "#define GC_INFINITY INFINITY\n"
             "static inline float gc_maxf(float a, float b) { return (a > b || a != a) ? a : b; }\n"
-            "static inline double gc_maxd(double a, double b) { return (a > b || a != a) ? a : b; }\n")
+            "static inline double gc_maxd(double a, double b) { return (a > b || a != a) ? a : b; }\n"
+            + GC_EXPF,
+    f32_names=(("exp", "gc_expf"),))
 
 CUDA = Dialect(
     name="cuda", gpu=True, kernel_qual="__global__ void", restrict="GC_RESTRICT",
@@ -197,18 +230,27 @@ def _c_reduce(k: KernelIR, d: Dialect) -> list:
     for p in k.phases:
         acc_t = _acc_type(p.op, p.dtype, d)
         lines.append(f"        {acc_t} a_{p.result} = {_identity(p.op, p.dtype)};")
-        simd = "+" if p.op == "sum" else None
-        if simd:
+        if p.op == "sum":
             lines.append(f"        #pragma omp simd reduction(+:a_{p.result})")
+        elif np.dtype(p.dtype).kind == "f":
+            lines.append(f"        int nan_{p.result} = 0;")
+            lines.append(f"        #pragma omp simd reduction(max:a_{p.result}) "
+                         f"reduction(|:nan_{p.result})")
         lines.append("        for (int64_t r = 0; r < R; ++r) {")
         lines += _decompose("r", red, names, "            ", "int64_t")
         lines += _block(p.block, ivars, d, "            ")
         if p.op == "sum":
             lines.append(f"            a_{p.result} += {p.value};")
+        elif np.dtype(p.dtype).kind == "f":
+            lines.append(f"            a_{p.result} = {p.value} > a_{p.result} ? {p.value} : "
+                         f"a_{p.result};")
+            lines.append(f"            nan_{p.result} |= {p.value} != {p.value};")
         else:
-            lines.append(f"            a_{p.result} = ({p.value} > a_{p.result} || {p.value} != "
-                         f"{p.value}) ? {p.value} : a_{p.result};")
+            lines.append(f"            a_{p.result} = {p.value} > a_{p.result} ? {p.value} : "
+                         f"a_{p.result};")
         lines.append("        }")
+        if p.op == "max" and np.dtype(p.dtype).kind == "f":
+            lines.append(f"        if (nan_{p.result}) a_{p.result} = NAN;")
         lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)})a_{p.result};")
     lines += _block(k.epilogue, ivars, d, "        ")
     if k.body.instrs or k.body.stores:

@@ -205,7 +205,7 @@ class CudaRunner(NativeRunner):
         ins = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(inputs, pir.inputs)]
         ps = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(params, pir.params)]
         dirty = [0 if self._resident[k] is params[k] else 1 for k in range(len(params))]
-        res = [np.empty(self.shape(b, size_map), dtype=b.dtype) for b in pir.results]
+        res = self.results(size_map)
         ptrs = lambda arrs: (ctypes.c_void_p * max(len(arrs), 1))(*[a.ctypes.data for a in arrs])
         c_dirty = (ctypes.c_int * max(len(dirty), 1))(*dirty)
         self.lib.gc_clear_error()

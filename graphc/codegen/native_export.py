@@ -151,7 +151,7 @@ def load(lib_path=None):
 
 C_MAKEFILE = """# Builds lib{name}.so from the graphc-generated C (no graphc needed).
 CC ?= cc
-CFLAGS ?= -O3 -fPIC -std=c11
+CFLAGS ?= -O3 -fPIC -std=c11 -fno-trapping-math -fno-math-errno
 OPENMP := $(shell echo 'int main(void){{return 0;}}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo -fopenmp)
 
 lib{name}.so: {name}.c {name}.h
