@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import pathlib
 import re
 import shutil
