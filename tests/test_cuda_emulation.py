@@ -16,7 +16,7 @@ import pytest
 from graphc.codegen import toolchain
 
 SOURCE = (pathlib.Path(__file__).parent / "data" / "emu_kernels.cu").read_text()
-I64, F32, F64, I32 = ctypes.c_int64, ctypes.c_float, ctypes.c_double, ctypes.c_int
+I64, F32 = ctypes.c_int64, ctypes.c_float
 
 pytestmark = pytest.mark.skipif(not toolchain.have_cxx_compiler(),
                                 reason="no C++ compiler (c++/g++/clang++) for the CUDA emulation")
