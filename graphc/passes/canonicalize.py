@@ -139,7 +139,8 @@ def _sub_rule(n: Tensor) -> Tensor | None:
         return build("add", a, scalar(-cb, n.dtype))
     if b.op == "neg":
         return build("add", a, b.inputs[0])
-    if a.op == "add" and is_const(a.inputs[1]) and not is_const(b):
+    if a.op == "add" and is_const(a.inputs[1]) and not is_const(b) and b.op != "max":
+        # (``a - max(a)`` is left whole: it is how stable forms are recognised)
         return build("add", build("sub", a.inputs[0], b), a.inputs[1])
     return None
 

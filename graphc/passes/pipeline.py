@@ -178,6 +178,10 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> Optimize
                 new_order = ctx.order if new is outs else topo_order(new)
             if new is not outs and unbound_dims(new_order) - unbound:
                 new, new_order, note = outs, ctx.order, "reverted: lost a run-time dim's source"
+            if len(new_order) > 2 * count + 64:
+                # rules that feed each other can grow a graph until their step budget runs
+                # out; no pass is meant to more than double one, so keep the input
+                new, new_order, note = outs, ctx.order, "reverted: the graph grew too much"
             stats.append(PassStat(name, count, len(new_order), time.perf_counter() - t0, note))
             outs, count, ctx.order = new, len(new_order), new_order
             if emit is not None:
