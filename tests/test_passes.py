@@ -360,3 +360,15 @@ def test_naive_softmax_and_log_softmax_are_finite_near_1000():
     log_sm -= np.log(np.exp(log_sm).sum(1, keepdims=True))
     np.testing.assert_allclose(got[0], np.exp(log_sm), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(got[1], log_sm, rtol=1e-5, atol=1e-6)
+
+
+def test_stable_logsumexp_is_not_stabilized_again():
+    """``logsumexp(x + c)`` must stay one logsumexp (found by the property test: the
+    shifted form was rewritten until it no longer looked shifted, then wrapped again)."""
+    x = gc.placeholder("x", (3,), "float64")
+    y = gc.logsumexp(x * x + 0.5, 0)
+    g = gc.grad(y, x)
+    r = run_pipeline([y, g])
+    assert all(s.nodes_after <= s.nodes_before + 2 and not s.note for s in r.stats)
+    assert ops_of(r.outputs).count("log") == 1 and ops_of(r.outputs).count("max") == 1
+    assert_same_values([y, g], r.outputs, {"x": np.array([0.5, -1., 2.])})
