@@ -23,6 +23,7 @@ True
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -35,21 +36,28 @@ from ..ops import OPS
 Rule = Callable[[Tensor], "Tensor | None"]
 
 
-_LOCATION = ["<optimizer>"]  # where nodes built by rules say they come from (the node rewritten)
-_SCRATCH: list[dict] = [{}]    # per-run table rules may use (canonicalize's commutative twins)
-_STRICT = [False]              # forbid rules to make broadcasts to run-time shapes (see rewrite)
+class _State(threading.local):
+    """What the rules of the rewrite running in this thread share."""
+
+    def __init__(self):
+        self.location = "<optimizer>"  # where nodes built by rules say they come from
+        self.scratch: dict = {}         # a table rules may use (canonicalize's twins)
+        self.strict = False             # no broadcasts to run-time shapes (see rewrite)
+
+
+_state = _State()
 
 
 def scratch() -> dict:
     """A table shared by the rules of the current rewrite (of the pipeline run, with a memo)."""
-    return _SCRATCH[0]
+    return _state.scratch
 
 
 def build(op: str, *inputs: Tensor, **attrs) -> Tensor:
     """A node of primitive ``op`` (shape rule checked), like ``api.apply`` for tensors only
     but without looking up the caller's file:line (rules build many nodes)."""
     dims, dtype = OPS[op].shape(inputs, attrs)
-    return Tensor.make(op, inputs, attrs, dims, dtype, location=_LOCATION[0])
+    return Tensor.make(op, inputs, attrs, dims, dtype, location=_state.location)
 
 
 def reshape(x: Tensor, dims) -> Tensor:
@@ -165,7 +173,7 @@ class _Rewriter:
             entry = memo.get(id(m))
             if entry is not None and entry[0] is m:
                 known = entry[1]
-        _LOCATION[0] = m.location
+        _state.location = m.location
         for rule in self.rules:
             if rule.name in known:
                 continue
@@ -175,7 +183,7 @@ class _Rewriter:
                 continue
             if r is None or r is m:
                 continue
-            r = fit(r, m, _STRICT[0])
+            r = fit(r, m, _state.strict)
             if r is not None:
                 return r
         if memo is not None:
@@ -256,16 +264,16 @@ def rewrite(outputs, rule, max_steps: int | None = None,
     """
     outs = as_list(outputs)
     order = topo_order(outs) if order is None else order
-    saved = _STRICT[0]
-    _STRICT[0] = strict
+    saved = _state.strict
+    _state.strict = strict
     try:
         result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
         if check_dims and not strict and result is not outputs and result is not outs:
             if unbound_dims(topo_order(result)) - unbound_dims(order):
-                _STRICT[0] = True
+                _state.strict = True
                 result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
     finally:
-        _STRICT[0] = saved
+        _state.strict = saved
     return result
 
 
@@ -277,8 +285,8 @@ def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo) -> li
     rw = _Rewriter(rule, max_steps if max_steps is not None else 20 * len(order) + 1000, subst,
                    memo)
     norm = rw.norm
-    saved = _LOCATION[0], _SCRATCH[0]
-    _SCRATCH[0] = memo if memo is not None else {}
+    saved = _state.location, _state.scratch
+    _state.scratch = memo if memo is not None else {}
     try:
         for n in order:  # inputs first, so the common case needs no stack
             k = id(n)
@@ -312,7 +320,7 @@ def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo) -> li
                 continue
             rw.settle(n)
     finally:
-        _LOCATION[0], _SCRATCH[0] = saved
+        _state.location, _state.scratch = saved
     new_outs = [norm[id(o)] for o in outs]
     if all(a is b for a, b in zip(new_outs, outs)):
         return same  # unchanged (nodes are immutable, so the whole graph is the same)
@@ -371,7 +379,7 @@ def scalar(value, dtype) -> Tensor:
 def filled(value, like: Tensor) -> Tensor:
     """``value`` broadcast to ``like``'s shape and dtype (refused in strict mode if that
     shape has run-time dims: the broadcast would name a size nothing may bind)."""
-    if _STRICT[0] and any(isinstance(d, str) for d in like.dims):
+    if _state.strict and any(isinstance(d, str) for d in like.dims):
         raise ShapeError("strict: no broadcast to a run-time shape")
     return broadcast_to(scalar(value, like.dtype), like.dims)
 

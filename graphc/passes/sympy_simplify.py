@@ -13,8 +13,9 @@ above ``max_ops`` nodes are skipped, at most ``max_clusters`` are examined per r
 (verdicts are cached by the cluster's formula, so repeated layers cost one SymPy
 call), and only clusters up to ``simplify_ops`` nodes get the
 full ``sympy.simplify`` (the others ``cancel`` and ``factor_terms``). As a safety
-net, a ``sympy.simplify`` call is interrupted after ``per_cluster_s`` (main
-thread only) and the pass stops after ``budget_s`` seconds.
+net, a ``sympy.simplify`` call is interrupted after ``per_cluster_s`` (by SIGALRM:
+main thread only, and only when the program runs no interval timer of its own;
+elsewhere only the cheap forms are tried) and the pass stops after ``budget_s`` seconds.
 
 >>> import graphc as gc
 >>> from graphc.passes.sympy_simplify import sympy_simplify
@@ -201,10 +202,18 @@ def _cluster_key(inner: list[Tensor], leaves: list[Tensor]) -> tuple:
     return inner[0].dtype.str, tuple(parts)
 
 
+def _can_interrupt(signal) -> bool:
+    """Can a SymPy call be cut short with SIGALRM here (main thread, POSIX, and no timer of
+    the program's own running, which this would cancel)?"""
+    return (threading.current_thread() is threading.main_thread()
+            and hasattr(signal, "setitimer")
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+
 def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, seconds: float, full: bool):
     """The cheapest SymPy rewrite of formula ``e`` (over the symbols of ``leaf_map``), or None."""
     candidates = [sp.factor_terms(e), sp.cancel(e)]
-    if full and threading.current_thread() is threading.main_thread() and seconds > 0:
+    if full and seconds > 0 and _can_interrupt(signal):
         def on_alarm(*_):
             raise _Timeout
         old = signal.signal(signal.SIGALRM, on_alarm)
