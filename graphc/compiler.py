@@ -262,10 +262,9 @@ class Function:
                 v = np.array(v, copy=True)  # state never aliases a feed or an output
             new[k] = v
         if self.program.options.get("check_numerics"):
-            for what, arrs in (("output", outs), ("update", new)):
-                for k, a in enumerate(arrs):
-                    if np.asarray(a).dtype.kind == "f" and not np.all(np.isfinite(a)):
-                        raise NumericsError(f"{what} {k} has NaN or Inf values")
+            from .numerics import check_call  # names the first NaN/Inf node; raises
+            check_call(outs, new, self.outputs + [v for _, v in self._key_refs[0]],
+                       self.program.roots, self.inputs, arrays, bindings, self.backend)
         # commit: every new value was computed from the old ones; switch them together
         for p, v in zip(self.update_params, new):
             p.state.value = v
