@@ -241,8 +241,6 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
 
     ``cleanup`` rules (and their ``memo``) tidy the accepted replacements; the
     pipeline passes canonicalization and folding."""
-    import sympy as sp
-
     budget = budget or SympyBudget()
     start = time.perf_counter()
     outs = as_list(outputs)
@@ -272,6 +270,7 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
             continue
         tried += 1
         key = _cluster_key(inner, leaves)
+        import sympy as sp  # here: graphs without clusters never pay for importing SymPy
         try:
             if key in _cache:
                 best = _cache[key]
