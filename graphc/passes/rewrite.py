@@ -173,6 +173,8 @@ class _Rewriter:
             entry = memo.get(id(m))
             if entry is not None and entry[0] is m:
                 known = entry[1]
+                if self.names <= known:
+                    return None  # every rule already found nothing here
         _state.location = m.location
         for rule in self.rules:
             if rule.name in known:
