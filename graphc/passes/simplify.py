@@ -41,7 +41,6 @@ from .rewrite import (NamedRule, broadcast_to, build, filled, reshape, rewrite, 
                       splat_value, transpose)
 
 
-
 @dataclass(frozen=True)
 class Rule:
     name: str
