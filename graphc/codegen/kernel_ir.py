@@ -327,7 +327,7 @@ class _Lowerer:
             if ax is None:
                 idx = "0"
             else:
-                idx = self.emit(Instr(self.fresh("i"), "index", "int64", axis=ax), f"i{ax}")
+                idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax), f"i{ax}")
             t = f"(({{dtype}})({{0}} == {idx}))"
             return self.emit(Instr(self.fresh(), "one_hot", n.dtype.name, t, (args[0],)),
                              f"one_hot({self.text.get(args[0], args[0])})")
