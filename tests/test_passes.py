@@ -258,6 +258,8 @@ def test_sympy_accepts_only_cheaper_results():
     assert "exp" not in ops_of(out) and budget.stats["accepted"] == 1
     kept = gc.tanh(x) * 2.0 + 1.0      # already minimal: SymPy's forms are not cheaper
     assert sympy_simplify([kept])[0] is kept
+    one = optimize(gc.sin(x) * gc.sin(x) + gc.cos(x) * gc.cos(x))
+    assert "sin" not in ops_of(one) and float(gc.evaluate(one)[0]) == 1.0
 
 
 def test_sympy_budget_skips_big_clusters_and_keeps_shared_values():

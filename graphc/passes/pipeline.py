@@ -102,7 +102,8 @@ def _rules(*own) -> Callable:
 def _sympy_pass(outs: list[Tensor], ctx=None) -> list[Tensor]:
     from .sympy_simplify import sympy_simplify
     ctx = _context(outs, ctx)
-    return sympy_simplify(outs, order=ctx.order, cleanup=ctx.cleanup(), memo=ctx.memo,
+    tidy = ([SIMPLIFY] if "simplify" in ctx.enabled else []) + ctx.cleanup()
+    return sympy_simplify(outs, order=ctx.order, cleanup=tidy, memo=ctx.memo,
                           strict=ctx.strict, check_dims=ctx.standalone)
 
 

@@ -52,8 +52,8 @@ class SympyBudget:
     max_clusters: int = 64     # clusters examined per run (cached or not: same graph, same
                                # result whatever ran before)
     simplify_ops: int = 6      # full sympy.simplify only up to this size (else cheap ones)
-    per_cluster_s: float = 0.2
-    budget_s: float = 0.5      # whole pass
+    per_cluster_s: float = 0.5  # (SymPy's first simplify in a process takes ~0.3 s)
+    budget_s: float = 1.0      # whole pass
     stats: dict = field(default_factory=dict)
 
 
@@ -88,7 +88,7 @@ def _collect(root: Tensor, users: dict[int, int], outputs: set[int], max_ops: in
         inner.append(n)
         if len(inner) > max_ops:
             return None
-        for i in n.inputs:
+        for i in dict.fromkeys(n.inputs):  # x*x: x once (it has one user, this node)
             if (i.op in CLUSTER_OPS and users[id(i)] == 1 and id(i) not in outputs
                     and i.dtype == root.dtype):
                 stack.append(i)
@@ -211,8 +211,9 @@ def _can_interrupt(signal) -> bool:
 
 
 def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, seconds: float, full: bool):
-    """The cheapest SymPy rewrite of formula ``e`` (over the symbols of ``leaf_map``), or None."""
+    """(The cheapest SymPy rewrite of formula ``e`` or None, whether every candidate ran)."""
     candidates = [sp.factor_terms(e), sp.cancel(e)]
+    complete = True
     if full and seconds > 0 and _can_interrupt(signal):
         def on_alarm(*_):
             raise _Timeout
@@ -221,7 +222,7 @@ def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, seconds: float,
         try:
             candidates.append(sp.simplify(e))
         except _Timeout:
-            pass
+            complete = False
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
@@ -231,7 +232,7 @@ def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, seconds: float,
         c = _cost(g, leaves)
         if c < best_cost and g.dtype == root.dtype:
             best, best_cost = cand, c
-    return best
+    return best, complete
 
 
 def sympy_simplify(outputs, budget: SympyBudget | None = None,
@@ -247,8 +248,8 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
     order = topo_order(outs) if order is None else order
     users: dict[int, int] = {id(n): 0 for n in order}
     for n in order:
-        for i in n.inputs:
-            users[id(i)] += 1
+        for k in {id(i) for i in n.inputs}:  # x*x uses x once: it can stay inside a cluster
+            users[k] += 1
     out_ids = {id(o) for o in outs}
     subst: dict[int, Tensor] = {}
     tried = accepted = skipped = over = 0
@@ -278,9 +279,11 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
                             for j, leaf in enumerate(dict.fromkeys(leaves))}
             else:
                 e, leaf_map = _to_sympy(inner, leaves, sp)
-                best = _cache[key] = _best_form(
+                best, complete = _best_form(
                     e, leaf_map, n, {id(x) for x in leaves}, sp,
                     min(budget.per_cluster_s, left), len(inner) <= budget.simplify_ops)
+                if complete:  # a verdict cut short by the clock is not remembered
+                    _cache[key] = best
             if best is not None:
                 subst[id(n)] = _from_sympy(best, leaf_map, n.dtype, sp)
                 accepted += 1
