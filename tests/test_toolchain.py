@@ -291,3 +291,16 @@ def test_emulation_builds_survive_a_damaged_precompiled_header(tmp_path, monkeyp
     assert lib.run(x, ctypes.c_float(2.5)) == 0
     assert list(x) == [2.5] * 64
     assert not pch.exists()  # the PCH that broke a good build was dropped
+
+
+def test_describe_never_raises(empty_path):
+    info = toolchain.describe()
+    assert info["c_compiler"] is None and info["nvcc"] is None and info["openmp"] is False
+    assert info["cuda_emulation"] is False
+
+
+def test_describe_names_the_tools_here():
+    info = toolchain.describe()
+    assert (info["c_compiler"] is not None) == toolchain.have_c_compiler()
+    assert (info["nvcc"] is not None) == toolchain.have_nvcc()
+    assert isinstance(info["gpu"], bool) and info["gpu_arch"].startswith("sm_")

@@ -28,6 +28,7 @@ Discovery (cheap, cached, never crash)::
                                                # (lang "cuda" also needs a GPU)
     default_flags(lang) -> tuple[str, ...]     # the flags used before ``flags``
     include_dir() -> pathlib.Path              # holds graphc_cuda.h, graphc_cuda_emu.h
+    describe() -> dict                         # all of the above, for diagnostics; never raises
 
 Default flags:
     c:            cc -O3 -march=native -fPIC -shared -std=c11 [-fopenmp] ... -lm
@@ -568,3 +569,36 @@ def nvcc_compile_check(source: str, arch: str = "sm_90", flags: tuple[str, ...] 
             return b"ok"
 
     cache.get_or_build(key, ".ok", build)
+
+
+def describe() -> dict:
+    """What this machine offers the native backends (for diagnostics); never raises.
+
+    >>> sorted(describe())[:3]
+    ['c_compiler', 'cache_dir', 'cuda_emulation']
+    """
+    def first_line(lang: str) -> str | None:
+        try:
+            lines = compiler_identity(lang).split("|", 1)[1].strip().splitlines()
+        except (BackendUnavailable, IndexError):
+            return None
+        versioned = [ln for ln in lines if "release" in ln]  # nvcc puts it last
+        return (versioned or lines or [""])[0]
+
+    def safe(fn, default=None):
+        try:
+            return fn()
+        except Exception as e:  # diagnostics must not fail
+            return default if default is not None else f"error: {e}"
+
+    c = safe(find_c_compiler, default="")
+    nvcc = safe(find_nvcc, default="")
+    return {
+        "c_compiler": (c or None) and f"{c} ({first_line('c')})",
+        "openmp": bool(c) and safe(openmp_available, default=False),
+        "cuda_emulation": have_cxx_compiler() and first_line("cuda-emulate"),
+        "nvcc": (nvcc or None) and f"{nvcc} ({first_line('cuda')})",
+        "gpu": safe(gpu_available, default=False),
+        "gpu_arch": safe(gpu_arch, default="sm_90"),
+        "cache_dir": safe(lambda: str(cache.cache_dir())),
+    }
