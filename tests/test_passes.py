@@ -176,6 +176,14 @@ def test_identities_vanish_and_constants_collect():
     assert optimize(x * 2.0 + x * 3.0 - x * 5.0).op != "add"
 
 
+def test_hand_written_sigmoid_becomes_the_primitive():
+    x = gc.placeholder("x", (4,))
+    y = 1.0 / (1.0 + gc.exp(-x))
+    opt = optimize(y)
+    assert ops_of(opt) == ["placeholder", "sigmoid"]
+    assert_same_values([y], [opt], {"x": np.array([-30., -1., 0., 2.], np.float32)})
+
+
 def test_commutative_operands_merge():
     a = gc.placeholder("a", (3,))
     b = gc.placeholder("b", (3,))

@@ -350,6 +350,7 @@ RULES: list[Rule] = [
     Rule("x**0", ("pow", "x", 0), _ones),
     # exp / log
     Rule("log(exp x)", ("log", ("exp", "x")), "x"),
+    Rule("1/(1+exp(-x))", ("div", 1, ("add", ("exp", ("neg", "x")), 1)), ("sigmoid", "x")),
     Rule("exp(log x)", ("exp", ("log", "x")), "x", lambda b: nonneg(b["x"])),
     # shapes
     Rule("T(T x)", ("transpose", As("t", ("transpose", "x"))), _transpose2),
