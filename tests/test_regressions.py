@@ -1,0 +1,91 @@
+"""Shrunk failures found by the differential fuzzer (tests/test_fuzz_differential.py),
+kept as plain regression tests. Each checks against the oracles (the interpreter,
+finite differences) through the fuzzer's own checks, on every available backend."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+
+from strategies import built_from
+from test_fuzz_differential import BACKENDS, BACKEND_IDS, check_backend_built, check_grad_built
+
+ALL = BACKENDS or [("numpy", {})]
+IDS = BACKEND_IDS or ["numpy"]
+
+
+def rand(seed, shape, dtype=np.float64):
+    return np.random.default_rng(seed).uniform(-2, 2, shape).astype(dtype)
+
+
+def test_zero_d_array_is_scalar_data():
+    """Fuzz #1: gc.parameter(name, np.array(x)) raised TypeError (len() of unsized object)
+    in the ragged-data check."""
+    p = gc.parameter("p", np.array(1.5))
+    assert p.shape == () and p.value == 1.5
+    c = gc.constant([np.array(1.0), np.array(2.0)])
+    np.testing.assert_array_equal(gc.evaluate(c * p), [1.5, 3.0])
+
+
+def _run_time_meets_known():
+    """x: (None, 1, 1) broadcast against y: (2, 1, 1): the sum's static dim is 2."""
+    x = gc.placeholder("x0", (None, 1, 1), np.float64)
+    y = gc.placeholder("x1", (2, 1, 1), np.float64)
+    return built_from([gc.exp(x) + y * x], {"x0": rand(1, (2, 1, 1)), "x1": rand(2, (2, 1, 1))})
+
+
+def _matmul_run_time_inner():
+    """(3, 2) @ (None, n1): the gradient w.r.t. the right operand is (2, n1) statically."""
+    a = gc.parameter("p3", rand(3, (3, 2)))
+    x = gc.placeholder("x1", (None, "n1"), np.float64)
+    return built_from([a @ x, x], {"x1": rand(4, (2, 3))})
+
+
+def _two_anonymous_dims():
+    """x: (None,) + y: (None,): unified to one of the two anonymous dims."""
+    x = gc.placeholder("x", (None,), np.float64)
+    y = gc.placeholder("y", (None,), np.float64)
+    return built_from([gc.sin(x) * y + y], {"x": rand(5, (4,)), "y": rand(6, (4,))})
+
+
+GRAPHS = {"run_time_meets_known": _run_time_meets_known,
+          "matmul_run_time_inner": _matmul_run_time_inner,
+          "two_anonymous_dims": _two_anonymous_dims}
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+def test_grad_with_run_time_dims(graph):
+    """Fuzz #2: gc.grad raised ShapeError ("cannot reshape (2, 1, 1) into (None, 1, 1)")
+    when a run-time dim met a known size in broadcasting or matmul: the un-broadcast
+    gradient only needs a relabelled shape (graphc/ops.py unbroadcast)."""
+    check_grad_built(GRAPHS[graph]())
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+@pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+def test_backends_with_run_time_dims(graph, backend, options):
+    check_backend_built(GRAPHS[graph](), backend, options)
+
+
+@pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+def test_one_hot_fused_into_reduction(backend, options):
+    """Fuzz #3: C and CUDA kernels fusing one_hot into a reduction redeclared an index
+    variable ("conflicting declaration 'const gc_index_t i2'"): they did not compile."""
+    labels = gc.placeholder("x3", (1, 2, 1), np.int64)
+    p4 = gc.parameter("p4", rand(7, (2,), np.float32))
+    p5 = gc.parameter("p5", rand(8, (3, 1), np.float32))
+    t7 = gc.one_hot(labels, 2, np.float32) * p4
+    outputs = [p5 @ t7, gc.sum(t7, -1)]
+    feeds = {"x3": np.array([[[1], [0]]], np.int64)}
+    check_backend_built(built_from(outputs, feeds), backend, options)
+
+
+@pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+def test_float32_cast_inside_float64_graph(backend, options):
+    """Fuzz #4 (a test bug, kept): a float64 graph with a float32 part returns float32
+    results; tolerances follow each result's dtype, not the graph's."""
+    x = gc.placeholder("x0", (), np.float64)
+    out = gc.broadcast_to(gc.cast(x, "float32"), (2,))
+    check_backend_built(built_from([out], {"x0": np.array(0.512444019317627)}),
+                        backend, options)
