@@ -797,8 +797,8 @@ def render(report: Report, sizes: Sizes, versions: dict, cases, elapsed: float) 
         base = next((r.median_s for r in rows if r.impl == BASELINE and r.median_s), None)
         timed = sorted((r for r in rows if r.median_s and r.check == "ok"),
                        key=lambda r: r.median_s)
-        fastest = f" Fastest here: {timed[0].impl}." if timed else ""
-        out += [f"### {case}: {CASES[case][2]}", "", f"Sizes as above.{fastest}", "",
+        fastest = f"Fastest here: {timed[0].impl}." if timed else ""
+        out += [f"### {case}: {CASES[case][2]}", "", fastest, "",
                 "| implementation | median | ratio | setup | check |",
                 "|---|---:|---:|---:|---|"]
         for r in rows:
