@@ -41,7 +41,7 @@ def combined_translation_unit(sources: list) -> str:
     parts = ['#include "graphc_cuda.h"', "#include <stdbool.h>"]
     for k, src in enumerate(sources):
         body = src.replace('#include "graphc_cuda.h"', "").replace("#include <stdbool.h>", "")
-        body = re.sub(r"\bgraphc_(\w+?)_(run|workspace_bytes|release)\b",
+        body = re.sub(r"\bgraphc_(\w+?)_(run_device|run|workspace_bytes|release|set_blas)\b",
                       lambda m: f"graphc_{m.group(1)}_u{k}_{m.group(2)}", body)
         parts.append(f"namespace gc_unit{k} {{\n{body}\n}}")
     return "\n".join(parts) + "\n"

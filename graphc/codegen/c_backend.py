@@ -144,6 +144,10 @@ def render_header(pir: ProgramIR) -> str:
     return "\n".join(lines)
 
 
+# reuse an unreferenced result array (reference counts as CPython <= 3.13 reports them)
+REUSE_RESULTS = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
+
+
 class NativeRunner:
     """Calls a generated ``run`` entry point: allocates results, keeps the workspace."""
 
@@ -170,7 +174,8 @@ class NativeRunner:
             shape = self.shape(b, size_map)
             old = last[k] if k < len(last) else None
             # references: the list ``last``, the name ``old``, getrefcount's argument
-            if old is not None and old.shape == shape and sys.getrefcount(old) == 3:
+            if REUSE_RESULTS and old is not None and old.shape == shape and \
+                    sys.getrefcount(old) == 3:
                 out.append(old)
             else:
                 out.append(np.empty(shape, dtype=b.dtype))
