@@ -140,6 +140,19 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
     return list(found)
 
 
+def _check_dims_bound(order: list[Tensor], inputs: list[Tensor]) -> None:
+    """Every run-time size the graph uses must come from an input's shape (else a call
+    could never know it: e.g. the gradient of ``sum(x)`` reads no ``x``)."""
+    bound = {d for p in inputs for d in p.dims if isinstance(d, str)}
+    for n in order:
+        for d in list(n.dims) + list(n.attr("shape") or ()):
+            if isinstance(d, str) and d not in bound:
+                raise CompileError(
+                    f"the size {d if not d.startswith('?') else 'None'} used by {n.op} "
+                    f"(created at {n.location}) is not a dimension of any input; pass the "
+                    f"placeholder that has it in inputs=[...]")
+
+
 class Function:
     """A compiled graph: ``f(*inputs, **feeds)`` returns NumPy arrays and applies updates.
 
@@ -183,6 +196,7 @@ class Function:
             outputs=tuple(opt_outs), update_params=tuple(self.update_params),
             updates=tuple(opt_updates),
             options={**options, "output_structure": structure})
+        _check_dims_bound(order, self.inputs)  # before any backend: all backends alike
         self._exe = backend_builder(backend)(self.program)
         self._constraints = _size_constraints(order)
         self._dim_source = {}

@@ -352,3 +352,15 @@ def test_53_setting_a_parameter_value_of_wrong_shape():
     check_raise(lambda: setattr(p, "value", [1.0, 2.0, 3.0]), ShapeError, "'pv'", "(2,)",
                 "(3,)")
     np.testing.assert_array_equal(p.value, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("backend,options", BACKENDS or [("numpy", {})], ids=BACKEND_IDS or None)
+def test_54_run_time_size_no_input_provides(backend, options):
+    """The gradient of sum(x) over a run-time dim reads no x: no call could know the size.
+    (Found by fuzzing: C/CUDA compiled it and every call raised a bare KeyError.)"""
+    x = gc.placeholder("xs", ("n", 3), "float64")
+    g = gc.grad(gc.sum(x), x)
+    check_raise(lambda: gc.compile(g, backend=backend, **options), CompileError, "n",
+                "broadcast_to", HERE)
+    f = gc.compile(g, inputs=[x], backend=backend, **options)  # the way out the message names
+    np.testing.assert_array_equal(f(np.zeros((2, 3))), np.ones((2, 3)))
