@@ -80,6 +80,12 @@ def run_node(node: Tensor, args: list, bindings: dict) -> np.ndarray:
     """Apply one node's reference implementation to concrete input arrays."""
     attrs = dict(node.attrs)
     if "shape" in attrs:
+        unbound = [d for d in attrs["shape"] if isinstance(d, str) and d not in bindings]
+        if unbound:  # e.g. the gradient of sum(x) alone: it reads no x to size it by
+            raise FeedError(f"{node.op} (created at {node.location}) needs the run-time size "
+                            f"{'None' if unbound[0].startswith('?') else unbound[0]}, which no "
+                            f"placeholder of the graph provides; evaluate it together with "
+                            f"a tensor that reads the placeholder")
         attrs["shape"] = resolve_dims(attrs["shape"], bindings)
     try:
         out = OPS[node.op].impl(*args, **attrs)

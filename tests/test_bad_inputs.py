@@ -364,3 +364,12 @@ def test_54_run_time_size_no_input_provides(backend, options):
                 "broadcast_to", HERE)
     f = gc.compile(g, inputs=[x], backend=backend, **options)  # the way out the message names
     np.testing.assert_array_equal(f(np.zeros((2, 3))), np.ones((2, 3)))
+
+
+def test_55_evaluate_a_run_time_size_no_placeholder_provides():
+    """The interpreter's version of case 54 (it raised a bare KeyError from ir.py)."""
+    x = gc.placeholder("xe", ("n", 3), "float64")
+    g = gc.grad(gc.sum(x), x)
+    check_raise(lambda: gc.evaluate(g, {}), FeedError, "broadcast_to", "n", HERE)
+    s, gx = gc.evaluate([gc.sum(x), g], {"xe": np.zeros((2, 3))})  # together: x binds n
+    np.testing.assert_array_equal(gx, np.ones((2, 3)))
