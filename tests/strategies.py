@@ -164,6 +164,15 @@ class Built:
                 if t.op in ("placeholder", "parameter") and t.dtype.kind == "f"]
 
 
+def built_from(outputs, feeds: dict | None = None) -> "Built":
+    """A ``Built`` for a hand-written graph (regression tests): leaves found by traversal."""
+    outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    order = gc.topo_order(outs)
+    leaves = [n for n in order if n.op in ("placeholder", "parameter")]
+    dtype = max((n.dtype for n in outs), key=lambda d: d.itemsize)
+    return Built(None, dtype, order, leaves, outs, dict(feeds or {}))
+
+
 def feeds_for(outputs, feeds: dict) -> dict:
     """The feeds of the placeholders ``outputs`` actually read (graphc rejects unknown names)."""
     names = {n.name for n in gc.topo_order(outputs) if n.op == "placeholder"}
