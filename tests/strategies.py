@@ -1,4 +1,4 @@
-"""Hypothesis strategies that generate random graphphc graphs over the whole op set.
+"""Hypothesis strategies that generate random graphc graphs over the whole op set.
 
 A drawn ``Recipe`` is plain data (leaf specs + a list of steps) that can be *built*
 in float32 or float64, so the same random graph can be compared across dtypes,
@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 import graphc as gc
-from graphc.ops import OPS
 
 # ---- settings profiles ---------------------------------------------------------------------
 
