@@ -167,6 +167,10 @@ def load_script(path: str) -> ScriptGraph:
                              f"(see 'graphc show --help')")
     except UsageError:
         raise
+    except SystemExit as e:  # a script that calls sys.exit() while being imported
+        raise RuntimeFailure(f"{path} exited while building its graph (exit status "
+                             f"{e.code!r}); put that code under if __name__ == '__main__':") \
+            from None
     except Exception as e:
         raise RuntimeFailure(f"{path} failed while building its graph: "
                              f"{type(e).__name__}: {_one_line(e)}") from None

@@ -293,6 +293,7 @@ def test_show_module_level_outputs(tmp_path, capsys):
     ("import graphc as gc\ndef build():\n    return gc.placeholder('x', (2,)) + "
      "gc.placeholder('y', (3,))\n", 1, "do not broadcast"),
     ("raise RuntimeError('boom')\n", 1, "boom"),
+    ("import sys\nsys.exit(3)\n", 1, "exited while building"),
 ])
 def test_bad_scripts(tmp_path, capsys, content, code_expected, fragment):
     p = tmp_path / "bad.py"
