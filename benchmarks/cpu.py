@@ -316,6 +316,9 @@ def main(argv=None) -> None:
     from graphc.codegen import toolchain
     peers = [f"{m} {getattr(optional(m), '__version__', '?')}" for m in ("numexpr", "torch", "jax")
              if optional(m) is not None]
+    if hasattr(os, "getloadavg"):
+        notes.append("load average while measuring: %.1f %.1f %.1f (a shared machine: "
+                     "timings carry noise)" % os.getloadavg())
     notes.append("peers: " + (", ".join(peers) if peers else "none installed") +
                  f" (interpreter {sys.executable})")
     env = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
