@@ -355,8 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``graphc`` console script and ``python -m graphc``."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    options = ("-h", "--help", "--wrt", "--latex", "--simplify", "--at")
     if len(argv) > 1 and argv[0] == "grad" and argv[1].startswith("-") \
-            and not argv[1].startswith("--") and argv[1] != "-h":
+            and argv[1] != "--" and argv[1].split("=")[0] not in options:
         # A formula such as "-x**2" would look like an option to argparse; a leading space
         # keeps it positional (the formula parser strips it).
         argv[1] = " " + argv[1]

@@ -435,3 +435,9 @@ def test_export_native_folders(script, tmp_path, capsys, backend, extra, expecte
     # every file the command says it wrote exists
     listed = [line.strip() for line in out.splitlines()[1:]]
     assert listed and all(Path(p).is_file() for p in listed)
+
+
+def test_formulas_that_look_like_options(capsys):
+    assert derivatives(run(capsys, "grad", "-x*y", "--wrt", "y")[1]) == {"y": -sympy.Symbol("x")}
+    assert "d/dx = 1" in run(capsys, "grad", "--", "--x")[1]
+    assert run(capsys, "grad", "--wrt", "x")[0] == 2  # an option, not a formula
