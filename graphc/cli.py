@@ -106,7 +106,8 @@ def cmd_grad(args) -> int:
         else:
             line = f"d/d{name} = {e}"
         if values is not None:
-            line += f"    (= {float(values[k]):.10g} at {', '.join(f'{n}={v:g}' for n, v in point.items())})"
+            at = ", ".join(f"{n}={v:g}" for n, v in point.items())
+            line += f"    (= {float(values[k]):.10g} at {at})"
         print(line)
     return EXIT_OK
 
