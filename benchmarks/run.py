@@ -237,7 +237,8 @@ def run_cases(cases, impls, sizes, report: Report, data, unavailable: dict) -> N
                 log(f"   {impl:22s} {median * 1e3:10.3f} ms  (setup+first call {setup:.2f} s) "
                     f"{status}")
             except Exception as e:
-                msg = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:100] if str(e) else ''}"
+                first = str(e).splitlines()[0][:100] if str(e) else ""
+                msg = f"failed: {type(e).__name__}: {first}"
                 report.rows.append(Row(case, impl, note=msg))
                 log(f"   {impl:22s} {msg}")
                 if os.environ.get("GRAPHC_BENCH_DEBUG"):

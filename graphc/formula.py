@@ -30,7 +30,7 @@ from .ir import Tensor
 MAX_LENGTH = 2000        # characters; keeps ast.parse's recursion far from its limit
 MAX_NODES = 2000         # AST nodes after parsing
 MAX_VARIABLES = 64
-MAX_LITERAL = 1e15       # numbers larger than this are refused (exact SymPy arithmetic on them is slow)
+MAX_LITERAL = 1e15       # larger numbers are refused (exact SymPy arithmetic on them is slow)
 MAX_LITERAL_EXPONENT = 1000.0
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")

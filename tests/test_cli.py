@@ -229,7 +229,8 @@ def test_help_on_every_command(argv, capsys):
 
 
 def test_usage_errors_are_one_line(capsys):
-    for argv in (["frobnicate"], ["grad"], ["export", "x.py"], ["show", "--opt-level", "9", "a.py"]):
+    for argv in (["frobnicate"], ["grad"], ["export", "x.py"],
+                 ["show", "--opt-level", "9", "a.py"]):
         code, out, err = run(capsys, *argv)
         assert code == 2 and err.count("\n") == 1 and err.startswith("graphc: error:")
 
