@@ -1,6 +1,7 @@
 """Differential fuzzing: random graphs (tests/strategies.py) checked against the oracles.
 
-* ``gc.grad`` against central finite differences in float64 (random directions);
+* ``gc.grad`` against central finite differences in float64 (random directions), and
+  ``gc.jvp`` (forward mode) against ``gc.grad`` along the same directions (rtol 1e-9);
 * float32 against float64 (continuous graphs only);
 * every pass in ``graphc/passes`` and the whole pipeline preserving values;
 * every available backend (numpy, c, cuda with ``device="emulate"``) against the
@@ -137,11 +138,19 @@ def check_grad_built(b, source: str = "") -> None:
     # evaluated with the loss, as a compiled training step would be (a gradient graph
     # alone may not read the placeholders that bind its run-time dims)
     grads = ev([loss] + gc.grad(loss, wrt), feeds)[1:]
+    # forward mode along the same directions: tangents fed like inputs (run-time dims too)
+    tangents = [gc.placeholder(f"tangent{i}", t.dims, t.dtype) for i, t in enumerate(wrt)]
+    forward = gc.jvp(loss, wrt, tangents)
     rng = np.random.default_rng(7)
     base = {id(t): (feeds[t.name] if t.op == "placeholder" else t.value.copy()) for t in wrt}
     for _ in range(2):
         dirs = {id(t): rng.standard_normal(np.shape(base[id(t)])) for t in wrt}
         analytic = float(sum(np.sum(g * dirs[id(t)]) for t, g in zip(wrt, grads)))
+        jvp_feeds = dict(feeds, **{f"tangent{i}": dirs[id(t)] for i, t in enumerate(wrt)})
+        jv = float(ev([loss, forward], jvp_feeds)[1])
+        scale = 1 + sum(float(np.sum(np.abs(g * dirs[id(t)]))) for t, g in zip(wrt, grads))
+        assert abs(jv - analytic) <= 1e-9 * scale or (np.isnan(jv) and np.isnan(analytic)), (
+            f"gc.jvp {jv!r} disagrees with gc.grad {analytic!r} along a direction\n{source}")
 
         def loss_at(h: float) -> float:
             f = dict(feeds)
