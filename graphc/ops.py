@@ -138,12 +138,20 @@ def unbroadcast(g: Tensor, dims) -> Tensor:
     if g.dims != dims and lead:
         g = A.reshape(g, g.dims[lead:])  # drop the summed leading axes (now 1s)
     if g.dims != dims:
-        if all(a == b or isinstance(a, str) or isinstance(b, str) for a, b in zip(g.dims, dims)):
-            # same sizes at run time: a run-time dim met a known size (or another run-time
-            # dim) in broadcasting; only the static names differ, so relabel the shape
-            return Tensor.make("reshape", [g], {"shape": dims}, dims, g.dtype)
-        g = A.reshape(g, dims)
+        r = relabel(g, dims)
+        g = r if r is not None else A.reshape(g, dims)
     return g
+
+
+def relabel(g: Tensor, dims) -> Tensor | None:
+    """``g`` with static shape ``dims`` when the two differ only where one side is a run-time
+    dim (a run-time dim met a known size, or another run-time dim, in broadcasting): the
+    sizes agree at run time, only the static names differ. Else None."""
+    dims = tuple(dims)
+    if len(g.dims) != len(dims) or not all(
+            a == b or isinstance(a, str) or isinstance(b, str) for a, b in zip(g.dims, dims)):
+        return None
+    return Tensor.make("reshape", [g], {"shape": dims}, dims, g.dtype)
 
 
 def _sigmoid(x):
@@ -323,7 +331,10 @@ def _scalar_source(g: Tensor) -> Tensor | None:
 
 def _reshape_cot(g: Tensor, dims) -> Tensor:
     s = _scalar_source(g)
-    return A.broadcast_to(s, dims) if s is not None else A.reshape(g, dims)
+    if s is not None:
+        return A.broadcast_to(s, dims)
+    r = relabel(g, dims) if tuple(dims) != g.dims else None
+    return r if r is not None else A.reshape(g, dims)
 
 
 def _keep(n: Tensor, g: Tensor) -> Tensor:

@@ -1,5 +1,7 @@
 """Differential fuzzing: random graphs (tests/strategies.py) checked against the oracles.
 
+* ``gc.hvp`` (a gradient of a gradient graph) against central differences of ``gc.grad``
+  (h = 1e-4 and 1e-5, rtol = atol = 1e-4, non-smooth points skipped);
 * ``gc.grad`` against central finite differences in float64 (random directions), and
   ``gc.jvp`` (forward mode) against ``gc.grad`` along the same directions (rtol 1e-9);
 * float32 against float64 (continuous graphs only);
@@ -179,6 +181,41 @@ def check_grad_built(b, source: str = "") -> None:
             f"{analytic!r} vs {fd[1e-5]!r} (h=1e-5), {fd[1e-6]!r} (h=1e-6)\n{source}")
 
 
+def check_hvp_vs_finite_differences(recipe: Recipe) -> None:
+    """Second order: gc.hvp (grad of a gradient graph) vs central differences of gc.grad."""
+    _count("hvp_vs_fd")
+    b = recipe.build("float64")
+    loss, feeds = with_loss(b)
+    read = {id(n) for n in gc.topo_order([loss])}
+    wrt = [t for t in b.float_leaves if id(t) in read and t.op == "parameter"]
+    if not wrt:
+        return
+    rng = np.random.default_rng(11)
+    dirs = [rng.standard_normal(t.value.shape) for t in wrt]
+    grads = gc.grad(loss, wrt)
+    hv = ev([loss] + gc.hvp(loss, wrt, [gc.constant(d) for d in dirs]), feeds)[1:]
+    base = [t.value.copy() for t in wrt]
+
+    def grads_at(h: float) -> list:
+        try:
+            for t, v, d in zip(wrt, base, dirs):
+                t.value = v + h * d
+            return ev([loss] + grads, feeds)[1:]
+        finally:
+            for t, v in zip(wrt, base):
+                t.value = v
+
+    fd = {h: [(p - m) / (2 * h) for p, m in zip(grads_at(h), grads_at(-h))] for h in (1e-4, 1e-5)}
+    for k, t in enumerate(wrt):
+        a, f1, f2 = hv[k], fd[1e-4][k], fd[1e-5][k]
+        tol = 1e-4 * (1 + np.abs(f1) + np.abs(a))
+        smooth = np.abs(f1 - f2) <= 10 * tol
+        bad = smooth & np.isfinite(f1) & (np.abs(a - f1) > tol)
+        assert not np.any(bad), (
+            f"gc.hvp w.r.t. {t.name} disagrees with finite differences of gc.grad: "
+            f"{a[bad][:3]} vs {np.asarray(f1)[bad][:3]}\n{recipe.source()}")
+
+
 def check_float32_vs_float64(recipe: Recipe) -> None:
     _count("f32_vs_f64")
     b64, b32 = recipe.build("float64"), recipe.build("float32")
@@ -347,6 +384,12 @@ def test_grad_matches_finite_differences(recipe):
 
 
 @CI
+@given(recipes(max_steps=4, kinds=SMOOTH_KINDS))
+def test_hvp_matches_finite_differences(recipe):
+    check_hvp_vs_finite_differences(recipe)
+
+
+@CI
 @given(recipes(kinds=CONTINUOUS_KINDS))
 def test_float32_close_to_float64(recipe):
     check_float32_vs_float64(recipe)
@@ -384,6 +427,13 @@ def test_backend_matches_interpreter(backend, options, dtype):
 @given(recipes(max_steps=10, kinds=SMOOTH_KINDS))
 def test_fuzz_grad(recipe):
     check_grad_vs_finite_differences(recipe)
+
+
+@pytest.mark.fuzz
+@FUZZ
+@given(recipes(max_steps=6, kinds=SMOOTH_KINDS))
+def test_fuzz_hvp(recipe):
+    check_hvp_vs_finite_differences(recipe)
 
 
 @pytest.mark.fuzz

@@ -89,3 +89,33 @@ def test_float32_cast_inside_float64_graph(backend, options):
     out = gc.broadcast_to(gc.cast(x, "float32"), (2,))
     check_backend_built(built_from([out], {"x0": np.array(0.512444019317627)}),
                         backend, options)
+
+
+def test_second_order_through_relabelled_run_time_dims():
+    """Fuzz #5: gc.hvp raised ShapeError ("cannot reshape (1, 2) into (1, None)"): the
+    gradient of the shape relabelling that fix #2 introduces must relabel back."""
+    from test_fuzz_differential import ev
+    x2 = gc.placeholder("x2", (None, None), np.float64)
+    p3 = gc.parameter("p3", rand(9, (4, 1)))
+    p4 = gc.parameter("p4", rand(10, (2,)))
+    t4 = x2 @ p3
+    out = t4 + p4 @ t4
+    c = gc.placeholder("c", out.dims, np.float64)
+    loss = gc.sum(out * c)
+    feeds = {"x2": rand(11, (2, 4)), "c": rand(12, (2, 1))}
+    v = [rand(13, (4, 1)), rand(14, (2,))]
+    hv_nodes = gc.hvp(loss, [p3, p4], [gc.constant(a) for a in v])
+    hv = ev([loss] + hv_nodes, feeds)[1:]
+    grads = gc.grad(loss, [p3, p4])
+    base = [p3.value.copy(), p4.value.copy()]
+
+    def grads_at(h):
+        p3.value, p4.value = base[0] + h * v[0], base[1] + h * v[1]
+        try:
+            return ev([loss] + grads, feeds)[1:]
+        finally:
+            p3.value, p4.value = base
+    plus, minus = grads_at(1e-5), grads_at(-1e-5)
+    for a, gp, gm in zip(hv, plus, minus):
+        np.testing.assert_allclose(a, (gp - gm) / 2e-5, rtol=1e-5, atol=1e-6)
+    check_backend_built(built_from([loss] + hv_nodes, feeds), "numpy", {})
