@@ -276,7 +276,7 @@ def _c_reduce_columns(k: KernelIR, d: Dialect) -> list:
 
 def _c_reduce(k: KernelIR, d: Dialect) -> list:
     n = len(k.dims)
-    if n and (n - 1) not in k.reduce_axes and k.reduce_axes:
+    if is_column_reduction(k):
         return _c_reduce_columns(k, d)
     lines, names = _dims_lines(k, "    ", "int64_t")
     outer = [a for a in range(n) if a not in k.reduce_axes]
@@ -396,7 +396,51 @@ def _cuda_elementwise(k: KernelIR, d: Dialect) -> list:
     return lines
 
 
+def is_column_reduction(k: KernelIR) -> bool:
+    """The innermost axis is kept: neighbouring outputs read neighbouring addresses."""
+    n = len(k.dims)
+    return bool(n and k.reduce_axes and (n - 1) not in k.reduce_axes)
+
+
+def _cuda_reduce_columns(k: KernelIR, d: Dialect) -> list:
+    """One thread per output (column): each walks its rows; threads of a warp read
+    consecutive addresses at every step (coalesced), no shared memory needed."""
+    n = len(k.dims)
+    it = _index_type(k, d)
+    lines, names = _dims_lines(k, "    ", it)
+    outer = [a for a in range(n) if a not in k.reduce_axes]
+    red = list(k.reduce_axes)
+    ivars = [f"i{j}" for j in range(n)]
+    lines.append(f"    const {it} O = {_product([names[a] for a in outer])};")
+    lines.append(f"    const {it} R = {_product([names[a] for a in red])};")
+    lines.append(f"    for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < O; "
+                 f"o += ({it})gridDim.x * blockDim.x) {{")
+    lines += _decompose("o", outer, names, "        ", it)
+    for p in k.phases:
+        acc_t = _acc_type(p.op, p.dtype, d)
+        lines.append(f"        {acc_t} a_{p.result} = {_identity(p.op, p.dtype)};")
+        lines.append(f"        for ({it} r = 0; r < R; ++r) {{")
+        lines += _decompose("r", red, names, "            ", it)
+        lines += _block(p.block, ivars, d, "            ")
+        if p.op == "sum":
+            lines.append(f"            a_{p.result} += {p.value};")
+        else:
+            lines.append(f"            a_{p.result} = gc_max(a_{p.result}, ({acc_t}){p.value});")
+        lines.append("        }")
+        lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)})a_{p.result};")
+    lines += _block(k.epilogue, ivars, d, "        ")
+    if k.body.instrs or k.body.stores:
+        lines.append(f"        for ({it} r = 0; r < R; ++r) {{")
+        lines += _decompose("r", red, names, "            ", it)
+        lines += _block(k.body, ivars, d, "            ")
+        lines.append("        }")
+    lines.append("    }")
+    return lines
+
+
 def _cuda_reduce(k: KernelIR, d: Dialect) -> list:
+    if is_column_reduction(k):
+        return _cuda_reduce_columns(k, d)
     n = len(k.dims)
     it = _index_type(k, d)
     lines, names = _dims_lines(k, "    ", it)

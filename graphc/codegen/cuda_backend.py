@@ -44,7 +44,10 @@ def _launch(k: KernelIR, args: list, d) -> list:
         red = [dims[a] for a in k.reduce_axes]
         O = "*".join(f"(int64_t)({x})" for x in outer) or "1"
         R = "*".join(f"(int64_t)({x})" for x in red) or "1"
-        grid, block = f"gc_rows({O})", f"gc_row_threads({R})"
+        if c_family.is_column_reduction(k):      # one thread per column
+            grid, block = f"gc_blocks({O}, {d.block})", str(d.block)
+        else:                                      # one block per row
+            grid, block = f"gc_rows({O})", f"gc_row_threads({R})"
     else:
         batch, m_ax, n_ax, _ = k.mm_axes
         M = dims[m_ax] if m_ax is not None else "1"

@@ -181,8 +181,8 @@ __global__ void k2_reduce_max_add_sum_exp_etc5(const int64_t n_x0,
             const float v13 = (v12 - r0);
             const float v14 = (v13 - v9);
             const int64_t v15 = labels[i0];
-            const gc_index_t i16 = i1;
-            const float v17 = ((float)(v15 == i16));
+            const gc_index_t ix16 = i1;
+            const float v17 = ((float)(v15 == ix16));
             const float v18 = (v17 * v14);
             a_r2 += v18;
         }
@@ -195,8 +195,8 @@ __global__ void k2_reduce_max_add_sum_exp_etc5(const int64_t n_x0,
             const float v19 = ((float)(n_x0));
             const float v20 = (1.0f / v19);
             const int64_t v21 = labels[i0];
-            const gc_index_t i22 = i1;
-            const float v23 = ((float)(v21 == i22));
+            const gc_index_t ix22 = i1;
+            const float v23 = ((float)(v21 == ix22));
             const float v24 = b2[i1];
             const float v25 = t1_matmul[i0*10 + i1];
             const float v26 = (v25 + v24);
@@ -371,24 +371,23 @@ __global__ void k6_reduce_sum_sub_mul(const int64_t n_x0,
                                       const float* GC_RESTRICT b1,
                                       const float* GC_RESTRICT t5_where,
                                       float* GC_RESTRICT out2) {
-    __shared__ float scratch_0[32];
     const gc_index_t N0 = n_x0;
     const gc_index_t N1 = 256;
     const gc_index_t O = N1;
     const gc_index_t R = N0;
-    for (gc_index_t o = blockIdx.x; o < O; o += gridDim.x) {
+    for (gc_index_t o = (gc_index_t)blockIdx.x * blockDim.x + threadIdx.x; o < O; o += (gc_index_t)gridDim.x * blockDim.x) {
         const gc_index_t i1 = o;
         float a_r0 = 0;
-        for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
+        for (gc_index_t r = 0; r < R; ++r) {
             const gc_index_t i0 = r;
             const float v1 = t5_where[i0*256 + i1];
             a_r0 += v1;
         }
-        const float r0 = (float)gc_block_allreduce_sum(a_r0, scratch_0);
+        const float r0 = (float)a_r0;
         const float v2 = (0.1f * r0);
         const float v3 = b1[i1];
         const float v4 = (v3 - v2);
-        if (threadIdx.x == 0) out2[i1] = v4;
+        out2[i1] = v4;
     }
 }
 /* k7_matmul_sub_mul: matmul kernel fusing 3 ops
@@ -465,19 +464,18 @@ __global__ void k8_reduce_sum_sub_one_hot_div_etc3(const int64_t n_x0,
                                                    const float* GC_RESTRICT t7_max,
                                                    const float* GC_RESTRICT t1_matmul,
                                                    float* GC_RESTRICT out4) {
-    __shared__ float scratch_0[32];
     const gc_index_t N0 = n_x0;
     const gc_index_t N1 = 10;
     const gc_index_t O = N1;
     const gc_index_t R = N0;
-    for (gc_index_t o = blockIdx.x; o < O; o += gridDim.x) {
+    for (gc_index_t o = (gc_index_t)blockIdx.x * blockDim.x + threadIdx.x; o < O; o += (gc_index_t)gridDim.x * blockDim.x) {
         const gc_index_t i1 = o;
         float a_r0 = 0;
-        for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
+        for (gc_index_t r = 0; r < R; ++r) {
             const gc_index_t i0 = r;
             const int64_t v1 = labels[i0];
-            const gc_index_t i2 = i1;
-            const float v3 = ((float)(v1 == i2));
+            const gc_index_t ix2 = i1;
+            const float v3 = ((float)(v1 == ix2));
             const float v4 = t6_sum[i0];
             const float v5 = t7_max[i0];
             const float v6 = b2[i1];
@@ -489,14 +487,14 @@ __global__ void k8_reduce_sum_sub_one_hot_div_etc3(const int64_t n_x0,
             const float v12 = (v11 - v3);
             a_r0 += v12;
         }
-        const float r0 = (float)gc_block_allreduce_sum(a_r0, scratch_0);
+        const float r0 = (float)a_r0;
         const float v13 = ((float)(n_x0));
         const float v14 = (1.0f / v13);
         const float v15 = (r0 * v14);
         const float v16 = (0.1f * v15);
         const float v17 = b2[i1];
         const float v18 = (v17 - v16);
-        if (threadIdx.x == 0) out4[i1] = v18;
+        out4[i1] = v18;
     }
 }
 static unsigned gc_blocks(int64_t n, int threads) {
@@ -581,11 +579,11 @@ GC_EXPORT int graphc_mlp_run_device(void* const* d_inputs, void* const* d_params
     GC_CHECK_LAUNCH(k4_matmul_where_greater_add);
     GC_LAUNCH(k5_matmul_sub_mul, dim3((unsigned)((256) + 63) / 64, (unsigned)((784) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W1, x, t5_where, out1);
     GC_CHECK_LAUNCH(k5_matmul_sub_mul);
-    GC_LAUNCH(k6_reduce_sum_sub_mul, gc_rows((int64_t)(256)), gc_row_threads((int64_t)(n_x0)), 0, n_x0, b1, t5_where, out2);
+    GC_LAUNCH(k6_reduce_sum_sub_mul, gc_blocks((int64_t)(256), 256), 256, 0, n_x0, b1, t5_where, out2);
     GC_CHECK_LAUNCH(k6_reduce_sum_sub_mul);
     GC_LAUNCH(k7_matmul_sub_mul, dim3((unsigned)((10) + 63) / 64, (unsigned)((256) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W2, t0_where, t3_mul, out3);
     GC_CHECK_LAUNCH(k7_matmul_sub_mul);
-    GC_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3, gc_rows((int64_t)(10)), gc_row_threads((int64_t)(n_x0)), 0, n_x0, b2, labels, t6_sum, t7_max, t1_matmul, out4);
+    GC_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3, gc_blocks((int64_t)(10), 256), 256, 0, n_x0, b2, labels, t6_sum, t7_max, t1_matmul, out4);
     GC_CHECK_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3);
     GC_CHECK(gcDeviceSynchronize());
     return 0;
