@@ -145,3 +145,19 @@ def test_every_kernel_has_a_store_or_feeds_one():
     pir = lower(_program(outs))
     for k in pir.kernels:
         assert k.buffers_written(), k.name
+
+
+@needs_cc
+def test_costly_value_is_stored_before_a_broadcast_not_recomputed():
+    b = gc.placeholder("b", (64,))
+    x = gc.placeholder("x", (None, 64))
+    e = gc.exp(gc.sin(b))                          # costly, read by every row below
+    out = x * e + 1
+    assert id(e) in fusion.schedule([out]).materialized
+    cheap = b * 2
+    assert id(cheap) not in fusion.schedule([x * cheap]).materialized
+    f = gc.compile(out, backend="c")
+    rng = np.random.default_rng(4)
+    vals = {"b": rng.normal(size=64).astype(np.float32),
+            "x": rng.normal(size=(5, 64)).astype(np.float32)}
+    _close([f(**vals)], [gc.evaluate(out, vals)])

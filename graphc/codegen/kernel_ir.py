@@ -328,8 +328,8 @@ class _Lowerer:
                 idx = "0"
             else:
                 idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax), f"i{ax}")
-            t = f"(({{dtype}})({{0}} == {idx}))"
-            return self.emit(Instr(self.fresh(), "one_hot", n.dtype.name, t, (args[0],)),
+            t = "(({dtype})({0} == {1}))"
+            return self.emit(Instr(self.fresh(), "one_hot", n.dtype.name, t, (args[0], idx)),
                              f"one_hot({self.text.get(args[0], args[0])})")
         template = op.c
         if template is None:
@@ -566,12 +566,31 @@ def lower(program) -> ProgramIR:
             low._store(buf, var, amap, node)
         del k._pending, k._lowerer
     for k in kernels:
+        _drop_dead(k)
         _collapse(k)
         _name_comments(k)
     fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
     return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
                      pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused,
                      program)
+
+
+def _drop_dead(k: KernelIR) -> None:
+    """Remove instructions no store, reduction or GEMM operand needs (values computed
+    for a store that turned out not to be needed)."""
+    for blk in k.blocks():
+        live = {s.value for s in blk.stores}
+        live.update(p.value for p in k.phases if p.block is blk)
+        if blk is k.a:
+            live.add(k.a_value)
+        if blk is k.b:
+            live.add(k.b_value)
+        kept = []
+        for ins in reversed(blk.instrs):
+            if ins.name in live:
+                kept.append(ins)
+                live.update(a for a in ins.args if isinstance(a, str))
+        blk.instrs = kept[::-1]
 
 
 def _name_comments(k: KernelIR) -> None:

@@ -29,6 +29,7 @@ from ..ir import Tensor, as_list, topo_order, users_of
 from ..ops import OPS
 
 COST_LIMIT = 24.0   # a shared value costing more than this (in "adds") is stored, not recomputed
+BROADCAST_COST = 8.0  # a value this costly (one transcendental) is stored before a broadcast
 LEAF_OPS = ("placeholder", "parameter", "constant", "shape_size")
 
 
@@ -177,6 +178,14 @@ def store_map(group: Group, node: Tensor, role: str, canon: dict | None = None) 
 
 # ---- the pass ------------------------------------------------------------------------------
 
+def _is_broadcast(inp: Tensor, out: Tensor, canon: dict) -> bool:
+    """Does ``out`` read ``inp`` through a broadcast (more elements than ``inp``)?"""
+    a, b = canon_dims(inp.dims, canon), canon_dims(out.dims, canon)
+    if len(a) < len(b):
+        return any(d != 1 for d in b[:len(b) - len(a)])
+    return any(x == 1 and y != 1 for x, y in zip(a, b[len(b) - len(a):]))
+
+
 def _materialize(order: list, roots: list, canon: dict) -> set:
     """Ids of nodes that get stored (a kernel home): roots, reductions, matmuls, matmul
     operands, non-trivial reshape sources, and shared values past the cost limit."""
@@ -206,6 +215,14 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
         if n.op in LEAF_OPS or id(n) in mat:
             icost[id(n)] = 0.0
             continue
+        # a costly value read through a broadcast would be recomputed for every copy:
+        # store it once at its own (smaller) shape instead
+        if OPS[n.op].kind == "elementwise" or n.op == "broadcast_to":
+            for i in n.inputs:
+                if icost[id(i)] >= BROADCAST_COST and id(i) not in mat and \
+                        OPS[i.op].kind == "elementwise" and _is_broadcast(i, n, canon):
+                    mat.add(id(i))
+                    icost[id(i)] = 0.0
         c = OPS[n.op].cost + sum(icost[id(i)] for i in n.inputs)
         c = min(c, 4 * COST_LIMIT)
         if len(users[id(n)]) >= 2 and c > COST_LIMIT and OPS[n.op].kind == "elementwise":

@@ -192,20 +192,20 @@ __global__ void k2_reduce_max_add_sum_exp_etc5(const int64_t n_x0,
         if (threadIdx.x == 0) t2_sum[i0] = r2;
         for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
             const gc_index_t i1 = r;
-            const float v19 = ((float)(n_x0));
-            const float v20 = (1.0f / v19);
-            const int64_t v21 = labels[i0];
-            const gc_index_t ix22 = i1;
-            const float v23 = ((float)(v21 == ix22));
-            const float v24 = b2[i1];
-            const float v25 = t1_matmul[i0*10 + i1];
-            const float v26 = (v25 + v24);
-            const float v27 = (v26 - r0);
-            const float v28 = expf(v27);
-            const float v29 = (v28 / r1);
-            const float v30 = (v29 - v23);
-            const float v31 = (v30 * v20);
-            t3_mul[i0*10 + i1] = v31;
+            const float v20 = ((float)(n_x0));
+            const float v21 = (1.0f / v20);
+            const int64_t v22 = labels[i0];
+            const gc_index_t ix23 = i1;
+            const float v24 = ((float)(v22 == ix23));
+            const float v25 = b2[i1];
+            const float v26 = t1_matmul[i0*10 + i1];
+            const float v27 = (v26 + v25);
+            const float v28 = (v27 - r0);
+            const float v29 = expf(v28);
+            const float v30 = (v29 / r1);
+            const float v31 = (v30 - v24);
+            const float v32 = (v31 * v21);
+            t3_mul[i0*10 + i1] = v32;
         }
     }
 }
