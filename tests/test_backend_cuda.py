@@ -134,3 +134,19 @@ def test_exported_cuda_folder_builds_with_nvcc_alone(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "libmlp.so").exists() and (tmp_path / "example").exists()
+
+
+@pytest.mark.parametrize("backend_name,options", [("c", {}), ("cuda", {"device": "emulate"})])
+def test_empty_batch_runs_every_kernel_kind(backend_name, options):
+    rng = np.random.default_rng(6)
+    x = gc.placeholder("x", (None, 3))
+    W = gc.parameter("W", rng.normal(size=(3, 4)).astype(np.float32))
+    h = gc.tanh(x @ W)
+    outs = [h, gc.sum(h, 0), gc.sum(h), gc.max(x, 1), gc.softmax(x)] + \
+        gc.grad(gc.sum(h * h), [x, W])
+    f = gc.compile(outs, inputs=[x], backend=backend_name, **options)
+    for batch in (0, 3):
+        xv = rng.normal(size=(batch, 3)).astype(np.float32)
+        for g, w in zip(f(xv), gc.evaluate(outs, {x: xv})):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)

@@ -494,6 +494,7 @@ def _cuda_matmul(k: KernelIR, d: Dialect) -> list:
     lines = head + lines
     lines += [
         f"    const {it} bz = blockIdx.z;",
+        f"    if (bz >= {_product([names[a] for a in batch])}) return;   /* empty batch */",
         *_decompose("bz", batch, names, "    ", it),
         "    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;",
         f"    const {it} row0 = ({it})blockIdx.y * {TILE}, col0 = ({it})blockIdx.x * {TILE};",

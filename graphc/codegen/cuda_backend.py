@@ -53,8 +53,7 @@ def _launch(k: KernelIR, args: list, d) -> list:
         M = dims[m_ax] if m_ax is not None else "1"
         N = dims[n_ax] if n_ax is not None else "1"
         B = "*".join(f"(int64_t)({dims[a]})" for a in batch) or "1"
-        grid = (f"dim3((unsigned)(({N}) + 63) / 64, (unsigned)(({M}) + 63) / 64, "
-                f"(unsigned)({B}))")
+        grid = f"dim3(gc_tiles({N}), gc_tiles({M}), gc_tiles_z({B}))"
         block = "256"
     return [f"    GC_LAUNCH({k.name}, {grid}, {block}, 0, {', '.join(args)});",
             f"    GC_CHECK_LAUNCH({k.name});"]
@@ -66,6 +65,8 @@ static unsigned gc_blocks(int64_t n, int threads) {
     if (b > 65535 * 32) b = 65535 * 32;   /* grid-stride loops cover the rest */
     return b < 1 ? 1u : (unsigned)b;
 }
+static unsigned gc_tiles(int64_t n) { return n < 1 ? 1u : (unsigned)((n + 63) / 64); }
+static unsigned gc_tiles_z(int64_t n) { return n < 1 ? 1u : (unsigned)n; }
 static unsigned gc_rows(int64_t rows) { return rows < 1 ? 1u : rows > 65535 ? 65535u : (unsigned)rows; }
 static unsigned gc_row_threads(int64_t r) { return r <= 32 ? 32u : r <= 128 ? 128u : 256u; }
 static int gc_ensure(void** p, size_t* cap, size_t bytes) {

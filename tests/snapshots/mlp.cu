@@ -18,6 +18,7 @@ __global__ void k0_matmul_where_add_greater(const int64_t n_x0,
     const gc_index_t N1 = 256;
     const gc_index_t N2 = 784;
     const gc_index_t bz = blockIdx.z;
+    if (bz >= 1) return;   /* empty batch */
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const gc_index_t row0 = (gc_index_t)blockIdx.y * 64, col0 = (gc_index_t)blockIdx.x * 64;
     float c[4][4];
@@ -83,6 +84,7 @@ __global__ void k1_matmul(const int64_t n_x0,
     const gc_index_t N1 = 10;
     const gc_index_t N2 = 256;
     const gc_index_t bz = blockIdx.z;
+    if (bz >= 1) return;   /* empty batch */
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const gc_index_t row0 = (gc_index_t)blockIdx.y * 64, col0 = (gc_index_t)blockIdx.x * 64;
     float c[4][4];
@@ -248,6 +250,7 @@ __global__ void k4_matmul_where_greater_add(const int64_t n_x0,
     const gc_index_t N1 = 256;
     const gc_index_t N2 = 10;
     const gc_index_t bz = blockIdx.z;
+    if (bz >= 1) return;   /* empty batch */
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const gc_index_t row0 = (gc_index_t)blockIdx.y * 64, col0 = (gc_index_t)blockIdx.x * 64;
     float c[4][4];
@@ -314,6 +317,7 @@ __global__ void k5_matmul_sub_mul(const int64_t n_x0,
     const gc_index_t N1 = 256;
     const gc_index_t N2 = n_x0;
     const gc_index_t bz = blockIdx.z;
+    if (bz >= 1) return;   /* empty batch */
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const gc_index_t row0 = (gc_index_t)blockIdx.y * 64, col0 = (gc_index_t)blockIdx.x * 64;
     float c[4][4];
@@ -404,6 +408,7 @@ __global__ void k7_matmul_sub_mul(const int64_t n_x0,
     const gc_index_t N1 = 10;
     const gc_index_t N2 = n_x0;
     const gc_index_t bz = blockIdx.z;
+    if (bz >= 1) return;   /* empty batch */
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const gc_index_t row0 = (gc_index_t)blockIdx.y * 64, col0 = (gc_index_t)blockIdx.x * 64;
     float c[4][4];
@@ -502,6 +507,8 @@ static unsigned gc_blocks(int64_t n, int threads) {
     if (b > 65535 * 32) b = 65535 * 32;   /* grid-stride loops cover the rest */
     return b < 1 ? 1u : (unsigned)b;
 }
+static unsigned gc_tiles(int64_t n) { return n < 1 ? 1u : (unsigned)((n + 63) / 64); }
+static unsigned gc_tiles_z(int64_t n) { return n < 1 ? 1u : (unsigned)n; }
 static unsigned gc_rows(int64_t rows) { return rows < 1 ? 1u : rows > 65535 ? 65535u : (unsigned)rows; }
 static unsigned gc_row_threads(int64_t r) { return r <= 32 ? 32u : r <= 128 ? 128u : 256u; }
 static int gc_ensure(void** p, size_t* cap, size_t bytes) {
@@ -567,21 +574,21 @@ GC_EXPORT int graphc_mlp_run_device(void* const* d_inputs, void* const* d_params
     float* t5_where = (float*)(ws + off_7);
     float* t6_sum = (float*)(ws + off_5);
     float* t7_max = (float*)(ws + off_4);
-    GC_LAUNCH(k0_matmul_where_add_greater, dim3((unsigned)((256) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, b1, x, W1, t4_matmul, t0_where);
+    GC_LAUNCH(k0_matmul_where_add_greater, dim3(gc_tiles(256), gc_tiles(n_x0), gc_tiles_z(1)), 256, 0, n_x0, b1, x, W1, t4_matmul, t0_where);
     GC_CHECK_LAUNCH(k0_matmul_where_add_greater);
-    GC_LAUNCH(k1_matmul, dim3((unsigned)((10) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, t0_where, W2, t1_matmul);
+    GC_LAUNCH(k1_matmul, dim3(gc_tiles(10), gc_tiles(n_x0), gc_tiles_z(1)), 256, 0, n_x0, t0_where, W2, t1_matmul);
     GC_CHECK_LAUNCH(k1_matmul);
     GC_LAUNCH(k2_reduce_max_add_sum_exp_etc5, gc_rows((int64_t)(n_x0)), gc_row_threads((int64_t)(10)), 0, n_x0, labels, b2, t1_matmul, t3_mul, t7_max, t6_sum, t2_sum);
     GC_CHECK_LAUNCH(k2_reduce_max_add_sum_exp_etc5);
     GC_LAUNCH(k3_reduce_sum_neg_div, gc_rows(1), gc_row_threads((int64_t)(n_x0)), 0, n_x0, t2_sum, out0);
     GC_CHECK_LAUNCH(k3_reduce_sum_neg_div);
-    GC_LAUNCH(k4_matmul_where_greater_add, dim3((unsigned)((256) + 63) / 64, (unsigned)((n_x0) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, b1, t4_matmul, t3_mul, W2, t5_where);
+    GC_LAUNCH(k4_matmul_where_greater_add, dim3(gc_tiles(256), gc_tiles(n_x0), gc_tiles_z(1)), 256, 0, n_x0, b1, t4_matmul, t3_mul, W2, t5_where);
     GC_CHECK_LAUNCH(k4_matmul_where_greater_add);
-    GC_LAUNCH(k5_matmul_sub_mul, dim3((unsigned)((256) + 63) / 64, (unsigned)((784) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W1, x, t5_where, out1);
+    GC_LAUNCH(k5_matmul_sub_mul, dim3(gc_tiles(256), gc_tiles(784), gc_tiles_z(1)), 256, 0, n_x0, W1, x, t5_where, out1);
     GC_CHECK_LAUNCH(k5_matmul_sub_mul);
     GC_LAUNCH(k6_reduce_sum_sub_mul, gc_blocks((int64_t)(256), 256), 256, 0, n_x0, b1, t5_where, out2);
     GC_CHECK_LAUNCH(k6_reduce_sum_sub_mul);
-    GC_LAUNCH(k7_matmul_sub_mul, dim3((unsigned)((10) + 63) / 64, (unsigned)((256) + 63) / 64, (unsigned)(1)), 256, 0, n_x0, W2, t0_where, t3_mul, out3);
+    GC_LAUNCH(k7_matmul_sub_mul, dim3(gc_tiles(10), gc_tiles(256), gc_tiles_z(1)), 256, 0, n_x0, W2, t0_where, t3_mul, out3);
     GC_CHECK_LAUNCH(k7_matmul_sub_mul);
     GC_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3, gc_blocks((int64_t)(10), 256), 256, 0, n_x0, b2, labels, t6_sum, t7_max, t1_matmul, out4);
     GC_CHECK_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3);
