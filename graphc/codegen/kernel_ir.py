@@ -239,18 +239,17 @@ class _Lowerer:
         self.inline: set = set()   # ids of this kernel's stores computed inline when read
         self.block = Block()
         self.counter = 0
+        self.pending: list = []    # (block, node, variable, index map) stores awaiting a buffer
 
     def fresh(self, prefix="v") -> str:
         self.counter += 1
         return f"{prefix}{self.counter}"
 
     def start_block(self) -> Block:
+        """A new scope (loop body): values computed in earlier blocks are not visible."""
         self.block = Block()
-        self.memo = {k: v for k, v in self.memo.items() if k in self.local_keys()}
+        self.memo = {}
         return self.block
-
-    def local_keys(self) -> set:
-        return set(self.local)
 
     def emit(self, instr: Instr, text: str) -> str:
         self.block.instrs.append(instr)
@@ -349,15 +348,14 @@ class _Lowerer:
         return self.emit(Instr(self.fresh(), n.op, n.dtype.name, template, tuple(args)), text)
 
     def store(self, node: Tensor, amap: tuple) -> None:
-        var = self.value(node, amap) if id(node) not in self.inline else self.compute(node, amap)
+        """Compute ``node`` here; store it now if it has a buffer, else once one is known
+        (a later kernel reading it creates its temp buffer)."""
+        var = self.value(node, amap)
         buf = self.p.buffer_for(node, create=False)
         if buf is None:
             self.pending.append((self.block, node, var, amap))
             return
         self._store(buf, var, amap, node)
-
-    def compute(self, node: Tensor, amap: tuple) -> str:
-        return self.value(node, amap)
 
     def _store(self, buf: BufferRef, var: str, amap: tuple, node: Tensor) -> None:
         cs = _contig(buf.dims)
@@ -440,8 +438,6 @@ class _ProgramBuilder:
                         index, value)
         self.buffers[name] = buf
         self.by_node[id(node)] = buf
-        if kind == "output":
-            pass
         return buf
 
     def buffer_for(self, node: Tensor, create: bool = True) -> BufferRef | None:
@@ -477,7 +473,6 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
     n = len(g.space)
     naxes = n + 1 if g.kind == "matmul" else n
     low = _Lowerer(pb, g, naxes)
-    low.pending = []
     dims = [pb.mono(d) for d in g.space]
     k = KernelIR(_kernel_name(g, g.ops), g.kind, dims, tuple(g.reduce_axes), ops=list(g.ops))
     low.inline = {id(m) for m in g.epilogue + g.stores}
@@ -517,8 +512,8 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
         low.local[(id(mm), tuple(range(n)))] = "acc"
         low.text["acc"] = "acc"
         low.memo[(id(mm), tuple(range(n)))] = "acc"
-        if id(mm) in pb.by_node or True:
-            low.pending.append((k.body, mm, "acc", tuple(range(n))))
+        # the product itself is stored only if a root or another kernel reads it
+        low.pending.append((k.body, mm, "acc", tuple(range(n))))
         for s in g.stores:
             low.store(s, tuple(range(n)))
     elif g.kind == "elementwise":
@@ -539,8 +534,6 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
         k.epilogue = low.start_block()
         for e in g.epilogue:
             low.store(e, fusion.store_map(g, e, "epilogue", pb.sched.canon))
-        for q, red in enumerate(g.reductions):
-            pass
         k.body = low.start_block()
         for s in g.stores:
             low.store(s, tuple(range(n)))
@@ -595,8 +588,6 @@ def _drop_dead(k: KernelIR) -> None:
 
 def _name_comments(k: KernelIR) -> None:
     k.comments = [s.comment for b in (k.epilogue, k.body) for s in b.stores]
-    for p in k.phases:
-        pass
 
 
 # ---- axis collapsing -----------------------------------------------------------------------
