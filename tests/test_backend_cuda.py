@@ -150,3 +150,24 @@ def test_empty_batch_runs_every_kernel_kind(backend_name, options):
         for g, w in zip(f(xv), gc.evaluate(outs, {x: xv})):
             assert g.shape == w.shape
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend_name,options", [("c", {}), ("cuda", {"device": "emulate"})])
+def test_large_constants_are_passed_at_run_time_not_written_into_the_source(
+        backend_name, options):
+    rng = np.random.default_rng(7)
+    big = rng.normal(size=(100, 60)).astype(np.float32)        # 6000 > CONST_INLINE_MAX
+    x = gc.placeholder("x", (None, 100))
+    w = gc.parameter("w", np.ones(60, np.float32))
+    y = gc.tanh(x @ gc.constant(big)) * w + gc.constant(np.arange(3.0, dtype=np.float32)).sum()
+    loss = gc.sum(y * y)
+    gw = gc.grad(loss, w)
+    f = gc.compile([y, gw], inputs=[x], backend=backend_name, updates={w: w - 0.01 * gw},
+                   **options)
+    text = next(iter(f.source.values()))
+    assert len(text) < 40000, "the large constant was written into the generated source"
+    for _ in range(2):
+        xv = rng.normal(size=(4, 100)).astype(np.float32)
+        want = gc.evaluate([y, gw], {x: xv})
+        for g, e in zip(f(xv), want):
+            np.testing.assert_allclose(g, e, rtol=2e-4, atol=1e-4)

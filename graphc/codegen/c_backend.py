@@ -165,6 +165,10 @@ class NativeRunner:
         return tuple(m.coef * int(np.prod([sizes[s] for s in m.syms], dtype=np.int64))
                      for m in buf.dims)
 
+    def all_params(self, params) -> list:
+        """The caller's parameter values, then the large constants passed at run time."""
+        return list(params) + [n.value for n in self.pir.param_nodes[len(params):]]
+
     def results(self, size_map: dict) -> list:
         """Result arrays: last call's arrays when nothing else references them any more
         (their pages are already mapped: no page faults on large outputs), else new."""
@@ -189,6 +193,7 @@ class NativeRunner:
         size_map = dict(zip(pir.sym_order, sizes))
         c_sizes = (ctypes.c_int64 * max(len(sizes), 1))(*sizes)
         ins = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(inputs, pir.inputs)]
+        params = self.all_params(params)
         ps = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(params, pir.params)]
         res = self.results(size_map)
         ws = self._ws.get(sizes)

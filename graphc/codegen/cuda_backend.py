@@ -207,6 +207,7 @@ class CudaRunner(NativeRunner):
         size_map = dict(zip(pir.sym_order, sizes))
         c_sizes = (ctypes.c_int64 * max(len(sizes), 1))(*sizes)
         ins = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(inputs, pir.inputs)]
+        params = self.all_params(params)
         ps = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(params, pir.params)]
         dirty = [0 if self._resident[k] is params[k] else 1 for k in range(len(params))]
         res = self.results(size_map)

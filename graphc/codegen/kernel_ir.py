@@ -28,6 +28,8 @@ from .naming import comment_text, sanitize_names
 CTYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
           "bool": "bool", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t"}
 COMMENT_LEN = 160
+CONST_INLINE_MAX = 4096   # larger constants are passed at run time (like parameters), not
+                          # written into the source (a big initializer slows every compiler)
 
 
 def ctype(dtype) -> str:
@@ -191,6 +193,8 @@ class ProgramIR:
     schedule: fusion.Schedule
     fused: list                   # per kernel: ops fused
     program: object = None        # the codegen.base.Program lowered
+    param_nodes: list = field(default_factory=list)  # per params entry: its node (program
+                                                      # params, then large constants)
 
     @property
     def sym_order(self) -> list:
@@ -403,6 +407,7 @@ class _ProgramBuilder:
         self.inputs = [self._add(p, ids[k], "input", k) for k, p in enumerate(program.inputs)]
         self.params = [self._add(p, ids[len(program.inputs) + k], "param", k)
                        for k, p in enumerate(program.params)]
+        self.param_nodes = list(program.params)
         self.consts: list[BufferRef] = []
         self.temps: list[BufferRef] = []
         self.results: list[BufferRef] = []
@@ -443,6 +448,12 @@ class _ProgramBuilder:
     def buffer_for(self, node: Tensor, create: bool = True) -> BufferRef | None:
         buf = self.by_node.get(id(node))
         if buf is not None or not create:
+            return buf
+        if node.op == "constant" and node.value.size > CONST_INLINE_MAX:
+            buf = self._add(node, f"c{len(self.consts)}_{len(self.params)}", "param",
+                            len(self.params))
+            self.params.append(buf)
+            self.param_nodes.append(node)
             return buf
         if node.op == "constant":
             buf = self._add(node, f"c{len(self.consts)}", "const", len(self.consts),
@@ -565,7 +576,7 @@ def lower(program) -> ProgramIR:
     fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
     return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
                      pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused,
-                     program)
+                     program, pb.param_nodes)
 
 
 def _drop_dead(k: KernelIR) -> None:

@@ -173,7 +173,7 @@ def export_c(exe, directory: str, name: str) -> list:
              _write(directory, f"{name}.h", render_header(pir)),
              _write(directory, "Makefile", C_MAKEFILE.format(name=name))]
     np.savez(os.path.join(directory, f"{name}_params.npz"),
-             **{b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.program.params)})
+             **{b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.param_nodes)})
     paths.append(os.path.join(directory, f"{name}_params.npz"))
     paths.append(_write(directory, f"{name}_loader.py", LOADER.format(
         name=name, module=f"{name}_loader", prefix=prefix(pir), meta=_meta(pir),
@@ -289,7 +289,7 @@ def export_cuda(exe, directory: str, name: str, sizes: dict | None = None,
         p = os.path.join(directory, "data", f"inputs_{b.name}.bin")
         arr.tofile(p)
         paths.append(p)
-    for b, p_node in zip(pir.params, pir.program.params):
+    for b, p_node in zip(pir.params, pir.param_nodes):
         p = os.path.join(directory, "data", f"params_{b.name}.bin")
         np.ascontiguousarray(p_node.value, dtype=b.dtype).tofile(p)
         paths.append(p)
