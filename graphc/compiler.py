@@ -224,6 +224,11 @@ class Function:
             if k not in by_name:
                 raise FeedError(f"unknown input {k!r}; the inputs are "
                                 f"{[i.name for i in self.inputs]}")
+            if len(by_name[k]) > 1:  # as gc.evaluate: never feed two inputs one array
+                raise FeedError(f"input name {k!r} is ambiguous: {len(by_name[k])} inputs are "
+                                f"named {k!r} (created at "
+                                f"{', '.join(p.location for p in by_name[k])}); pass them "
+                                f"by position")
             for p in by_name[k]:
                 if id(p) in given:
                     raise FeedError(f"input {k!r} given both by position and by keyword")

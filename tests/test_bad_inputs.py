@@ -221,6 +221,18 @@ def test_36_output_not_a_tensor():
     check_raise(lambda: gc.compile([X4 * 2, 3.0]), CompileError, "float")
 
 
+def test_37_duplicate_input_names():
+    """Two inputs named 'dup': keyword feeding is ambiguous (it fed both one array, silently);
+    by position they work."""
+    a, b = gc.placeholder("dup", (2,)), gc.placeholder("dup", (2,))
+    one, two = np.array([1.0, 2.0], np.float32), np.array([5.0, 7.0], np.float32)
+    check_raise(lambda: gc.evaluate(a - b, {"dup": one}), FeedError, "'dup'", HERE)
+    for backend, options in BACKENDS:
+        f = gc.compile(a - b, backend=backend, **options)
+        check_raise(lambda: f(dup=one), FeedError, "'dup'", "ambiguous", HERE)
+        np.testing.assert_array_equal(f(one, two), one - two)
+
+
 def test_38_inputs_listing_a_non_placeholder():
     p = gc.parameter("p_in", [1.0])
     check_raise(lambda: gc.compile(p * 2, inputs=[p]), CompileError, "p_in")
