@@ -105,9 +105,13 @@ def with_loss(b):
     feeds = b.feeds_for(b.outputs)
     values = gc.evaluate(b.outputs, feeds)
     loss = None
+    taken = {n.name for n in gc.topo_order(b.outputs) if n.op == "placeholder"}
+    prefix = "cot"
+    while any(t.startswith(prefix) for t in taken):  # graphs that already hold a loss
+        prefix += "_"
     for i, (o, v) in enumerate(zip(b.outputs, values)):
-        cot = gc.placeholder(f"cot{i}", o.dims, o.dtype)
-        feeds[f"cot{i}"] = rng.standard_normal(np.shape(v)).astype(o.dtype)
+        cot = gc.placeholder(f"{prefix}{i}", o.dims, o.dtype)
+        feeds[f"{prefix}{i}"] = rng.standard_normal(np.shape(v)).astype(o.dtype)
         term = gc.sum(o * cot)
         loss = term if loss is None else loss + term
     return loss, feeds
