@@ -7,7 +7,8 @@
 * float32 against float64 (continuous graphs only);
 * every pass in ``graphc/passes`` and the whole pipeline preserving values;
 * every available backend (numpy, c, cuda with ``device="emulate"``) against the
-  reference interpreter, forward and backward, with a training update.
+  reference interpreter, forward and backward (first and second order), with a training
+  update; the exported NumPy module against the compiled function.
 
 Documented tolerances. Let S = 1 + max |v| over every intermediate value v of the
 float64 reference evaluation (the scale at which rounding happens). An element
@@ -35,7 +36,7 @@ from hypothesis import given
 import graphc as gc
 from graphc.ops import OPS
 
-from strategies import CI, COVERS, FUZZ, KINDS, Recipe, feeds_for, recipes
+from strategies import CI, COVERS, FUZZ, KINDS, Recipe, built_from, feeds_for, recipes
 
 RUN_COUNTS: dict[str, int] = {}
 # rtol = atol/S for a result of this dtype against the interpreter (see the docstring);
@@ -375,6 +376,21 @@ def check_backend_built(b, backend: str, options: dict, s: float | None = None,
         p.value = before[id(p)]
 
 
+def check_hvp_backend(recipe: Recipe, backend: str, options: dict) -> None:
+    """Second-order graphs (hvp) compiled with ``backend`` against the interpreter."""
+    _count(f"hvp_backend_{backend}")
+    b = recipe.build("float64")
+    loss, feeds = with_loss(b)
+    read = {id(n) for n in gc.topo_order([loss])}
+    wrt = [t for t in b.float_leaves if id(t) in read and t.op == "parameter"]
+    if not wrt:
+        return
+    rng = np.random.default_rng(1)
+    hv = gc.hvp(loss, wrt, [gc.constant(rng.standard_normal(t.value.shape)) for t in wrt])
+    check_backend_built(built_from(list(hv) + [loss], feeds), backend, options, None,
+                        recipe.source())
+
+
 def check_export_matches(f, outs, feeds, got, source: str) -> None:
     """The exported standalone module (imported from its folder) gives ``f``'s outputs."""
     import importlib.util
@@ -443,6 +459,16 @@ def test_backend_matches_interpreter(backend, options, dtype):
     run()
 
 
+@pytest.mark.skipif(not BACKENDS, reason="no backend compiles on this machine yet")
+@pytest.mark.parametrize("backend,options", BACKENDS or [("none", {})], ids=BACKEND_IDS or None)
+def test_backend_second_order(backend, options):
+    @NATIVE_CI
+    @given(recipes(max_steps=4, kinds=SMOOTH_KINDS))
+    def run(recipe):
+        check_hvp_backend(recipe, backend, options)
+    run()
+
+
 # ---- tests: long fuzz profile (pytest -m fuzz) -----------------------------------------------
 
 @pytest.mark.fuzz
@@ -490,3 +516,14 @@ def teardown_module(module):
         with open(os.environ["GRAPHC_FUZZ_REPORT"], "a") as fh:
             for k, v in sorted(RUN_COUNTS.items()):
                 fh.write(f"{k} {v}\n")
+
+
+@pytest.mark.fuzz
+@pytest.mark.skipif(not BACKENDS, reason="no backend compiles on this machine yet")
+@pytest.mark.parametrize("backend,options", BACKENDS or [("none", {})], ids=BACKEND_IDS or None)
+def test_fuzz_backends_second_order(backend, options):
+    @FUZZ
+    @given(recipes(max_steps=6, kinds=SMOOTH_KINDS))
+    def run(recipe):
+        check_hvp_backend(recipe, backend, options)
+    run()
