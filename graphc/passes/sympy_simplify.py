@@ -8,14 +8,12 @@ ops' declared ``sympy`` forms, simplified, converted back, and accepted only whe
 the cost model (the sum of ``OpDef.cost`` over the cluster's nodes: transcendental
 > div > mul > add) says the result is strictly cheaper.
 
-Budgets keep compile time bounded on large graphs, deterministically: clusters
-above ``max_ops`` nodes are skipped, at most ``max_clusters`` are examined per run
-(verdicts are cached by the cluster's formula, so repeated layers cost one SymPy
-call), and only clusters up to ``simplify_ops`` nodes get the
-full ``sympy.simplify`` (the others ``cancel`` and ``factor_terms``). As a safety
-net, a ``sympy.simplify`` call is interrupted after ``per_cluster_s`` (by SIGALRM:
-main thread only, and only when the program runs no interval timer of its own;
-elsewhere only the cheap forms are tried) and the pass stops after ``budget_s`` seconds.
+Budgets keep compile time bounded on large graphs by counts, never by the clock, so
+the same graph always compiles to the same code: clusters above ``max_ops`` nodes
+are skipped, at most ``max_clusters`` are examined per run (verdicts are cached by
+the cluster's formula, so repeated layers cost one SymPy call), and only clusters
+up to ``simplify_ops`` nodes get the full ``sympy.simplify`` (the others
+``cancel`` and ``factor_terms``), which stays fast at that size.
 
 >>> import graphc as gc
 >>> from graphc.passes.sympy_simplify import sympy_simplify
@@ -29,8 +27,6 @@ graph(x: f32[3]) {
 """
 from __future__ import annotations
 
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -45,23 +41,16 @@ CLUSTER_OPS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "exp", "log",
 
 @dataclass
 class SympyBudget:
-    """Limits of one run. The counts make the result deterministic (same graph, same
-    output); the times are a safety net that ordinary graphs never reach."""
+    """Limits of one run, all counts: the result is deterministic (same graph, same output)."""
     max_ops: int = 8           # clusters bigger than this are skipped
     min_ops: int = 3           # smaller ones cannot get cheaper in practice
     max_clusters: int = 64     # clusters examined per run (cached or not: same graph, same
                                # result whatever ran before)
     simplify_ops: int = 6      # full sympy.simplify only up to this size (else cheap ones)
-    per_cluster_s: float = 0.5  # (SymPy's first simplify in a process takes ~0.3 s)
-    budget_s: float = 1.0      # whole pass
     stats: dict = field(default_factory=dict)
 
 
 _cache: dict[tuple, object] = {}   # a cluster's formula (as data) -> its best rewrite or None
-
-
-class _Timeout(Exception):
-    pass
 
 
 def _cost(root: Tensor, leaves: set[int]) -> float:
@@ -202,37 +191,18 @@ def _cluster_key(inner: list[Tensor], leaves: list[Tensor]) -> tuple:
     return inner[0].dtype.str, tuple(parts)
 
 
-def _can_interrupt(signal) -> bool:
-    """Can a SymPy call be cut short with SIGALRM here (main thread, POSIX, and no timer of
-    the program's own running, which this would cancel)?"""
-    return (threading.current_thread() is threading.main_thread()
-            and hasattr(signal, "setitimer")
-            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
-
-
-def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, seconds: float, full: bool):
-    """(The cheapest SymPy rewrite of formula ``e`` or None, whether every candidate ran)."""
+def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, full: bool):
+    """The cheapest SymPy rewrite of formula ``e``, or None if none is cheaper."""
     candidates = [sp.factor_terms(e), sp.cancel(e)]
-    complete = True
-    if full and seconds > 0 and _can_interrupt(signal):
-        def on_alarm(*_):
-            raise _Timeout
-        old = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            candidates.append(sp.simplify(e))
-        except _Timeout:
-            complete = False
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+    if full:
+        candidates.append(sp.simplify(e))
     best, best_cost = None, _cost(root, leaves)
     for cand in candidates:
         g = _from_sympy(cand, leaf_map, root.dtype, sp)
         c = _cost(g, leaves)
         if c < best_cost and g.dtype == root.dtype:
             best, best_cost = cand, c
-    return best, complete
+    return best
 
 
 def sympy_simplify(outputs, budget: SympyBudget | None = None,
@@ -265,8 +235,7 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
         inner, leaves = got
         if len(inner) < budget.min_ops:
             continue
-        left = budget.budget_s - (time.perf_counter() - start)
-        if tried >= budget.max_clusters or left <= 0:
+        if tried >= budget.max_clusters:
             over += 1
             continue
         tried += 1
@@ -279,11 +248,9 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
                             for j, leaf in enumerate(dict.fromkeys(leaves))}
             else:
                 e, leaf_map = _to_sympy(inner, leaves, sp)
-                best, complete = _best_form(
-                    e, leaf_map, n, {id(x) for x in leaves}, sp,
-                    min(budget.per_cluster_s, left), len(inner) <= budget.simplify_ops)
-                if complete:  # a verdict cut short by the clock is not remembered
-                    _cache[key] = best
+                best = _best_form(e, leaf_map, n, {id(x) for x in leaves}, sp,
+                                  len(inner) <= budget.simplify_ops)
+                _cache[key] = best
             if best is not None:
                 subst[id(n)] = _from_sympy(best, leaf_map, n.dtype, sp)
                 accepted += 1
