@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import api as A
-from .codegen.base import Program, backend_builder
+from .codegen.base import Program, backend_builder, check_options
 from .errors import CompileError, FeedError, GraphcError, NumericsError, ShapeError
 from .interpreter import check_feed
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
@@ -75,6 +75,13 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     from the old ones. Compiling the same graph again in this process returns the
     same ``Function``.
 
+    Options every backend takes: ``name`` (used in generated code), ``check_numerics``
+    (raise ``NumericsError`` naming the first node that made a NaN/Inf),
+    ``disable`` (pass names to skip) and ``dump`` (``"after-all"``: print the graph
+    after each pass). ``backend="c"`` also takes ``blas=False`` (generated GEMM instead
+    of NumPy's BLAS); ``backend="cuda"`` takes ``device="emulate"`` (run the CUDA
+    source on the CPU). Any other option is an error.
+
     >>> import graphc as gc
     >>> x = gc.placeholder("x", (None,))
     >>> w = gc.parameter("w", [1.0])
@@ -85,6 +92,7 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     >>> round(float(w.value[0]), 3)
     2.0
     """
+    check_options(backend, options)
     if outputs is None:
         outputs = []
     structure = _structure(outputs)
@@ -183,7 +191,8 @@ class Function:
                                    f"which are not in inputs")
         self.inputs = list(inputs)
         self.nodes_before = len(topo_order(roots)) if roots else 0
-        result = run_pipeline(roots, opt_level=opt_level) if roots else None
+        result = run_pipeline(roots, opt_level=opt_level, disable=options.get("disable", ()),
+                              dump=options.get("dump")) if roots else None
         opt = list(result.outputs) if result else []
         self.pass_stats = list(result.stats) if result else []
         opt_outs, opt_updates = opt[:len(self.outputs)], opt[len(self.outputs):]

@@ -206,6 +206,14 @@ def test_32_unknown_backend():
     check_raise(lambda: gc.compile(X4 * 2, backend="fortran"), GraphcError, "fortran", "numpy")
 
 
+def test_33_unknown_compile_option():
+    check_raise(lambda: gc.compile(X4 * 2, no_such_option=1), GraphcError, "no_such_option",
+                "numpy")
+    # an option of another backend is an error too, not silently ignored
+    check_raise(lambda: gc.compile(X4 * 2, backend="c", device="emulate"), GraphcError,
+                "'device'", "'c'")
+
+
 def test_34_update_of_a_non_parameter():
     check_raise(lambda: gc.compile(X4 * 2, updates={X4: X4 + 1}), GraphcError, "'x4'",
                 "placeholder")

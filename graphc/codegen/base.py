@@ -61,6 +61,26 @@ BACKENDS: dict[str, str] = {
 }
 
 
+# options each backend takes (gc.compile rejects others), beside those every backend takes
+BACKEND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "numpy": (),
+    "c": ("blas",),
+    "cuda": ("device",),
+}
+COMMON_OPTIONS = ("name", "check_numerics", "disable", "dump")
+
+
+def check_options(backend: str, options: dict) -> None:
+    """Reject an unknown backend or an option the chosen backend does not take."""
+    if backend not in BACKENDS:
+        raise GraphcError(f"unknown backend {backend!r}; choose one of {sorted(BACKENDS)}")
+    known = COMMON_OPTIONS + BACKEND_OPTIONS[backend]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise GraphcError(f"compile: unknown option(s) {unknown} for backend={backend!r}; "
+                          f"it takes {sorted(known)}")
+
+
 def backend_builder(name: str) -> Callable[[Program], Executable]:
     if name not in BACKENDS:
         raise GraphcError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}")
