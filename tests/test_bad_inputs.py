@@ -374,7 +374,7 @@ def test_53_setting_a_parameter_value_of_wrong_shape():
     np.testing.assert_array_equal(p.value, [1.0, 2.0])
 
 
-@pytest.mark.parametrize("backend,options", BACKENDS or [("numpy", {})], ids=BACKEND_IDS or None)
+@pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
 def test_54_run_time_size_no_input_provides(backend, options):
     """The gradient of sum(x) over a run-time dim reads no x: no call could know the size.
     (Found by fuzzing: C/CUDA compiled it and every call raised a bare KeyError.)"""

@@ -17,7 +17,7 @@ import graphc as gc
 
 from test_fuzz_differential import BACKENDS, BACKEND_IDS
 
-ALL = BACKENDS or [("numpy", {})]
+ALL = BACKENDS
 IDS = BACKEND_IDS or ["numpy"]
 
 

@@ -12,7 +12,7 @@ from graphc.numerics import first_nonfinite
 
 from test_fuzz_differential import BACKENDS, BACKEND_IDS
 
-ALL = BACKENDS or [("numpy", {})]
+ALL = BACKENDS
 IDS = BACKEND_IDS or ["numpy"]
 pytestmark = pytest.mark.parametrize("backend,options", ALL, ids=IDS)
 

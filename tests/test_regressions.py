@@ -11,7 +11,7 @@ import graphc as gc
 from strategies import built_from
 from test_fuzz_differential import BACKENDS, BACKEND_IDS, check_backend_built, check_grad_built
 
-ALL = BACKENDS or [("numpy", {})]
+ALL = BACKENDS
 IDS = BACKEND_IDS or ["numpy"]
 
 
