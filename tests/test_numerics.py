@@ -14,7 +14,7 @@ from test_fuzz_differential import BACKENDS, BACKEND_IDS
 
 ALL = BACKENDS
 IDS = BACKEND_IDS or ["numpy"]
-pytestmark = pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+each_backend = pytest.mark.parametrize("backend,options", ALL, ids=IDS)
 
 
 def here() -> str:
@@ -26,6 +26,7 @@ def _compile(outputs, backend, options, **kw):
     return gc.compile(outputs, backend=backend, check_numerics=True, **options, **kw)
 
 
+@each_backend
 def test_log_of_negative_names_log_and_line(backend, options):
     x = gc.placeholder("x", (None,))
     w = gc.parameter("w", [1.0, 2.0, 3.0])
@@ -45,6 +46,7 @@ def test_log_of_negative_names_log_and_line(backend, options):
     assert not np.array_equal(w.value, before)
 
 
+@each_backend
 def test_overflow_is_inf_from_exp(backend, options):
     x = gc.placeholder("x", (2,))
     y = gc.exp(x * 100.0); line = here()  # noqa: E702
@@ -54,6 +56,7 @@ def test_overflow_is_inf_from_exp(backend, options):
     assert info.value.op == "exp" and info.value.kind == "Inf" and info.value.location == line
 
 
+@each_backend
 def test_first_node_is_reported_not_its_users(backend, options):
     x = gc.placeholder("x", (3,), "float64")
     first = gc.sqrt(x); line = here()  # noqa: E702
@@ -64,6 +67,7 @@ def test_first_node_is_reported_not_its_users(backend, options):
     assert info.value.op == "sqrt" and info.value.location == line
 
 
+@each_backend
 def test_zero_over_zero(backend, options):
     x = gc.placeholder("x", (2,), "float64")
     y = gc.placeholder("y", (2,), "float64")
@@ -75,6 +79,7 @@ def test_zero_over_zero(backend, options):
     np.testing.assert_allclose(f(np.array([1.0, 1.0]), np.array([4.0, 2.0])), [1.25, 1.5])
 
 
+@each_backend
 def test_nan_feed_names_the_input(backend, options):
     x = gc.placeholder("batch_x", (None, 2))
     f = _compile(gc.sum(x * 2.0), backend, options)
@@ -83,6 +88,7 @@ def test_nan_feed_names_the_input(backend, options):
     assert "'batch_x'" in str(info.value) and info.value.op == "placeholder"
 
 
+@each_backend
 def test_nan_parameter_names_the_parameter(backend, options):
     p = gc.parameter("weights", [1.0, np.nan])
     x = gc.placeholder("x", (2,))
@@ -92,6 +98,7 @@ def test_nan_parameter_names_the_parameter(backend, options):
     assert "'weights'" in str(info.value) and info.value.op == "parameter"
 
 
+@each_backend
 def test_update_only_nan_blocks_every_update(backend, options):
     """An output can be finite while a new parameter value is not: nothing is committed."""
     a = gc.parameter("a", [1.0, 4.0])
@@ -107,6 +114,7 @@ def test_update_only_nan_blocks_every_update(backend, options):
     np.testing.assert_array_equal(b.value, before[1])
 
 
+@each_backend
 def test_without_the_guard_nan_passes_through(backend, options):
     x = gc.placeholder("x", (2,))
     f = gc.compile(gc.log(x), backend=backend, **options)
@@ -114,6 +122,7 @@ def test_without_the_guard_nan_passes_through(backend, options):
     assert np.isnan(out[0]) and out[1] == 0.0
 
 
+@each_backend
 def test_guard_agrees_with_the_interpreter_node_by_node(backend, options):
     """Oracle: evaluating every node alone with gc.evaluate finds the same first node."""
     rng = np.random.default_rng(3)
