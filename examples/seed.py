@@ -2,9 +2,9 @@
 
 Run:  python examples/seed.py
 
-Each step builds a graph first and runs it second. For now every graph is run by the
-reference interpreter (``run`` below); switching the whole tutorial to compiled code is
-a one-line change in ``run`` (``gc.compile(outputs)()``).
+Each step builds a graph first, then compiles it (``gc.compile``: optimization passes,
+generated NumPy code) and runs it. ``gc.evaluate`` (the reference interpreter) would
+give the same numbers.
 """
 import numpy as np
 
@@ -12,8 +12,8 @@ import graphc as gc
 
 
 def run(outputs):
-    """Run a graph that has no placeholders (the one place that picks the engine)."""
-    return gc.evaluate(outputs)
+    """Compile and run a graph that has no placeholders (the one place that picks the engine)."""
+    return gc.compile(outputs)()
 
 
 def step(title):
@@ -43,6 +43,8 @@ print("b.grad =", gb)      # [-14. -10.]
 print("dE/da =", gc.expr(da))   # 9*a**2
 print("dE/db =", gc.expr(db))   # -2*b
 assert np.allclose(ga, 9 * a.value**2) and np.allclose(gb, -2 * b.value)
+print("optimized gradient graph:")
+print(gc.show(gc.optimize([da, db])))
 
 # 4. A one-layer MLP: the gradient graph, listed -----------------------------------------------
 step("4. one MLP layer: loss and its gradient graph")
@@ -55,5 +57,5 @@ loss = gc.cross_entropy(gc.relu(x @ W + bias), labels)
 dW, dbias = gc.grad(loss, [W, bias])
 print(gc.show([loss, dW, dbias]))
 feeds = {x: rng.normal(size=(5, 4)), labels: rng.integers(0, 3, size=5)}
-lv, gw, gbias = gc.evaluate([loss, dW, dbias], feeds)
+lv, gw, gbias = gc.compile([loss, dW, dbias])(**{"x": feeds[x], "labels": feeds[labels]})
 print("loss on a batch of 5 =", lv, "  |dW| =", np.abs(gw).sum(), "  dbias =", gbias)

@@ -440,8 +440,8 @@ def show_expression(t: Tensor) -> str:
 def tensor_repr(t: Tensor) -> str:
     dtype = t.dtype.name
     if t.op == "constant":
-        values = np.array2string(t.attr("value").array, separator=", ", threshold=20,
-                                 max_line_width=10**6)
+        values = " ".join(np.array2string(t.attr("value").array, separator=", ",
+                                          threshold=20, max_line_width=10**6).split())
         return f"Tensor(constant {values}, shape={t.shape}, dtype={dtype})"
     if t.name is not None:
         return f"Tensor({t.op} {t.name!r}, shape={t.shape}, dtype={dtype})"
