@@ -180,7 +180,8 @@ class Function:
         self._key_refs = (list(pairs), inputs)  # keep the cache key's nodes alive
         update_values = [v for _, v in pairs]
         roots = self.outputs + update_values
-        needed = [n for n in topo_order(roots) if n.op == "placeholder"]
+        before = topo_order(roots)
+        needed = [n for n in before if n.op == "placeholder"]
         if inputs is None:
             inputs = needed
         else:
@@ -190,13 +191,13 @@ class Function:
                 raise CompileError(f"compile: the outputs need placeholder(s) {missing}, "
                                    f"which are not in inputs")
         self.inputs = list(inputs)
-        self.nodes_before = len(topo_order(roots)) if roots else 0
+        self.nodes_before = len(before)
         result = run_pipeline(roots, opt_level=opt_level, disable=options.get("disable", ()),
-                              dump=options.get("dump")) if roots else None
+                              dump=options.get("dump"), order=before) if roots else None
         opt = list(result.outputs) if result else []
         self.pass_stats = list(result.stats) if result else []
         opt_outs, opt_updates = opt[:len(self.outputs)], opt[len(self.outputs):]
-        order = topo_order(opt)
+        order = result.order if result else []
         self.nodes_after = len(order)
         self.params = [n for n in order if n.op == "parameter"]
         name = options.get("name", "graph")

@@ -32,10 +32,13 @@ C_RESERVED: frozenset[str] = frozenset("""
 """.split())
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
+_PLAIN = re.compile(r"[A-Za-z](?:_?[A-Za-z0-9])*")   # what _base would return unchanged
 
 
 def _base(name: str) -> str:
     """A readable ASCII identifier stem for one user string (maybe empty)."""
+    if isinstance(name, str) and _PLAIN.fullmatch(name):   # already a stem (every generated name): keep it
+        return name
     # NFKD splits accented letters into letter + combining mark; dropping the
     # non-ASCII remainder keeps "é" readable as "e" instead of an escape.
     text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
@@ -81,8 +84,11 @@ def sanitize_names(names: list[str], reserved: Iterable[str] = (), max_len: int 
 def comment_text(text: str, max_len: int = 200) -> str:
     """``text`` made safe for a one-line comment in Python or C (ASCII, no line breaks,
     no ``*/``), shortened to ``max_len`` characters."""
-    safe = str(text).encode("ascii", "backslashreplace").decode()
-    safe = "".join(c if 32 <= ord(c) < 127 else f"\\x{ord(c):02x}" for c in safe)
+    # escapes only lengthen the text, so its first max_len + 1 characters decide it
+    safe = str(text)[:max_len + 1]
+    if not (safe.isascii() and safe.isprintable()):   # the common case needs no pass
+        safe = safe.encode("ascii", "backslashreplace").decode()
+        safe = "".join(c if 32 <= ord(c) < 127 else f"\\x{ord(c):02x}" for c in safe)
     safe = safe.replace("*/", "* /").replace("??", "?\\?")  # C comment end, trigraphs
     if len(safe) > max_len:
         safe = safe[:max_len - 3] + "..."

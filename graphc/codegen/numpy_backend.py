@@ -40,17 +40,20 @@ class Spelling:
     ``{1}``..., the destination ``{out}`` and the node's attributes by name. ``kind``:
     ``inplace`` (elementwise; may write over a dead operand), ``out`` (writes ``{out}``,
     which must not overlap an operand), ``view`` (an expression that returns a view).
-    ``helper`` names a function of ``HELPERS`` the template calls.
+    ``helper`` names a function of ``HELPERS`` the template calls. ``returns_out``: the
+    template is one call that returns ``{out}`` (NumPy's ``out=`` convention), so the
+    renderer can bind the result name and fill the buffer in one statement.
     """
 
     template: str
     kind: str = "inplace"
     helper: str | None = None
+    returns_out: bool = False
 
 
 def _ufunc(name: str, arity: int) -> Spelling:
     args = ", ".join("{%d}" % k for k in range(arity))
-    return Spelling(f"np.{name}({args}, out={{out}})")
+    return Spelling(f"np.{name}({args}, out={{out}})", returns_out=True)
 
 
 NUMPY_OPS: dict[str, Spelling] = {
@@ -83,15 +86,18 @@ NUMPY_OPS: dict[str, Spelling] = {
     "where": Spelling("np.copyto({out}, {2}); np.copyto({out}, {1}, where={0})", "out"),
     # where(c, s, 0.0) for a finite s > 0 (a mask, e.g. relu's derivative): c * s is
     # exact there (True * s == s, False * s == +0.0) and one pass instead of two
-    "where_mask": Spelling("np.multiply({0}, {1}, out={out})", "out"),
+    "where_mask": Spelling("np.multiply({0}, {1}, out={out})", "out", returns_out=True),
     "cast": Spelling("np.copyto({out}, {0}, casting='unsafe')", "out"),
-    "sum": Spelling("np.sum({0}, axis={axes}, keepdims={keepdims}, out={out})", "out"),
-    "max": Spelling("np.max({0}, axis={axes}, keepdims={keepdims}, out={out})", "out"),
+    "sum": Spelling("np.sum({0}, axis={axes}, keepdims={keepdims}, out={out})", "out",
+                    returns_out=True),
+    "max": Spelling("np.max({0}, axis={axes}, keepdims={keepdims}, out={out})", "out",
+                    returns_out=True),
     "reshape": Spelling("np.reshape({0}, {shape})", "view"),
     "transpose": Spelling("np.transpose({0}, {perm})", "view"),
     "broadcast_to": Spelling("np.broadcast_to({0}, {shape})", "view"),
-    "matmul": Spelling("np.matmul({0}, {1}, out={out})", "out"),
-    "one_hot": Spelling("np.equal({0}[..., None], np.arange({depth}), out={out})", "out"),
+    "matmul": Spelling("np.matmul({0}, {1}, out={out})", "out", returns_out=True),
+    "one_hot": Spelling("np.equal({0}[..., None], np.arange({depth}), out={out})", "out",
+                        returns_out=True),
 }
 
 HELPERS: dict[str, str] = {
@@ -107,6 +113,17 @@ LEAVES = ("placeholder", "parameter", "constant", "shape_size")
 _RESERVED = {"np", "os", "ws", "compute", "workspace", "load", "Model", "CONST", "INPUTS",
              "PARAMS", "UPDATES", "OUTPUTS", "DIMS", "READS"} | set(HELPERS)
 INLINE_CONST_MAX = 16        # larger constants go to the values file
+_COMMENT_MAX = 120           # a node's formula comment is cut here (long constants)
+_DTYPE_NAMES: dict = {}
+
+
+def _dtype_name(dtype) -> str:
+    """``dtype.name``, remembered: NumPy computes the name anew on every access, which
+    is a noticeable cost once per node of a 20,000-node graph."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+    return name
 
 
 # ---- literals ---------------------------------------------------------------------------------
@@ -282,9 +299,9 @@ def render(program: Program) -> Rendered:
         sp = NUMPY_OPS[_variant(n)]
         reads = [id(i) for i in n.inputs]
         if sp.kind == "view":
-            v = Value(id(n), n.dtype.name, n.dims, "view", alias_of=id(n.inputs[0]))
+            v = Value(id(n), _dtype_name(n.dtype), n.dims, "view", alias_of=id(n.inputs[0]))
         else:
-            v = Value(id(n), n.dtype.name, n.dims, "buffer")
+            v = Value(id(n), _dtype_name(n.dtype), n.dims, "buffer")
         steps.append(Step([v], reads, inplace=sp.kind == "inplace"))
         computed.append(n)
     plan = plan_memory(steps, keep=[id(n) for n in computed if id(n) in root_ids])
@@ -294,20 +311,26 @@ def render(program: Program) -> Rendered:
     dim_args = [dim_names[d] for d in dim_keys]
 
     # ---- workspace() ----
-    ws_values = [n for n in computed if id(n) in plan.buffer_of]
+    # one entry per scratch buffer (not per value): compute() names each value where it
+    # is made, ``t5 = np.sin(t4, out=ws[3])``, so no table of values is built or unpacked
+    n_in_buffers = sum(1 for n in computed if id(n) in plan.buffer_of)
     ws = [f"def workspace({', '.join(dim_args)}):",
-          f'    """Scratch memory: {len(plan.buffers)} buffers shared by {len(ws_values)} '
+          f'    """Scratch memory: {len(plan.buffers)} buffers shared by {n_in_buffers} '
           f'values (allocated once per set of sizes)."""']
-    for b in plan.buffers:
-        ws.append(f"    buf{b.index} = np.empty({_dims_text(b.dims, dim_names)}, "
-                  f"np.{b.dtype})")
-    if ws_values:
+    if plan.buffers:
         ws.append("    return (")
-        for n in ws_values:
-            b = plan.buffer_of[id(n)]
-            view = f"buf{b}" if plan.buffers[b].dims == n.dims else \
-                f"buf{b}.reshape({_dims_text(n.dims, dim_names)})"
-            ws.append(f"        {view},  # {names[id(n)]}")
+        k, bufs = 0, plan.buffers
+        while k < len(bufs):   # a run of same-shape buffers is one line, however long
+            j = k
+            while j + 1 < len(bufs) and bufs[j + 1].dims == bufs[k].dims \
+                    and bufs[j + 1].dtype == bufs[k].dtype:
+                j += 1
+            empty = f"np.empty({_dims_text(bufs[k].dims, dim_names)}, np.{bufs[k].dtype})"
+            if j == k:
+                ws.append(f"        {empty},  # ws[{k}]")
+            else:
+                ws.append(f"        *[{empty} for _ in range({j - k + 1})],  # ws[{k}:{j + 1}]")
+            k = j + 1
         ws.append("    )")
     else:
         ws.append("    return ()")
@@ -315,43 +338,45 @@ def render(program: Program) -> Rendered:
     # ---- compute() ----
     args = [names[id(p)] for p in inputs + params] + dim_args + ["ws"]
     body = []
-    if ws_values:
-        unpack = [names[id(n)] for n in ws_values]
-        if len(unpack) == 1:
-            body.append(f"    {unpack[0]}, = ws")
-        else:
-            body.append("    (")
-            body += _wrap_tuple(unpack, "    ")
-            body.append("    ) = ws")
+    buffer_of, buffers = plan.buffer_of, plan.buffers
     for n in order:
-        if n.op == "shape_size":
+        op = n.op
+        if op == "shape_size":
             prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
                               .split(", ")) or "1"
-            body.append(f"    {names[id(n)]} = np.{n.dtype.name}({prod})")
+            body.append(f"    {names[id(n)]} = np.{_dtype_name(n.dtype)}({prod})")
             continue
-        if n.op in LEAVES:
+        if op in LEAVES:
             continue
         sp = NUMPY_OPS[_variant(n)]
         operands = [code_of[id(i)] for i in n.inputs]
         attrs = {}
         for k, v in n.attrs:
-            if k in ("shape",):
+            if k == "shape":
                 attrs[k] = _dims_text(v, dim_names)
             elif k == "dtype":
-                attrs[k] = f"np.{np.dtype(v).name}"
+                attrs[k] = f"np.{_dtype_name(np.dtype(v))}"
             else:
                 attrs[k] = repr(v)
         name = names[id(n)]
         texts = [_const_comment(i) if i.op == "constant" else names[id(i)]
                  for i in n.inputs]
         formula, _ = _formula(n, [(t, 9) for t in texts])
-        body.append(f"    # {comment_text(name + ' = ' + formula)}")
+        body.append(f"    # {comment_text(name + ' = ' + formula, _COMMENT_MAX)}")
         if sp.kind == "view":
             body.append(f"    {name} = {sp.template.format(*operands, **attrs)}")
             continue
-        if id(n) in plan.fresh:
-            body.append(f"    {name} = np.empty({_dims_text(n.dims, dim_names)}, "
-                        f"np.{n.dtype.name})")
+        b = buffer_of.get(id(n))
+        if b is None:   # escapes: new memory each call
+            dest = f"np.empty({_dims_text(n.dims, dim_names)}, np.{_dtype_name(n.dtype)})"
+        elif buffers[b].dims == n.dims:
+            dest = f"ws[{b}]"
+        else:           # same element count, another shape: a view of the buffer
+            dest = f"ws[{b}].reshape({_dims_text(n.dims, dim_names)})"
+        if sp.returns_out:
+            body.append(f"    {name} = {sp.template.format(*operands, out=dest, **attrs)}")
+            continue
+        body.append(f"    {name} = {dest}")
         for stmt in sp.template.format(*operands, out=name, **attrs).split("; "):
             body.append(f"    {stmt}")
 

@@ -30,6 +30,7 @@ elementwise op writing over its own operand).
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Hashable, Sequence
 
@@ -138,8 +139,10 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 raise ValueError("cyclic views in memory plan")
         return key
 
-    for key in plan.values:
-        plan.root_of[key] = root(key)
+    for key, v in plan.values.items():
+        # steps define bases before their views: reuse the base's root (linear, not a walk)
+        known = plan.root_of.get(v.alias_of) if v.kind == "view" else key
+        plan.root_of[key] = known if known is not None else root(key)
     # an escaping value that is a view makes its base escape too
     for key, v in plan.values.items():
         r = plan.root_of[key]
@@ -159,15 +162,29 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
             r = plan.root_of.get(key, key)
             plan.last_read[r] = max(plan.last_read.get(r, i), i)
 
-    free: dict[tuple, list[int]] = {}      # (dtype, size_key) -> free buffer indexes
+    # free buffers per (dtype, size): min-heaps of indexes, so taking the lowest index
+    # (deterministic) costs log(buffers) rather than a scan of the list
+    free: dict[tuple, list[int]] = {}
+    is_free: set[int] = set()
     holders: dict[int, set] = {}           # buffer -> live root keys in it
+    buffer_key: list[tuple] = []           # buffer index -> (dtype, size_key)
+    fit_key: dict[tuple, tuple] = {}       # (dtype name, dims) -> (dtype, size_key)
+
+    def key_of(dtype, dims) -> tuple:
+        k = (dtype, dims)
+        got = fit_key.get(k)
+        if got is None:
+            got = fit_key[k] = (np.dtype(dtype).str, size_key(dims))
+        return got
+
+    root_of, last_read, buffer_of = plan.root_of, plan.last_read, plan.buffer_of
     for i, step in enumerate(steps):
         dying_here = []
         if step.inplace:
             for key in step.reads:
-                r = plan.root_of.get(key, key)
+                r = root_of.get(key, key)
                 # only an operand read directly: a view may have another layout
-                if r == key and r in plan.buffer_of and plan.last_read.get(r) == i:
+                if r == key and r in buffer_of and last_read.get(r) == i:
                     dying_here.append(r)
         for v in step.defines:
             if v.kind == "fresh":
@@ -178,33 +195,31 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 continue
             if v.kind != "buffer":
                 continue
-            want = (np.dtype(v.dtype).str, size_key(v.dims))
+            want = key_of(v.dtype, tuple(v.dims))
             chosen = None
             for r in dying_here:   # write over an operand this step reads last
-                b = plan.buffer_of[r]
-                if (np.dtype(plan.buffers[b].dtype).str, size_key(plan.buffers[b].dims)) == want \
-                        and holders.get(b) == {r}:
+                b = buffer_of[r]
+                if buffer_key[b] == want and holders.get(b) == {r}:
                     chosen = b
                     holders[b].discard(r)
                     dying_here.remove(r)
                     break
             if chosen is None and free.get(want):
-                chosen = free[want].pop(0)
+                chosen = heapq.heappop(free[want])
+                is_free.discard(chosen)
             if chosen is None:
                 chosen = len(plan.buffers)
                 plan.buffers.append(Buffer(chosen, np.dtype(v.dtype).name, tuple(v.dims)))
-            plan.buffer_of[v.key] = chosen
+                buffer_key.append(want)
+            buffer_of[v.key] = chosen
             holders.setdefault(chosen, set()).add(v.key)
         # release roots whose last read is this step
-        for r in {plan.root_of.get(k, k) for k in step.reads} | \
-                {plan.root_of[v.key] for v in step.defines}:
-            if plan.last_read.get(r) == i and r in plan.buffer_of:
-                b = plan.buffer_of[r]
+        for r in {root_of.get(k, k) for k in step.reads} | \
+                {root_of[v.key] for v in step.defines}:
+            if last_read.get(r) == i and r in buffer_of:
+                b = buffer_of[r]
                 holders[b].discard(r)
-                if not holders[b]:
-                    buf = plan.buffers[b]
-                    lst = free.setdefault((np.dtype(buf.dtype).str, size_key(buf.dims)), [])
-                    if b not in lst:
-                        lst.append(b)
-                        lst.sort()
+                if not holders[b] and b not in is_free:
+                    is_free.add(b)
+                    heapq.heappush(free.setdefault(buffer_key[b], []), b)
     return plan

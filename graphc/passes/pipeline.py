@@ -66,6 +66,7 @@ class PassStat:
 class OptimizeResult:
     outputs: list[Tensor]
     stats: list[PassStat] = field(default_factory=list)
+    order: list[Tensor] = field(default_factory=list)   # topo_order(outputs), for reuse
 
 
 @dataclass
@@ -137,7 +138,8 @@ def _dumper(dump):
     return emit
 
 
-def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> OptimizeResult:
+def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None,
+                 order: list[Tensor] | None = None) -> OptimizeResult:
     """Optimize ``outputs`` (a tensor or a list); return the new outputs and per-pass stats.
 
     >>> import graphc as gc
@@ -145,6 +147,8 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> Optimize
     >>> r = run_pipeline([x * 1.0 + 0.0])
     >>> r.outputs[0] is x, [s.name for s in r.stats][:3]
     (True, ['canonicalize', 'fold', 'simplify'])
+
+    ``order`` may pass ``topo_order(outputs)`` when the caller has it already.
     """
     outs = as_list(outputs)
     for o in outs:
@@ -158,7 +162,7 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> Optimize
                if level <= opt_level and name not in disable}
     emit = _dumper(dump)
     stats: list[PassStat] = []
-    order = topo_order(outs)
+    order = topo_order(outs) if order is None else order
     ctx = _Run(enabled, order)
     count, unbound = len(order), unbound_dims(order)
     collecting = pygc.isenabled()
@@ -190,7 +194,7 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None) -> Optimize
     finally:
         if collecting:
             pygc.enable()
-    return OptimizeResult(list(outs), stats)
+    return OptimizeResult(list(outs), stats, ctx.order)
 
 
 def optimize(outputs, opt_level: int = 2, disable=(), dump=None):
