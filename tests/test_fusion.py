@@ -129,14 +129,31 @@ def test_cost_rule_stores_an_expensive_value_shared_by_two_kernels():
     assert id(cheap) not in sched.materialized  # cheap values are recomputed
 
 
-def test_deep_chain_schedules_without_recursion():
+def test_deep_chain_schedules_without_recursion_in_bounded_kernels():
     x = gc.placeholder("x", (4,))
     y = x
     for k in range(10000):
         y = y * 1.0001 + (k % 3)
     pir = lower(_program([y]))
-    assert len(pir.kernels) == 1
-    assert len(pir.kernels[0].body.instrs) >= 10000
+    # the size rule splits the 20,000-op chain: no kernel passes KERNEL_OPS ops (a C
+    # compiler's time grows faster than linearly with one function's size)
+    assert len(pir.kernels) >= 20000 // fusion.KERNEL_OPS
+    assert all(len(k.ops) <= fusion.KERNEL_OPS for k in pir.kernels)
+    assert sum(len(k.body.instrs) for k in pir.kernels) >= 10000
+
+
+@needs_cc
+def test_kernels_split_at_the_size_bound_still_match_the_interpreter():
+    x = gc.placeholder("x", (None,), "float64")
+    y = x
+    for k in range(3 * fusion.KERNEL_OPS):   # forward chain plus its gradient
+        y = (gc.sin, gc.tanh, gc.cos)[k % 3](y)
+    g = gc.grad(gc.sum(y), x)
+    f = gc.compile([y, g], backend="c")
+    n, fused = _kernels(f)
+    assert n > 3 and all(len(k["ops"]) <= fusion.KERNEL_OPS for k in fused)
+    feed = np.linspace(-2.0, 2.0, 7)
+    _close(f(feed), gc.evaluate([y, g], {x: feed}), rtol=1e-12, atol=1e-12)
 
 
 def test_every_kernel_has_a_store_or_feeds_one():

@@ -196,14 +196,27 @@ def _dims_lines(k: KernelIR, indent: str, it: str) -> tuple[list, list]:
 
 # ---- C (CPU) kernels -----------------------------------------------------------------------
 
+def _omp(k: KernelIR, d: Dialect, line: str) -> list:
+    """``line`` (a ``#pragma omp parallel``), unless the kernel's size is known now and
+    under the threshold: then its ``if`` clause is false on every call, yet GCC would
+    still outline the loop for OpenMP, which more than doubles its compile time."""
+    static = 1
+    for m in k.dims:
+        v = m.static()
+        if v is None:
+            return [line]
+        static *= v
+    return [] if static <= d.par_threshold else [line]
+
+
 def _c_elementwise(k: KernelIR, d: Dialect) -> list:
     n = len(k.dims)
     lines, names = _dims_lines(k, "    ", "int64_t")
     ivars = [f"i{j}" for j in range(n)]
     if n == 0:
         return lines + ["    {"] + _block(k.body, ivars, d, "        ") + ["    }"]
-    lines.append(f"    #pragma omp parallel for if ({_product(names)} > {d.par_threshold}) "
-                 "schedule(static)")
+    lines += _omp(k, d, f"    #pragma omp parallel for if ({_product(names)} > "
+                        f"{d.par_threshold}) schedule(static)")
     indent = "    "
     for j in range(n):
         lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")
@@ -230,8 +243,8 @@ def _c_reduce_columns(k: KernelIR, d: Dialect) -> list:
     B = COLUMN_BLOCK
     lines.append(f"    const int64_t O = {_product([names[a] for a in outer])};")
     lines.append(f"    const int64_t R = {_product([names[a] for a in red])};")
-    lines.append(f"    #pragma omp parallel for if (O * R > {d.par_threshold} && O > {B}) "
-                 "schedule(static)")
+    lines += _omp(k, d, f"    #pragma omp parallel for if (O * R > {d.par_threshold} && "
+                        f"O > {B}) schedule(static)")
     lines.append(f"    for (int64_t ob = 0; ob < O; ob += {B}) {{")
     lines.append(f"        const int64_t oe = ob + {B} < O ? ob + {B} : O;")
     for p in k.phases:
@@ -284,8 +297,8 @@ def _c_reduce(k: KernelIR, d: Dialect) -> list:
     ivars = [f"i{j}" for j in range(n)]
     lines.append(f"    const int64_t O = {_product([names[a] for a in outer])};")
     lines.append(f"    const int64_t R = {_product([names[a] for a in red])};")
-    lines.append(f"    #pragma omp parallel for if (O * R > {d.par_threshold} && O > 1) "
-                 "schedule(static)")
+    lines += _omp(k, d, f"    #pragma omp parallel for if (O * R > {d.par_threshold} && "
+                        f"O > 1) schedule(static)")
     lines.append("    for (int64_t o = 0; o < O; ++o) {")
     lines += _decompose("o", outer, names, "        ", "int64_t")
     for p in k.phases:

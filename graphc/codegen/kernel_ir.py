@@ -32,8 +32,20 @@ CONST_INLINE_MAX = 4096   # larger constants are passed at run time (like parame
                           # written into the source (a big initializer slows every compiler)
 
 
+_DTYPE_NAMES: dict = {}
+
+
+def dtype_name(dtype) -> str:
+    """``np.dtype(dtype).name``, remembered (NumPy builds the name on every access, a
+    real cost when asked once per instruction of a large graph)."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
+    return name
+
+
 def ctype(dtype) -> str:
-    return CTYPES[np.dtype(dtype).name]
+    return CTYPES[dtype_name(dtype)]
 
 
 @dataclass(frozen=True)
@@ -287,7 +299,7 @@ class _Lowerer:
             for d in dims:
                 size = size * d
             name = self.fresh()
-            return self.emit(Instr(name, "size", n.dtype.name, f"(({{dtype}})({size.c()}))",
+            return self.emit(Instr(name, "size", dtype_name(n.dtype), f"(({{dtype}})({size.c()}))",
                                    args=size.syms), size.c())
         if n.op in ("placeholder", "parameter"):
             return self.load(n, amap)
@@ -332,7 +344,7 @@ class _Lowerer:
             else:
                 idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax), f"i{ax}")
             t = "(({dtype})({0} == {1}))"
-            return self.emit(Instr(self.fresh(), "one_hot", n.dtype.name, t, (args[0], idx)),
+            return self.emit(Instr(self.fresh(), "one_hot", dtype_name(n.dtype), t, (args[0], idx)),
                              f"one_hot({self.text.get(args[0], args[0])})")
         template = op.c
         if template is None:
@@ -349,7 +361,8 @@ class _Lowerer:
             text = template.format(*texts, dtype=ctype(n.dtype))
         except (IndexError, KeyError):
             text = n.op
-        return self.emit(Instr(self.fresh(), n.op, n.dtype.name, template, tuple(args)), text)
+        return self.emit(Instr(self.fresh(), n.op, dtype_name(n.dtype), template, tuple(args)),
+                         text)
 
     def store(self, node: Tensor, amap: tuple) -> None:
         """Compute ``node`` here; store it now if it has a buffer, else once one is known
@@ -439,7 +452,7 @@ class _ProgramBuilder:
         return Mono(1, (self.sym_names[d],)) if isinstance(d, str) else Mono(int(d))
 
     def _add(self, node: Tensor, name: str, kind: str, index: int, value=None) -> BufferRef:
-        buf = BufferRef(name, node.dtype.name, tuple(self.mono(d) for d in node.dims), kind,
+        buf = BufferRef(name, dtype_name(node.dtype), tuple(self.mono(d) for d in node.dims), kind,
                         index, value)
         self.buffers[name] = buf
         self.by_node[id(node)] = buf
@@ -519,7 +532,7 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
         k.b_value = low.value(b, operand_map(b, False))
         low.memo = {}
         k.body = low.start_block()
-        k.acc_dtype = mm.dtype.name
+        k.acc_dtype = dtype_name(mm.dtype)
         low.local[(id(mm), tuple(range(n)))] = "acc"
         low.text["acc"] = "acc"
         low.memo[(id(mm), tuple(range(n)))] = "acc"
@@ -537,7 +550,7 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
             x = red.inputs[0]
             v = low.value(x, tuple(range(n)))
             res = f"r{q}"
-            k.phases.append(Phase(red.op, blk, v, res, red.dtype.name))
+            k.phases.append(Phase(red.op, blk, v, res, dtype_name(red.dtype)))
             om = fusion.outer_map(g, red)
             low.local[(id(red), om)] = res
             low.text[res] = f"{red.op}({low.text.get(v, v)})"

@@ -12,7 +12,11 @@ The schedule is data, decided here once for every C-family backend:
   activation, the activation's backward, a parameter update) are its epilogue;
 * ``broadcast_to``, ``transpose`` and ``reshape`` are index arithmetic in loads;
 * a cost rule bounds recomputation: an unstored value used twice is stored once its
-  inline cost passes ``COST_LIMIT``.
+  inline cost passes ``COST_LIMIT``;
+* a size rule bounds kernels: a value whose inline expression passes ``KERNEL_OPS`` ops
+  is stored, and no kernel grows past ``KERNEL_OPS`` fused ops (a 10,000-op chain
+  becomes ~80 kernels, not one function the C compiler takes minutes over: its
+  optimizer's time grows faster than linearly with a function's size).
 
 >>> import graphc as gc
 >>> x = gc.placeholder("x", (None, 4))
@@ -30,6 +34,8 @@ from ..ops import OPS
 
 COST_LIMIT = 24.0   # a shared value costing more than this (in "adds") is stored, not recomputed
 BROADCAST_COST = 8.0  # a value this costly (one transcendental) is stored before a broadcast
+KERNEL_OPS = 128     # at most this many fused ops per kernel (measured: gcc -O3 time stays
+#                      linear in the graph's size; longer kernels gain nothing at run time)
 LEAF_OPS = ("placeholder", "parameter", "constant", "shape_size")
 
 
@@ -211,9 +217,11 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
                 n.inputs[0].op not in LEAF_OPS:
             mat.add(id(n.inputs[0]))
     icost: dict[int, float] = {}
+    isize: dict[int, int] = {}   # ops the value's inline expression holds (size rule)
     for n in order:
         if n.op in LEAF_OPS or id(n) in mat:
             icost[id(n)] = 0.0
+            isize[id(n)] = 0
             continue
         # a costly value read through a broadcast would be recomputed for every copy:
         # store it once at its own (smaller) shape instead
@@ -223,12 +231,16 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
                         OPS[i.op].kind == "elementwise" and _is_broadcast(i, n, canon):
                     mat.add(id(i))
                     icost[id(i)] = 0.0
+                    isize[id(i)] = 0
         c = OPS[n.op].cost + sum(icost[id(i)] for i in n.inputs)
         c = min(c, 4 * COST_LIMIT)
-        if len(users[id(n)]) >= 2 and c > COST_LIMIT and OPS[n.op].kind == "elementwise":
+        size = min(1 + sum(isize[id(i)] for i in n.inputs), 2 * KERNEL_OPS)
+        if (len(users[id(n)]) >= 2 and c > COST_LIMIT and OPS[n.op].kind == "elementwise") \
+                or (size >= KERNEL_OPS and OPS[n.op].kind == "elementwise"):
             mat.add(id(n))
-            c = 0.0
+            c, size = 0.0, 0
         icost[id(n)] = c
+        isize[id(n)] = size
     return mat
 
 
@@ -296,6 +308,11 @@ def _legal(group: Group, edges: list, kernel_of: dict, role: str, canon: dict) -
     return True
 
 
+def _fits(group: Group, ops: list) -> bool:
+    """The size rule: may ``group`` take a value whose region fuses ``ops``?"""
+    return len(group.ops) + len(ops) <= KERNEL_OPS
+
+
 def _has_local(group: Group, edges: list, kernel_of: dict) -> bool:
     return any(kernel_of.get(id(d), -1) == group.index for d, _ in edges)
 
@@ -326,7 +343,8 @@ def schedule(outputs) -> Schedule:
             edges, ops = _walk(n, (), mat, canon)
             for g in reversed(kernels):
                 if g.kind == "reduce" and g.space == space and g.reduce_axes == axes \
-                        and not g.stores and _legal(g, edges, kernel_of, "reduction", canon):
+                        and not g.stores and _fits(g, ops) \
+                        and _legal(g, edges, kernel_of, "reduction", canon):
                     placed = g
                     break
             if placed is None:
@@ -365,7 +383,8 @@ def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set,
                 if amap is None:
                     continue
                 e, ops = walk(amap)
-                if _has_local(g, e, kernel_of) and _legal(g, e, kernel_of, role, canon):
+                if _fits(g, ops) and _has_local(g, e, kernel_of) \
+                        and _legal(g, e, kernel_of, role, canon):
                     (g.epilogue if role == "epilogue" else g.stores).append(n)
                     g.ops.extend(ops)
                     return g
@@ -374,7 +393,7 @@ def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set,
             if amap is None:
                 continue
             e, ops = walk(amap)
-            if _legal(g, e, kernel_of, "store", canon):
+            if _fits(g, ops) and _legal(g, e, kernel_of, "store", canon):
                 g.stores.append(n)
                 g.ops.extend(ops)
                 return g
@@ -382,7 +401,7 @@ def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set,
     for g in reversed(kernels):
         if g.kind == "elementwise" and tuple(g.space) == canon_dims(n.dims, canon):
             e, ops = walk(ident)
-            if _legal(g, e, kernel_of, "store", canon):
+            if _fits(g, ops) and _legal(g, e, kernel_of, "store", canon):
                 g.stores.append(n)
                 g.ops.extend(ops)
                 return g
