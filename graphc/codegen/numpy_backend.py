@@ -1,10 +1,11 @@
 """The NumPy renderer: a ``Program`` -> one readable Python module, loaded in-process.
 
 The module has a ``workspace(dims...)`` function that allocates the scratch buffers
-of the memory plan (``graphc.passes.memory``) and a ``compute(inputs..., params...,
-dims..., ws)`` function that computes every output and every new parameter value in
-one pass, writing each intermediate into its planned buffer with ``out=`` (in place
-over an operand when the plan shows the operand is dead). Only the outputs and new
+of the memory plan (``graphc.passes.memory``), ``ws[0]``, ``ws[1]``..., and a
+``compute(inputs..., params..., dims..., ws)`` function that computes every output and
+every new parameter value in one pass, writing each intermediate into its planned
+buffer (in place over an operand when the plan shows the operand is dead):
+``t5 = np.sin(t4, ws[3])`` (a ufunc's last positional argument is its ``out``). Only the outputs and new
 parameter values get fresh memory each call, so a steady-state training step
 allocates little. The same text, written next to a ``.npz`` of the parameter values,
 is the standalone export: it imports only numpy, and ``load()`` returns a callable
@@ -51,9 +52,13 @@ class Spelling:
     returns_out: bool = False
 
 
-def _ufunc(name: str, arity: int) -> Spelling:
+def _ufunc(name: str, arity: int, positional_out: bool = True) -> Spelling:
+    # the output buffer is the ufunc's positional out argument, ``np.sin(t4, ws[3])``:
+    # one keyword less per line is a quarter less for Python to compile in a big module
+    # (NumPy deprecates it for maximum/minimum only, which keep ``out=``)
     args = ", ".join("{%d}" % k for k in range(arity))
-    return Spelling(f"np.{name}({args}, out={{out}})", returns_out=True)
+    out = "{out}" if positional_out else "out={out}"
+    return Spelling(f"np.{name}({args}, {out})", returns_out=True)
 
 
 NUMPY_OPS: dict[str, Spelling] = {
@@ -75,8 +80,8 @@ NUMPY_OPS: dict[str, Spelling] = {
     "mul": _ufunc("multiply", 2),
     "div": _ufunc("true_divide", 2),
     "pow": _ufunc("power", 2),
-    "maximum": _ufunc("maximum", 2),
-    "minimum": _ufunc("minimum", 2),
+    "maximum": _ufunc("maximum", 2, positional_out=False),
+    "minimum": _ufunc("minimum", 2, positional_out=False),
     "less": _ufunc("less", 2),
     "less_equal": _ufunc("less_equal", 2),
     "greater": _ufunc("greater", 2),
@@ -312,7 +317,7 @@ def render(program: Program) -> Rendered:
 
     # ---- workspace() ----
     # one entry per scratch buffer (not per value): compute() names each value where it
-    # is made, ``t5 = np.sin(t4, out=ws[3])``, so no table of values is built or unpacked
+    # is made, ``t5 = np.sin(t4, ws[3])``, so no table of values is built or unpacked
     n_in_buffers = sum(1 for n in computed if id(n) in plan.buffer_of)
     ws = [f"def workspace({', '.join(dim_args)}):",
           f'    """Scratch memory: {len(plan.buffers)} buffers shared by {n_in_buffers} '
