@@ -155,12 +155,12 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 plan.values[r] = Value(r, plan.values[r].dtype, plan.values[r].dims, "fresh")
 
     # last read of each root (a value never read dies right after its step)
+    root_of, last_read = plan.root_of, plan.last_read
     for i, step in enumerate(steps):
         for v in step.defines:
-            plan.last_read.setdefault(plan.root_of[v.key], i)
+            last_read.setdefault(root_of[v.key], i)
         for key in step.reads:
-            r = plan.root_of.get(key, key)
-            plan.last_read[r] = max(plan.last_read.get(r, i), i)
+            last_read[root_of.get(key, key)] = i   # steps come in order: i is the latest
 
     # free buffers per (dtype, size): min-heaps of indexes, so taking the lowest index
     # (deterministic) costs log(buffers) rather than a scan of the list
@@ -177,7 +177,16 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
             got = fit_key[k] = (np.dtype(dtype).str, size_key(dims))
         return got
 
-    root_of, last_read, buffer_of = plan.root_of, plan.last_read, plan.buffer_of
+    buffer_of = plan.buffer_of
+
+    def release(r, i):
+        if last_read.get(r) == i and r in buffer_of:
+            b = buffer_of[r]
+            held = holders[b]
+            held.discard(r)
+            if not held and b not in is_free:
+                is_free.add(b)
+                heapq.heappush(free.setdefault(buffer_key[b], []), b)
     for i, step in enumerate(steps):
         dying_here = []
         if step.inplace:
@@ -213,13 +222,10 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 buffer_key.append(want)
             buffer_of[v.key] = chosen
             holders.setdefault(chosen, set()).add(v.key)
-        # release roots whose last read is this step
-        for r in {root_of.get(k, k) for k in step.reads} | \
-                {root_of[v.key] for v in step.defines}:
-            if last_read.get(r) == i and r in buffer_of:
-                b = buffer_of[r]
-                holders[b].discard(r)
-                if not holders[b] and b not in is_free:
-                    is_free.add(b)
-                    heapq.heappush(free.setdefault(buffer_key[b], []), b)
+        # release roots whose last read is this step (twice is harmless: a buffer joins
+        # its free heap once, and the heap's order does not depend on release order)
+        for k in step.reads:
+            release(root_of.get(k, k), i)
+        for v in step.defines:
+            release(root_of[v.key], i)
     return plan
