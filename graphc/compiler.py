@@ -158,17 +158,31 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
     return list(found)
 
 
-def _check_dims_bound(order: list[Tensor], inputs: list[Tensor]) -> None:
+# the only nodes that bring a size into a graph: every other node's dims come from its
+# inputs, which come earlier in a topological order
+_DIM_SOURCES = frozenset(("placeholder", "parameter", "constant", "reshape", "broadcast_to",
+                          "shape_size"))
+
+
+def _check_dims_bound(order: list[Tensor], inputs: list[Tensor]) -> bool:
     """Every run-time size the graph uses must come from an input's shape (else a call
-    could never know it: e.g. the gradient of ``sum(x)`` reads no ``x``)."""
+    could never know it: e.g. the gradient of ``sum(x)`` reads no ``x``). Returns
+    whether the graph has run-time sizes at all."""
     bound = {d for p in inputs for d in p.dims if isinstance(d, str)}
+    symbolic = False
     for n in order:
-        for d in list(n.dims) + list(n.attr("shape") or ()):
-            if isinstance(d, str) and d not in bound:
+        if n.op not in _DIM_SOURCES:
+            continue
+        for d in (*n.dims, *(n.attr("shape") or ())):
+            if not isinstance(d, str):
+                continue
+            symbolic = True
+            if d not in bound:
                 raise CompileError(
                     f"the size {d if not d.startswith('?') else 'None'} used by {n.op} "
                     f"(created at {n.location}) is not a dimension of any input; pass the "
                     f"placeholder that has it in inputs=[...]")
+    return symbolic
 
 
 class Function:
@@ -216,9 +230,9 @@ class Function:
             outputs=tuple(opt_outs), update_params=tuple(self.update_params),
             updates=tuple(opt_updates),
             options={**options, "output_structure": structure})
-        _check_dims_bound(order, self.inputs)  # before any backend: all backends alike
+        symbolic = _check_dims_bound(order, self.inputs)  # before any backend: all alike
         self._exe = backend_builder(backend)(self.program)
-        self._constraints = _size_constraints(order)
+        self._constraints = _size_constraints(order) if symbolic else []
         self._dim_source = {}
         for p in self.inputs:
             for axis, d in enumerate(p.dims):

@@ -117,6 +117,7 @@ def _sigmoid(x, out):
 LEAVES = ("placeholder", "parameter", "constant", "shape_size")
 _RESERVED = {"np", "os", "ws", "compute", "workspace", "load", "Model", "CONST", "INPUTS",
              "PARAMS", "UPDATES", "OUTPUTS", "DIMS", "READS"} | set(HELPERS)
+_DIM_SOURCES = frozenset(LEAVES + ("reshape", "broadcast_to"))  # ops that bring sizes in
 INLINE_CONST_MAX = 16        # larger constants go to the values file
 _COMMENT_MAX = 120           # a node's formula comment is cut here (long constants)
 _DTYPE_NAMES: dict = {}
@@ -221,7 +222,6 @@ def _wrap_tuple(names: list[str], indent: str, width: int = 88) -> list[str]:
 def render(program: Program) -> Rendered:
     """The module text for ``program`` (deterministic: same graph -> same bytes)."""
     order = topo_order(program.roots)
-    in_graph = {id(n) for n in order}
     inputs = list(program.inputs)
     params = list(program.params)
     extra_params = [p for p in program.update_params if p not in params]
@@ -236,7 +236,9 @@ def render(program: Program) -> Rendered:
                 dim_keys.append(d)
                 dim_owner[d] = d if not d.startswith("?") else f"{p.name}_dim{axis}"
     for n in order:
-        for d in list(n.dims) + list(n.attr("shape") or ()):
+        if n.op not in _DIM_SOURCES:   # its dims come from its inputs, checked before it
+            continue
+        for d in (*n.dims, *(n.attr("shape") or ())):
             if isinstance(d, str) and d not in dim_owner:
                 raise CompileError(
                     f"the size {d if not d.startswith('?') else 'None'} used by {n.op} "
