@@ -302,12 +302,13 @@ def render(program: Program) -> Rendered:
     # memory plan over the computed nodes
     root_ids = set(out_pos) | set(upd_pos)
     steps, computed = [], []
+    spelling: dict[int, Spelling] = {}
     for n in order:
         if n.op in LEAVES:
             continue
         if n.op not in NUMPY_OPS:
             raise CompileError(f"the numpy backend has no spelling for op {n.op!r}")
-        sp = NUMPY_OPS[_variant(n)]
+        sp = spelling[id(n)] = NUMPY_OPS[_variant(n)]
         reads = [id(i) for i in n.inputs]
         if sp.kind == "view":
             v = Value(id(n), _dtype_name(n.dtype), n.dims, "view", alias_of=id(n.inputs[0]))
@@ -317,8 +318,7 @@ def render(program: Program) -> Rendered:
         computed.append(n)
     plan = plan_memory(steps, keep=[id(n) for n in computed if id(n) in root_ids])
 
-    helpers = sorted({NUMPY_OPS[_variant(n)].helper for n in computed
-                      if NUMPY_OPS[_variant(n)].helper})
+    helpers = sorted({sp.helper for sp in spelling.values() if sp.helper})
     dim_args = [dim_names[d] for d in dim_keys]
 
     # ---- workspace() ----
@@ -359,7 +359,7 @@ def render(program: Program) -> Rendered:
             continue
         if op in LEAVES:
             continue
-        sp = NUMPY_OPS[_variant(n)]
+        sp = spelling[id(n)]
         operands = [code_of[id(i)] for i in n.inputs]
         attrs = {}
         for k, v in n.attrs:

@@ -72,8 +72,13 @@ def size_key(dims: Sequence) -> tuple:
     return (known, tuple(sorted(syms))) if known else (0, ())
 
 
+_ITEMSIZE: dict = {}
+
+
 def nbytes(dtype, dims: Sequence, bindings: dict | None = None) -> int:
-    n = np.dtype(dtype).itemsize
+    n = _ITEMSIZE.get(dtype)
+    if n is None:   # np.dtype() is slow next to a dict lookup, and plans ask per value
+        n = _ITEMSIZE[dtype] = np.dtype(dtype).itemsize
     for d in dims:
         n *= (bindings or {}).get(d, 1) if isinstance(d, str) else int(d)
     return n
