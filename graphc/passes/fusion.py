@@ -13,10 +13,12 @@ The schedule is data, decided here once for every C-family backend:
 * ``broadcast_to``, ``transpose`` and ``reshape`` are index arithmetic in loads;
 * a cost rule bounds recomputation: an unstored value used twice is stored once its
   inline cost passes ``COST_LIMIT``;
-* a size rule bounds kernels: a value whose inline expression passes ``KERNEL_OPS`` ops
-  is stored, and no kernel grows past ``KERNEL_OPS`` fused ops (a 10,000-op chain
-  becomes ~80 kernels, not one function the C compiler takes minutes over: its
-  optimizer's time grows faster than linearly with a function's size).
+* a size rule bounds kernels: an expression that would pass ``KERNEL_OPS`` ops inline
+  stores its largest operands, and no kernel grows past ``KERNEL_OPS`` fused ops (a
+  10,000-op chain becomes ~80 kernels, not one function the C compiler takes minutes
+  over: its optimizer's time grows faster than linearly with a function's size); in a
+  graph that large, shared values from one transcendental up are stored, since their
+  users may land in different kernels that would each recompute them.
 
 >>> import graphc as gc
 >>> x = gc.placeholder("x", (None, 4))
@@ -218,6 +220,10 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             mat.add(id(n.inputs[0]))
     icost: dict[int, float] = {}
     isize: dict[int, int] = {}   # ops the value's inline expression holds (size rule)
+    # a graph the size rule will split: a shared value's users may then sit in different
+    # kernels, each recomputing it, so store shared values from one transcendental up
+    big = sum(1 for n in order if OPS[n.op].kind == "elementwise") > KERNEL_OPS
+    shared_limit = BROADCAST_COST if big else COST_LIMIT
     for n in order:
         if n.op in LEAF_OPS or id(n) in mat:
             icost[id(n)] = 0.0
@@ -232,11 +238,19 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
                     mat.add(id(i))
                     icost[id(i)] = 0.0
                     isize[id(i)] = 0
+        size = 1 + sum(isize[id(i)] for i in n.inputs)
+        if size > KERNEL_OPS:
+            # the size rule: store the largest operand expressions until this one fits
+            for i in sorted(n.inputs, key=lambda i: -isize[id(i)]):
+                if size <= KERNEL_OPS:
+                    break
+                if id(i) not in mat and OPS[i.op].kind == "elementwise":
+                    mat.add(id(i))
+                    size -= isize[id(i)]
+                    icost[id(i)], isize[id(i)] = 0.0, 0
         c = OPS[n.op].cost + sum(icost[id(i)] for i in n.inputs)
         c = min(c, 4 * COST_LIMIT)
-        size = min(1 + sum(isize[id(i)] for i in n.inputs), 2 * KERNEL_OPS)
-        if (len(users[id(n)]) >= 2 and c > COST_LIMIT and OPS[n.op].kind == "elementwise") \
-                or (size >= KERNEL_OPS and OPS[n.op].kind == "elementwise"):
+        if len(users[id(n)]) >= 2 and c > shared_limit and OPS[n.op].kind == "elementwise":
             mat.add(id(n))
             c, size = 0.0, 0
         icost[id(n)] = c
