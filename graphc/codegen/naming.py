@@ -37,8 +37,8 @@ _PLAIN = re.compile(r"[A-Za-z](?:_?[A-Za-z0-9])*")   # what _base would return u
 
 def _base(name: str) -> str:
     """A readable ASCII identifier stem for one user string (maybe empty)."""
-    if isinstance(name, str) and _PLAIN.fullmatch(name):   # already a stem (every generated name): keep it
-        return name
+    if isinstance(name, str) and _PLAIN.fullmatch(name):
+        return name   # already a stem (every generated name is one): nothing to clean
     # NFKD splits accented letters into letter + combining mark; dropping the
     # non-ASCII remainder keeps "é" readable as "e" instead of an escape.
     text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()

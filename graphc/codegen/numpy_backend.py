@@ -5,9 +5,9 @@ of the memory plan (``graphc.passes.memory``), ``ws[0]``, ``ws[1]``..., and a
 ``compute(inputs..., params..., dims..., ws)`` function that computes every output and
 every new parameter value in one pass, writing each intermediate into its planned
 buffer (in place over an operand when the plan shows the operand is dead):
-``t5 = np.sin(t4, ws[3])`` (a ufunc's last positional argument is its ``out``). Only the outputs and new
-parameter values get fresh memory each call, so a steady-state training step
-allocates little. The same text, written next to a ``.npz`` of the parameter values,
+``t5 = np.sin(t4, ws[3])`` (a ufunc's last positional argument is its ``out``).
+Only the outputs and new parameter values get fresh memory each call, so a
+steady-state training step allocates little. The same text, written next to a ``.npz`` of the parameter values,
 is the standalone export: it imports only numpy, and ``load()`` returns a callable
 used exactly like the compiled ``Function``.
 
