@@ -119,3 +119,26 @@ def test_second_order_through_relabelled_run_time_dims():
     for a, gp, gm in zip(hv, plus, minus):
         np.testing.assert_allclose(a, (gp - gm) / 2e-5, rtol=1e-5, atol=1e-6)
     check_backend_built(built_from([loss] + hv_nodes, feeds), "numpy", {})
+
+
+@pytest.mark.parametrize("same", [False, True], ids=["x0-cancels", "sum-cancels"])
+def test_single_pass_keeps_the_source_of_a_run_time_size(same):
+    """Passes run alone (PASSES[name][1]) dropped the only placeholder binding a run-time
+    size the gradient still reshapes to: ``-((p + x0) - x0)`` (sympy) and
+    ``-((x0 + p) - (x0 + p))`` (stabilize), x0 of shape (None,) unified with 2."""
+    from graphc.passes.pipeline import PASSES
+    x0 = gc.placeholder("x0", (None,), np.float64)
+    p = gc.parameter("p", rand(1, (1, 2)))
+    s = x0 + p
+    y = -(s - s) if same else -((p + x0) - x0)
+    cot = gc.placeholder("cot", (1, 2), np.float64)
+    loss = gc.sum(y * cot)
+    outs = [y, loss, gc.grad(loss, x0)]
+    feeds = {"x0": rand(2, (2,)), "cot": rand(3, (1, 2))}
+    ref = gc.evaluate(outs, feeds)
+    for name, (_, runner) in PASSES.items():
+        new = runner(list(outs), {name})
+        names = {n.name for n in gc.topo_order(new) if n.op == "placeholder"}
+        got = gc.evaluate(new, {k: v for k, v in feeds.items() if k in names})
+        for g, r in zip(got, ref):
+            np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12, err_msg=name)

@@ -274,6 +274,8 @@ def rewrite(outputs, rule, max_steps: int | None = None,
             if unbound_dims(topo_order(result)) - unbound_dims(order):
                 _state.strict = True
                 result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
+                if unbound_dims(topo_order(result)) - unbound_dims(order):
+                    result = outputs  # even so (a static zero): keep the graph as it was
     finally:
         _state.strict = saved
     return result

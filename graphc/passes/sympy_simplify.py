@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from .. import api as A
 from ..ir import Tensor, as_list, topo_order
 from ..ops import OPS
-from .rewrite import rewrite, scalar, splat_value
+from .rewrite import rewrite, scalar, splat_value, unbound_dims
 
 CLUSTER_OPS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",
                          "tanh", "sin", "cos", "abs"))
@@ -200,7 +200,10 @@ def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, full: bool):
     for cand in candidates:
         g = _from_sympy(cand, leaf_map, root.dtype, sp)
         c = _cost(g, leaves)
-        if c < best_cost and g.dtype == root.dtype:
+        # a result narrower than the cluster would need a broadcast to the cluster's
+        # shape; to a run-time shape that could lose the input that binds its size
+        keeps_shape = g.dims == root.dims or all(isinstance(d, int) for d in root.dims)
+        if c < best_cost and g.dtype == root.dtype and keeps_shape:
             best, best_cost = cand, c
     return best
 
@@ -260,5 +263,8 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
                         seconds=time.perf_counter() - start)
     if not subst:
         return outs
-    return rewrite(outs, cleanup, substitute=subst, memo=memo, order=order, strict=strict,
-                   check_dims=check_dims)
+    result = rewrite(outs, cleanup, substitute=subst, memo=memo, order=order, strict=strict,
+                     check_dims=check_dims)
+    if check_dims and unbound_dims(topo_order(result)) - unbound_dims(order):
+        return outs  # a cluster's input was the only source of a run-time size still used
+    return result
