@@ -497,6 +497,24 @@ def _cuda_reduce(k: KernelIR, d: Dialect) -> list:
 TILE, TK, THREADS_2D = 64, 16, 16   # CUDA GEMM: 64x64 tile, k-step 16, 16x16 threads x 4x4
 
 
+def _tile_load(dst, pos, decompose, origin, ax, size, operand, value, k_ax, K, T, it, iv,
+               d) -> list:
+    """One GEMM operand's TK x TILE tile into shared ``dst`` (zeros past the edges)."""
+    lines = [f"        for (int e = threadIdx.x; e < {TILE * TK}; e += blockDim.x) {{",
+             f"            {decompose}",
+             f"            const {it} i{k_ax} = kt + kk;"]
+    if ax is not None:
+        lines.append(f"            const {it} i{ax} = {origin} + {pos};")
+        cond = f"i{ax} < {size} && i{k_ax} < {K}"
+    else:
+        cond = f"{origin} + {pos} < 1 && i{k_ax} < {K}"
+    lines += [f"            {T} val = 0;", f"            if ({cond}) {{"]
+    lines += _block(operand, iv, d, "                ")
+    lines += [f"                val = {value};", "            }",
+              f"            {dst}[kk][{pos}] = val;", "        }"]
+    return lines
+
+
 def _cuda_matmul(k: KernelIR, d: Dialect) -> list:
     it = _index_type(k, d)
     lines, names = _dims_lines(k, "    ", it)
@@ -514,39 +532,12 @@ def _cuda_matmul(k: KernelIR, d: Dialect) -> list:
         f"    {T} c[4][4];",
         "    for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] = 0;",
         f"    for ({it} kt = 0; kt < {K}; kt += {TK}) {{",
-        f"        for (int e = threadIdx.x; e < {TILE * TK}; e += blockDim.x) {{",
-        f"            const int ii = e / {TK}, kk = e % {TK};",
-        f"            const {it} i{k_ax} = kt + kk;",
     ]
-    if m_ax is not None:
-        lines.append(f"            const {it} i{m_ax} = row0 + ii;")
-        cond_a = f"i{m_ax} < {M} && i{k_ax} < {K}"
-    else:
-        cond_a = f"row0 + ii < 1 && i{k_ax} < {K}"
-    lines.append(f"            {T} val = 0;")
-    lines.append(f"            if ({cond_a}) {{")
-    lines += _block(k.a, iv, d, "                ")
-    lines.append(f"                val = {k.a_value};")
-    lines.append("            }")
-    lines.append("            As[kk][ii] = val;")
-    lines.append("        }")
-    lines += [
-        f"        for (int e = threadIdx.x; e < {TILE * TK}; e += blockDim.x) {{",
-        f"            const int kk = e / {TILE}, jj = e % {TILE};",
-        f"            const {it} i{k_ax} = kt + kk;",
-    ]
-    if n_ax is not None:
-        lines.append(f"            const {it} i{n_ax} = col0 + jj;")
-        cond_b = f"i{n_ax} < {N} && i{k_ax} < {K}"
-    else:
-        cond_b = f"col0 + jj < 1 && i{k_ax} < {K}"
-    lines.append(f"            {T} val = 0;")
-    lines.append(f"            if ({cond_b}) {{")
-    lines += _block(k.b, iv, d, "                ")
-    lines.append(f"                val = {k.b_value};")
-    lines.append("            }")
-    lines.append("            Bs[kk][jj] = val;")
-    lines.append("        }")
+    # both tiles are stored k-major: As[kk][row], Bs[kk][col]
+    lines += _tile_load("As", "ii", f"const int ii = e / {TK}, kk = e % {TK};", "row0", m_ax, M,
+                        k.a, k.a_value, k_ax, K, T, it, iv, d)
+    lines += _tile_load("Bs", "jj", f"const int kk = e / {TILE}, jj = e % {TILE};", "col0", n_ax,
+                        N, k.b, k.b_value, k_ax, K, T, it, iv, d)
     lines += [
         "        __syncthreads();",
         f"        for (int kk = 0; kk < {TK}; ++kk) {{",
