@@ -515,15 +515,13 @@ def relu(x) -> Tensor:
 
 
 def softplus(x) -> Tensor:
-    """``log(1 + exp(x))`` in the stable form ``max(x, 0) + log1p(exp(-|x|))``.
+    """``log(1 + exp(x))``, stable for large ``|x|``; its derivative is ``sigmoid(x)``.
 
     >>> import graphc as gc
     >>> gc.evaluate(gc.softplus(gc.constant([-1000., 1000.])))
     array([   0., 1000.], dtype=float32)
     """
-    (x,) = _lift([x])
-    return maximum(x, 0) + log1p(exp(neg(abs(x))))
-
+    return apply("softplus", [x])
 
 def clip(x, lo, hi) -> Tensor:
     """``x`` limited to ``[lo, hi]``.

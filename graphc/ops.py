@@ -193,6 +193,11 @@ elementwise("tanh", 1, np.tanh, lambda n: [1 - n * n], lambda a: _sp().tanh(a), 
             float_only=True, cost=8)
 elementwise("sigmoid", 1, _sigmoid, lambda n: [n * (1 - n)],
             lambda a: 1 / (1 + _sp().exp(-a)), "(1 / (1 + exp(-({0}))))", float_only=True, cost=9)
+elementwise("softplus", 1, lambda x: np.logaddexp(x.dtype.type(0), x),
+            lambda n: [A.sigmoid(n.inputs[0])], lambda a: _sp().log(1 + _sp().exp(a)),
+            "(({0} > 0 ? {0} : 0) + log1p(exp(-fabs({0}))))", float_only=True, cost=9,
+            doc="log(1 + exp(x)), stable for large |x|; a primitive so that its derivative is "
+                "exactly sigmoid (smooth at 0, unlike max(x, 0) + log1p(exp(-|x|)))")
 elementwise("sqrt", 1, np.sqrt, lambda n: [0.5 / n], lambda a: _sp().sqrt(a), "sqrt({0})",
             float_only=True, cost=4)
 elementwise("abs", 1, np.abs, lambda n: [A.sign(n.inputs[0])], lambda a: _sp().Abs(a),

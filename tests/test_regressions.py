@@ -142,3 +142,18 @@ def test_single_pass_keeps_the_source_of_a_run_time_size(same):
         got = gc.evaluate(new, {k: v for k, v in feeds.items() if k in names})
         for g, r in zip(got, ref):
             np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_softplus_second_derivative_at_zero():
+    """softplus was max(x, 0) + log1p(exp(-|x|)): its symbolic second derivative at
+    exactly 0 came out 0 (sign(0) = 0) instead of sigmoid'(0) = 1/4, so Newton's
+    method diverged from w = 0. Checked against finite differences of the gradient."""
+    x = gc.placeholder("x", (3,), np.float64)
+    g = gc.grad(gc.sum(gc.softplus(x)), x)
+    h = gc.grad(gc.sum(g), x)
+    at = np.array([0.0, -1.5, 2.0])
+    eps = 1e-6
+    fd = (gc.evaluate(g, {"x": at + eps}) - gc.evaluate(g, {"x": at - eps})) / (2 * eps)
+    np.testing.assert_allclose(gc.evaluate(h, {"x": at}), fd, rtol=1e-6)
+    for backend, options in ALL:
+        np.testing.assert_allclose(gc.compile(h, backend=backend, **options)(at), fd, rtol=1e-6)

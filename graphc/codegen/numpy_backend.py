@@ -73,6 +73,7 @@ NUMPY_OPS: dict[str, Spelling] = {
     "cos": _ufunc("cos", 1),
     "tanh": _ufunc("tanh", 1),
     "sigmoid": Spelling("_sigmoid({0}, out={out})", "out", helper="_sigmoid"),
+    "softplus": Spelling("np.logaddexp(0, {0}, {out})", returns_out=True),
     "sqrt": _ufunc("sqrt", 1),
     "abs": _ufunc("abs", 1),
     "sign": _ufunc("sign", 1),
