@@ -47,12 +47,16 @@ class Dialect:
                                     # not fight BLAS threads on small kernels)
     block: int = 256                # CUDA: threads per block
     f32_names: tuple = ()           # (C double name, this dialect's float32 function)
+    f64_names: tuple = ()           # (C double name, this dialect's float64 function)
 
     def math(self, text: str, dtype: str) -> str:
         """Math names for ``dtype``: C double names get the ``f`` suffix for float32
-        (or the dialect's own float32 function, e.g. a vectorizable exp on the CPU)."""
+        (or the dialect's own function, e.g. a vectorizable exp on the CPU)."""
         if dtype != "float32":
-            return text
+            own = dict(self.f64_names)
+            if not own or dtype != "float64":
+                return text
+            return _MATH_RE.sub(lambda m: own.get(m.group(1), m.group(1)) + "(", text)
         own = dict(self.f32_names)
         return _MATH_RE.sub(lambda m: own.get(m.group(1), m.group(1) + "f") + "(", text)
 
@@ -84,6 +88,30 @@ static inline float gc_expf(float x) {
 }
 """
 
+# libm functions whose glibc SIMD variants (libmvec, <= 4 ulp in float64 and float32,
+# exact NaN/Inf/overflow handling by falling back to the scalar function per lane) the
+# kernels may call: declared ``omp declare simd`` so GCC vectorizes loops calling them.
+# Only under GC_VECTOR_MATH, which toolchain sets (with -lmvec) after its probe passed;
+# elsewhere the loops call the scalar functions as before. (float32 exp is gc_expf.)
+VECTOR_MATH = ("exp", "log", "sin", "cos", "tan", "tanh", "log1p", "expm1", "pow")
+
+
+def _vector_math_decls() -> str:
+    lines = ["#ifdef GC_VECTOR_MATH   /* glibc libmvec: vectorized libm calls */"]
+    for name in VECTOR_MATH:
+        for t, suffix in (("double", ""), ("float", "f")):
+            args = ", ".join([t] * (2 if name == "pow" else 1))
+            lines += ["#pragma omp declare simd notinbranch", f"{t} {name}{suffix}({args});"]
+    # cos under its own name (the same symbol): GCC merges sin(x) and cos(x) of one x
+    # into a sincos call, which stops the loop vectorizing
+    lines += ["#pragma omp declare simd notinbranch",
+              '__attribute__((const)) double gc_cos(double) __asm__("cos");',
+              "#pragma omp declare simd notinbranch",
+              '__attribute__((const)) float gc_cosf(float) __asm__("cosf");',
+              "#else", "#define gc_cos cos", "#define gc_cosf cosf", "#endif"]
+    return "\n".join(lines) + "\n"
+
+
 C = Dialect(
     name="c", gpu=False, kernel_qual="static void", restrict="restrict", index_t="int64_t",
     sum_acc_f32="double", host_qual="",
@@ -91,8 +119,8 @@ C = Dialect(
             "#define GC_INFINITY INFINITY\n"
             "static inline float gc_maxf(float a, float b) { return (a > b || a != a) ? a : b; }\n"
             "static inline double gc_maxd(double a, double b) { return (a > b || a != a) ? a : b; }\n"
-            + GC_EXPF,
-    f32_names=(("exp", "gc_expf"),))
+            + GC_EXPF + _vector_math_decls(),
+    f32_names=(("exp", "gc_expf"), ("cos", "gc_cosf")), f64_names=(("cos", "gc_cos"),))
 
 CUDA = Dialect(
     name="cuda", gpu=True, kernel_qual="__global__ void", restrict="GC_RESTRICT",

@@ -22,6 +22,7 @@ Discovery (cheap, cached, never crash)::
     find_c_compiler() / find_cxx_compiler() / find_nvcc() -> str   (or BackendUnavailable)
     have_c_compiler() / have_cxx_compiler() / have_nvcc() -> bool
     openmp_available() -> bool                 # "-fopenmp" test compile, cached on disk
+    vector_math_available() -> bool            # glibc libmvec usable: build + run probe, cached
     gpu_available() -> bool                    # nvidia-smi / libcuda, no CUDA context kept
     gpu_arch() -> str                          # "sm_90" style; sm_90 when no GPU is present
     require(lang, device=None)                 # raise BackendUnavailable if lang can't run here
@@ -32,6 +33,8 @@ Discovery (cheap, cached, never crash)::
 
 Default flags:
     c:            cc -O3 -march=native -fPIC -shared -std=c11 [-fopenmp] ... -lm
+                  [-fopenmp-simd -DGC_VECTOR_MATH ... -lmvec]  (when vector_math_available():
+                  loops calling exp/tanh/sin... use glibc's SIMD variants, <= 4 ulp)
                   (no -ffast-math: results must match NumPy incl. NaN/Inf)
     cuda:         nvcc -O3 -arch=<gpu_arch()> -Xcompiler -fPIC -shared -I<include_dir>
     cuda-emulate: c++ -O2 -std=c++20 -fPIC -shared -pthread -I<include_dir>
@@ -39,7 +42,7 @@ Default flags:
                   kept in the cache makes this ~3x cheaper; GRAPHC_PCH=0 turns it off)
 
 Environment: CC, CXX, CUDA_HOME/CUDA_PATH, GRAPHC_CACHE_DIR (else $XDG_CACHE_HOME/graphc
-or ~/.cache/graphc), GRAPHC_OPENMP=0, GRAPHC_GPU=0 (pretend no GPU), GRAPHC_PCH=0,
+or ~/.cache/graphc), GRAPHC_OPENMP=0, GRAPHC_VECTOR_MATH=0, GRAPHC_GPU=0 (pretend no GPU), GRAPHC_PCH=0,
 GRAPHC_EMU_WORKERS (OS threads running emulated blocks; default: CPU count).
 
 Cache keys hash the source, the full command line, the compiler's identity (path and
@@ -271,6 +274,95 @@ def openmp_available() -> bool:
     return _probe(_c_command(), ("-fopenmp", "-fPIC", "-shared"), _OPENMP_PROBE, "openmp")
 
 
+# Every function c_family declares with a SIMD variant (VECTOR_MATH there), called from a
+# loop the compiler vectorizes; tanh, tan, log1p and expm1 are glibc >= 2.35 symbols.
+_VECTOR_MATH_PROBE = """#include <math.h>
+#include <stdio.h>
+#pragma omp declare simd notinbranch
+double tanh(double);
+#pragma omp declare simd notinbranch
+float tanhf(float);
+#pragma omp declare simd notinbranch
+double exp(double);
+#pragma omp declare simd notinbranch
+double sin(double);
+#pragma omp declare simd notinbranch
+double log1p(double);
+#pragma omp declare simd notinbranch
+double pow(double, double);
+#pragma omp declare simd notinbranch
+float powf(float, float);
+#define N 203
+static double x[N], y[N];
+static float xf[N], yf[N];
+int main(void) {
+    for (int i = 0; i < N; ++i) { x[i] = (i - 101) * 0.0731; xf[i] = (float)x[i]; }
+    for (int i = 0; i < N; ++i) y[i] = tanh(x[i]) + exp(x[i]) + sin(x[i]) + log1p(x[i] * x[i])
+                                       + pow(1.5, x[i]);
+    for (int i = 0; i < N; ++i) yf[i] = tanhf(xf[i]) + powf(1.5f, xf[i]);
+    double (*volatile t)(double) = tanh, (*volatile e)(double) = exp, (*volatile s)(double) = sin,
+           (*volatile l)(double) = log1p;
+    for (int i = 0; i < N; ++i) {   /* scalar calls through pointers: the reference */
+        const double want = t(x[i]) + e(x[i]) + s(x[i]) + l(x[i] * x[i]) + pow(1.5, x[i]);
+        const double wantf = t(x[i]) + pow(1.5, x[i]);
+        if (!(fabs(y[i] - want) <= 1e-12 * (1 + fabs(want)))) { printf("bad %d\\n", i); return 1; }
+        if (!(fabs(yf[i] - wantf) <= 1e-5 * (1 + fabs(wantf)))) { printf("badf %d\\n", i); return 1; }
+    }
+    return 0;
+}
+"""
+
+VECTOR_MATH_CFLAGS = ("-fopenmp-simd", "-DGC_VECTOR_MATH")
+VECTOR_MATH_LIBS = ("-lmvec",)
+
+
+def vector_math_available() -> bool:
+    """Whether loops calling libm functions can use glibc's SIMD variants (libmvec).
+
+    The probe compiles, links (``-fopenmp-simd ... -lmvec``) and runs a program whose
+    vectorized loops call ``tanh``, ``exp``, ``pow``... declared ``omp declare simd``, and
+    checks them against scalar calls; cached on disk. False with other C libraries, a
+    glibc older than 2.35, or GRAPHC_VECTOR_MATH=0. When True, C builds get
+    VECTOR_MATH_CFLAGS (which turn on the declarations in the C prelude) and -lmvec.
+    """
+    if os.environ.get("GRAPHC_VECTOR_MATH", "1") == "0":
+        return False
+    try:
+        cmd = _c_command()
+    except BackendUnavailable:
+        return False
+    flags = ("-O3", *(("-march=native",) if _march_native_ok() else ()), "-std=c11",
+             "-fno-trapping-math", "-fno-math-errno", *VECTOR_MATH_CFLAGS)
+    return _run_probe(cmd, flags, (*VECTOR_MATH_LIBS, "-lm"), _VECTOR_MATH_PROBE, "vector-math")
+
+
+def _run_probe(cmd: tuple[str, ...], flags: tuple[str, ...], libs: tuple[str, ...],
+               source: str, tag: str) -> bool:
+    """Does ``cmd flags source -o exe libs`` build, and ``exe`` exit 0? Cached on disk
+    (keyed by the compiler and the host CPU: the program runs what -march=native made)."""
+    key = cache.make_key("run-probe", tag, _identity_of(cmd), flags, libs, source,
+                         _cpu_fingerprint())
+    if cache.lookup(key, ".txt") is not None:
+        return cache.read_entry(cache.entry_path(key, ".txt")) == b"1"
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="graphc-probe-") as d:
+            src, exe = os.path.join(d, "probe.c"), os.path.join(d, "probe")
+            with open(src, "w") as f:
+                f.write(source)
+            try:
+                r = subprocess.run([*cmd, *flags, src, "-o", exe, *libs],
+                                   capture_output=True, timeout=120)
+                if r.returncode != 0:
+                    return b"0"
+                r = subprocess.run([exe], capture_output=True, timeout=60)
+                return b"1" if r.returncode == 0 else b"0"
+            except (OSError, subprocess.SubprocessError):
+                return b"0"
+
+    return cache.read_entry(cache.get_or_build(key, ".txt", build)) == b"1"
+
+
 def _march_native_ok() -> bool:
     return _probe(_c_command(), ("-march=native", "-fPIC", "-shared"), "int f(void){return 0;}\n",
                   "march")
@@ -377,6 +469,8 @@ def default_flags(lang: str) -> tuple[str, ...]:
         flags += ["-fPIC", "-shared", "-std=c11"]  # no -ffast-math: NumPy's NaN/Inf semantics
         if openmp_available():
             flags.append("-fopenmp")
+        if vector_math_available():
+            flags += VECTOR_MATH_CFLAGS
         return tuple(flags)
     if lang == "cuda":
         return ("-O3", f"-arch={gpu_arch()}", "-Xcompiler", "-fPIC", "-shared",
@@ -387,7 +481,13 @@ def default_flags(lang: str) -> tuple[str, ...]:
     raise CompileError(f"unknown language {lang!r}; expected one of {LANGS}")
 
 
-_LINK_FLAGS = {"c": ("-lm",), "cuda": (), "cuda-emulate": ()}
+def _link_flags(lang: str) -> tuple[str, ...]:
+    """Libraries placed after the source and the caller's flags."""
+    if lang != "c":
+        return ()
+    return (*VECTOR_MATH_LIBS, "-lm") if vector_math_available() else ("-lm",)
+
+
 _SUFFIX = {"c": ".c", "cuda": ".cu", "cuda-emulate": ".cu"}
 
 
@@ -521,7 +621,7 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
             out = os.path.join(d, f"lib{fname}.so")
             with open(src, "w") as f:
                 f.write(source)
-            argv = [*cmd, *base, os.path.basename(src), "-o", out, *flags, *_LINK_FLAGS[lang]]
+            argv = [*cmd, *base, os.path.basename(src), "-o", out, *flags, *_link_flags(lang)]
             pch = _emulation_pch_dir(cmd) if lang == "cuda-emulate" else None
             if pch is not None:
                 try:
@@ -596,6 +696,7 @@ def describe() -> dict:
     return {
         "c_compiler": (c or None) and f"{c} ({first_line('c')})",
         "openmp": bool(c) and safe(openmp_available, default=False),
+        "vector_math": bool(c) and safe(vector_math_available, default=False),
         "cuda_emulation": have_cxx_compiler() and first_line("cuda-emulate"),
         "nvcc": (nvcc or None) and f"{nvcc} ({first_line('cuda')})",
         "gpu": safe(gpu_available, default=False),
