@@ -66,8 +66,9 @@ class Dialect:
 # 1 ulp; exact Inf/NaN/0 limits, gradual underflow like libm.
 GC_EXPF = """\
 static inline float gc_expf(float x) {
-    const float xc = x > 88.7228f ? 88.7228f : (x < -104.0f ? -104.0f : x);
-    const float n = __builtin_floorf(xc * 1.44269504088896341f + 0.5f);
+    const float xc = x > 88.7228317f ? 88.7228317f : (x < -104.0f ? -104.0f : x);
+    /* n = floor(xc*log2(e) + 1/2) by truncating a positive number (no SSE4.1 floor) */
+    const float n = (float)((int32_t)(xc * 1.44269504088896341f + 256.5f) - 256);
     float r = xc - n * 0.693359375f;
     r = r + n * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -82,7 +83,7 @@ static inline float gc_expf(float x) {
     s1.i = (h + 127) << 23;
     s2.i = (ni - h + 127) << 23;
     float out = (y * s1.f) * s2.f;
-    out = x > 88.72283905206835f ? INFINITY : out;
+    out = x > 88.7228317f ? INFINITY : out;   /* the largest float with a finite exp */
     out = x < -103.972077f ? 0.0f : out;
     return x != x ? x : out;
 }
