@@ -274,8 +274,9 @@ def openmp_available() -> bool:
     return _probe(_c_command(), ("-fopenmp", "-fPIC", "-shared"), _OPENMP_PROBE, "openmp")
 
 
-# Every function c_family declares with a SIMD variant (VECTOR_MATH there), called from a
-# loop the compiler vectorizes; tanh, tan, log1p and expm1 are glibc >= 2.35 symbols.
+# Functions c_family declares with a SIMD variant (VECTOR_MATH there, and its gc_cos alias
+# of cos), called from loops the compiler vectorizes; tanh, tan, log1p and expm1 are
+# glibc >= 2.35 symbols.
 _VECTOR_MATH_PROBE = """#include <math.h>
 #include <stdio.h>
 #pragma omp declare simd notinbranch
@@ -292,18 +293,21 @@ double log1p(double);
 double pow(double, double);
 #pragma omp declare simd notinbranch
 float powf(float, float);
+#pragma omp declare simd notinbranch
+__attribute__((const)) double gc_cos(double) __asm__("cos");
 #define N 203
 static double x[N], y[N];
 static float xf[N], yf[N];
 int main(void) {
     for (int i = 0; i < N; ++i) { x[i] = (i - 101) * 0.0731; xf[i] = (float)x[i]; }
     for (int i = 0; i < N; ++i) y[i] = tanh(x[i]) + exp(x[i]) + sin(x[i]) + log1p(x[i] * x[i])
-                                       + pow(1.5, x[i]);
+                                       + pow(1.5, x[i]) + gc_cos(x[i]);
     for (int i = 0; i < N; ++i) yf[i] = tanhf(xf[i]) + powf(1.5f, xf[i]);
     double (*volatile t)(double) = tanh, (*volatile e)(double) = exp, (*volatile s)(double) = sin,
            (*volatile l)(double) = log1p;
     for (int i = 0; i < N; ++i) {   /* scalar calls through pointers: the reference */
-        const double want = t(x[i]) + e(x[i]) + s(x[i]) + l(x[i] * x[i]) + pow(1.5, x[i]);
+        const double want = t(x[i]) + e(x[i]) + s(x[i]) + l(x[i] * x[i]) + pow(1.5, x[i])
+                            + cos(x[i]);
         const double wantf = t(x[i]) + pow(1.5, x[i]);
         if (!(fabs(y[i] - want) <= 1e-12 * (1 + fabs(want)))) { printf("bad %d\\n", i); return 1; }
         if (!(fabs(yf[i] - wantf) <= 1e-5 * (1 + fabs(wantf)))) { printf("badf %d\\n", i); return 1; }
