@@ -1,6 +1,7 @@
 """backend="c": the fused kernels rendered as C for the CPU (the C dialect of
-``c_family``), compiled with the system C compiler (OpenMP when available) into a
-shared library; a whole call is ONE ctypes call into a generated host function that
+``c_family``), compiled with the system C compiler (OpenMP when available; with
+glibc's SIMD libm, libmvec, when toolchain.vector_math_available(), so loops calling
+exp/tanh/sin... vectorize without -ffast-math) into a shared library; a whole call is ONE ctypes call into a generated host function that
 runs every kernel in order over a workspace laid out by the memory plan.
 
 >>> import numpy as np, graphc as gc
