@@ -149,6 +149,11 @@ def render_header(pir: ProgramIR) -> str:
 REUSE_RESULTS = sys.implementation.name == "cpython" and sys.version_info < (3, 14)
 
 
+def c_pointers(arrays) -> ctypes.Array:
+    """A C array of the arrays' data pointers (never empty: C has no zero-length arrays)."""
+    return (ctypes.c_void_p * max(len(arrays), 1))(*[a.ctypes.data for a in arrays])
+
+
 class NativeRunner:
     """Calls a generated ``run`` entry point: allocates results, keeps the workspace."""
 
@@ -188,22 +193,27 @@ class NativeRunner:
         self._last = out
         return out
 
-    def __call__(self, inputs, params, bindings):
+    def marshal(self, inputs, params, bindings):
+        """What a generated entry point takes: run-time sizes (a tuple and a C array), the
+        inputs and all parameters as contiguous arrays of their dtypes, the result arrays."""
         pir = self.pir
         sizes = self.sizes(bindings)
-        size_map = dict(zip(pir.sym_order, sizes))
         c_sizes = (ctypes.c_int64 * max(len(sizes), 1))(*sizes)
         ins = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(inputs, pir.inputs)]
         params = self.all_params(params)
         ps = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(params, pir.params)]
-        res = self.results(size_map)
+        res = self.results(dict(zip(pir.sym_order, sizes)))
+        return sizes, c_sizes, ins, params, ps, res
+
+    def __call__(self, inputs, params, bindings):
+        pir = self.pir
+        sizes, c_sizes, ins, params, ps, res = self.marshal(inputs, params, bindings)
         ws = self._ws.get(sizes)
         if ws is None:
             ws = np.empty(max(int(self.workspace_bytes(c_sizes)), 64), dtype=np.uint8)
             self._ws = {sizes: ws}
-        ptrs = lambda arrs: (ctypes.c_void_p * max(len(arrs), 1))(
-            *[a.ctypes.data for a in arrs])
-        rc = self.run(ptrs(ins), ptrs(ps), ptrs(res), c_sizes, ctypes.c_void_p(ws.ctypes.data))
+        rc = self.run(c_pointers(ins), c_pointers(ps), c_pointers(res), c_sizes,
+                      ctypes.c_void_p(ws.ctypes.data))
         if rc != 0:
             raise CompileError(f"generated code for {pir.name!r} failed (code {rc})")
         return self.collect(res, inputs, params)

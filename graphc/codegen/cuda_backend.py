@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import CompileError, GraphcError
 from . import c_family
-from .c_backend import NativeRunner, _sizes_lines, kernel_stats, prefix, workspace_layout
+from .c_backend import (NativeRunner, _sizes_lines, c_pointers, kernel_stats, prefix,
+                        workspace_layout)
 from .c_family import CUDA
 from .kernel_ir import BufferRef, KernelIR, ProgramIR, lower
 from .naming import sanitize_names
@@ -203,18 +204,12 @@ class CudaRunner(NativeRunner):
 
     def __call__(self, inputs, params, bindings):
         pir = self.pir
-        sizes = self.sizes(bindings)
-        size_map = dict(zip(pir.sym_order, sizes))
-        c_sizes = (ctypes.c_int64 * max(len(sizes), 1))(*sizes)
-        ins = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(inputs, pir.inputs)]
-        params = self.all_params(params)
-        ps = [np.ascontiguousarray(a, dtype=b.dtype) for a, b in zip(params, pir.params)]
+        _, c_sizes, ins, params, ps, res = self.marshal(inputs, params, bindings)
+        # parameters whose device copy is stale (1) must be uploaded before the run
         dirty = [0 if self._resident[k] is params[k] else 1 for k in range(len(params))]
-        res = self.results(size_map)
-        ptrs = lambda arrs: (ctypes.c_void_p * max(len(arrs), 1))(*[a.ctypes.data for a in arrs])
         c_dirty = (ctypes.c_int * max(len(dirty), 1))(*dirty)
         self.lib.gc_clear_error()
-        rc = self.run(ptrs(ins), ptrs(ps), c_dirty, ptrs(res), c_sizes)
+        rc = self.run(c_pointers(ins), c_pointers(ps), c_dirty, c_pointers(res), c_sizes)
         if rc != 0:
             self._resident = [None] * len(pir.params)
             msg = self.lib.gc_last_error().decode(errors="replace")
