@@ -106,7 +106,7 @@ def check_mlp_train(out: str) -> None:
     losses = [float(l) for l, _ in rows]
     assert losses[-1] < 0.5 * losses[0]           # training reduced the loss
     m = re.search(r"held-out accuracy ([0-9.]+) on (\d+) points", out)
-    assert m and float(m.group(1)) > 0.8           # 3 classes: chance is 1/3
+    assert m and float(m.group(1)) >= 0.95         # the README promises at least 95 %
 
 
 CHECKERS = {
