@@ -444,6 +444,20 @@ def is_column_reduction(k: KernelIR) -> bool:
     return bool(n and k.reduce_axes and (n - 1) not in k.reduce_axes)
 
 
+def _cuda_accumulate(p, acc_t: str, loop: str, red, names, ivars, d: Dialect, it) -> list:
+    """A reduction phase's accumulator and its loop over the reduced index ``r``."""
+    lines = [f"        {acc_t} a_{p.result} = {_identity(p.op, p.dtype)};",
+             f"        for ({loop}) {{"]
+    lines += _decompose("r", red, names, "            ", it)
+    lines += _block(p.block, ivars, d, "            ")
+    if p.op == "sum":
+        lines.append(f"            a_{p.result} += {p.value};")
+    else:
+        lines.append(f"            a_{p.result} = gc_max(a_{p.result}, ({acc_t}){p.value});")
+    lines.append("        }")
+    return lines
+
+
 def _cuda_reduce_columns(k: KernelIR, d: Dialect) -> list:
     """One thread per output (column): each walks its rows; threads of a warp read
     consecutive addresses at every step (coalesced), no shared memory needed."""
@@ -460,15 +474,7 @@ def _cuda_reduce_columns(k: KernelIR, d: Dialect) -> list:
     lines += _decompose("o", outer, names, "        ", it)
     for p in k.phases:
         acc_t = _acc_type(p.op, p.dtype, d)
-        lines.append(f"        {acc_t} a_{p.result} = {_identity(p.op, p.dtype)};")
-        lines.append(f"        for ({it} r = 0; r < R; ++r) {{")
-        lines += _decompose("r", red, names, "            ", it)
-        lines += _block(p.block, ivars, d, "            ")
-        if p.op == "sum":
-            lines.append(f"            a_{p.result} += {p.value};")
-        else:
-            lines.append(f"            a_{p.result} = gc_max(a_{p.result}, ({acc_t}){p.value});")
-        lines.append("        }")
+        lines += _cuda_accumulate(p, acc_t, f"{it} r = 0; r < R; ++r", red, names, ivars, d, it)
         lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)})a_{p.result};")
     lines += _block(k.epilogue, ivars, d, "        ")
     if k.body.instrs or k.body.stores:
@@ -501,15 +507,8 @@ def _cuda_reduce(k: KernelIR, d: Dialect) -> list:
     lines += _decompose("o", outer, names, "        ", it)
     for p in k.phases:
         acc_t = _acc_type(p.op, p.dtype, d)
-        lines.append(f"        {acc_t} a_{p.result} = {_identity(p.op, p.dtype)};")
-        lines.append(f"        for ({it} r = threadIdx.x; r < R; r += blockDim.x) {{")
-        lines += _decompose("r", red, names, "            ", it)
-        lines += _block(p.block, ivars, d, "            ")
-        if p.op == "sum":
-            lines.append(f"            a_{p.result} += {p.value};")
-        else:
-            lines.append(f"            a_{p.result} = gc_max(a_{p.result}, ({acc_t}){p.value});")
-        lines.append("        }")
+        lines += _cuda_accumulate(p, acc_t, f"{it} r = threadIdx.x; r < R; r += blockDim.x",
+                                  red, names, ivars, d, it)
         fn = "gc_block_allreduce_sum" if p.op == "sum" else "gc_block_allreduce_max"
         lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)}){fn}"
                      f"(a_{p.result}, {scratch[acc_t]});")
