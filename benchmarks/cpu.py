@@ -19,9 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import graphc as gc  # noqa: E402
+from _results import write_section  # noqa: E402  (a sibling script module)
 
-RESULTS = pathlib.Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- cpu:begin -->", "<!-- cpu:end -->"
 
 
 def best_time(fn, repeat=7, warmup=2, budget=20.0) -> float:
@@ -285,18 +284,6 @@ def table(rows: list) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        new = head + block + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(new)
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000_000, help="elements of the chain")
@@ -328,7 +315,7 @@ def main(argv=None) -> None:
                      [f"- {n}" for n in notes])
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("cpu", text)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import graphc as gc  # noqa: E402
 from graphc.codegen import toolchain  # noqa: E402
+from _results import write_section  # noqa: E402  (a sibling script module)
 
-RESULTS = pathlib.Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- gpu:begin -->", "<!-- gpu:end -->"
 
 SUITE_MODULE = '''
 import sys
@@ -195,17 +194,6 @@ def table(rows: list) -> str:
     return "\n".join(out + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + block + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(new)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="graphc GPU check")
     ap.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
@@ -237,7 +225,7 @@ def main(argv=None) -> int:
     text = "\n".join([header, "", f"`python benchmarks/gpu_check.py`, "
                       f"{time.perf_counter() - t0:.0f} s.", "", table(rows)])
     if args.write and not missing:
-        write_section(text)
+        write_section("gpu", text)
     print(text)
     return 0
 

@@ -22,7 +22,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
 import time
 from pathlib import Path
@@ -34,10 +33,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402  (after the thread settings)
 
 import graphc as gc  # noqa: E402
+from _results import RESULTS, write_section  # noqa: E402  (a sibling script module)
 
 BATCH, IN, HIDDEN, OUT, LR = 256, 784, 256, 10, 0.1
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN, END = "<!-- numpy_backend:begin -->", "<!-- numpy_backend:end -->"
 
 
 def initial(rng):
@@ -148,18 +146,6 @@ def median_ms(impls: dict, x, y, repeats: int) -> dict[str, float]:
     return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
-def write_section(text: str) -> None:
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    if RESULTS.exists():
-        old = RESULTS.read_text()
-        pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-        new = pattern.sub(lambda _: block, old) if pattern.search(old) else \
-            old.rstrip() + "\n\n" + block + "\n"
-    else:
-        new = "# graphc benchmark results\n\n" + block + "\n"
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats; do not write")
@@ -221,7 +207,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.quick:
-        write_section(text)
+        write_section("numpy_backend", text)
         print(f"\nwrote {RESULTS}")
 
 

@@ -25,7 +25,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -36,9 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import graphc as gc  # noqa: E402
 from graphc.passes.pipeline import run_pipeline  # noqa: E402
+from _results import write_section  # noqa: E402  (a sibling script module)
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN, END = "<!-- passes:begin -->", "<!-- passes:end -->"
 
 
 def nodes(outputs) -> int:
@@ -183,19 +181,8 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.quick:
-        write_section(text)
+        write_section("passes", text)
 
-
-def write_section(text: str) -> None:
-    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
-    if RESULTS.exists():
-        old = RESULTS.read_text()
-        pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
-        new = pattern.sub(lambda _: block, old) if pattern.search(old) else \
-            old.rstrip() + "\n\n" + block + "\n"
-    else:
-        new = "# graphc benchmark results\n\n" + block + "\n"
-    RESULTS.write_text(new)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -65,6 +64,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]  # a source checkout works without installing
 
 import graphc as gc  # noqa: E402
+from _results import write_section  # noqa: E402  (a sibling script module)
 from _cases import (CASES, GRAPHC_BACKENDS, compile_chain_reference,  # noqa: E402
                     compile_time, mlp_reference)
 
@@ -381,16 +381,6 @@ def render(report: Report, sizes: Sizes, versions: dict, cases, elapsed: float) 
     return "\n".join(out)
 
 
-def write_section(path: Path, text: str, name: str = SECTION) -> None:
-    """Replace (or add) this script's marked section of RESULTS.md, keeping the others."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-    block = f"{begin}\n{text.rstrip()}\n{end}"
-    old = path.read_text() if path.exists() else "# graphc benchmark results\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    new = pattern.sub(lambda _: block, old) if pattern.search(old) else \
-        old.rstrip() + "\n\n" + block + "\n"
-    path.write_text(new)
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n")[0],
@@ -475,7 +465,7 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - start
     text = render(report, sizes, versions, [c for c in cases if c in CASES], elapsed)
     if not args.no_write:
-        write_section(Path(args.output), text)
+        write_section(SECTION, text, Path(args.output))
         log(f"wrote the '{SECTION}' section of {args.output} ({elapsed:.0f} s)")
     else:
         print(text)
