@@ -118,11 +118,18 @@ def with_loss(b):
     return loss, feeds
 
 
-def grad_graph(b):
-    """(outputs + gradients of a random loss w.r.t. every float leaf it reads, feeds)."""
+def loss_and_leaves(b, params_only: bool = False):
+    """(random scalar loss of ``b``'s outputs, the float leaves it reads, feeds)."""
     loss, feeds = with_loss(b)
     read = {id(n) for n in gc.topo_order([loss])}
-    wrt = [t for t in b.float_leaves if id(t) in read]
+    wrt = [t for t in b.float_leaves
+           if id(t) in read and (t.op == "parameter" or not params_only)]
+    return loss, wrt, feeds
+
+
+def grad_graph(b):
+    """(outputs + gradients of a random loss w.r.t. every float leaf it reads, feeds)."""
+    loss, wrt, feeds = loss_and_leaves(b)
     grads = gc.grad(loss, wrt) if wrt else []
     return list(b.outputs) + [loss] + list(grads), wrt, feeds
 
@@ -137,9 +144,7 @@ def check_grad_vs_finite_differences(recipe: Recipe) -> None:
 def check_grad_built(b, source: str = "") -> None:
     """gc.grad of a random scalar loss of ``b``'s outputs vs central finite differences
     along two random directions (float64)."""
-    loss, feeds = with_loss(b)
-    read = {id(n) for n in gc.topo_order([loss])}
-    wrt = [t for t in b.float_leaves if id(t) in read]
+    loss, wrt, feeds = loss_and_leaves(b)
     if not wrt:
         return
     # evaluated with the loss, as a compiled training step would be (a gradient graph
@@ -190,9 +195,7 @@ def check_hvp_vs_finite_differences(recipe: Recipe) -> None:
     """Second order: gc.hvp (grad of a gradient graph) vs central differences of gc.grad."""
     _count("hvp_vs_fd")
     b = recipe.build("float64")
-    loss, feeds = with_loss(b)
-    read = {id(n) for n in gc.topo_order([loss])}
-    wrt = [t for t in b.float_leaves if id(t) in read and t.op == "parameter"]
+    loss, wrt, feeds = loss_and_leaves(b, params_only=True)
     if not wrt:
         return
     rng = np.random.default_rng(11)
@@ -374,9 +377,7 @@ def check_hvp_backend(recipe: Recipe, backend: str, options: dict) -> None:
     """Second-order graphs (hvp) compiled with ``backend`` against the interpreter."""
     _count(f"hvp_backend_{backend}")
     b = recipe.build("float64")
-    loss, feeds = with_loss(b)
-    read = {id(n) for n in gc.topo_order([loss])}
-    wrt = [t for t in b.float_leaves if id(t) in read and t.op == "parameter"]
+    loss, wrt, feeds = loss_and_leaves(b, params_only=True)
     if not wrt:
         return
     rng = np.random.default_rng(1)
