@@ -47,6 +47,8 @@ class OpDef:
     bool_ok: bool = True            # False: NumPy has no bool loop (``-True``), reject at build
     dtype_out: str | None = None    # fixed output dtype ("bool" for comparisons)
     commutative: bool = False
+    output_sign: str = ""           # "positive" / "nonneg": true for every input (rewrite guards)
+    latex: str | None = None        # LaTeX function name (r"\exp"); default \operatorname{name}
     differentiable: bool = True
     doc: str = ""
 
@@ -182,28 +184,30 @@ declare(OpDef("shape_size", 0, "leaf",
 elementwise("neg", 1, np.negative, lambda n: [-1], lambda a: -a, "(-{0})", infix="-", cost=1,
             bool_ok=False)
 elementwise("exp", 1, np.exp, lambda n: [n], lambda a: _sp().exp(a), "exp({0})",
-            float_only=True, cost=8)
+            float_only=True, cost=8, output_sign="positive", latex=r"\exp")
 elementwise("log", 1, np.log, lambda n: [1 / n.inputs[0]], lambda a: _sp().log(a), "log({0})",
-            float_only=True, cost=8)
+            float_only=True, cost=8, latex=r"\log")
 elementwise("sin", 1, np.sin, lambda n: [A.cos(n.inputs[0])], lambda a: _sp().sin(a),
-            "sin({0})", float_only=True, cost=8)
+            "sin({0})", float_only=True, cost=8, latex=r"\sin")
 elementwise("cos", 1, np.cos, lambda n: [-A.sin(n.inputs[0])], lambda a: _sp().cos(a),
-            "cos({0})", float_only=True, cost=8)
+            "cos({0})", float_only=True, cost=8, latex=r"\cos")
 elementwise("tanh", 1, np.tanh, lambda n: [1 - n * n], lambda a: _sp().tanh(a), "tanh({0})",
-            float_only=True, cost=8)
+            float_only=True, cost=8, latex=r"\tanh")
 elementwise("sigmoid", 1, _sigmoid, lambda n: [n * (1 - n)],
-            lambda a: 1 / (1 + _sp().exp(-a)), "(1 / (1 + exp(-({0}))))", float_only=True, cost=9)
+            lambda a: 1 / (1 + _sp().exp(-a)), "(1 / (1 + exp(-({0}))))", float_only=True, cost=9,
+            output_sign="positive", latex=r"\sigma")
 elementwise("softplus", 1, lambda x: np.logaddexp(x.dtype.type(0), x),
             lambda n: [A.sigmoid(n.inputs[0])], lambda a: _sp().log(1 + _sp().exp(a)),
             "(({0} > 0 ? {0} : 0) + log1p(exp(-fabs({0}))))", float_only=True, cost=9,
             doc="log(1 + exp(x)), stable for large |x|; a primitive so that its derivative is "
-                "exactly sigmoid (smooth at 0, unlike max(x, 0) + log1p(exp(-|x|)))")
+                "exactly sigmoid (smooth at 0, unlike max(x, 0) + log1p(exp(-|x|)))",
+            output_sign="positive")
 elementwise("sqrt", 1, np.sqrt, lambda n: [0.5 / n], lambda a: _sp().sqrt(a), "sqrt({0})",
-            float_only=True, cost=4)
+            float_only=True, cost=4, output_sign="nonneg")
 elementwise("abs", 1, np.abs, lambda n: [A.sign(n.inputs[0])], lambda a: _sp().Abs(a),
-            "fabs({0})", cost=1)
+            "fabs({0})", cost=1, output_sign="nonneg")
 elementwise("sign", 1, np.sign, lambda n: [None], lambda a: _sp().sign(a),
-            "(({0} > 0) - ({0} < 0))", cost=2, bool_ok=False)
+            "(({0} > 0) - ({0} < 0))", cost=2, bool_ok=False, latex=r"\operatorname{sgn}")
 elementwise("log1p", 1, np.log1p, lambda n: [1 / (1 + n.inputs[0])],
             lambda a: _sp().log(1 + a), "log1p({0})", float_only=True, cost=8)
 elementwise("expm1", 1, np.expm1, lambda n: [n + 1], lambda a: _sp().exp(a) - 1,

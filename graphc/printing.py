@@ -450,10 +450,6 @@ def tensor_repr(t: Tensor) -> str:
 
 # ---- LaTeX of any graph ----------------------------------------------------------------------
 
-_LATEX_FUNCS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos",
-                "tanh": r"\tanh", "sigmoid": r"\sigma", "sign": r"\operatorname{sgn}"}
-
-
 def _latex_name(name: str) -> str:
     import sympy
 
@@ -520,8 +516,8 @@ def _latex_formula(n, args, dim=format_dim) -> tuple[str, int]:
         return call(r"\operatorname{onehot}", f"_{{{n.attr('depth')}}}")
     if n.op == "shape_size":
         return r" \cdot ".join(_latex_dim(dim(d)) for d in n.attr("shape")), 2
-    if n.op in _LATEX_FUNCS:
-        return call(_LATEX_FUNCS[n.op])
+    if op.latex is not None:
+        return call(op.latex)
     escaped = n.op.replace("_", r"\_")
     return call(rf"\operatorname{{{escaped}}}")
 

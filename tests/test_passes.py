@@ -382,3 +382,16 @@ def test_stable_logsumexp_is_not_stabilized_again():
     assert all(s.nodes_after <= s.nodes_before + 2 and not s.note for s in r.stats)
     assert ops_of(r.outputs).count("log") == 1 and ops_of(r.outputs).count("max") == 1
     assert_same_values([y, g], r.outputs, {"x": np.array([0.5, -1., 2.])})
+
+
+def test_positivity_guard_is_bounded_on_deep_graphs():
+    """The x/x guard looks into sums and products a bounded depth: a 5,000-deep product of
+    positive factors neither recurses past Python's limit nor is it claimed positive."""
+    from graphc.passes.simplify import positive
+    x = gc.placeholder("x", (3,))
+    t = gc.exp(x)
+    assert positive(t) and positive(t * 2.0 + 1.0)
+    for _ in range(5_000):
+        t = t * gc.exp(x)
+    assert positive(t) is False   # beyond the bound: unknown, so not claimed
+    assert positive(gc.sigmoid(x)) and not positive(x) and not positive(gc.sqrt(x))

@@ -168,23 +168,21 @@ def make_rule_fn(rules: list[Rule]) -> Callable[[Tensor], Tensor | None]:
 
 # ---- guards and facts ----------------------------------------------------------------------
 
-_POSITIVE = ("exp", "sigmoid")
-
-
-def positive(x: Tensor) -> bool:
-    """Provably > 0 (mathematically) for every input."""
-    if x.op in _POSITIVE:
+def positive(x: Tensor, depth: int = 16) -> bool:
+    """Provably > 0 (mathematically) for every input; sums, products and quotients are
+    looked into ``depth`` levels deep (a bound, not a recursion hazard on deep graphs)."""
+    if OPS[x.op].output_sign == "positive":
         return True
     v = splat_value(x)
     if v is not None:
         return bool(v > 0)
-    if x.op in ("mul", "div", "add"):
-        return all(positive(i) for i in x.inputs)
+    if x.op in ("mul", "div", "add") and depth > 0:
+        return all(positive(i, depth - 1) for i in x.inputs)
     return False
 
 
 def nonneg(x: Tensor) -> bool:
-    if x.op in ("sqrt", "abs") or positive(x):
+    if OPS[x.op].output_sign == "nonneg" or positive(x):
         return True
     if x.op == "mul" and x.inputs[0] is x.inputs[1]:
         return True
