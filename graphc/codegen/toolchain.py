@@ -115,28 +115,29 @@ def _resolve(env_var: str, env_value: str | None, candidates: tuple[str, ...],
     return None
 
 
-def _c_command() -> tuple[str, ...]:
-    cmd = _resolve("CC", os.environ.get("CC"), ("cc", "gcc", "clang"), os.environ.get("PATH"))
+def _compiler_command(var: str, names: tuple, what: str, purpose: str, package: str):
+    """The compiler named by ``$var`` or the first of ``names`` on PATH, or a clear error."""
+    cmd = _resolve(var, os.environ.get(var), names, os.environ.get("PATH"))
     if cmd is None:
-        cc = os.environ.get("CC")
-        where = f"$CC={cc!r} is not an executable" if cc else "$CC is unset and none of cc, gcc, clang is on PATH"
+        given = os.environ.get(var)
+        where = (f"${var}={given!r} is not an executable" if given else
+                 f"${var} is unset and none of {', '.join(names)} is on PATH")
         raise BackendUnavailable(
-            f"no C compiler found ({where}); backend='c' compiles generated C with one. "
-            f"Install one (Debian/Ubuntu: apt install gcc; macOS: xcode-select --install) or set "
-            f"CC=/path/to/compiler. backend='numpy' needs no compiler.")
+            f"no {what} found ({where}); {purpose}. Install one (Debian/Ubuntu: apt install "
+            f"{package}; macOS: xcode-select --install) or set {var}=/path/to/compiler.")
     return cmd
+
+
+def _c_command() -> tuple[str, ...]:
+    return _compiler_command("CC", ("cc", "gcc", "clang"), "C compiler",
+                             "backend='c' compiles generated C with one. backend='numpy' "
+                             "needs no compiler", "gcc")
 
 
 def _cxx_command() -> tuple[str, ...]:
-    cmd = _resolve("CXX", os.environ.get("CXX"), ("c++", "g++", "clang++"), os.environ.get("PATH"))
-    if cmd is None:
-        cxx = os.environ.get("CXX")
-        where = f"$CXX={cxx!r} is not an executable" if cxx else "$CXX is unset and none of c++, g++, clang++ is on PATH"
-        raise BackendUnavailable(
-            f"no C++ compiler found ({where}); device='emulate' compiles the CUDA source as "
-            f"C++20 with one. Install one (Debian/Ubuntu: apt install g++; macOS: "
-            f"xcode-select --install) or set CXX=/path/to/compiler.")
-    return cmd
+    return _compiler_command("CXX", ("c++", "g++", "clang++"), "C++ compiler",
+                             "device='emulate' compiles the CUDA source as C++20 with one",
+                             "g++")
 
 
 @functools.lru_cache(maxsize=None)
