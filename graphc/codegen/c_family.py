@@ -444,18 +444,18 @@ def is_column_reduction(k: KernelIR) -> bool:
     return bool(n and k.reduce_axes and (n - 1) not in k.reduce_axes)
 
 
+def _r_loop(loop: str, body: list, red, names, it) -> list:
+    """``for (loop) { <r decomposed into the reduced axes> body }`` at a row's indent."""
+    return ([f"        for ({loop}) {{"] + _decompose("r", red, names, "            ", it)
+            + body + ["        }"])
+
+
 def _cuda_accumulate(p, acc_t: str, loop: str, red, names, ivars, d: Dialect, it) -> list:
     """A reduction phase's accumulator and its loop over the reduced index ``r``."""
-    lines = [f"        {acc_t} a_{p.result} = {_identity(p.op, p.dtype)};",
-             f"        for ({loop}) {{"]
-    lines += _decompose("r", red, names, "            ", it)
-    lines += _block(p.block, ivars, d, "            ")
-    if p.op == "sum":
-        lines.append(f"            a_{p.result} += {p.value};")
-    else:
-        lines.append(f"            a_{p.result} = gc_max(a_{p.result}, ({acc_t}){p.value});")
-    lines.append("        }")
-    return lines
+    step = (f"            a_{p.result} += {p.value};" if p.op == "sum" else
+            f"            a_{p.result} = gc_max(a_{p.result}, ({acc_t}){p.value});")
+    return ([f"        {acc_t} a_{p.result} = {_identity(p.op, p.dtype)};"]
+            + _r_loop(loop, _block(p.block, ivars, d, "            ") + [step], red, names, it))
 
 
 def _cuda_reduce_columns(k: KernelIR, d: Dialect) -> list:
@@ -478,10 +478,8 @@ def _cuda_reduce_columns(k: KernelIR, d: Dialect) -> list:
         lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)})a_{p.result};")
     lines += _block(k.epilogue, ivars, d, "        ")
     if k.body.instrs or k.body.stores:
-        lines.append(f"        for ({it} r = 0; r < R; ++r) {{")
-        lines += _decompose("r", red, names, "            ", it)
-        lines += _block(k.body, ivars, d, "            ")
-        lines.append("        }")
+        lines += _r_loop(f"{it} r = 0; r < R; ++r", _block(k.body, ivars, d, "            "),
+                         red, names, it)
     lines.append("    }")
     return lines
 
@@ -514,10 +512,8 @@ def _cuda_reduce(k: KernelIR, d: Dialect) -> list:
                      f"(a_{p.result}, {scratch[acc_t]});")
     lines += _block(k.epilogue, ivars, d, "        ", guard="threadIdx.x == 0")
     if k.body.instrs or k.body.stores:
-        lines.append(f"        for ({it} r = threadIdx.x; r < R; r += blockDim.x) {{")
-        lines += _decompose("r", red, names, "            ", it)
-        lines += _block(k.body, ivars, d, "            ")
-        lines.append("        }")
+        lines += _r_loop(f"{it} r = threadIdx.x; r < R; r += blockDim.x",
+                         _block(k.body, ivars, d, "            "), red, names, it)
     lines.append("    }")
     return lines
 
