@@ -121,7 +121,7 @@ def _scalar_text(v) -> str:
     return repr(v)
 
 
-def _const_text(n: Tensor) -> str | None:
+def const_text(n: Tensor) -> str | None:
     """Inline text for small constants, else None."""
     arr = n.attr("value").array
     if arr.ndim == 0:
@@ -169,7 +169,7 @@ def show(outputs, title: str | None = None) -> str:
     params, lines = [], []
     for n in order:
         if n.op == "constant":
-            text = _const_text(n)
+            text = const_text(n)
             if text is not None:
                 inline[id(n)] = text
                 continue
@@ -222,7 +222,7 @@ def _insert_unit_axes(src, dst) -> list | None:
     return index
 
 
-def _formula(n: Tensor, args: list[tuple[str, int]],
+def formula_text(n: Tensor, args: list[tuple[str, int]],
              dim: Callable = format_dim) -> tuple[str, int]:
     """Text and precedence of one node given its operands' (text, precedence).
 
@@ -406,7 +406,7 @@ class _BroadcastView:
 
 
 def _text_const(n: Tensor) -> tuple[str, int]:
-    inline = _const_text(n)
+    inline = const_text(n)
     if inline is None:
         return f"const{_shape_text(n.dims)}", ATOM
     if n.ndim:
@@ -416,7 +416,7 @@ def _text_const(n: Tensor) -> tuple[str, int]:
     return inline, (3 if inline.startswith("-") else ATOM)
 
 
-_TEXT = _Style(formula=_formula, name=lambda s: s, const=_text_const,
+_TEXT = _Style(formula=formula_text, name=lambda s: s, const=_text_const,
                let=lambda name, s: f"{name} = {s}",
                join=lambda lets, last: "\n".join(lets + [last]))
 

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import CompileError
 from ..ir import Tensor, topo_order
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
-from ..printing import _const_text, _formula
+from ..printing import const_text, formula_text
 from .base import Program
 from .naming import comment_text, sanitize_names
 
@@ -190,7 +190,7 @@ def _const_comment(n: Tensor) -> str:
     arr = n.attr("value").array
     if arr.ndim == 0:
         return _elem(arr, arr.dtype)
-    return _const_text(n) or f"const{tuple(arr.shape)}"
+    return const_text(n) or f"const{tuple(arr.shape)}"
 
 
 # ---- rendering --------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ def render(program: Program) -> Rendered:
         name = names[id(n)]
         texts = [_const_comment(i) if i.op == "constant" else names[id(i)]
                  for i in n.inputs]
-        formula, _ = _formula(n, [(t, 9) for t in texts])
+        formula, _ = formula_text(n, [(t, 9) for t in texts])
         body.append(f"    # {comment_text(name + ' = ' + formula, _COMMENT_MAX)}")
         if sp.kind == "view":
             body.append(f"    {name} = {sp.template.format(*operands, **attrs)}")
