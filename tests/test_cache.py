@@ -175,3 +175,37 @@ def test_clear_empties_the_cache(cache_root):
     assert cache.clear() == 2
     assert list(cache_root.iterdir()) == []
     assert cache.lookup("a" * 64, ".so") is None
+
+
+def test_the_test_run_has_its_own_cache(run_cache_dir):
+    """tests/conftest.py: one temporary cache for the run, never the user's real one."""
+    real = pathlib.Path(os.path.expanduser("~")) / ".cache" / "graphc"
+    assert pathlib.Path(run_cache_dir).resolve() != real.resolve()
+    assert cache.cache_dir() == pathlib.Path(run_cache_dir)
+    p = toolchain.build_shared_library("int graphc_run_cache(void) { return 5; }\n", "c",
+                                       name="run_cache")
+    assert p.parent == pathlib.Path(run_cache_dir)
+
+
+def test_cache_under_a_file_cannot_be_created(tmp_path, monkeypatch):
+    """GRAPHC_CACHE_DIR below a regular file: a CompileError naming the directory and the
+    variable to set, from the cache and from a compile that needs it."""
+    import graphc as gc
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(CompileError) as info:
+        cache.cache_dir()
+    assert str(blocker / "cache") in str(info.value) and "GRAPHC_CACHE_DIR" in str(info.value)
+    x = gc.placeholder("x_nocache", (3,), "float64")
+    with pytest.raises(CompileError) as info:
+        gc.compile(gc.exp(x) * 3.0 + 0.25, backend="c")
+    assert str(blocker / "cache") in str(info.value)
+
+
+def test_a_library_that_cannot_be_loaded(tmp_path):
+    bad = tmp_path / "libbroken.so"
+    bad.write_bytes(b"\x7fELF but not really a shared object")
+    with pytest.raises(CompileError) as info:
+        toolchain.load_library(bad)
+    assert str(bad) in str(info.value) and "cannot load" in str(info.value)
