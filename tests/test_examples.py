@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,15 +81,23 @@ def check_springs(out: str) -> None:
 
 
 def check_export_walkthrough(out: str) -> None:
+    """Every artefact whose tools exist here ran and matched the interpreter: "skipped" is
+    accepted only where the compiler or ``make`` it needs is missing."""
+    from graphc.codegen import toolchain
     r = result_fields(out)
-    assert float(r["numpy_diff"]) < 1e-5           # standalone module vs the interpreter
-    for backend in ("c", "cuda"):
-        # a backend may be unusable here (no C compiler); when it runs it must be right
-        if r.get(f"{backend}_diff", "skipped") != "skipped":
-            assert float(r[f"{backend}_diff"]) < 1e-4, r
-            assert r.get(f"{backend}_export") == "ok", r
-    if r.get("c_standalone_diff", "skipped") != "skipped":  # built with its Makefile, no graphc
-        assert float(r["c_standalone_diff"]) < 1e-4, r
+    have_make = shutil.which("make") is not None
+    expected = {
+        "numpy_diff": True,
+        "c_diff": toolchain.have_c_compiler(),
+        "c_standalone_diff": toolchain.have_c_compiler() and have_make,
+        "cuda_diff": toolchain.have_cxx_compiler(),
+        "cuda_emulate_diff": toolchain.have_cxx_compiler() and have_make,
+    }
+    for field, tool_present in expected.items():
+        if tool_present:
+            assert float(r[field]) < 1e-4, (field, r)    # vs the reference interpreter
+        else:
+            assert r.get(field, "skipped") == "skipped", (field, r)
 
 
 def check_linear_regression(out: str) -> None:
