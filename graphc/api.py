@@ -1,9 +1,11 @@
 """The user-facing graph-building API: leaves, primitive wrappers and composites.
 
-Every function here returns a ``Tensor`` (an IR node). Primitive wrappers check
-their arguments through the op's declared shape rule (``ops.py``) and report
-errors with the user's file:line; composites (``softmax``, ``cross_entropy``...)
-are plain compositions of primitives, numerically stable by construction.
+Every function here returns a ``Tensor`` (an IR node). Primitive wrappers turn the
+user's arguments into an op's inputs and attributes (Python numbers into constants,
+axes into sorted tuples, ``-1`` in a reshape into a size) and build the node with
+``bind``, whose shape rule reports misuse with the user's file:line; composites
+(``softmax``, ``cross_entropy``...) are plain compositions of primitives, numerically
+stable by construction. Tensor's operators and methods are attached here (at the end).
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from typing import Sequence
 import numpy as np
 
 from .errors import DTypeError, ShapeError, UsageError
-from .ir import (ConstValue, ParamState, Tensor, broadcast_dims, format_shape, fresh_uid,
-                 user_location)
-from .ops import OPS, promote
+from . import ops  # noqa: F401  (fills the op registry that bind reads)
+from .bind import bind, constant_node, promote
+from .ir import ParamState, Tensor, format_shape, fresh_uid, user_location
 
 DEFAULT_FLOAT = np.dtype("float32")
 _SUPPORTED = {np.dtype(d) for d in ("float32", "float64", "int32", "int64", "bool")}
@@ -142,8 +144,7 @@ def constant(value, dtype=None) -> Tensor:
     array([[9, 8],
            [7, 6]])
     """
-    arr = _to_array(value, dtype, "constant")
-    return Tensor.make("constant", (), {"value": ConstValue(arr)}, arr.shape, arr.dtype)
+    return constant_node(_to_array(value, dtype, "constant"))
 
 
 def _size(dims, dtype) -> Tensor:
@@ -193,14 +194,13 @@ def _lift(args: Sequence) -> list[Tensor]:
 
 
 def apply(op_name: str, inputs: Sequence, **attrs) -> Tensor:
-    """Build the node for primitive ``op_name``, checking it with the op's shape rule."""
-    op = OPS[op_name]
-    inputs = _lift(inputs)
-    try:
-        dims, dtype = op.shape(inputs, attrs)
-    except (ShapeError, DTypeError) as e:
-        raise type(e)(f"{e} ({user_location()})") from None
-    return Tensor.make(op_name, inputs, attrs, dims, dtype)
+    """The node of primitive ``op_name`` over ``inputs`` (Python data lifted to constants).
+
+    >>> import graphc as gc
+    >>> gc.api.apply("add", [gc.placeholder("x", (2,)), 1]).shape
+    (2,)
+    """
+    return bind(op_name, *_lift(inputs), **attrs)
 
 
 def _unary(name):
@@ -398,8 +398,6 @@ def reshape(x, shape) -> Tensor:
             raise ShapeError(f"reshape: cannot infer -1 in {format_shape(shape)} from "
                              f"{format_shape(x.dims)}; give the sizes ({user_location()})")
         shape = [fill if d == -1 else d for d in shape]
-    elif sym_x != sym_t or known_x != known_t:
-        raise bad
     shape = tuple(shape)
     if shape == x.dims:
         return x
@@ -432,10 +430,7 @@ def transpose(x, perm=None) -> Tensor:
     if perm is None:
         perm = tuple(reversed(range(x.ndim)))
     perm = tuple(int(p) % x.ndim if isinstance(p, numbers.Integral) and -x.ndim <= p < x.ndim
-                 else -1 for p in perm)
-    if sorted(perm) != list(range(x.ndim)):
-        raise ShapeError(f"transpose: {perm} is not a permutation of the axes of "
-                         f"{format_shape(x.dims)} ({user_location()})")
+                 else -1 for p in perm)  # -1: out of range, which the shape rule reports
     if perm == tuple(range(x.ndim)):
         return x
     return apply("transpose", [x], perm=perm)
@@ -453,10 +448,6 @@ def broadcast_to(x, shape) -> Tensor:
     if isinstance(shape, (numbers.Integral, str)):
         shape = (shape,)
     shape = tuple(_target_dims(shape, "broadcast_to", x))
-    if None in shape or any(d < 0 for d in shape if isinstance(d, int)) or \
-            broadcast_dims([x.dims, shape]) != shape:
-        raise ShapeError(f"broadcast_to: cannot broadcast {format_shape(x.dims)} to "
-                         f"{format_shape(shape)} ({user_location()})")
     if shape == x.dims:
         return x
     return apply("broadcast_to", [x], shape=shape)
@@ -483,12 +474,10 @@ def one_hot(labels, depth: int, dtype="float32") -> Tensor:
     array([[1., 0., 0.],
            [0., 0., 1.]], dtype=float32)
     """
-    (labels,) = _lift([labels])
-    if not isinstance(depth, numbers.Integral) or isinstance(depth, bool) or depth < 1:
-        raise ShapeError(f"one_hot: depth must be a positive int, got {depth!r} (labels of "
-                         f"shape {format_shape(labels.dims)}) ({user_location()})")
     dt = _check_dtype(dtype, "one_hot")
-    return apply("one_hot", [labels], depth=int(depth), dtype=dt.name)
+    if isinstance(depth, numbers.Integral) and not isinstance(depth, bool):
+        depth = int(depth)  # NumPy ints too; anything else the shape rule reports
+    return apply("one_hot", [labels], depth=depth, dtype=dt.name)
 
 
 # ---- composites (built from primitives, stable by construction) --------------------------------
@@ -601,3 +590,33 @@ def cross_entropy(logits, labels) -> Tensor:
                          f"{format_shape(logits.dims)} ({user_location()})")
     onehot = one_hot(labels, depth, logits.dtype)
     return -mean(sum(onehot * log_softmax(logits, -1), -1))
+
+
+# ---- Tensor's operators and methods (attached here: the IR knows no particular op) -------------
+
+def _flat(args) -> tuple:
+    """``t.reshape(2, 3)`` and ``t.reshape((2, 3))`` alike."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def _attach_tensor_methods() -> None:
+    binary = {"add": add, "sub": sub, "mul": mul, "truediv": div, "pow": pow, "matmul": matmul}
+    for name, fn in binary.items():
+        setattr(Tensor, f"__{name}__", lambda a, b, fn=fn: fn(a, b))
+        setattr(Tensor, f"__r{name}__", lambda a, b, fn=fn: fn(b, a))
+    for name, fn in {"lt": less, "le": less_equal, "gt": greater, "ge": greater_equal}.items():
+        setattr(Tensor, f"__{name}__", lambda a, b, fn=fn: fn(a, b))
+    Tensor.__neg__ = neg
+    Tensor.__pos__ = lambda a: a
+    Tensor.__abs__ = abs
+    Tensor.T = property(lambda a: transpose(a), doc="The axes reversed (``transpose(t)``).")
+    Tensor.sum = lambda a, axis=None, keepdims=False: sum(a, axis, keepdims)
+    Tensor.mean = lambda a, axis=None, keepdims=False: mean(a, axis, keepdims)
+    Tensor.max = lambda a, axis=None, keepdims=False: max(a, axis, keepdims)
+    Tensor.min = lambda a, axis=None, keepdims=False: min(a, axis, keepdims)
+    Tensor.reshape = lambda a, *shape: reshape(a, _flat(shape))
+    Tensor.transpose = lambda a, *perm: transpose(a, _flat(perm) or None)
+    Tensor.astype = cast
+
+
+_attach_tensor_methods()

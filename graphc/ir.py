@@ -172,10 +172,6 @@ class Tensor:
                              f"cannot set a value of shape {new.shape}")
         self.state.value = np.array(new, copy=True)
 
-    @property
-    def T(self) -> "Tensor":
-        return _api.transpose(self)
-
     def __bool__(self):
         # ``if t:``, ``a < b < c``, ``t and u``: Python asks for a concrete truth value
         raise UsageError(
@@ -208,53 +204,9 @@ class Tensor:
         raise UsageError(f"graphc Tensors are not iterable (shape {format_shape(self.dims)}, "
                          f"{user_location()}); use gc ops on the whole tensor")
 
-    def __repr__(self) -> str:
-        from .printing import tensor_repr
-        return tensor_repr(self)
-
-    def __str__(self) -> str:
-        from .printing import show_expression
-        return show_expression(self)
-
-    def _repr_latex_(self) -> str:
-        from .printing import latex
-        return f"$${latex(self)}$$"
-
-    # ---- operators ----------------------------------------------------
-    def __add__(self, o): return _api.add(self, o)
-    def __radd__(self, o): return _api.add(o, self)
-    def __sub__(self, o): return _api.sub(self, o)
-    def __rsub__(self, o): return _api.sub(o, self)
-    def __mul__(self, o): return _api.mul(self, o)
-    def __rmul__(self, o): return _api.mul(o, self)
-    def __truediv__(self, o): return _api.div(self, o)
-    def __rtruediv__(self, o): return _api.div(o, self)
-    def __pow__(self, o): return _api.pow(self, o)
-    def __rpow__(self, o): return _api.pow(o, self)
-    def __matmul__(self, o): return _api.matmul(self, o)
-    def __rmatmul__(self, o): return _api.matmul(o, self)
-    def __neg__(self): return _api.neg(self)
-    def __pos__(self): return self
-    def __abs__(self): return _api.abs(self)
-    def __lt__(self, o): return _api.less(self, o)
-    def __le__(self, o): return _api.less_equal(self, o)
-    def __gt__(self, o): return _api.greater(self, o)
-    def __ge__(self, o): return _api.greater_equal(self, o)
+    # arithmetic operators and methods (``+``, ``.sum()``...) are attached by graphc.api,
+    # ``repr``/``str``/LaTeX by graphc.printing: the IR knows no particular op
     __hash__ = object.__hash__  # identity; == stays identity too (not overloaded)
-
-    def sum(self, axis=None, keepdims=False): return _api.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _api.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _api.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _api.min(self, axis, keepdims)
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _api.reshape(self, shape)
-    def transpose(self, *perm):
-        if len(perm) == 1 and isinstance(perm[0], (tuple, list)):
-            perm = tuple(perm[0])
-        return _api.transpose(self, perm or None)
-    def astype(self, dtype): return _api.cast(self, dtype)
 
 
 # ---- shapes ---------------------------------------------------------------
@@ -390,7 +342,7 @@ def to_dot(outputs) -> str:
     lines = ["digraph graphc {", "  rankdir=TB;", "  node [shape=box, fontname=monospace];"]
     for n in order:
         label = n.op if n.name is None else f"{n.op} {_dot_escape(n.name)}"
-        label += "\\n" + _dot_escape(f"{_dtype_short(n.dtype)}{format_shape(n.dims)}")
+        label += "\\n" + _dot_escape(f"{dtype_short(n.dtype)}{format_shape(n.dims)}")
         lines.append(f'  {ids[id(n)]} [label="{label}"];')
     for n in order:
         for i in n.inputs:
@@ -408,8 +360,6 @@ def _dot_escape(text: str) -> str:
 _SHORT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "bool"}
 
 
-def _dtype_short(dtype) -> str:
+def dtype_short(dtype) -> str:
     return _SHORT.get(np.dtype(dtype).name, np.dtype(dtype).name)
 
-
-from . import api as _api  # noqa: E402  (operators delegate to the api module)

@@ -1,85 +1,40 @@
-"""Primitive op declarations: the single source of truth for every op.
+"""Primitive op declarations: each primitive declared once, in one place.
 
-Each primitive is declared once, with
+Each primitive is an ``OpDef`` (``graphc.bind``) with
   * ``impl``      its NumPy reference implementation (the interpreter's semantics),
-  * ``shape``     its shape/dtype rule (elementwise ops share NumPy broadcasting),
+  * ``shape``     its shape/dtype rule, which checks every misuse (elementwise ops share
+                  NumPy broadcasting); ``bind`` runs it for every node, whoever builds it,
   * ``partials``  for elementwise ops: the local derivative w.r.t. each input, in
                   graph ops; reverse mode (``g * d``, un-broadcast) and forward mode
                   (``sum d * t``) both derive from it,
   * ``vjp``/``jvp`` for the other ops (linear ones are their own jvp),
   * ``sympy``     its SymPy form (elementwise ops), for ``gc.expr``,
-  * ``c``         its scalar C expression (elementwise ops), for the C-family renderers:
-                  ``{0}``, ``{1}``... are the operands; math functions are spelled as the
-                  C ``double`` functions (``exp``) and each dialect maps them for float32,
   * ``cost``      a rough cost in "adds", for the simplifier's cost model.
-Composites (softmax, mean, cross_entropy...) live in ``api`` and are built from these.
+How each backend spells an op lives in that backend's table, keyed by op name (a test
+fails naming any op a table lacks). Composites (softmax, mean, cross_entropy...) live in
+``api`` and are built from these.
+
+The rules build their graphs with ``bind`` and with Tensor's operators (``1 - n * n``),
+which ``graphc.api`` attaches; rules only run once graphc is imported.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
+import math
 
 import numpy as np
 
+from .bind import BOOL, OpDef, OPS, bind, constant_node, declare, opdef, promote
 from .errors import DTypeError, ShapeError
 from .ir import Tensor, broadcast_dims, format_shape
 
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 INT_DTYPES = (np.dtype("int32"), np.dtype("int64"))
-BOOL = np.dtype("bool")
 
-
-@dataclass(frozen=True)
-class OpDef:
-    name: str
-    arity: int                      # number of tensor inputs (-1: variadic, unused here)
-    kind: str                       # leaf | elementwise | reduce | shape | matmul | index
-    impl: Callable                  # impl(*arrays, **attrs) -> ndarray
-    shape: Callable | None = None   # shape(inputs, attrs) -> (dims, dtype)
-    partials: Callable | None = None
-    vjp: Callable | None = None
-    jvp: Callable | None = None
-    sympy: Callable | None = None
-    c: str | None = None
-    infix: str | None = None        # how printers write it (``a + b``)
-    cost: float = 1.0
-    float_only: bool = False        # elementwise op defined on floats only
-    bool_ok: bool = True            # False: NumPy has no bool loop (``-True``), reject at build
-    dtype_out: str | None = None    # fixed output dtype ("bool" for comparisons)
-    commutative: bool = False
-    output_sign: str = ""           # "positive" / "nonneg": true for every input (rewrite guards)
-    latex: str | None = None        # LaTeX function name (r"\exp"); default \operatorname{name}
-    differentiable: bool = True
-    doc: str = ""
-
-
-OPS: dict[str, OpDef] = {}
-
-
-def declare(op: OpDef) -> OpDef:
-    assert op.name not in OPS, f"op {op.name} declared twice"
-    OPS[op.name] = op
-    return op
-
-
-def opdef(node_or_name) -> OpDef:
-    name = node_or_name if isinstance(node_or_name, str) else node_or_name.op
-    return OPS[name]
+__all__ = ["OPS", "OpDef", "opdef", "promote", "unbroadcast", "is_elementwise",
+           "FLOAT_DTYPES", "INT_DTYPES"]
 
 
 # ---- dtype rules ---------------------------------------------------------------
-
-def promote(*dtypes) -> np.dtype:
-    """Result dtype of combining tensors: NumPy promotion, except int with float keeps the float."""
-    dtypes = [np.dtype(d) for d in dtypes]
-    floats = [d for d in dtypes if d.kind == "f"]
-    if floats:
-        return max(floats, key=lambda d: d.itemsize)
-    ints = [d for d in dtypes if d.kind in "iu"]
-    if ints:
-        return np.dtype("int64") if any(d.itemsize == 8 for d in ints) else np.dtype("int32")
-    return BOOL
-
 
 def _elementwise_shape(op: OpDef):
     def rule(inputs, attrs):
@@ -108,10 +63,37 @@ def _elementwise_shape(op: OpDef):
 
 
 def elementwise(name, arity, impl, partials=None, sympy=None, c=None, **kw) -> OpDef:
-    op = OpDef(name, arity, "elementwise", impl, partials=partials, sympy=sympy, c=c, **kw)
+    op = OpDef(name=name, arity=arity, kind="elementwise", impl=impl, partials=partials,
+               sympy=sympy, c=c, **kw)
     op = declare(op)
     object.__setattr__(op, "shape", _elementwise_shape(op))
     return op
+
+
+# ---- graph builders the rules use (through ``bind``: every node shape-checked) ------------
+
+def _reshape(x: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    return x if x.dims == dims else bind("reshape", x, shape=dims)
+
+
+def _broadcast_to(x: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    return x if x.dims == dims else bind("broadcast_to", x, shape=dims)
+
+
+def _transpose(x: Tensor, perm) -> Tensor:
+    perm = tuple(int(p) for p in perm)
+    return x if perm == tuple(range(x.ndim)) else bind("transpose", x, perm=perm)
+
+
+def _sum(x: Tensor, axes, keepdims=False) -> Tensor:
+    return bind("sum", x, axes=tuple(axes), keepdims=bool(keepdims))
+
+
+def _cast(x: Tensor, dtype) -> Tensor:
+    dtype = np.dtype(dtype)
+    return x if x.dtype == dtype else bind("cast", x, dtype=dtype.name)
 
 
 # ---- helpers used by the rules (written in graph ops) ------------------------------------
@@ -130,18 +112,18 @@ def unbroadcast(g: Tensor, dims) -> Tensor:
     counts = [g.dims[a] for a in axes]
     if axes and s is not None and s.op == "constant" and all(isinstance(c, int) for c in counts):
         # a constant cotangent summed: the sum is known (keeps gradients of seeds small)
-        total = A.constant(s.value * int(np.prod(counts)), g.dtype)
-        return total if not dims else A.broadcast_to(total, dims)
+        total = constant_node(s.value * int(np.prod(counts)), g.dtype)
+        return total if not dims else _broadcast_to(total, dims)
     if axes:
         stretched = len(axes) > lead
         # only leading axes to drop: one plain sum (reads as sum(g, axis=0), no reshape)
-        g = A.sum(g, tuple(axes), keepdims=stretched)
+        g = _sum(g, tuple(axes), keepdims=stretched)
         lead = lead if stretched else 0
     if g.dims != dims and lead:
-        g = A.reshape(g, g.dims[lead:])  # drop the summed leading axes (now 1s)
+        g = _reshape(g, g.dims[lead:])  # drop the summed leading axes (now 1s)
     if g.dims != dims:
         r = relabel(g, dims)
-        g = r if r is not None else A.reshape(g, dims)
+        g = r if r is not None else _reshape(g, dims)
     return g
 
 
@@ -153,7 +135,7 @@ def relabel(g: Tensor, dims) -> Tensor | None:
     if len(g.dims) != len(dims) or not all(
             a == b or isinstance(a, str) or isinstance(b, str) for a, b in zip(g.dims, dims)):
         return None
-    return Tensor.make("reshape", [g], {"shape": dims}, dims, g.dtype)
+    return bind("reshape", g, shape=dims)
 
 
 def _sigmoid(x):
@@ -172,11 +154,14 @@ def _leaf_impl(*_, **__):
     raise AssertionError("leaves are fed by the interpreter, not computed")
 
 
-declare(OpDef("placeholder", 0, "leaf", _leaf_impl, doc="an input fed at call time"))
-declare(OpDef("parameter", 0, "leaf", _leaf_impl, doc="trainable state with a value"))
-declare(OpDef("constant", 0, "leaf", lambda value: value.array, doc="a fixed array"))
-declare(OpDef("shape_size", 0, "leaf",
-              lambda shape, dtype: np.array(int(np.prod(shape, dtype=np.int64)), dtype=dtype),
+declare(OpDef(name="placeholder", arity=0, kind="leaf", impl=_leaf_impl, fed=True,
+              sizes=True, doc="an input fed at call time"))
+declare(OpDef(name="parameter", arity=0, kind="leaf", impl=_leaf_impl, fed=True,
+              doc="trainable state with a value"))
+declare(OpDef(name="constant", arity=0, kind="leaf", impl=lambda value: value.array,
+              doc="a fixed array"))
+declare(OpDef(name="shape_size", arity=0, kind="leaf", sizes=True,
+              impl=lambda shape, dtype: np.array(int(np.prod(shape, dtype=np.int64)), dtype=dtype),
               doc="the number of elements of a (possibly run-time) shape, as a scalar"))
 
 # ---- elementwise: unary ------------------------------------------------------------------
@@ -187,9 +172,9 @@ elementwise("exp", 1, np.exp, lambda n: [n], lambda a: _sp().exp(a), "exp({0})",
             float_only=True, cost=8, output_sign="positive", latex=r"\exp")
 elementwise("log", 1, np.log, lambda n: [1 / n.inputs[0]], lambda a: _sp().log(a), "log({0})",
             float_only=True, cost=8, latex=r"\log")
-elementwise("sin", 1, np.sin, lambda n: [A.cos(n.inputs[0])], lambda a: _sp().sin(a),
+elementwise("sin", 1, np.sin, lambda n: [bind("cos", n.inputs[0])], lambda a: _sp().sin(a),
             "sin({0})", float_only=True, cost=8, latex=r"\sin")
-elementwise("cos", 1, np.cos, lambda n: [-A.sin(n.inputs[0])], lambda a: _sp().cos(a),
+elementwise("cos", 1, np.cos, lambda n: [-bind("sin", n.inputs[0])], lambda a: _sp().cos(a),
             "cos({0})", float_only=True, cost=8, latex=r"\cos")
 elementwise("tanh", 1, np.tanh, lambda n: [1 - n * n], lambda a: _sp().tanh(a), "tanh({0})",
             float_only=True, cost=8, latex=r"\tanh")
@@ -197,14 +182,14 @@ elementwise("sigmoid", 1, _sigmoid, lambda n: [n * (1 - n)],
             lambda a: 1 / (1 + _sp().exp(-a)), "(1 / (1 + exp(-({0}))))", float_only=True, cost=9,
             output_sign="positive", latex=r"\sigma")
 elementwise("softplus", 1, lambda x: np.logaddexp(x.dtype.type(0), x),
-            lambda n: [A.sigmoid(n.inputs[0])], lambda a: _sp().log(1 + _sp().exp(a)),
+            lambda n: [bind("sigmoid", n.inputs[0])], lambda a: _sp().log(1 + _sp().exp(a)),
             "(({0} > 0 ? {0} : 0) + log1p(exp(-fabs({0}))))", float_only=True, cost=9,
             doc="log(1 + exp(x)), stable for large |x|; a primitive so that its derivative is "
                 "exactly sigmoid (smooth at 0, unlike max(x, 0) + log1p(exp(-|x|)))",
             output_sign="positive")
 elementwise("sqrt", 1, np.sqrt, lambda n: [0.5 / n], lambda a: _sp().sqrt(a), "sqrt({0})",
             float_only=True, cost=4, output_sign="nonneg")
-elementwise("abs", 1, np.abs, lambda n: [A.sign(n.inputs[0])], lambda a: _sp().Abs(a),
+elementwise("abs", 1, np.abs, lambda n: [bind("sign", n.inputs[0])], lambda a: _sp().Abs(a),
             "fabs({0})", cost=1, output_sign="nonneg")
 elementwise("sign", 1, np.sign, lambda n: [None], lambda a: _sp().sign(a),
             "(({0} > 0) - ({0} < 0))", cost=2, bool_ok=False, latex=r"\operatorname{sgn}")
@@ -226,28 +211,28 @@ def _pow_base_partial(n):
     if e.op == "constant" and e.ndim == 0:
         k = e.value.item()
         if k == 1:
-            return A.constant(1, n.dtype)
+            return constant_node(1, n.dtype)
         if k == 2:
             return e * x
-        return e * A.pow(x, A.constant(k - 1, e.dtype))
-    return e * A.pow(x, e - 1)
+        return e * bind("pow", x, constant_node(k - 1, e.dtype))
+    return e * bind("pow", x, e - 1)
 
 
 def _max_partials(n):
     """maximum/minimum: the winning side gets the gradient; at a tie (a == b) each side
     gets half (the mean of the one-sided derivatives), so the total is conserved."""
     a, b = n.inputs
-    one, half, zero = (A.constant(v, n.dtype) for v in (1.0, 0.5, 0.0))
-    tie = A.where(A.equal(a, b), half, zero)  # ties split the gradient evenly
-    a_wins = A.greater(a, b) if n.op == "maximum" else A.less(a, b)
-    b_wins = A.less(a, b) if n.op == "maximum" else A.greater(a, b)
-    return [A.where(a_wins, one, tie), A.where(b_wins, one, tie)]
+    one, half, zero = (constant_node(v, n.dtype) for v in (1.0, 0.5, 0.0))
+    tie = bind("where", bind("equal", a, b), half, zero)  # ties split the gradient evenly
+    a_wins = bind("greater", a, b) if n.op == "maximum" else bind("less", a, b)
+    b_wins = bind("less", a, b) if n.op == "maximum" else bind("greater", a, b)
+    return [bind("where", a_wins, one, tie), bind("where", b_wins, one, tie)]
 
 
 def _where_partials(n):
     c = n.inputs[0]
-    one, zero = A.constant(1.0, n.dtype), A.constant(0.0, n.dtype)
-    return [None, A.where(c, one, zero), A.where(c, zero, one)]
+    one, zero = constant_node(1.0, n.dtype), constant_node(0.0, n.dtype)
+    return [None, bind("where", c, one, zero), bind("where", c, zero, one)]
 
 
 elementwise("add", 2, np.add, lambda n: [1, 1], lambda a, b: a + b, "({0} + {1})",
@@ -259,7 +244,7 @@ elementwise("mul", 2, np.multiply, lambda n: [n.inputs[1], n.inputs[0]], lambda 
 elementwise("div", 2, np.true_divide, lambda n: [1 / n.inputs[1], -n / n.inputs[1]],
             lambda a, b: a / b, "({0} / {1})", infix="/", cost=4)
 elementwise("pow", 2, np.power,
-            lambda n: [_pow_base_partial(n), n * A.log(n.inputs[0])],
+            lambda n: [_pow_base_partial(n), n * bind("log", n.inputs[0])],
             lambda a, b: a ** b, "pow({0}, {1})", infix="**", cost=10)
 elementwise("maximum", 2, np.maximum, _max_partials, lambda a, b: _sp().Max(a, b),
             "({0} > {1} ? {0} : {1})", commutative=True, cost=2)
@@ -303,9 +288,10 @@ def _cast_sympy(a, dtype):
 
 
 declare(OpDef(
-    "cast", 1, "elementwise", lambda x, dtype: x.astype(dtype), shape=_cast_shape,
-    vjp=lambda n, g: [A.cast(g, n.inputs[0].dtype) if n.inputs[0].dtype.kind == "f" else None],
-    jvp=lambda n, t: A.cast(t[0], n.dtype) if t[0] is not None and n.dtype.kind == "f" else None,
+    name="cast", arity=1, kind="elementwise", impl=lambda x, dtype: x.astype(dtype),
+    shape=_cast_shape,
+    vjp=lambda n, g: [_cast(g, n.inputs[0].dtype) if n.inputs[0].dtype.kind == "f" else None],
+    jvp=lambda n, t: _cast(t[0], n.dtype) if t[0] is not None and n.dtype.kind == "f" else None,
     sympy=_cast_sympy, c="(({dtype}){0})", cost=1, doc="convert to another dtype"))
 
 
@@ -313,7 +299,10 @@ declare(OpDef(
 
 def _reduce_shape(inputs, attrs):
     x = inputs[0]
-    axes, keep = attrs["axes"], attrs["keepdims"]
+    axes, keep = tuple(attrs["axes"]), attrs["keepdims"]
+    if list(axes) != sorted(set(axes)) or not all(0 <= a < x.ndim for a in axes):
+        raise ShapeError(f"reduce: axes {axes} must be distinct axes of shape "
+                         f"{format_shape(x.dims)}, in order")
     if keep:
         dims = tuple(1 if k in axes else d for k, d in enumerate(x.dims))
     else:
@@ -341,9 +330,9 @@ def _scalar_source(g: Tensor) -> Tensor | None:
 def _reshape_cot(g: Tensor, dims) -> Tensor:
     s = _scalar_source(g)
     if s is not None:
-        return A.broadcast_to(s, dims)
+        return _broadcast_to(s, dims)
     r = relabel(g, dims) if tuple(dims) != g.dims else None
-    return r if r is not None else A.reshape(g, dims)
+    return r if r is not None else _reshape(g, dims)
 
 
 def _keep(n: Tensor, g: Tensor) -> Tensor:
@@ -356,61 +345,90 @@ def _keep(n: Tensor, g: Tensor) -> Tensor:
         return s
     x = n.inputs[0]
     axes = n.attr("axes")
-    return A.reshape(g, tuple(1 if k in axes else d for k, d in enumerate(x.dims)))
+    return _reshape(g, tuple(1 if k in axes else d for k, d in enumerate(x.dims)))
 
 
 def _sum_vjp(n, g):
-    return [A.broadcast_to(_keep(n, g), n.inputs[0].dims)]
+    return [_broadcast_to(_keep(n, g), n.inputs[0].dims)]
 
 
 def _max_mask(n):
     x = n.inputs[0]
-    mask = A.cast(A.equal(x, _keep(n, n)), x.dtype)
-    return mask / A.sum(mask, n.attr("axes"), keepdims=True)  # ties share the gradient
+    mask = _cast(bind("equal", x, _keep(n, n)), x.dtype)
+    return mask / _sum(mask, n.attr("axes"), keepdims=True)  # ties share the gradient
 
 
-declare(OpDef("sum", 1, "reduce",
-              lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+declare(OpDef(name="sum", arity=1, kind="reduce",
+              impl=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
               shape=_sum_shape, vjp=_sum_vjp,
-              jvp=lambda n, t: A.sum(t[0], n.attr("axes"), n.attr("keepdims")),
+              jvp=lambda n, t: _sum(t[0], n.attr("axes"), n.attr("keepdims")),
               doc="sum over axes"))
-declare(OpDef("max", 1, "reduce",
-              lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
+declare(OpDef(name="max", arity=1, kind="reduce",
+              impl=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
               shape=_reduce_shape,
               vjp=lambda n, g: [_max_mask(n) * _keep(n, g)],
-              jvp=lambda n, t: A.sum(_max_mask(n) * t[0], n.attr("axes"), n.attr("keepdims")),
+              jvp=lambda n, t: _sum(_max_mask(n) * t[0], n.attr("axes"), n.attr("keepdims")),
               doc="maximum over axes"))
 
 
 # ---- shape ops -----------------------------------------------------------------------------
 
+def _bad_dims(dims) -> bool:
+    return any(not isinstance(d, (int, str)) or isinstance(d, bool) or
+               (isinstance(d, int) and d < 0) for d in dims)
+
+
+def _relabels(src, dst) -> bool:
+    """Same rank, and wherever the dims differ one of them is a run-time size: the sizes
+    agree when the graph runs (checked then), only the static names differ."""
+    return len(src) == len(dst) and all(
+        a == b or isinstance(a, str) or isinstance(b, str) for a, b in zip(src, dst))
+
+
 def _reshape_shape(inputs, attrs):
-    return tuple(attrs["shape"]), inputs[0].dtype
+    x, dims = inputs[0], tuple(attrs["shape"])
+    known = [int(np.prod([d for d in s if isinstance(d, int)], dtype=np.int64))
+             for s in (x.dims, dims)]
+    symbolic = [sorted(d for d in s if isinstance(d, str)) for s in (x.dims, dims)]
+    if _bad_dims(dims) or not (_relabels(x.dims, dims) or (
+            known[0] == known[1] and symbolic[0] == symbolic[1])):
+        raise ShapeError(f"reshape: cannot reshape {format_shape(x.dims)} into "
+                         f"{format_shape(dims)}")
+    return dims, x.dtype
 
 
 def _transpose_shape(inputs, attrs):
-    x = inputs[0]
-    return tuple(x.dims[p] for p in attrs["perm"]), x.dtype
+    x, perm = inputs[0], tuple(attrs["perm"])
+    if sorted(perm) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: {perm} is not a permutation of the axes of "
+                         f"{format_shape(x.dims)}")
+    return tuple(x.dims[p] for p in perm), x.dtype
 
 
 def _broadcast_shape(inputs, attrs):
-    return tuple(attrs["shape"]), inputs[0].dtype
+    x, dims = inputs[0], tuple(attrs["shape"])
+    lead = len(dims) - x.ndim
+    if _bad_dims(dims) or lead < 0 or not all(
+            d == 1 or _relabels((d,), (dims[lead + k],)) for k, d in enumerate(x.dims)):
+        raise ShapeError(f"broadcast_to: cannot broadcast {format_shape(x.dims)} to "
+                         f"{format_shape(dims)}")
+    return dims, x.dtype
 
 
-declare(OpDef("reshape", 1, "shape", lambda x, shape: np.reshape(x, shape),
-              shape=_reshape_shape,
+declare(OpDef(name="reshape", arity=1, kind="shape", sizes=True,
+              impl=lambda x, shape: np.reshape(x, shape), shape=_reshape_shape,
               vjp=lambda n, g: [_reshape_cot(g, n.inputs[0].dims)],
-              jvp=lambda n, t: A.reshape(t[0], n.dims), cost=0))
-declare(OpDef("transpose", 1, "shape", lambda x, perm: np.transpose(x, perm),
-              shape=_transpose_shape,
-              vjp=lambda n, g: [A.broadcast_to(_scalar_source(g), n.inputs[0].dims)
+              jvp=lambda n, t: _reshape(t[0], n.dims), cost=0))
+declare(OpDef(name="transpose", arity=1, kind="shape",
+              impl=lambda x, perm: np.transpose(x, perm), shape=_transpose_shape,
+              vjp=lambda n, g: [_broadcast_to(_scalar_source(g), n.inputs[0].dims)
                                 if _scalar_source(g) is not None else
-                                A.transpose(g, tuple(np.argsort(n.attr("perm")).tolist()))],
-              jvp=lambda n, t: A.transpose(t[0], n.attr("perm")), cost=0))
-declare(OpDef("broadcast_to", 1, "shape", lambda x, shape: np.broadcast_to(x, shape),
-              shape=_broadcast_shape,
+                                _transpose(g, np.argsort(n.attr("perm")).tolist())],
+              jvp=lambda n, t: _transpose(t[0], n.attr("perm")), cost=0))
+declare(OpDef(name="broadcast_to", arity=1, kind="shape", sizes=True,
+              impl=lambda x, shape: np.broadcast_to(x, shape), shape=_broadcast_shape,
               vjp=lambda n, g: [unbroadcast(g, n.inputs[0].dims)],
-              jvp=lambda n, t: A.broadcast_to(t[0], n.dims), cost=0))
+              jvp=lambda n, t: _broadcast_to(t[0], n.dims), cost=0))
 
 
 # ---- matmul --------------------------------------------------------------------------------
@@ -437,36 +455,37 @@ def _matmul_shape(inputs, attrs):
 
 def _swap_last(t: Tensor) -> Tensor:
     perm = tuple(range(t.ndim - 2)) + (t.ndim - 1, t.ndim - 2)
-    return A.transpose(t, perm)
+    return _transpose(t, perm)
 
 
 def _matmul_vjp(n, g):
     a, b = n.inputs
-    A2 = a if a.ndim > 1 else A.reshape(a, (1,) + a.dims)
-    B2 = b if b.ndim > 1 else A.reshape(b, b.dims + (1,))
+    A2 = a if a.ndim > 1 else _reshape(a, (1,) + a.dims)
+    B2 = b if b.ndim > 1 else _reshape(b, b.dims + (1,))
     gdims = list(g.dims)
     if a.ndim == 1:
         gdims.insert(len(gdims) - (b.ndim > 1), 1)
     if b.ndim == 1:
         gdims.append(1)
-    G = A.reshape(g, tuple(gdims)) if tuple(gdims) != g.dims else g
-    ga = unbroadcast(A.matmul(G, _swap_last(B2)), A2.dims)
-    gb = unbroadcast(A.matmul(_swap_last(A2), G), B2.dims)
-    return [A.reshape(ga, a.dims) if ga.dims != a.dims else ga,
-            A.reshape(gb, b.dims) if gb.dims != b.dims else gb]
+    G = _reshape(g, tuple(gdims)) if tuple(gdims) != g.dims else g
+    ga = unbroadcast(bind("matmul", G, _swap_last(B2)), A2.dims)
+    gb = unbroadcast(bind("matmul", _swap_last(A2), G), B2.dims)
+    return [_reshape(ga, a.dims) if ga.dims != a.dims else ga,
+            _reshape(gb, b.dims) if gb.dims != b.dims else gb]
 
 
 def _matmul_jvp(n, t):
     a, b = n.inputs
     terms = []
     if t[0] is not None:
-        terms.append(A.matmul(t[0], b))
+        terms.append(bind("matmul", t[0], b))
     if t[1] is not None:
-        terms.append(A.matmul(a, t[1]))
+        terms.append(bind("matmul", a, t[1]))
     return terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
-declare(OpDef("matmul", 2, "matmul", np.matmul, shape=_matmul_shape, vjp=_matmul_vjp,
+declare(OpDef(name="matmul", arity=2, kind="matmul", impl=np.matmul, shape=_matmul_shape,
+              vjp=_matmul_vjp,
               jvp=_matmul_jvp, infix="@", cost=2))
 
 
@@ -476,11 +495,15 @@ def _one_hot_shape(inputs, attrs):
     x = inputs[0]
     if x.dtype.kind not in "iu":
         raise DTypeError(f"one_hot: labels must be integers, got {x.dtype}")
+    depth = attrs["depth"]
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+        raise ShapeError(f"one_hot: depth must be a positive int, got {depth!r} (labels of "
+                         f"shape {format_shape(x.dims)})")
     return x.dims + (attrs["depth"],), np.dtype(attrs["dtype"])
 
 
-declare(OpDef("one_hot", 1, "index",
-              lambda x, depth, dtype: (x[..., None] == np.arange(depth)).astype(dtype),
+declare(OpDef(name="one_hot", arity=1, kind="index",
+              impl=lambda x, depth, dtype: (x[..., None] == np.arange(depth)).astype(dtype),
               shape=_one_hot_shape, vjp=lambda n, g: [None], jvp=lambda n, t: None,
               differentiable=False, doc="one_hot(labels, depth): rows of the identity"))
 
@@ -489,4 +512,3 @@ def is_elementwise(node: Tensor) -> bool:
     return OPS[node.op].kind == "elementwise"
 
 
-from . import api as A  # noqa: E402  (rules are written in graph ops)

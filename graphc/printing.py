@@ -25,7 +25,8 @@ import numpy as np
 
 from . import ir as _ir
 from .errors import GraphcError
-from .ir import Tensor, _dtype_short, as_list, broadcast_dims, format_dim, topo_order, users_of
+from .bind import constant_node
+from .ir import Tensor, dtype_short, as_list, broadcast_dims, format_dim, topo_order, users_of
 from .ops import OPS
 
 LEAVES = ("placeholder", "parameter")
@@ -145,7 +146,7 @@ def _attrs_text(n: Tensor) -> str:
 def _type_text(n: Tensor) -> str:
     shape = ",".join("None" if isinstance(d, str) and d.startswith("?") else str(d)
                      for d in n.dims)
-    return f"{_dtype_short(n.dtype)}[{shape}]"
+    return f"{dtype_short(n.dtype)}[{shape}]"
 
 
 def show(outputs, title: str | None = None) -> str:
@@ -278,14 +279,12 @@ def _broadcast_sources(order: list[Tensor]) -> dict[int, Tensor]:
     """For nodes that only broadcast another node ``z`` (chains of broadcast_to, and
     reshapes of size-1 values or that only prepend unit axes): node id -> ``z``, so
     that the node equals ``broadcast_to(z, node.shape)`` under NumPy's rules."""
-    from .api import constant
-
     src: dict[int, Tensor] = {}
     for n in order:
         if n.op == "constant" and n.ndim:  # all elements equal: a broadcast scalar
             flat = n.attr("value").array.reshape(-1)
             if flat.size and (flat == flat[0]).all():
-                src[id(n)] = constant(flat[0], n.dtype)
+                src[id(n)] = constant_node(flat[0], n.dtype)
             continue
         if n.op not in ("broadcast_to", "reshape"):
             continue
@@ -632,3 +631,9 @@ def expr(t: Tensor):
             raise GraphcError(f"expr: {n.op} (created at {n.location}) is not elementwise, so "
                               f"the graph has no elementwise formula; use gc.show(t) or str(t)")
     return env[id(t)]
+
+
+# ---- how a Tensor shows itself (attached here: the IR knows nothing of printing) -------------
+Tensor.__repr__ = tensor_repr
+Tensor.__str__ = show_expression
+Tensor._repr_latex_ = lambda t: f"$${latex(t)}$$"

@@ -23,6 +23,7 @@ from typing import Sequence
 from .. import api as A
 from ..errors import GradError
 from ..ir import Tensor, as_list, broadcast_dims, format_shape, topo_order, user_location
+from ..bind import bind
 from ..ops import OPS, unbroadcast
 
 
@@ -155,7 +156,7 @@ def _fit(v: Tensor, dims) -> Tensor | None:
     if target != v.dims:
         v = A.broadcast_to(v, target)
     if v.dims != dims:
-        v = Tensor.make("reshape", [v], {"shape": dims}, dims, v.dtype)
+        v = bind("reshape", v, shape=dims)
     return v
 
 
