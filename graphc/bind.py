@@ -62,7 +62,8 @@ class OpDef:
     latex: str | None = None        # LaTeX function name (r"\exp"); default \operatorname{name}
     differentiable: bool = True
     fed: bool = False               # a leaf whose value comes with each call (inputs, params)
-    sizes: bool = False             # brings a run-time size in (checked when the graph runs)
+    sizes: bool = False             # its dims come from its attributes (a reshape's target),
+                                    # not only its inputs: a run-time size may enter there
     doc: str = ""
 
 
@@ -84,9 +85,22 @@ def opdef(node_or_name) -> OpDef:
 def ops_where(**facts) -> frozenset[str]:
     """Names of the declared ops whose fields equal ``facts`` (``ops_where(kind="leaf")``).
 
-    Lists such as "the leaf ops" are derived here, never restated in another module."""
-    return frozenset(name for name, op in OPS.items()
-                     if all(getattr(op, k) == v for k, v in facts.items()))
+    Lists such as "the leaf ops" are derived here, never restated in another module.
+    Cheap to call where needed (cached until another op is declared).
+
+    >>> import graphc
+    >>> sorted(ops_where(fed=True))
+    ['parameter', 'placeholder']
+    """
+    key = (len(OPS), tuple(sorted(facts.items())))
+    found = _derived.get(key)
+    if found is None:
+        found = _derived[key] = frozenset(
+            name for name, op in OPS.items() if all(getattr(op, k) == v for k, v in facts.items()))
+    return found
+
+
+_derived: dict[tuple, frozenset[str]] = {}
 
 
 def promote(*dtypes) -> np.dtype:

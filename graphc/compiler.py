@@ -18,6 +18,7 @@ from . import api as A
 from .codegen.base import Program, backend_builder, check_options
 from .errors import CompileError, FeedError, GraphcError, NumericsError, ShapeError
 from .interpreter import check_feed
+from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
 
@@ -143,7 +144,7 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
             found.setdefault((a, b) if isinstance(a, str) else (b, a), None)
 
     for n in order:
-        if n.op in ("placeholder", "parameter", "constant", "shape_size"):
+        if OPS[n.op].kind == "leaf":
             continue
         kind = n.op if n.op == "matmul" else ("ew" if len(n.inputs) > 1 and all(
             i.ndim <= n.ndim for i in n.inputs) and n.op not in ("reshape",) else None)
@@ -158,10 +159,12 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
     return list(found)
 
 
-# the only nodes that bring a size into a graph: every other node's dims come from its
-# inputs, which come earlier in a topological order
-_DIM_SOURCES = frozenset(("placeholder", "parameter", "constant", "reshape", "broadcast_to",
-                          "shape_size"))
+def _brings_dims(n: Tensor) -> bool:
+    """Leaves and ops whose dims come from their attributes are the only nodes that bring
+    a size into a graph: every other node's dims come from its inputs, earlier in a
+    topological order."""
+    op = OPS[n.op]
+    return op.kind == "leaf" or op.sizes
 
 
 def _check_dims_bound(order: list[Tensor], inputs: list[Tensor]) -> bool:
@@ -171,7 +174,7 @@ def _check_dims_bound(order: list[Tensor], inputs: list[Tensor]) -> bool:
     bound = {d for p in inputs for d in p.dims if isinstance(d, str)}
     symbolic = False
     for n in order:
-        if n.op not in _DIM_SOURCES:
+        if not _brings_dims(n):
             continue
         for d in (*n.dims, *(n.attr("shape") or ())):
             if not isinstance(d, str):
@@ -238,8 +241,7 @@ class Function:
             for axis, d in enumerate(p.dims):
                 if isinstance(d, str):
                     self._dim_source.setdefault(d, (p, axis))
-        self._leaf_updates = [v.op in ("placeholder", "parameter", "constant")
-                              for v in opt_updates]
+        self._leaf_updates = [OPS[v.op].kind == "leaf" for v in opt_updates]
         self._lock = threading.Lock()
         self.compile_seconds = time.perf_counter() - t0
         self.calls = 0

@@ -319,10 +319,6 @@ def users_of(order: Sequence[Tensor]) -> dict[int, list[Tensor]]:
     return users
 
 
-def leaves(outputs, ops=("placeholder", "parameter")) -> list[Tensor]:
-    return [n for n in topo_order(outputs) if n.op in ops]
-
-
 def to_networkx(outputs):
     """The graph as a ``networkx.MultiDiGraph`` (nodes are Tensors; edges carry the input index)."""
     import networkx as nx

@@ -155,7 +155,7 @@ def _leaf_impl(*_, **__):
 
 
 declare(OpDef(name="placeholder", arity=0, kind="leaf", impl=_leaf_impl, fed=True,
-              sizes=True, doc="an input fed at call time"))
+              doc="an input fed at call time"))
 declare(OpDef(name="parameter", arity=0, kind="leaf", impl=_leaf_impl, fed=True,
               doc="trainable state with a value"))
 declare(OpDef(name="constant", arity=0, kind="leaf", impl=lambda value: value.array,

@@ -29,7 +29,6 @@ from .bind import constant_node
 from .ir import Tensor, dtype_short, as_list, broadcast_dims, format_dim, topo_order, users_of
 from .ops import OPS
 
-LEAVES = ("placeholder", "parameter")
 LINE_LIMIT = 88  # inline formulas longer than this are split into let lines
 
 # ---- naming --------------------------------------------------------------------------------
@@ -73,7 +72,7 @@ def _dim_texts(order: list[Tensor], namer: _Namer) -> dict[str, str]:
     """How to write each run-time size: by its name, or after a leaf that has it."""
     texts: dict[str, str] = {}
     for n in order:
-        if n.op not in LEAVES:
+        if not OPS[n.op].fed:
             continue
         for axis, d in enumerate(n.dims):
             if isinstance(d, str) and d not in texts:
@@ -174,7 +173,7 @@ def show(outputs, title: str | None = None) -> str:
             if text is not None:
                 inline[id(n)] = text
                 continue
-        if n.op in LEAVES:
+        if OPS[n.op].fed:
             kind = "" if n.op == "placeholder" else " param"
             params.append(f"{namer(n)}: {_type_text(n)}{kind}")
             continue
@@ -373,7 +372,7 @@ def _render(t: Tensor, style: _Style) -> str:
     text: dict[int, tuple[str, int]] = {}
     lets = []
     for n in order:
-        if n.op in LEAVES:
+        if OPS[n.op].fed:
             text[id(n)] = (style.name(namer(n)), ATOM)
             continue
         if n.op == "constant" and id(n) not in src:
@@ -608,7 +607,7 @@ def expr(t: Tensor):
     env = {}
     for n in order:
         op = OPS[n.op]
-        if n.op in LEAVES:
+        if op.fed:
             env[id(n)] = sympy.Symbol(namer(n), real=True)
         elif n.op == "constant":
             arr = n.attr("value").array

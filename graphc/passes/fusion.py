@@ -38,7 +38,6 @@ COST_LIMIT = 24.0   # a shared value costing more than this (in "adds") is store
 BROADCAST_COST = 8.0  # a value this costly (one transcendental) is stored before a broadcast
 KERNEL_OPS = 128     # at most this many fused ops per kernel (measured: gcc -O3 time stays
 #                      linear in the graph's size; longer kernels gain nothing at run time)
-LEAF_OPS = ("placeholder", "parameter", "constant", "shape_size")
 
 
 @dataclass
@@ -200,7 +199,7 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
     users = users_of(order)
     mat: set[int] = set()
     for r in roots:
-        if r.op not in LEAF_OPS:
+        if OPS[r.op].kind != "leaf":
             mat.add(id(r))
     for n in order:
         kind = OPS[n.op].kind
@@ -213,10 +212,10 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
                 while base.op in ("transpose", "broadcast_to") or (
                         base.op == "reshape" and is_trivial_reshape(base, canon)):
                     base = base.inputs[0]
-                if base.op not in LEAF_OPS:
+                if OPS[base.op].kind != "leaf":
                     mat.add(id(base))
         if n.op == "reshape" and not is_trivial_reshape(n, canon) and \
-                n.inputs[0].op not in LEAF_OPS:
+                OPS[n.inputs[0].op].kind != "leaf":
             mat.add(id(n.inputs[0]))
     icost: dict[int, float] = {}
     isize: dict[int, int] = {}   # ops the value's inline expression holds (size rule)
@@ -225,7 +224,7 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
     big = sum(1 for n in order if OPS[n.op].kind == "elementwise") > KERNEL_OPS
     shared_limit = BROADCAST_COST if big else COST_LIMIT
     for n in order:
-        if n.op in LEAF_OPS or id(n) in mat:
+        if OPS[n.op].kind == "leaf" or id(n) in mat:
             icost[id(n)] = 0.0
             isize[id(n)] = 0
             continue
@@ -278,7 +277,7 @@ def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list
         if key in seen:
             continue
         seen.add(key)
-        if n.op in LEAF_OPS:
+        if OPS[n.op].kind == "leaf":
             continue
         if id(n) in mat and n is not start:
             edges.append((n, m))
@@ -340,7 +339,7 @@ def schedule(outputs) -> Schedule:
     kernels: list[Group] = []
     kernel_of: dict[int, int] = {}
     for n in order:
-        if n.op in LEAF_OPS:
+        if OPS[n.op].kind == "leaf":
             kernel_of[id(n)] = -1
             continue
         if id(n) not in mat:
