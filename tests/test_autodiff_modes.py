@@ -326,14 +326,8 @@ REDUCE_OPS = [
 ]
 
 
-@settings(max_examples=40, deadline=None)
-@given(ops=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 100), st.integers(0, 100),
-                              st.integers(0, 100)), min_size=1, max_size=8),
-       data_seed=st.integers(0, 2**31 - 1))
-def test_random_graph_gradients_match_fd(ops, data_seed):
-    rng = np.random.default_rng(data_seed)
-    shapes = [(2, 3), (3,), (2, 1), ()]
-    phs = [gc.placeholder(f"p{k}", s, F64) for k, s in enumerate(shapes)]
+def random_smooth_graph(ops, phs):
+    """A random graph over the placeholders ``phs`` from hypothesis-drawn steps."""
     pool = list(phs)
     for kind, i, j, k in ops:
         a, b = pool[i % len(pool)], pool[j % len(pool)]
@@ -347,25 +341,49 @@ def test_random_graph_gradients_match_fd(ops, data_seed):
     y = pool[-1]
     for extra in pool[len(phs):-1:2]:  # more fan-out: several uses of intermediate nodes
         y = y + gc.sum(extra) * 0.1
-    feeds = {p: rng.uniform(-1.5, 1.5, p.shape) for p in phs}
-    ys = gc.evaluate(y, feeds)
-    seed = rng.standard_normal(ys.shape)
-    grads = gc.evaluate(gc.grad(y, phs, seed=gc.constant(seed)), feeds)
-    # forward mode is the transpose of reverse mode: jvp(v) . seed == sum_p v_p . grad_p
-    tangents = [rng.standard_normal(p.shape) for p in phs]
-    jv = gc.evaluate(gc.jvp(y, phs, [gc.constant(t) for t in tangents]), feeds)
-    lhs = np.sum(jv * seed)
-    rhs = sum(np.sum(g * t) for g, t in zip(grads, tangents))
-    assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs)), (lhs, rhs)
-    for p, g in zip(phs, grads):
-        def f(v, p=p):
-            return np.sum(gc.evaluate(y, {**feeds, p: v}) * seed)
-        fd = num_grad(f, feeds[p])
-        # max/maximum/where are kinked: skip draws that landed within h of a kink
-        fd_coarse = num_grad(f, feeds[p], h=1e-4)
-        if rel_err(fd, fd_coarse) > 1e-4:
-            continue
-        assert rel_err(g, fd) < 1e-6, (p.name, g, fd)
+    return y
+
+
+def test_random_graph_gradients_match_fd():
+    """Reverse mode vs finite differences and vs forward mode on random graphs. Points
+    within h of a kink (max/maximum/where) are skipped, but at least 80 % of the
+    (example, placeholder) pairs must reach the finite-difference comparison."""
+    counts = {"compared": 0, "kinked": 0}
+
+    @settings(max_examples=40, deadline=None)
+    @given(ops=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 100), st.integers(0, 100),
+                                  st.integers(0, 100)), min_size=1, max_size=8),
+           data_seed=st.integers(0, 2**31 - 1))
+    def run(ops, data_seed):
+        rng = np.random.default_rng(data_seed)
+        shapes = [(2, 3), (3,), (2, 1), ()]
+        phs = [gc.placeholder(f"p{k}", s, F64) for k, s in enumerate(shapes)]
+        y = random_smooth_graph(ops, phs)
+        feeds = {p: rng.uniform(-1.5, 1.5, p.shape) for p in phs}
+        ys = gc.evaluate(y, feeds)
+        seed = rng.standard_normal(ys.shape)
+        grads = gc.evaluate(gc.grad(y, phs, seed=gc.constant(seed)), feeds)
+        # forward mode is the transpose of reverse mode: jvp(v) . seed == sum_p v_p . grad_p
+        tangents = [rng.standard_normal(p.shape) for p in phs]
+        jv = gc.evaluate(gc.jvp(y, phs, [gc.constant(t) for t in tangents]), feeds)
+        lhs = np.sum(jv * seed)
+        rhs = sum(np.sum(g * t) for g, t in zip(grads, tangents))
+        assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs)), (lhs, rhs)
+        for p, g in zip(phs, grads):
+            def f(v, p=p):
+                return np.sum(gc.evaluate(y, {**feeds, p: v}) * seed)
+            fd = num_grad(f, feeds[p])
+            # max/maximum/where are kinked: skip draws that landed within h of a kink
+            fd_coarse = num_grad(f, feeds[p], h=1e-4)
+            if rel_err(fd, fd_coarse) > 1e-4:
+                counts["kinked"] += 1
+                continue
+            assert rel_err(g, fd) < 1e-6, (p.name, g, fd)
+            counts["compared"] += 1
+
+    run()
+    total = counts["compared"] + counts["kinked"]
+    assert counts["compared"] >= 0.8 * total and counts["compared"] >= 100, counts
 
 
 # ---- run-time sizes and deep graphs -----------------------------------------------------------

@@ -5,9 +5,12 @@ values against graphc's interpreter; ``show``/``export`` against the script's gr
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -184,10 +187,28 @@ def test_grad_never_executes_in_a_real_process(tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(st.text(alphabet="ab_()'\".,[]:;=+-*/ 0123456789osimprtxec", max_size=40))
 def test_arbitrary_text_is_parsed_or_refused_cleanly(text):
+    """``graphc grad TEXT``: derivatives on stdout (exit 0) or one error line on stderr
+    (exit 1 or 2), never a traceback, never a file written; text the parser refuses is a
+    usage error (2)."""
     try:
         parse_formula(text)
+        parsed = True
     except FormulaError:
-        pass  # refusing is fine; anything but a FormulaError (or running code) is not
+        parsed = False
+    out, err = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryDirectory() as d, contextlib.chdir(d), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["grad", text])
+        assert os.listdir(d) == []
+    out, err = out.getvalue(), err.getvalue()
+    assert code in (0, 1, 2) and "Traceback" not in out + err
+    if code == 0:
+        assert parsed and err == "" and out.strip()
+        assert all(line.startswith("d/d") and " = " in line for line in out.splitlines()), out
+    else:
+        assert out == "" and err.count("\n") == 1 and err.startswith("graphc: error:"), err
+    if not parsed:
+        assert code == 2, (text, err)
 
 
 @pytest.mark.parametrize("formula, fragment", [
@@ -263,18 +284,39 @@ def script(tmp_path):
     return p
 
 
+def expected_show(source: str, opt_level: int = 2) -> tuple[str, str, list]:
+    """What ``graphc show`` must print for ``source``: gc.show of the raw graph, gc.show of
+    the pipeline's result, and the pipeline's (pass, nodes before, nodes after) rows."""
+    from graphc.passes import pipeline
+    ns: dict = {}
+    exec(compile(source, "model", "exec"), ns)
+    built = ns["build"]()
+    roots = built["outputs"] + list(built["updates"].values())
+    result = pipeline.run_pipeline(roots, opt_level=opt_level)
+    rows = [[s.name, str(s.nodes_before), str(s.nodes_after)] for s in result.stats]
+    return gc.show(roots, title="raw"), gc.show(result.outputs, title="optimized"), rows
+
+
+def split_show_output(out: str) -> tuple[str, str, list]:
+    """(raw listing, optimized listing, stats rows without the time column)."""
+    raw, optimized, table = out.rstrip("\n").split("\n\n")
+    header, *rows = table.splitlines()
+    assert header.split() == ["pass", "nodes", "before", "nodes", "after", "ms"], header
+    return raw, optimized, [row.split()[:3] for row in rows]
+
+
 def test_show_prints_raw_and_optimized_with_stats(script, capsys):
     code, out, err = run(capsys, "show", str(script))
     assert code == 0, err
-    assert out.startswith("raw graph(")
-    assert "optimized graph(" in out and "nodes before" in out
-    # the raw listing is exactly gc.show of the graph the script builds
-    ns: dict = {}
-    exec(compile(SCRIPT, "model", "exec"), ns)
-    built = ns["build"]()
-    roots = built["outputs"] + list(built["updates"].values())
-    raw = gc.show(roots, title="raw")
-    assert out.startswith(raw.split("\n")[0]) and out.count("\n") > raw.count("\n")
+    # the whole output: gc.show of the raw and of the optimized graph, then the pass table
+    assert split_show_output(out) == expected_show(SCRIPT)
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_show_opt_level(script, capsys, level):
+    code, out, err = run(capsys, "show", str(script), "--opt-level", str(level))
+    assert code == 0, err
+    assert split_show_output(out) == expected_show(SCRIPT, opt_level=level)
 
 
 def test_show_module_level_outputs(tmp_path, capsys):

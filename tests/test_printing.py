@@ -179,13 +179,8 @@ def test_gradients_of_random_graphs_print_as_runnable_numpy():
         check_text(g, feeds)
 
 
-@settings(max_examples=30, deadline=None)
-@given(ops=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 50), st.integers(0, 50)),
-                    min_size=1, max_size=7))
-def test_property_str_of_graph_and_its_gradient_runs(ops):
-    a = gc.placeholder("a", (2, 3), F64)
-    b = gc.placeholder("b", (3,), F64)
-    c = gc.placeholder("c", (None, 1), F64)
+def printing_graph(ops, a, b, c):
+    """A random graph over a (2, 3), b (3,), c (None, 1) from hypothesis-drawn steps."""
     pool = [a, b, c]
     for kind, i, j in ops:
         p, q = pool[i % len(pool)], pool[j % len(pool)]
@@ -209,20 +204,44 @@ def test_property_str_of_graph_and_its_gradient_runs(ops):
             pool.append(gc.reshape(p, (-1,)) if all(isinstance(d, int) for d in p.dims) else p)
         else:
             pool.append(gc.where(p > 0.0, p, q) if gc.ir.broadcast_dims([p.dims, q.dims]) else p)
-    out = pool[-1]
-    feeds = {a: np.array([[0.3, -1.2, 0.7], [1.1, 0.2, -0.4]]), b: np.array([0.5, -0.9, 1.3]),
-             c: np.array([[0.25], [-0.6]])}
-    extra = {"N": 2}  # c's run-time size, for formulas that no longer mention c
-    try:  # c's run-time size may have been unified with 3 by broadcasting: not this feed
-        gc.evaluate(out, feeds)
-    except (gc.GraphcError, ValueError):
-        assume(False)
-    check_text(out, feeds, extra)
-    used = [t for t in (a, b, c) if any(n is t for n in topo_order(out))]
-    if out.dtype.kind == "f" and used:
-        seed = np.full(gc.evaluate(out, feeds).shape, 0.5)
-        for g in gc.grad(out, used, seed=gc.constant(seed)):
-            check_text(g, feeds, extra)
+    return pool[-1]
+
+
+def test_property_str_of_graph_and_its_gradient_runs():
+    """str() of random graphs and of their gradients runs in NumPy and gives the
+    interpreter's values. Draws that no feed can run are discarded, and only those: at
+    least 20 of the 30 examples must reach the comparison."""
+    compared = []
+
+    @settings(max_examples=30, deadline=None)
+    @given(ops=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 50), st.integers(0, 50)),
+                        min_size=1, max_size=7))
+    def run(ops):
+        a = gc.placeholder("a", (2, 3), F64)
+        b = gc.placeholder("b", (3,), F64)
+        c = gc.placeholder("c", (None, 1), F64)
+        out = printing_graph(ops, a, b, c)
+        feeds = {a: np.array([[0.3, -1.2, 0.7], [1.1, 0.2, -0.4]]), b: np.array([0.5, -0.9, 1.3]),
+                 c: np.array([[0.25], [-0.6]])}
+        extra = {"N": 2}  # c's run-time size, for formulas that no longer mention c
+        try:
+            value = gc.evaluate(out, feeds)
+        except gc.EvalError as e:
+            # c's run-time size was unified with 3 by broadcasting: this feed (2 rows) cannot
+            # run it. Any other failure of the interpreter is a bug and propagates.
+            if "could not be broadcast" not in str(e):
+                raise
+            assume(False)
+        check_text(out, feeds, extra)
+        used = [t for t in (a, b, c) if any(n is t for n in topo_order(out))]
+        if out.dtype.kind == "f" and used:
+            seed = np.full(np.shape(value), 0.5)
+            for g in gc.grad(out, used, seed=gc.constant(seed)):
+                check_text(g, feeds, extra)
+        compared.append(len(ops))
+
+    run()
+    assert len(compared) >= 20, f"only {len(compared)} of 30 random graphs were compared"
 
 
 def test_deep_graph_prints_without_recursion():
