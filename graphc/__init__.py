@@ -11,12 +11,14 @@
 from .errors import (BackendUnavailable, CompileError, DTypeError, EvalError, FeedError,
                      GradError, GraphcError, NumericsError, ShapeError, UsageError)
 from .ir import Tensor, to_dot, to_networkx, topo_order
-from .api import (abs, add, broadcast_to, cast, clip, constant, cos, cross_entropy, div,
-                  equal, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
+from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cross_entropy,
+                  div, equal, erf, erfc, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
                   log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg,
                   not_equal, one_hot, parameter, placeholder, pow, relu, reshape, sigmoid, sign,
                   sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,
                   where)
+from . import nn
+from .nn import gelu
 from .interpreter import evaluate
 from .compiler import Function, compile
 from .passes.autodiff import grad, hvp, jvp

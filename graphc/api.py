@@ -147,6 +147,20 @@ def constant(value, dtype=None) -> Tensor:
     return constant_node(_to_array(value, dtype, "constant"))
 
 
+def asarray(value, dtype=None) -> Tensor:
+    """``value`` as a Tensor: a Tensor (of ``dtype``, if given) stays itself, data becomes a
+    constant (Python floats float32, NumPy arrays keep their dtype), as ``np.asarray``.
+
+    >>> import graphc as gc
+    >>> x = gc.placeholder("x", (2,))
+    >>> gc.asarray(x) is x, gc.asarray([1, 2]).dtype
+    (True, dtype('int64'))
+    """
+    if isinstance(value, Tensor):
+        return value if dtype is None else cast(value, dtype)
+    return constant(value, dtype)
+
+
 def _size(dims, dtype) -> Tensor:
     """Number of elements of ``dims`` as a scalar tensor (a run-time value if symbolic)."""
     if all(isinstance(d, int) for d in dims):
@@ -231,6 +245,8 @@ abs = _unary("abs")
 sign = _unary("sign")
 log1p = _unary("log1p")
 expm1 = _unary("expm1")
+erf = _unary("erf")
+erfc = _unary("erfc")
 stop_gradient = _unary("stop_gradient")
 
 add = _binary("add")

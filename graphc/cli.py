@@ -288,6 +288,8 @@ def cmd_bench(args) -> int:
 # ---- the parser ------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
+    from .formula import FUNCTIONS  # here, not at the top: `graphc --help` stays cheap
+
     parser = _Parser(prog="graphc", description="graphc: a symbolic define-then-run graph "
                      "compiler. Read derivatives, look at graphs, export kernels.",
                      epilog="Exit codes: 0 ok, 1 runtime failure, 2 bad usage or input.")
@@ -298,9 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Differentiate a formula through graphc (parse -> graph of "
                        "placeholders -> gc.grad -> gc.expr) and print each derivative. "
                        "Formulas may use numbers, variable names, + - * / **, and the "
-                       "functions exp log sin cos tanh sigmoid relu softplus sqrt abs log1p "
-                       "expm1 square sign maximum minimum max min pow. They are parsed, "
-                       "never evaluated as Python.",
+                       f"functions {' '.join(FUNCTIONS)}. They are parsed, never evaluated "
+                       "as Python.",
                        epilog='example: graphc grad "3*a**3 - b**2" --wrt a b')
     p.add_argument("formula", help='the formula, e.g. "3*a**3 - b**2"')
     p.add_argument("--wrt", nargs="+", metavar="NAME",

@@ -23,7 +23,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from . import api
+from . import api, nn
+from .bind import OPS
 from .errors import GraphcError
 from .ir import Tensor
 
@@ -40,24 +41,21 @@ class FormulaError(GraphcError, ValueError):
     """A formula that is not in the accepted grammar (reported before anything is built)."""
 
 
-def _unary(name):
-    return lambda x: getattr(api, name)(x)
+def _functions() -> dict[str, tuple[int, object]]:
+    """name -> (number of arguments, builder): every elementwise primitive spelled as a
+    function (not an operator) and taking only tensors, read from the op declarations, plus
+    a few composites; ``max``/``min`` are the two-argument maximum/minimum, as in SymPy."""
+    table = {name: (op.arity, getattr(api, name)) for name, op in OPS.items()
+             if op.kind == "elementwise" and op.infix is None and op.shape is not None
+             # cast needs a dtype, where a bool (formulas have no comparisons), and
+             # stop_gradient would hide a derivative
+             and name not in ("cast", "where", "stop_gradient")}
+    table.update({"relu": (1, api.relu), "square": (1, api.square), "gelu": (1, nn.gelu),
+                  "pow": (2, api.pow), "max": (2, api.maximum), "min": (2, api.minimum)})
+    return dict(sorted(table.items()))
 
 
-def _binary(name):
-    return lambda x, y: getattr(api, name)(x, y)
-
-
-# name -> (number of arguments, builder). Names map onto graphc's API functions, whose
-# rules live in the op declarations; this table only says which ones a formula may call.
-FUNCTIONS: dict[str, tuple[int, object]] = {
-    **{n: (1, _unary(n)) for n in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu",
-                                    "softplus", "sqrt", "abs", "log1p", "expm1", "square",
-                                    "sign")},
-    **{n: (2, _binary(n)) for n in ("maximum", "minimum", "pow")},
-    "max": (2, _binary("maximum")),
-    "min": (2, _binary("minimum")),
-}
+FUNCTIONS = _functions()
 
 _BINOPS = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y,
            ast.Mult: lambda x, y: x * y, ast.Div: lambda x, y: x / y,

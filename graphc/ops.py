@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from . import special
 from .bind import BOOL, OpDef, OPS, bind, constant_node, declare, opdef, promote
 from .errors import DTypeError, ShapeError
 from .ir import Tensor, broadcast_dims, format_shape
@@ -197,6 +198,20 @@ elementwise("log1p", 1, np.log1p, lambda n: [1 / (1 + n.inputs[0])],
             lambda a: _sp().log(1 + a), "log1p({0})", float_only=True, cost=8)
 elementwise("expm1", 1, np.expm1, lambda n: [n + 1], lambda a: _sp().exp(a) - 1,
             "expm1({0})", float_only=True, cost=8)
+
+
+
+def _erf_partial(n, sign):
+    """d erf(x)/dx = 2/sqrt(pi) * exp(-x^2) (erfc: the negative)."""
+    x = n.inputs[0]
+    return [constant_node(sign * 2 / math.sqrt(math.pi), n.dtype) * bind("exp", -(x * x))]
+
+
+elementwise("erf", 1, special.erf, lambda n: _erf_partial(n, 1), lambda a: _sp().erf(a),
+            "erf({0})", float_only=True, cost=10, latex=r"\operatorname{erf}")
+elementwise("erfc", 1, special.erfc, lambda n: _erf_partial(n, -1), lambda a: _sp().erfc(a),
+            "erfc({0})", float_only=True, cost=10, output_sign="nonneg",
+            latex=r"\operatorname{erfc}", doc="1 - erf(x), accurate where erf(x) is near 1")
 
 elementwise("stop_gradient", 1, lambda x: x, lambda n: [None], lambda a: a, "{0}", cost=0,
             doc="identity whose gradient is zero (used by stable composites)")
