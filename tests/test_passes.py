@@ -387,7 +387,7 @@ def test_stable_logsumexp_is_not_stabilized_again():
 def test_positivity_guard_is_bounded_on_deep_graphs():
     """The x/x guard looks into sums and products a bounded depth: a 5,000-deep product of
     positive factors neither recurses past Python's limit nor is it claimed positive."""
-    from graphc.passes.simplify import positive
+    from graphc.passes.facts import positive
     x = gc.placeholder("x", (3,))
     t = gc.exp(x)
     assert positive(t) and positive(t * 2.0 + 1.0)

@@ -1,9 +1,10 @@
 """Dead-code elimination: keep only what the outputs need, and drop no-op nodes.
 
 Graphs are immutable and rebuilt from their outputs, so unreachable nodes vanish
-on the rebuild; what this pass adds is the removal of nodes that compute nothing:
-``stop_gradient`` (its job ended with autodiff), reshapes and broadcasts to the
-shape the input already has, casts to the dtype it already has, identity transposes.
+on the rebuild; what this pass adds is the removal of nodes that compute nothing
+(the ``dce`` phase of the rule book): ``stop_gradient`` (its job ended with autodiff),
+reshapes and broadcasts to the shape the input already has, casts to the dtype it
+already has, identity transposes. Canonicalize runs these same rules first.
 Its node counts show how much of the graph was dead.
 
 >>> import graphc as gc
@@ -15,23 +16,25 @@ True
 from __future__ import annotations
 
 from ..ir import Tensor
-from .rewrite import NamedRule, rewrite
+from ..rules import Rule, register_rules
+from .patterns import compile_phase
+from .rewrite import rewrite
 
+# (witnesses build the no-op nodes raw: the API itself never makes them)
+NOOP_RULES = register_rules("dce", [
+    Rule("stop_gradient(x)", ("stop_gradient", "x"), "x",
+         witness=lambda v: v.op("stop_gradient", v("x"))),
+    Rule("cast to own dtype", ("cast", "x"), "x", lambda b: b["x"].dtype == b["_"].dtype,
+         witness=lambda v: v.op("cast", v("x"), dtype=v("x").dtype.name)),
+    Rule("reshape/broadcast to own shape", (frozenset({"reshape", "broadcast_to"}), "x"), "x",
+         lambda b: b["x"].dims == b["_"].dims,
+         witness=lambda v: v.op("reshape", v("x"), shape=v("x").dims)),
+    Rule("identity transpose", ("transpose", "x"), "x",
+         lambda b: b["_"].attr("perm") == tuple(range(b["_"].ndim)),
+         witness=lambda v: v.op("transpose", v("x", (3, 4)), perm=(0, 1))),
+])
 
-def noop_rule(n: Tensor) -> Tensor | None:
-    """The input of a node that returns its input unchanged, else ``None``."""
-    if n.op == "stop_gradient":
-        return n.inputs[0]
-    if n.op in ("reshape", "broadcast_to") and n.inputs[0].dims == n.dims:
-        return n.inputs[0]
-    if n.op == "cast" and n.inputs[0].dtype == n.dtype:
-        return n.inputs[0]
-    if n.op == "transpose" and n.attr("perm") == tuple(range(n.ndim)):
-        return n.inputs[0]
-    return None
-
-
-DCE = NamedRule("dce", noop_rule)
+DCE = compile_phase("dce")
 
 
 def dce(outputs) -> list[Tensor]:

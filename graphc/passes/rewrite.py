@@ -29,9 +29,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..bind import bind, built_at, constant_node
 from ..errors import DTypeError, ShapeError
-from ..ir import ConstValue, Tensor, as_list, topo_order
-from ..ops import OPS
+from ..ir import Tensor, as_list, topo_order
 
 Rule = Callable[[Tensor], "Tensor | None"]
 
@@ -54,10 +54,10 @@ def scratch() -> dict:
 
 
 def build(op: str, *inputs: Tensor, **attrs) -> Tensor:
-    """A node of primitive ``op`` (shape rule checked), like ``api.apply`` for tensors only
-    but without looking up the caller's file:line (rules build many nodes)."""
-    dims, dtype = OPS[op].shape(inputs, attrs)
-    return Tensor.make(op, inputs, attrs, dims, dtype, location=_state.location)
+    """A node of primitive ``op``, made by ``bind`` (so the op's shape rule refuses what the
+    API would), located at the node being rewritten rather than the caller's file:line."""
+    with built_at(_state.location):
+        return bind(op, *inputs, **attrs)
 
 
 def reshape(x: Tensor, dims) -> Tensor:
@@ -82,9 +82,8 @@ def remake(node: Tensor, inputs: Sequence[Tensor]) -> Tensor:
             break
     else:
         return node
-    attrs = dict(node.attrs)
-    dims, dtype = OPS[node.op].shape(tuple(inputs), attrs)
-    out = Tensor.make(node.op, inputs, attrs, dims, dtype, location=node.location)
+    with built_at(node.location):
+        out = bind(node.op, *inputs, **dict(node.attrs))
     fitted = fit(out, node)
     return out if fitted is None else fitted
 
@@ -117,8 +116,8 @@ def fit(new: Tensor, old: Tensor, strict: bool = False) -> Tensor | None:
         return new
     if strict and any(isinstance(d, str) for d in old.dims):
         return None
-    return Tensor.make("broadcast_to", [new], {"shape": old.dims}, old.dims, old.dtype,
-                       location=old.location)
+    with built_at(old.location):
+        return bind("broadcast_to", new, shape=old.dims)
 
 
 @dataclass(frozen=True)
@@ -370,9 +369,8 @@ def is_const(node: Tensor) -> bool:
 
 def const_node(value, dtype) -> Tensor:
     """A constant node holding ``value`` in exactly ``dtype``."""
-    arr = np.asarray(value).astype(dtype)
-    return Tensor.make("constant", (), {"value": ConstValue(arr)}, arr.shape, arr.dtype,
-                       location="<optimizer>")
+    with built_at("<optimizer>"):
+        return constant_node(np.asarray(value).astype(dtype))
 
 
 def scalar(value, dtype) -> Tensor:

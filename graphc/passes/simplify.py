@@ -1,18 +1,9 @@
-"""Algebraic simplification: declarative pattern -> replacement rules, in one table.
+"""Algebraic simplification: the ``simplify`` phase of the rule book (``graphc.rules``
+describes the pattern language), declarative pattern -> replacement rules in one table,
+each with a witness graph for its test.
 
-A rule is ``Rule(name, pattern, replacement, guard)``:
-
-* a *pattern* is a tuple ``(op, arg, ...)``; an argument is a nested pattern, a
-  variable name (a ``str``: binds any node; the same name twice must be the same
-  node), or a number (matches a constant filled with that value, also when
-  reshaped or broadcast). Commutative ops match either operand order.
-* a *replacement* is a template of the same form (variables, numbers, op tuples,
-  numbers taking the matched node's dtype) or a function of the bindings ``b``
-  (``b["_"]`` is the matched node) returning a node or ``None``;
-  ``As(name, pattern)`` binds the node a sub-pattern matched.
-* a *guard* is an optional predicate on the bindings.
-
-Every replacement is checked by the rewrite engine to keep the node's dtype and
+Sign normalisation (``--x``, ``a + -b``) and ``T(T x)`` are canonicalize's rules, which
+this pass runs as cleanup. Every replacement is checked by the rewrite engine to keep the node's dtype and
 shape. Semantics: rules assume finite values, like a C compiler's
 ``-ffinite-math-only``: ``x*0`` -> ``0`` and ``x-x`` -> ``0`` even though IEEE gives NaN
 for ``inf*0``; ``x/x`` -> ``1`` only where ``x`` is provably non-zero (``exp``, ``sigmoid``,
@@ -29,177 +20,16 @@ graph(x: f32[3]) {
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
 from .. import api as A
 from ..ir import Tensor
-from ..ops import OPS
-from .rewrite import (NamedRule, broadcast_to, build, filled, reshape, rewrite, scalar,
-                      splat_value, transpose)
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    pattern: tuple
-    replace: object
-    guard: Callable[[dict], bool] | None = None
-
-
-@dataclass(frozen=True)
-class As:
-    """A sub-pattern whose matched node is also bound to ``name``."""
-    name: str
-    pattern: tuple
-
-
-# ---- matching ------------------------------------------------------------------------------
-
-def _matches(pat, node: Tensor, b: dict):
-    """Every way ``node`` matches ``pat`` extending bindings ``b`` (commutative ops give up
-    to two), as new dicts. Patterns are a few levels deep, so recursion here is bounded."""
-    if isinstance(pat, str):
-        bound = b.get(pat)
-        if bound is None:
-            yield {**b, pat: node}
-        elif bound is node:
-            yield b
-        return
-    if isinstance(pat, As):
-        for b2 in _matches(pat.pattern, node, b):
-            yield from _matches(pat.name, node, b2)
-        return
-    if isinstance(pat, (int, float)):
-        v = splat_value(node)
-        if v is not None and v == pat:
-            yield b
-        return
-    op, args = pat[0], pat[1:]
-    if node.op != op or len(node.inputs) != len(args):
-        return
-    yield from _match_args(args, node.inputs, b)
-    if len(args) == 2 and OPS[op].commutative and node.inputs[0] is not node.inputs[1]:
-        yield from _match_args(args, node.inputs[::-1], b)
-
-
-def _match_args(args: tuple, inputs: tuple, b: dict):
-    if not args:
-        yield b
-        return
-    for b2 in _matches(args[0], inputs[0], b):
-        yield from _match_args(args[1:], inputs[1:], b2)
-
-
-def _build(tpl, b: dict, like: Tensor) -> Tensor:
-    if callable(tpl) and not isinstance(tpl, (str, tuple)):
-        return tpl(b)
-    if isinstance(tpl, str):
-        return b[tpl]
-    if isinstance(tpl, (int, float)):
-        return scalar(tpl, like.dtype)
-    return build(tpl[0], *[_build(t, b, like) for t in tpl[1:]])
-
-
-_CONST = "<const>"
-
-
-def _needs(pattern: tuple) -> tuple:
-    """What each operand's op must be for ``pattern`` to have a chance (a cheap pre-check)."""
-    out = []
-    for p in pattern[1:]:
-        p = p.pattern if isinstance(p, As) else p
-        if isinstance(p, tuple):
-            out.append(p[0])
-        elif isinstance(p, (int, float)):
-            out.append(_CONST)
-        else:
-            out.append(None)
-    return tuple(out)
-
-
-def _may_match(needs: tuple, inputs: tuple) -> bool:
-    for need, i in zip(needs, inputs):
-        if need is None:
-            continue
-        if need is _CONST:
-            if i.op not in ("constant", "broadcast_to", "reshape"):
-                return False
-        elif i.op != need:
-            return False
-    return True
-
-
-def make_rule_fn(rules: list[Rule]) -> Callable[[Tensor], Tensor | None]:
-    """A rewrite rule trying ``rules`` (indexed by their root op) in order."""
-    by_op: dict[str, list[tuple[Rule, tuple, bool]]] = {}
-    for r in rules:
-        commutative = len(r.pattern) == 3 and OPS[r.pattern[0]].commutative
-        by_op.setdefault(r.pattern[0], []).append((r, _needs(r.pattern), commutative))
-
-    # which rules may match depends only on the ops of a node and of its operands
-    candidates: dict[tuple, list[Rule]] = {}
-
-    def rules_for(n: Tensor) -> list[Rule]:
-        key = (n.op, *[i.op for i in n.inputs])
-        found = candidates.get(key)
-        if found is None:
-            ins = n.inputs
-            found = candidates[key] = [
-                r for r, needs, commutative in by_op.get(n.op, ())
-                if _may_match(needs, ins) or (commutative and _may_match(needs, ins[::-1]))]
-        return found
-
-    def apply_rules(n: Tensor) -> Tensor | None:
-        for r in rules_for(n):
-            for b in _matches(r.pattern, n, {"_": n}):
-                if r.guard is not None and not r.guard(b):
-                    continue
-                out = _build(r.replace, b, n)
-                if out is not None and out is not n:
-                    return out
-        return None
-
-    apply_rules.rules = rules  # type: ignore[attr-defined]
-    return apply_rules
-
-
-# ---- guards and facts ----------------------------------------------------------------------
-
-def positive(x: Tensor, depth: int = 16) -> bool:
-    """Provably > 0 (mathematically) for every input; sums, products and quotients are
-    looked into ``depth`` levels deep (a bound, not a recursion hazard on deep graphs)."""
-    if OPS[x.op].output_sign == "positive":
-        return True
-    v = splat_value(x)
-    if v is not None:
-        return bool(v > 0)
-    if x.op in ("mul", "div", "add") and depth > 0:
-        return all(positive(i, depth - 1) for i in x.inputs)
-    return False
-
-
-def nonneg(x: Tensor) -> bool:
-    if OPS[x.op].output_sign == "nonneg" or positive(x):
-        return True
-    if x.op == "mul" and x.inputs[0] is x.inputs[1]:
-        return True
-    v = splat_value(x)
-    return v is not None and bool(v >= 0)
-
-
-def nonzero(x: Tensor) -> bool:
-    if positive(x):
-        return True
-    v = splat_value(x)
-    return v is not None and bool(v != 0)
-
-
-def _negative_const(x: Tensor) -> bool:
-    v = splat_value(x)
-    return v is not None and bool(v < 0)
+from ..rules import As, Rule, register_rules
+from .canonicalize import CANONICALIZE
+from .facts import negative_const, nonneg, nonzero
+from .fold import FOLD
+from .patterns import compile_phase
+from .rewrite import broadcast_to, build, filled, reshape, rewrite, scalar, splat_value
 
 
 def _is_scalar(x: Tensor) -> bool:
@@ -232,12 +62,6 @@ def _pow_const(b):
              -0.5: lambda: build("div", one, build("sqrt", x))}
     make = table.get(p)
     return make() if make else None
-
-
-def _transpose2(b):
-    inner, outer = b["t"], b["_"]
-    p, q = inner.attr("perm"), outer.attr("perm")
-    return transpose(b["x"], tuple(p[k] for k in q))
 
 
 def _reduced(node: Tensor) -> tuple:
@@ -292,79 +116,102 @@ def _scalar_out(b):
     return build("mul", build("mul", b["a"], b["c"]), b["s"])
 
 
-# ---- the table -------------------------------------------------------------------------------
+# ---- the table -----------------------------------------------------------------------------
 
-RULES: list[Rule] = [
+def _pos(v, name="x"):
+    """A witness operand that is provably positive (the guards need it)."""
+    return A.exp(v(name))
+
+
+def _powers(v):
+    x = v("x", positive=True)
+    terms = [x ** p for p in (1.0, 2.0, 3.0, 4.0, 0.5, -1.0, -2.0, -0.5)]
+    return sum(terms[1:], terms[0])
+
+
+RULES = register_rules("simplify", [
     # identities
-    Rule("x*1", ("mul", "x", 1), "x"),
-    Rule("x+0", ("add", "x", 0), "x"),
-    Rule("x-0", ("sub", "x", 0), "x"),
-    Rule("0-x", ("sub", 0, "x"), ("neg", "x")),
-    Rule("x/1", ("div", "x", 1), "x"),
-    Rule("--x", ("neg", ("neg", "x")), "x"),
-    Rule("x-x", ("sub", "x", "x"), _zeros),
-    Rule("x*0", ("mul", "x", 0), _zeros),
-    Rule("0/x", ("div", 0, "x"), _zeros, lambda b: nonzero(b["x"])),
-    Rule("x/x", ("div", "x", "x"), _ones, lambda b: nonzero(b["x"])),
-    Rule("x+x", ("add", "x", "x"), ("mul", "x", 2)),
-    Rule("|-x|", ("abs", ("neg", "x")), ("abs", "x")),
-    Rule("a+-b", ("add", "a", ("neg", "b")), ("sub", "a", "b")),
-    Rule("a-(-b)", ("sub", "a", ("neg", "b")), ("add", "a", "b")),
+    Rule("x*1", ("mul", "x", 1), "x", witness=lambda v: v("x") * 1.0),
+    Rule("x+0", ("add", "x", 0), "x", witness=lambda v: v("x") + 0.0),
+    Rule("x-0", ("sub", "x", 0), "x", witness=lambda v: v("x") - 0.0),
+    Rule("0-x", ("sub", 0, "x"), ("neg", "x"), witness=lambda v: 0.0 - v("x")),
+    Rule("x/1", ("div", "x", 1), "x", witness=lambda v: v("x") / 1.0),
+    Rule("x-x", ("sub", "x", "x"), _zeros, witness=lambda v: v("x") - v("x")),
+    Rule("x*0", ("mul", "x", 0), _zeros, witness=lambda v: v("x") * 0.0),
+    Rule("0/x", ("div", 0, "x"), _zeros, lambda b: nonzero(b["x"]),
+         witness=lambda v: 0.0 / _pos(v)),
+    Rule("x/x", ("div", "x", "x"), _ones, lambda b: nonzero(b["x"]),
+         witness=lambda v: _pos(v) / _pos(v)),
+    Rule("x+x", ("add", "x", "x"), ("mul", "x", 2), witness=lambda v: v("x") + v("x")),
+    Rule("|-x|", ("abs", ("neg", "x")), ("abs", "x"), witness=lambda v: A.abs(-v("x"))),
     # division and cancellation
     # (a per-element reciprocal is kept for a scalar y: one div, then multiplies)
     Rule("(1/y)*x", ("mul", ("div", 1, "y"), "x"), ("div", "x", "y"),
-         lambda b: not (_is_scalar(b["y"]) and not _is_scalar(b["x"]))),
+         lambda b: not (_is_scalar(b["y"]) and not _is_scalar(b["x"])),
+         witness=lambda v: (1.0 / v("y", positive=True)) * v("x")),
     Rule("x*(s/y)", ("mul", "x", ("div", "s", "y")), ("mul", ("div", "x", "y"), "s"),
          lambda b: _is_scalar(b["s"]) and not _is_scalar(b["x"])
-         and splat_value(b["s"]) is None),
-    Rule("1/(1/x)", ("div", 1, ("div", 1, "x")), "x"),
-    Rule("(a/x)*x", ("mul", ("div", "a", "x"), "x"), "a", lambda b: nonzero(b["x"])),
+         and splat_value(b["s"]) is None,
+         witness=lambda v: v("x") * (v("s", ()) / v("y", positive=True))),
+    Rule("1/(1/x)", ("div", 1, ("div", 1, "x")), "x",
+         witness=lambda v: 1.0 / (1.0 / v("x", positive=True))),
+    Rule("(a/x)*x", ("mul", ("div", "a", "x"), "x"), "a", lambda b: nonzero(b["x"]),
+         witness=lambda v: (v("a") / _pos(v)) * _pos(v)),
     Rule("(a/x)*(x*c)", ("mul", ("div", "a", "x"), ("mul", "x", "c")), ("mul", "a", "c"),
-         lambda b: nonzero(b["x"])),
-    Rule("(x*c)/x", ("div", ("mul", "x", "c"), "x"), "c", lambda b: nonzero(b["x"])),
-    Rule("x/(1/y)", ("div", "x", ("div", 1, "y")), ("mul", "x", "y")),
+         lambda b: nonzero(b["x"]), witness=lambda v: (v("a") / _pos(v)) * (_pos(v) * v("c"))),
+    Rule("(x*c)/x", ("div", ("mul", "x", "c"), "x"), "c", lambda b: nonzero(b["x"]),
+         witness=lambda v: (_pos(v) * v("c")) / _pos(v)),
+    Rule("x/(1/y)", ("div", "x", ("div", 1, "y")), ("mul", "x", "y"),
+         witness=lambda v: v("x") / (1.0 / v("y", positive=True))),
     # factoring and scalar hoisting
     Rule("a*s+b*s", ("add", ("mul", "a", "s"), ("mul", "b", "s")),
-         ("mul", ("add", "a", "b"), "s")),
+         ("mul", ("add", "a", "b"), "s"), witness=lambda v: v("a") * v("s") + v("b") * v("s")),
     Rule("a*s-b*s", ("sub", ("mul", "a", "s"), ("mul", "b", "s")),
-         ("mul", ("sub", "a", "b"), "s")),
+         ("mul", ("sub", "a", "b"), "s"), witness=lambda v: v("a") * v("s") - v("b") * v("s")),
     Rule("a*-s+b*s", ("add", ("mul", "a", ("neg", "s")), ("mul", "b", "s")),
-         ("mul", ("sub", "b", "a"), "s")),
+         ("mul", ("sub", "b", "a"), "s"),
+         witness=lambda v: v("a") * -v("s") + v("b") * v("s")),
     Rule("(a-b)*(-c/y)", ("mul", ("sub", "a", "b"), ("div", "c", "y")),
          lambda b: build("mul", build("sub", b["b"], b["a"]),
                          build("div", scalar(-splat_value(b["c"]), b["_"].dtype), b["y"])),
-         lambda b: _negative_const(b["c"])),
+         lambda b: negative_const(b["c"]),
+         witness=lambda v: (v("a") - v("b")) * (-2.0 / v("y", positive=True))),
     Rule("(a-b)*(-c)", ("mul", ("sub", "a", "b"), "c"),
          lambda b: build("mul", build("sub", b["b"], b["a"]),
                          scalar(-splat_value(b["c"]), b["_"].dtype)),
-         lambda b: _negative_const(b["c"])),
+         lambda b: negative_const(b["c"]), witness=lambda v: (v("a") - v("b")) * -3.0),
     Rule("(a*s)*c", ("mul", ("mul", "a", "s"), "c"), _scalar_out,
-         lambda b: _is_scalar(b["s"]) and not _is_scalar(b["a"]) and not _is_scalar(b["c"])),
+         lambda b: _is_scalar(b["s"]) and not _is_scalar(b["a"]) and not _is_scalar(b["c"]),
+         witness=lambda v: (v("a") * v("s", ())) * v("c")),
     # masks: a relu gradient multiplies by where(c, 1, 0); selecting is cheaper
-    Rule("x*where(c,1,0)", ("mul", "x", ("where", "c", 1, 0)), ("where", "c", "x", 0)),
-    Rule("x*where(c,0,1)", ("mul", "x", ("where", "c", 0, 1)), ("where", "c", 0, "x")),
+    Rule("x*where(c,1,0)", ("mul", "x", ("where", "c", 1, 0)), ("where", "c", "x", 0),
+         witness=lambda v: v("x") * A.where(v("c") > 0, 1.0, 0.0)),
+    Rule("x*where(c,0,1)", ("mul", "x", ("where", "c", 0, 1)), ("where", "c", 0, "x"),
+         witness=lambda v: v("x") * A.where(v("c") > 0, 0.0, 1.0)),
     # powers
-    Rule("x**k", ("pow", "x", "p"), _pow_const, lambda b: splat_value(b["p"]) is not None),
-    Rule("x**0", ("pow", "x", 0), _ones),
+    Rule("x**k", ("pow", "x", "p"), _pow_const, lambda b: splat_value(b["p"]) is not None,
+         witness=_powers),
+    Rule("x**0", ("pow", "x", 0), _ones, witness=lambda v: v("x") ** 0.0),
     # exp / log
-    Rule("log(exp x)", ("log", ("exp", "x")), "x"),
-    Rule("1/(1+exp(-x))", ("div", 1, ("add", ("exp", ("neg", "x")), 1)), ("sigmoid", "x")),
-    Rule("exp(log x)", ("exp", ("log", "x")), "x", lambda b: nonneg(b["x"])),
-    # shapes
-    Rule("T(T x)", ("transpose", As("t", ("transpose", "x"))), _transpose2),
-    Rule("sum(broadcast)", ("sum", As("bc", ("broadcast_to", "x"))), _sum_of_broadcast),
+    Rule("log(exp x)", ("log", ("exp", "x")), "x", witness=lambda v: A.log(A.exp(v("x")))),
+    Rule("1/(1+exp(-x))", ("div", 1, ("add", ("exp", ("neg", "x")), 1)), ("sigmoid", "x"),
+         witness=lambda v: 1.0 / (A.exp(-v("x")) + 1.0)),
+    Rule("exp(log x)", ("exp", ("log", "x")), "x", lambda b: nonneg(b["x"]),
+         witness=lambda v: A.exp(A.log(_pos(v)))),
+    # reductions
+    Rule("sum(broadcast)", ("sum", As("bc", ("broadcast_to", "x"))), _sum_of_broadcast,
+         witness=lambda v: A.sum(A.broadcast_to(v("x", (3, 1)), (2, 3, 4)), axis=(0, 2))),
     Rule("sum(s*x)", ("sum", ("mul", "x", "s")), _sum_of_scaled,
-         lambda b: _is_scalar(b["s"]) and not _is_scalar(b["x"])),
-    Rule("sum(-x)", ("sum", ("neg", "x")), _sum_of_neg),
-    Rule("sum(one_hot)", ("sum", As("oh", ("one_hot", "y"))), _sum_one_hot),
-]
+         lambda b: _is_scalar(b["s"]) and not _is_scalar(b["x"]),
+         witness=lambda v: A.sum(v("x") * v("s", ()), axis=0, keepdims=True)),
+    Rule("sum(-x)", ("sum", ("neg", "x")), _sum_of_neg, witness=lambda v: A.sum(-v("x"))),
+    Rule("sum(one_hot)", ("sum", As("oh", ("one_hot", "y"))), _sum_one_hot,
+         witness=lambda v: A.sum(A.one_hot(v("y", labels=5), 5, v.dtype), axis=-1)),
+])
 
-simplify_rule = make_rule_fn(RULES)
-SIMPLIFY = NamedRule("simplify", simplify_rule)
+SIMPLIFY = compile_phase("simplify")
 
 
 def simplify(outputs) -> list[Tensor]:
     """Apply the algebraic rules (with canonicalization and folding as cleanup)."""
-    from .canonicalize import CANONICALIZE
-    from .fold import FOLD
     return rewrite(outputs, [SIMPLIFY, CANONICALIZE, FOLD])

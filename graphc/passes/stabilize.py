@@ -24,14 +24,20 @@ share the cancellations ``simplify`` performs (``(1/s) * s*(1-s)`` -> ``1-s`` fo
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import api as A
 from ..ir import Tensor
-from .rewrite import NamedRule, rewrite
-from .simplify import SIMPLIFY, As, Rule, make_rule_fn
+from ..rules import As, Rule, register_rules
+from .canonicalize import CANONICALIZE
+from .facts import positive
+from .fold import FOLD
+from .patterns import compile_phase
+from .rewrite import rewrite
+from .simplify import SIMPLIFY
 
 
 def _positive(x: Tensor) -> bool:
-    from .simplify import positive
     return positive(x) or (x.op == "sum" and positive(x.inputs[0]))
 
 
@@ -71,25 +77,56 @@ def _softmax(b):
     return A.softmax(b["x"], axes)
 
 
-RULES: list[Rule] = [
-    Rule("log(sigmoid x)", ("log", ("sigmoid", "x")), lambda b: A.neg(A.softplus(A.neg(b["x"])))),
-    Rule("log(1+x)", ("log", ("add", "x", 1)), ("log1p", "x")),
-    Rule("exp(x)-1", ("add", ("exp", "x"), -1), ("expm1", "x")),
-    Rule("exp(x)-1 (sub)", ("sub", ("exp", "x"), 1), ("expm1", "x")),
-    Rule("log(sum(exp x))", ("log", As("s", ("sum", ("exp", "x")))), _logsumexp,
-         lambda b: not _shifted(b["x"])),
-    Rule("exp(x)/sum(exp x)", ("div", As("e", ("exp", "x")), "s"), _softmax),
-    Rule("log(exp(x)/s)", ("log", ("div", ("exp", "x"), "s")), ("sub", "x", ("log", "s")),
-         lambda b: _positive(b["s"])),
-    Rule("sqrt(x*x)", ("sqrt", ("mul", "x", "x")), ("abs", "x")),
-]
+# ---- the table: each rule's stress inputs break the naive form -------------------------------
 
-stabilize_rule = make_rule_fn(RULES)
-STABILIZE = NamedRule("stabilize", stabilize_rule)
+def _big(dtype) -> float:
+    """A value whose square overflows ``dtype``."""
+    return float(np.sqrt(np.finfo(dtype).max)) * 4
+
+
+def _log_sigmoid(x):
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def _softmax_ref(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+RULES = register_rules("stabilize", [
+    Rule("log(sigmoid x)", ("log", ("sigmoid", "x")), lambda b: A.neg(A.softplus(A.neg(b["x"]))),
+         witness=lambda v: A.log(A.sigmoid(v("x"))),
+         stress=lambda dt: ({"x": -200.0}, lambda f: _log_sigmoid(f["x"]))),
+    Rule("log(1+x)", ("log", ("add", "x", 1)), ("log1p", "x"),
+         witness=lambda v: A.log(v("x", positive=True) + 1.0),
+         stress=lambda dt: ({"x": 1e-10}, lambda f: np.log1p(f["x"]))),
+    Rule("exp(x)-1", ("add", ("exp", "x"), -1), ("expm1", "x"),
+         witness=lambda v: A.exp(v("x")) + -1.0,
+         stress=lambda dt: ({"x": 1e-10}, lambda f: np.expm1(f["x"]))),
+    Rule("exp(x)-1 (sub)", ("sub", ("exp", "x"), 1), ("expm1", "x"),
+         witness=lambda v: A.exp(v("x")) - 1.0,
+         stress=lambda dt: ({"x": -1e-10}, lambda f: np.expm1(f["x"]))),
+    Rule("log(sum(exp x))", ("log", As("s", ("sum", ("exp", "x")))), _logsumexp,
+         lambda b: not _shifted(b["x"]),
+         witness=lambda v: A.log(A.sum(A.exp(v("x")), axis=-1)),
+         stress=lambda dt: ({"x": [1000.0, 999.0, 998.0, 990.0]},
+                            lambda f: np.logaddexp.reduce(f["x"], axis=-1))),
+    Rule("exp(x)/sum(exp x)", ("div", As("e", ("exp", "x")), "s"), _softmax,
+         witness=lambda v: A.exp(v("x")) / A.sum(A.exp(v("x")), axis=-1, keepdims=True),
+         stress=lambda dt: ({"x": [1000.0, 999.0, 998.0, 990.0]},
+                            lambda f: _softmax_ref(f["x"]))),
+    Rule("log(exp(x)/s)", ("log", ("div", ("exp", "x"), "s")), ("sub", "x", ("log", "s")),
+         lambda b: _positive(b["s"]),
+         witness=lambda v: A.log(A.exp(v("x")) / A.exp(v("s"))),
+         stress=lambda dt: ({"x": 1000.0, "s": 2.0}, lambda f: f["x"] - f["s"])),
+    Rule("sqrt(x*x)", ("sqrt", ("mul", "x", "x")), ("abs", "x"),
+         witness=lambda v: A.sqrt(v("x") * v("x")),
+         stress=lambda dt: ({"x": -_big(dt)}, lambda f: np.abs(f["x"]))),
+])
+
+STABILIZE = compile_phase("stabilize")
 
 
 def stabilize(outputs) -> list[Tensor]:
     """Apply the stabilizing rewrites (algebraic rules, canonicalization, folding as cleanup)."""
-    from .canonicalize import CANONICALIZE
-    from .fold import FOLD
     return rewrite(outputs, [STABILIZE, SIMPLIFY, CANONICALIZE, FOLD])

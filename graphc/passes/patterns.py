@@ -1,0 +1,152 @@
+"""Matching the rule book's patterns (``graphc.rules``) against nodes, and compiling a
+phase's rules into one rewrite function for ``rewrite``.
+
+``compile_rules`` checks every op a rule names against the op registry first, so a
+table with a misspelt op fails when its pass module loads.
+
+>>> import graphc as gc
+>>> from graphc.rules import Rule
+>>> from graphc.passes.rewrite import rewrite
+>>> drop_mul_one = compile_rules([Rule("x*1", ("mul", "x", 1), "x")])
+>>> x = gc.placeholder("x", (3,))
+>>> rewrite([1.0 * x], drop_mul_one)[0] is x
+True
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from ..ir import Tensor
+from ..bind import OPS
+from ..rules import ANY, As, Const, Rule, check_rules, seal
+from .rewrite import NamedRule, build, scalar, splat_value
+
+
+def matches(pat, node: Tensor, b: dict, commute: bool = True):
+    """Every way ``node`` matches ``pat`` extending bindings ``b`` (a commutative op gives
+    up to two), as new dicts. Patterns are a few levels deep: the recursion is bounded."""
+    if isinstance(pat, str):
+        bound = b.get(pat)
+        if bound is None:
+            yield {**b, pat: node}
+        elif bound is node:
+            yield b
+        return
+    if isinstance(pat, As):
+        for b2 in matches(pat.pattern, node, b, commute):
+            yield from matches(pat.name, node, b2, commute)
+        return
+    if isinstance(pat, Const):
+        if splat_value(node) is not None:
+            yield from matches(pat.name, node, b, commute)
+        return
+    if isinstance(pat, (int, float)):
+        v = splat_value(node)
+        if v is not None and v == pat:
+            yield b
+        return
+    head, args = pat[0], pat[1:]
+    if node.op != head and not (isinstance(head, frozenset) and node.op in head):
+        return
+    if args == (ANY,):
+        yield b
+        return
+    if len(node.inputs) != len(args):
+        return
+    yield from _match_args(args, node.inputs, b, commute)
+    if (commute and len(args) == 2 and OPS[node.op].commutative
+            and node.inputs[0] is not node.inputs[1]):
+        yield from _match_args(args, node.inputs[::-1], b, commute)
+
+
+def _match_args(args: tuple, inputs: tuple, b: dict, commute: bool):
+    if not args:
+        yield b
+        return
+    for b2 in matches(args[0], inputs[0], b, commute):
+        yield from _match_args(args[1:], inputs[1:], b2, commute)
+
+
+def instantiate(tpl, b: dict, like: Tensor) -> Tensor | None:
+    """The replacement ``tpl`` built from bindings ``b`` (numbers take ``like``'s dtype)."""
+    if callable(tpl) and not isinstance(tpl, (str, tuple)):
+        return tpl(b)
+    if isinstance(tpl, str):
+        return b[tpl]
+    if isinstance(tpl, (int, float)):
+        return scalar(tpl, like.dtype)
+    return build(tpl[0], *[instantiate(t, b, like) for t in tpl[1:]])
+
+
+_CONST = "<const>"  # an operand that must be a (reshaped or broadcast) constant
+
+
+def _operand_needs(pattern: tuple) -> tuple:
+    """What each operand's op must be for ``pattern`` to have a chance (a cheap pre-check)."""
+    out = []
+    for p in pattern[1:]:
+        p = p.pattern if isinstance(p, As) else p
+        if isinstance(p, tuple):
+            out.append(p[0] if isinstance(p[0], str) else None)
+        elif isinstance(p, (int, float, Const)):
+            out.append(_CONST)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _may_match(needs: tuple, inputs: Sequence[Tensor]) -> bool:
+    for need, i in zip(needs, inputs):
+        if need is None:
+            continue
+        if need is _CONST:
+            if i.op not in ("constant", "broadcast_to", "reshape"):
+                return False
+        elif i.op != need:
+            return False
+    return True
+
+
+def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
+    """One rewrite function trying ``rules`` in order (indexed by their root op); the first
+    replacement that is not ``None`` wins. Unknown op names raise ``RuleError`` here."""
+    check_rules(rules, OPS)
+    by_op: dict[str, list[tuple[Rule, tuple, bool]]] = {}
+    for r in rules:
+        head = r.pattern[0]
+        commutes = r.commute and len(r.pattern) == 3
+        for op in (sorted(head) if isinstance(head, frozenset) else [head]):
+            by_op.setdefault(op, []).append(
+                (r, _operand_needs(r.pattern), commutes and OPS[op].commutative))
+
+    # which rules may match depends only on the ops of a node and of its operands
+    candidates: dict[tuple, list[Rule]] = {}
+
+    def rules_for(n: Tensor) -> list[Rule]:
+        key = (n.op, *[i.op for i in n.inputs])
+        found = candidates.get(key)
+        if found is None:
+            ins = n.inputs
+            found = candidates[key] = [
+                r for r, needs, commutes in by_op.get(n.op, ())
+                if _may_match(needs, ins) or (commutes and _may_match(needs, ins[::-1]))]
+        return found
+
+    def apply_rules(n: Tensor) -> Tensor | None:
+        for r in rules_for(n):
+            for b in matches(r.pattern, n, {"_": n}, r.commute):
+                if r.guard is not None and not r.guard(b):
+                    continue
+                out = instantiate(r.replace, b, n)
+                if out is not None and out is not n:
+                    return out
+        return None
+
+    apply_rules.rules = tuple(rules)  # type: ignore[attr-defined]
+    return apply_rules
+
+
+def compile_phase(phase: str, *, before: Sequence[Rule] = (), implies=frozenset()) -> NamedRule:
+    """The named rewrite rule of ``phase``: the rules of ``before`` (another phase's, shared
+    rather than restated), then the phase's own; no rule may join the phase afterwards."""
+    return NamedRule(phase, compile_rules([*before, *seal(phase)]), frozenset(implies))
