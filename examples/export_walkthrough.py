@@ -208,7 +208,7 @@ def main():
     print(f"[numpy] exported module, run without graphc: losses "
           f"{', '.join(f'{v:.5f}' for v in exported_losses)} (max diff vs interpreter "
           f"{results['numpy_diff']:.1e})")
-    print(f"        use it:  import model; step = model.load(); loss = step(x, labels)")
+    print("        use it:  import model; step = model.load(); loss = step(x, labels)")
 
     # -- 2. C and 3. CUDA -----------------------------------------------------------------------
     for backend, opts, key in [("c", {}, "c_diff"), ("cuda", {"device": "emulate"}, "cuda_diff")]:

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import api as A
 from .codegen.base import Program, backend_builder, check_options
-from .errors import CompileError, FeedError, GraphcError, NumericsError, ShapeError
+from .errors import CompileError, DTypeError, FeedError, GraphcError, NumericsError, ShapeError
 from .interpreter import check_feed
 from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
@@ -32,10 +32,17 @@ def _structure(outputs) -> str:
     return "tuple" if isinstance(outputs, tuple) else "list"
 
 
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < float
+
+
 def _normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
     if updates is None:
         return []
-    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    try:
+        pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    except TypeError:
+        raise CompileError("updates must be a dict {parameter: new_value} or a list of "
+                           f"(parameter, new_value) pairs, got {type(updates).__name__}") from None
     out, seen = [], set()
     for item in pairs:
         try:
@@ -51,8 +58,12 @@ def _normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
         if not isinstance(v, Tensor):
             v = A.constant(v, p.dtype)
         if v.dtype != p.dtype:
-            if v.dtype.kind not in "biuf":
-                raise CompileError(f"updates: new value of {p.name!r} has dtype {v.dtype}")
+            # a float into an integer (or a number into a bool) parameter would silently
+            # truncate every step: refused, the user casts explicitly if that is meant
+            if _KIND_RANK[v.dtype.kind] > _KIND_RANK[p.dtype.kind]:
+                raise DTypeError(f"updates: new value of parameter {p.name!r} has dtype "
+                                 f"{v.dtype}, the parameter has dtype {p.dtype} (use gc.cast "
+                                 f"if truncating is meant)")
             v = A.cast(v, p.dtype)
         if v.dims != p.dims:
             try:
@@ -109,7 +120,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
             if not isinstance(i, Tensor) or i.op != "placeholder":
                 raise CompileError(f"compile: inputs must be placeholders, got {i!r}")
         if len({id(i) for i in inputs}) != len(inputs):
-            raise CompileError("compile: an input is listed twice")
+            twice = next(i for k, i in enumerate(inputs) if any(i is j for j in inputs[:k]))
+            raise CompileError(f"compile: input {twice.name!r} is listed twice in inputs")
     key = (tuple(id(o) for o in outs), structure,
            None if inputs is None else tuple(id(i) for i in inputs),
            tuple((id(p), id(v)) for p, v in pairs), backend, opt_level,

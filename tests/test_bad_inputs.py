@@ -12,12 +12,16 @@ backend's compiled ``Function``.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.codegen import toolchain
 from graphc.errors import (CompileError, DTypeError, EvalError, FeedError, GradError,
                            GraphcError, ShapeError)
 
@@ -393,3 +397,109 @@ def test_55_evaluate_a_run_time_size_no_placeholder_provides():
     check_raise(lambda: gc.evaluate(g, {}), FeedError, "broadcast_to", "n", HERE)
     s, gx = gc.evaluate([gc.sum(x), g], {"xe": np.zeros((2, 3))})  # together: x binds n
     np.testing.assert_array_equal(gx, np.ones((2, 3)))
+
+
+# ---- update normalization and inputs= (56-61) ---------------------------------------------------
+
+def test_56_updates_as_a_list_of_pairs_train_like_a_dict():
+    x = gc.placeholder("x_pairs", (2,))
+    w = gc.parameter("w_pairs", [1.0, 2.0])
+    f = gc.compile(gc.sum(w * x), updates=[(w, w - 0.5 * x)])
+    f(np.array([2.0, 4.0], np.float32))
+    np.testing.assert_array_equal(w.value, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("updates, fragment", [
+    (lambda w: [w], "list of (parameter, new_value) pairs"),
+    (lambda w: [(w, w, w)], "list of (parameter, new_value) pairs"),
+    (lambda w: 5, "got int"),
+])
+def test_57_updates_that_are_not_pairs(updates, fragment):
+    w = gc.parameter("w_np", [1.0])
+    check_raise(lambda: gc.compile(w * 2, updates=updates(w)), CompileError, fragment)
+
+
+def test_58_parameter_updated_twice():
+    w = gc.parameter("w_twice", [1.0])
+    check_raise(lambda: gc.compile(w * 2, updates=[(w, w + 1), (w, w - 1)]), CompileError,
+                "'w_twice'", "twice")
+
+
+def test_59_update_of_a_lossy_dtype():
+    """A float new value for an integer parameter would truncate at every step (it did,
+    silently): refused, naming the parameter and both dtypes. Widening is allowed."""
+    k = gc.parameter("k_int", np.array([1, 2], np.int32))
+    flag = gc.parameter("flag", np.array([True]))
+    w = gc.parameter("w_f32", [1.0, 2.0])
+    check_raise(lambda: gc.compile(k * 1, updates={k: k * 1.5}), DTypeError, "'k_int'",
+                "float32", "int32")
+    check_raise(lambda: gc.compile(flag * 1, updates={flag: gc.cast(flag, "int32") + 1}),
+                DTypeError, "'flag'", "int32", "bool")
+    f = gc.compile(w * 1, updates={w: gc.cast(w, "int32") + 1})  # int into float: exact
+    f()
+    np.testing.assert_array_equal(w.value, [2.0, 3.0])
+    assert w.value.dtype == np.float32
+
+
+def test_60_update_of_a_value_that_is_not_data():
+    w = gc.parameter("w_str", [1.0])
+    check_raise(lambda: gc.compile(w * 2, updates={w: "abc"}), DTypeError, "constant")
+
+
+def test_61_input_listed_twice():
+    x = gc.placeholder("x_dup_in", (2,))
+    y = gc.placeholder("y_dup_in", (2,))
+    check_raise(lambda: gc.compile(x + y, inputs=[x, y, x]), CompileError, "'x_dup_in'",
+                "twice")
+
+
+# ---- exported artefacts and native run-time errors (62-63) -------------------------------------
+
+@pytest.mark.skipif(not toolchain.have_c_compiler() or shutil.which("make") is None,
+                    reason="needs a C compiler and make")
+def test_62_exported_c_loader_checks_its_feeds(tmp_path):
+    """The exported C folder's ctypes loader (no graphc) refuses bad feeds by name."""
+    x = gc.placeholder("x", (None, 3))
+    lab = gc.placeholder("labels", (None,), "int32")
+    w = gc.parameter("w_export", np.ones((3, 2), np.float32))
+    out = gc.sum((x @ w) * gc.cast(gc.reshape(lab, (-1, 1)), "float32"))
+    f = gc.compile(out, inputs=[x, lab], backend="c")
+    f.export(str(tmp_path), name="feedcheck")
+    subprocess.run(["make", "-s"], cwd=tmp_path, check=True, capture_output=True, timeout=300)
+    spec = importlib.util.spec_from_file_location("feedcheck_loader",
+                                                  tmp_path / "feedcheck_loader.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    step = module.load()
+    xs, labels = np.ones((4, 3), np.float32), np.arange(4, dtype=np.int32)
+    assert float(step(xs, labels)) == float(f(xs, labels)) == 36.0
+    for bad, error, pattern in [
+        ((np.ones((4, 2), np.float32), labels), ValueError, "'x'.*expected size 3, got 2"),
+        ((np.ones(3, np.float32), labels), ValueError, "'x'.*expected rank 2.*\\(3,\\)"),
+        ((xs, np.arange(5, dtype=np.int32)), ValueError, "'labels'.*size 5 conflicts"),
+        ((xs,), TypeError, "expected 2 inputs.*'x'.*'labels'"),
+    ]:
+        with pytest.raises(error, match=pattern):
+            step(*bad)
+    with pytest.raises(TypeError, match="unknown input 'y'"):
+        step(xs, labels, y=xs)
+
+
+@pytest.mark.skipif(not toolchain.have_cxx_compiler(), reason="needs a C++ compiler")
+def test_63_cuda_runtime_error_under_emulation():
+    """A device allocation that cannot succeed (a 2**48-element temporary: more than any
+    address space) is a GraphcError naming the function and the failed call; the parameter
+    is unchanged and the function still runs."""
+    x = gc.placeholder("xcol", (None, 1))
+    y = gc.placeholder("yrow", (1, None))
+    w = gc.parameter("w_oom", [1.0])
+    f = gc.compile(gc.max(gc.tanh(x @ y)) * w, updates={w: w * 2.0}, backend="cuda",
+                   device="emulate", name="outer_max")
+    n = 1 << 24
+    huge = np.ones((n, 1), np.float32)
+    check_raise(lambda: f(huge, huge.T), GraphcError, "CUDA error", "'outer_max'",
+                "out of memory")
+    np.testing.assert_array_equal(w.value, [1.0])
+    small = np.full((2, 1), 0.5, np.float32)
+    np.testing.assert_allclose(f(small, small.T), [np.tanh(0.25)], rtol=1e-6)
+    np.testing.assert_array_equal(w.value, [2.0])

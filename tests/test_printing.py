@@ -1,5 +1,6 @@
 """Reading graphs: str(t) is NumPy notation (oracle: executing the printed text with NumPy
-gives gc.evaluate's values), gc.show listings, gc.expr, gc.latex (the modules' doctests: tests/test_doctests.py)."""
+gives gc.evaluate's values), gc.show listings, gc.expr, gc.latex. (The modules' doctests
+run in tests/test_doctests.py.)"""
 from __future__ import annotations
 
 import re
