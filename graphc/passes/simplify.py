@@ -86,7 +86,7 @@ def _sum_of_broadcast(b):
         total = int(np.prod(count, dtype=np.int64))
         out = y if total == 1 else build("mul", y, scalar(total, n.dtype))
     else:
-        out = build("mul", y, A._size(count, n.dtype))
+        out = build("mul", y, A.element_count(count, n.dtype))
     if not n.attr("keepdims"):
         out = reshape(out, tuple(d for a, d in enumerate(keep_dims) if a not in axes))
     return out

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from .. import api as A
 from ..ir import Tensor, as_list, topo_order
-from ..ops import OPS
+from ..bind import OPS
 from .rewrite import rewrite, scalar, splat_value, unbound_dims
 
 CLUSTER_OPS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",
