@@ -80,7 +80,8 @@ def test_float64_against_math_module(function, libm, tolerance):
         errors = ulp_distance(function(xs), library(libm, xs))
         worst[name] = (errors.max(), xs[errors.argmax()])
     for name, (error, where) in worst.items():
-        print(f"{function.__name__} vs math.{function.__name__}, {name}: max {error:g} ulp at {where!r}")
+        print(f"{function.__name__} vs math.{function.__name__}, {name}:"
+              f" max {error:g} ulp at {where!r}")
     assert max(error for error, _ in worst.values()) <= tolerance, worst
 
 
