@@ -14,10 +14,12 @@ A rule is a *pattern* and a *replacement* (PyTensor's ``PatternNodeRewriter``, t
   node's dtype, op tuples) or a function of the bindings ``b`` (``b["_"]`` is the matched
   node) returning a node or ``None``.
 * a guard is an optional predicate on the bindings.
-* a witness builds a small graph the rule rewrites, for the per-rule tests:
-  ``witness(v)`` gets ``v(name, dims=None, positive=False)``, a placeholder maker.
-  ``stress`` (stabilizing rules): ``(feeds, reference)``, inputs where the naive form
-  overflows or loses its digits and a NumPy function of the feeds giving the true value.
+* a witness builds a small graph the rule rewrites, for the per-rule tests
+  (``tests/test_rewrite_rules.py``): ``witness(v)`` gets a placeholder maker
+  ``v(name, dims=None, positive=False, labels=None)`` (``v.op`` builds a raw node,
+  ``v.const`` a constant of the dtype under test). ``stress(dtype)`` (stabilizing rules)
+  returns ``(feeds, reference)``: inputs where the naive form overflows or loses its
+  digits, and a NumPy function of the feeds giving the true value.
 
 Rules are registered into phases (``canonicalize``, ``simplify``, ``stabilize``, ``dce``);
 the passes compile a phase's rules when they load, checking every op name a pattern
@@ -77,10 +79,14 @@ _sealed: set[str] = set()  # phases already compiled by their pass
 
 def register_rule(phase: str, pattern: tuple, replace, *, name: str | None = None,
                   guard=None, witness=None, stress=None, commute: bool = True) -> Rule:
-    """Add one rule to ``phase`` (tried after those registered before it).
+    """Add one rule to ``phase`` (tried after those registered before it). An op module
+    calls this beside the op's declaration; once the passes have loaded it is too late:
 
-    >>> "simplify" in PHASES
-    True
+    >>> import graphc
+    >>> register_rule("simplify", ("exp", ("log", "x")), "x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    graphc.rules.RuleError: phase 'simplify' is already compiled: register its rules before ...
     """
     rule = Rule(name or repr(pattern), pattern, replace, guard, witness, stress, commute)
     register_rules(phase, [rule])

@@ -7,11 +7,14 @@ name           level  what
 =============  =====  ==========================================================
 canonicalize   1      operand order, constants collected, signs, CSE beyond hash-consing
 fold           1      constant subgraphs evaluated (exact dtypes)
-simplify       1      algebraic pattern rules (``simplify.RULES``)
-stabilize      2      numerically stable forms (``stabilize.RULES``)
+simplify       1      algebraic pattern rules
+stabilize      2      numerically stable forms
 sympy          2      SymPy on small elementwise clusters, budgeted, cost-checked
 dce            1      dead and no-op nodes dropped
 =============  =====  ==========================================================
+
+canonicalize, simplify, stabilize and dce apply the rules of the rule book phase of
+the same name (``graphc.rules``; canonicalize runs dce's no-op rules first).
 
 ``opt_level=0`` runs nothing. ``disable=("simplify",)`` switches passes off by
 name. The rule-based passes use the enabled cheaper passes' rules as cleanup

@@ -3,8 +3,8 @@ describes the pattern language), declarative pattern -> replacement rules in one
 each with a witness graph for its test.
 
 Sign normalisation (``--x``, ``a + -b``) and ``T(T x)`` are canonicalize's rules, which
-this pass runs as cleanup. Every replacement is checked by the rewrite engine to keep the node's dtype and
-shape. Semantics: rules assume finite values, like a C compiler's
+this pass runs as cleanup. Every replacement is checked by the rewrite engine to keep the
+node's dtype and shape. Semantics: rules assume finite values, like a C compiler's
 ``-ffinite-math-only``: ``x*0`` -> ``0`` and ``x-x`` -> ``0`` even though IEEE gives NaN
 for ``inf*0``; ``x/x`` -> ``1`` only where ``x`` is provably non-zero (``exp``, ``sigmoid``,
 non-zero constants); ``exp(log x)`` -> ``x`` only where ``x >= 0`` is provable. The
