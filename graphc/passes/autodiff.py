@@ -204,7 +204,7 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
                             f"({user_location()})")
         seed = A.constant(1, y.dtype)
     else:
-        seed = A._lift([seed, y])[0]  # Python data takes y's dtype (weak typing)
+        seed = A.lift([seed, y])[0]  # Python data takes y's dtype (weak typing)
         fitted = _fit(seed, y.dims)
         if fitted is None:
             raise GradError(f"grad: seed of shape {format_shape(seed.dims)} does not match "
@@ -274,7 +274,7 @@ def jvp(y, wrt, tangents):
     tan: dict[int, Tensor] = {}
     for w, t in zip(wrts, ts):
         _check_float(w, "jvp")
-        t = A._lift([t, w])[0]  # Python data takes w's dtype (weak typing)
+        t = A.lift([t, w])[0]  # Python data takes w's dtype (weak typing)
         fitted = _fit(t, w.dims)
         if fitted is None:
             raise GradError(f"jvp: tangent of shape {format_shape(t.dims)} does not match "

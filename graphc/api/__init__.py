@@ -1,0 +1,24 @@
+"""The user-facing graph-building API: leaves, primitive wrappers and composites.
+
+Every function here returns a ``Tensor`` (an IR node). Primitive wrappers turn the
+user's arguments into an op's inputs and attributes (Python numbers into constants,
+axes into sorted tuples, ``-1`` in a reshape into a size) and build the node with
+``bind``, whose shape rule reports misuse with the user's file:line; composites
+(``softmax``, ``cross_entropy``...) are plain compositions of primitives, numerically
+stable by construction. Tensor's operators and methods are attached by ``methods``.
+
+Modules: ``data`` (dtypes, leaves, lifting Python data), ``elementwise``, ``structure``
+(reductions, reshapes, matmul, one_hot), ``composites``, ``methods``.
+"""
+from .. import ops  # noqa: F401  (declares the primitives: fills the registry bind reads)
+from .data import (DEFAULT_FLOAT, apply, check_dtype, constant, element_count, lift,
+    parameter, placeholder, to_array)
+from .elementwise import (abs, add, asarray, cast, cos, div, equal, erf, erfc, exp,
+    expm1, greater, greater_equal, less, less_equal, log, log1p, maximum, minimum, mul,
+    neg, not_equal, pow, sigmoid, sign, sin, softplus, sqrt, stop_gradient, sub, tanh,
+    where)
+from .structure import (broadcast_to, matmul, max, mean, min, normalize_axes, one_hot,
+    reshape, sum, transpose)
+from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, softmax,
+    square)
+from . import methods  # noqa: F401,E402  (attaches Tensor's operators and methods)

@@ -1,0 +1,113 @@
+"""Composites built from primitives, numerically stable by construction (max subtraction,
+``log_softmax`` as ``z - log(sum(exp(z)))``)."""
+from __future__ import annotations
+
+
+
+from ..errors import ShapeError
+from ..ir import Tensor, format_shape, user_location
+from .data import lift
+from .elementwise import exp, greater, log, maximum, minimum, mul, stop_gradient, where
+from .structure import max, mean, normalize_axes, one_hot, reshape, sum
+
+
+def square(x) -> Tensor:
+    """``x * x``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.square(gc.constant([3., -2.])))
+    array([9., 4.], dtype=float32)
+    """
+    return mul(x, x)
+
+
+def relu(x) -> Tensor:
+    """``max(x, 0)``; its gradient at 0 is 0 (as in PyTorch).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.relu(gc.constant([-1., 2.])))
+    array([0., 2.], dtype=float32)
+    """
+    (x,) = lift([x])
+    return where(greater(x, 0), x, 0)
+
+
+
+def clip(x, lo, hi) -> Tensor:
+    """``x`` limited to ``[lo, hi]``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.clip(gc.constant([-3., 0.5, 3.]), -1, 1))
+    array([-1. ,  0.5,  1. ], dtype=float32)
+    """
+    return minimum(maximum(x, lo), hi)
+
+
+def logsumexp(x, axis=-1, keepdims=False) -> Tensor:
+    """``log(sum(exp(x)))`` with the max subtracted first (finite for large inputs).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.logsumexp(gc.constant([1000., 1000.])))
+    array(1000.6932, dtype=float32)
+    """
+    (x,) = lift([x])
+    axes = normalize_axes(x, axis, "logsumexp")
+    m = stop_gradient(max(x, axes, keepdims=True))
+    out = log(sum(exp(x - m), axes, keepdims=True)) + m
+    return out if keepdims else reshape(out, [d for k, d in enumerate(x.dims) if k not in axes])
+
+
+def softmax(x, axis=-1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` over ``axis``, with the max subtracted first.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.softmax(gc.constant([1000., 1000.])))
+    array([0.5, 0.5], dtype=float32)
+    """
+    (x,) = lift([x])
+    axes = normalize_axes(x, axis, "softmax")
+    e = exp(x - stop_gradient(max(x, axes, keepdims=True)))
+    return e / sum(e, axes, keepdims=True)
+
+
+def log_softmax(x, axis=-1) -> Tensor:
+    """``x - logsumexp(x)``, computed as ``z - log(sum(exp(z)))`` with ``z = x - max(x)``.
+
+    Subtracting the max first keeps ``exp`` finite, and subtracting the small ``log(sum)``
+    from ``z`` (not the large ``logsumexp`` from ``x``) loses no digits for large ``x``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.log_softmax(gc.constant([1000., 1000.])))
+    array([-0.6931472, -0.6931472], dtype=float32)
+    """
+    (x,) = lift([x])
+    axes = normalize_axes(x, axis, "log_softmax")
+    z = x - stop_gradient(max(x, axes, keepdims=True))
+    return z - log(sum(exp(z), axes, keepdims=True))
+
+
+def cross_entropy(logits, labels) -> Tensor:
+    """Mean softmax cross-entropy of ``logits (..., classes)`` against integer ``labels (...)``.
+
+    >>> import graphc as gc
+    >>> logits = gc.placeholder("logits", (None, 2))
+    >>> labels = gc.placeholder("labels", (None,), "int32")
+    >>> loss = gc.cross_entropy(logits, labels)
+    >>> gc.evaluate(loss, {logits: [[0., 0.], [0., 0.]], labels: [0, 1]})
+    array(0.6931472, dtype=float32)
+    """
+    (logits,) = lift([logits])
+    (labels,) = lift([labels])
+    # run-time (None) dims of labels and logits may come from different placeholders: a
+    # symbolic dim matches anything here (the sizes meet when the graph runs)
+    if logits.ndim < 1 or labels.ndim != logits.ndim - 1 or not all(
+            l == g or isinstance(l, str) or isinstance(g, str)
+            for l, g in zip(labels.dims, logits.dims[:-1])):
+        raise ShapeError(f"cross_entropy: labels of shape {format_shape(labels.dims)} do not "
+                         f"match logits of shape {format_shape(logits.dims)} ({user_location()})")
+    depth = logits.dims[-1]
+    if not isinstance(depth, int):
+        raise ShapeError(f"cross_entropy: the class axis must have a known size, got "
+                         f"{format_shape(logits.dims)} ({user_location()})")
+    onehot = one_hot(labels, depth, logits.dtype)
+    return -mean(sum(onehot * log_softmax(logits, -1), -1))

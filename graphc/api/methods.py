@@ -1,0 +1,37 @@
+"""Tensor's operators and methods (``+``, ``@``, ``.sum()``, ``.T``...), attached from here:
+the IR knows no particular op."""
+from __future__ import annotations
+
+
+
+from ..ir import Tensor
+from .elementwise import abs, add, cast, div, greater, greater_equal, less, less_equal, mul, neg, pow, sub
+from .structure import matmul, max, mean, min, reshape, sum, transpose
+
+
+def _flat(args) -> tuple:
+    """``t.reshape(2, 3)`` and ``t.reshape((2, 3))`` alike."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
+
+
+def _attach_tensor_methods() -> None:
+    binary = {"add": add, "sub": sub, "mul": mul, "truediv": div, "pow": pow, "matmul": matmul}
+    for name, fn in binary.items():
+        setattr(Tensor, f"__{name}__", lambda a, b, fn=fn: fn(a, b))
+        setattr(Tensor, f"__r{name}__", lambda a, b, fn=fn: fn(b, a))
+    for name, fn in {"lt": less, "le": less_equal, "gt": greater, "ge": greater_equal}.items():
+        setattr(Tensor, f"__{name}__", lambda a, b, fn=fn: fn(a, b))
+    Tensor.__neg__ = neg
+    Tensor.__pos__ = lambda a: a
+    Tensor.__abs__ = abs
+    Tensor.T = property(lambda a: transpose(a), doc="The axes reversed (``transpose(t)``).")
+    Tensor.sum = lambda a, axis=None, keepdims=False: sum(a, axis, keepdims)
+    Tensor.mean = lambda a, axis=None, keepdims=False: mean(a, axis, keepdims)
+    Tensor.max = lambda a, axis=None, keepdims=False: max(a, axis, keepdims)
+    Tensor.min = lambda a, axis=None, keepdims=False: min(a, axis, keepdims)
+    Tensor.reshape = lambda a, *shape: reshape(a, _flat(shape))
+    Tensor.transpose = lambda a, *perm: transpose(a, _flat(perm) or None)
+    Tensor.astype = cast
+
+
+_attach_tensor_methods()
