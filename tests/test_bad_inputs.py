@@ -1,11 +1,11 @@
-"""The bad-input catalogue: every misuse raises a graphc error from graphc's own code.
+"""The bad-input catalogue at compile and call time: every misuse raises a graphc error
+from graphc's own code. (Graph-building errors: tests/test_errors_build.py.)
 
-Each case checks that
+Each case checks (tests/helpers_errors.py ``check_raise``) that
   * the exception is the documented ``graphc.errors.GraphcError`` subclass;
   * it is raised by graphc's own Python (the traceback's last frame is a file of the
     installed ``graphc`` package), never from inside NumPy, a compiler or generated code;
-  * the message names the placeholder / op and the shapes involved, and for errors
-    while building a graph, this file and the line of the offending call;
+  * the message names the placeholder / op / parameter and the shapes or dtypes involved;
   * parameters are unchanged after any failed call.
 Call-time cases run against the interpreter (``gc.evaluate``) and every available
 backend's compiled ``Function``.
@@ -14,194 +14,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.codegen import toolchain
-from graphc.errors import (CompileError, DTypeError, EvalError, FeedError, GradError,
-                           GraphcError, ShapeError)
+from graphc.errors import (CompileError, DTypeError, EvalError, FeedError, GraphcError,
+                           ShapeError)
 
-from test_fuzz_differential import BACKENDS, BACKEND_IDS
+from helpers_backends import BACKEND_IDS, BACKENDS, each_backend, needs_c_and_make, needs_cxx
+from helpers_errors import check_raise
 
-GRAPHC_DIR = os.path.dirname(os.path.abspath(gc.__file__))
 HERE = os.path.basename(__file__)
-
-
-def check_raise(fn, exc_type, *must_contain, build_line: int | None = None) -> GraphcError:
-    """Run ``fn``; assert the error's type, origin and message (see the module docstring)."""
-    with pytest.raises(GraphcError) as info:
-        fn()
-    err = info.value
-    assert isinstance(err, exc_type), f"expected {exc_type.__name__}, got {type(err).__name__}: {err}"
-    last = os.path.abspath(str(info.traceback[-1].path))
-    assert last.startswith(GRAPHC_DIR + os.sep) and last.endswith(".py"), \
-        f"raised from {last}, not from graphc's own code: {err}"
-    text = str(err)
-    for s in must_contain:
-        assert s in text, f"{s!r} missing from the message: {text}"
-    if build_line is not None:
-        assert f"{HERE}:{build_line}" in text, f"no {HERE}:{build_line} in: {text}"
-    return err
-
-
-def build_error(exc_type, fn, *must_contain):
-    """A graph-building error: the message must name this file at the lambda's line."""
-    return check_raise(fn, exc_type, *must_contain, build_line=fn.__code__.co_firstlineno)
-
 
 X23 = gc.placeholder("x23", (2, 3))
 X4 = gc.placeholder("x4", (4,))
-XI = gc.placeholder("labels", (5,), "int64")
-XB = gc.placeholder("xn", (None, 3))
-
-
-# ---- graph-building errors (1-24) ------------------------------------------------------------
-
-def test_01_add_shapes_do_not_broadcast():
-    build_error(ShapeError, lambda: X23 + X4, "add", "(2, 3)", "(4,)")
-
-
-def test_02_matmul_inner_dims():
-    b = gc.placeholder("b", (4, 5))
-    build_error(ShapeError, lambda: X23 @ b, "matmul", "(2, 3)", "(4, 5)")
-
-
-def test_03_matmul_scalar_operand():
-    s = gc.placeholder("s", ())
-    build_error(ShapeError, lambda: gc.matmul(s, X23), "matmul", "()", "(2, 3)")
-
-
-def test_04_matmul_batch_dims():
-    a, b = gc.placeholder("a", (2, 3, 4)), gc.placeholder("b", (5, 4, 2))
-    build_error(ShapeError, lambda: a @ b, "matmul", "(2, 3, 4)", "(5, 4, 2)")
-
-
-def test_05_sum_axis_out_of_range():
-    build_error(ShapeError, lambda: gc.sum(X23, axis=2), "sum", "axis 2", "(2, 3)")
-
-
-def test_06_repeated_axis():
-    build_error(ShapeError, lambda: gc.sum(X23, axis=(1, -1)), "sum", "repeated")
-
-
-def test_07_reshape_wrong_size():
-    build_error(ShapeError, lambda: X23.reshape(4), "reshape", "(2, 3)", "(4,)")
-
-
-def test_08_reshape_two_minus_ones():
-    build_error(ShapeError, lambda: X23.reshape(-1, -1), "reshape", "-1")
-
-
-def test_09_transpose_not_a_permutation():
-    build_error(ShapeError, lambda: X23.transpose(0, 0), "transpose", "(2, 3)")
-
-
-def test_10_broadcast_to_incompatible():
-    build_error(ShapeError, lambda: gc.broadcast_to(X23, (3, 3)), "broadcast_to", "(2, 3)",
-                "(3, 3)")
-
-
-def test_11_float_op_on_integers():
-    build_error(DTypeError, lambda: gc.exp(XI), "exp", "int64")
-
-
-def test_12_where_condition_not_bool():
-    build_error(DTypeError, lambda: gc.where(X4, X4, X4), "where", "bool")
-
-
-def test_13_one_hot_of_floats():
-    build_error(DTypeError, lambda: gc.one_hot(X4, 3), "one_hot", "float32")
-
-
-def test_14_unsupported_dtype():
-    build_error(DTypeError, lambda: gc.placeholder("z", (2,), "complex64"), "'z'", "complex64")
-
-
-def test_15_negative_dimension():
-    build_error(ShapeError, lambda: gc.placeholder("neg", (2, -3)), "'neg'", "-3")
-
-
-def test_16_ragged_parameter():
-    build_error(ShapeError, lambda: gc.parameter("rag", [[1.0, 2.0], [3.0]]), "'rag'", "ragged")
-
-
-def test_17_string_data():
-    build_error(DTypeError, lambda: gc.parameter("s", ["a", "b"]), "'s'")
-
-
-def test_18_object_data():
-    build_error(DTypeError, lambda: gc.constant(np.array([object()], dtype=object)), "constant")
-
-
-def test_19_cross_entropy_label_shape():
-    logits = gc.placeholder("logits", (5, 3))
-    lab = gc.placeholder("lab", (4,), "int64")
-    build_error(ShapeError, lambda: gc.cross_entropy(logits, lab), "cross_entropy", "(4,)",
-                "(5, 3)")
-
-
-def test_20_two_different_named_dims():
-    a, b = gc.placeholder("a", ("n", 3)), gc.placeholder("b", ("m", 3))
-    build_error(ShapeError, lambda: a + b, "add", "(n, 3)", "(m, 3)")
-
-
-def test_21_tensor_in_python_if():
-    err = check_raise(lambda: bool(X4 > 0), GraphcError, "truth value")
-    assert HERE in str(err)  # where the compared node was created is named
-
-
-def test_22_placeholder_name_not_a_string():
-    build_error(GraphcError, lambda: gc.placeholder(3, (2,)), "name")
-
-
-def test_23_non_finite_where_a_count_is_needed():
-    build_error(GraphcError, lambda: gc.one_hot(XI, float("inf")), "one_hot", "depth")
-
-
-def test_24_operand_that_is_not_data():
-    build_error(GraphcError, lambda: X4 + object(), "object")
-
-
-# ---- gradients (25-31) ---------------------------------------------------------------------------
-
-def test_25_grad_of_non_scalar_without_seed():
-    build_error(GradError, lambda: gc.grad(X23 * 2.0, X23), "(2, 3)", "seed")
-
-
-def test_26_grad_seed_of_wrong_shape():
-    build_error(GradError, lambda: gc.grad(X23 * 2.0, X23, seed=np.ones(4, np.float32)),
-                "(4,)", "(2, 3)")
-
-
-def test_27_grad_wrt_integer_input():
-    y = gc.sum(gc.cast(XI, "float32"))
-    build_error(GradError, lambda: gc.grad(y, XI), "'labels'", "int64")
-
-
-def test_28_grad_of_non_tensor():
-    build_error(GradError, lambda: gc.grad(3.0, X4), "float")
-
-
-def test_29_grad_wrt_non_tensor():
-    build_error(GradError, lambda: gc.grad(gc.sum(X4), [X4, "x4"]), "str")
-
-
-def test_30_jvp_tangent_shape():
-    build_error(GradError, lambda: gc.jvp(X23 * 2.0, X23, np.ones(4, np.float32)), "(4,)",
-                "(2, 3)")
-
-
-def test_31_grad_seed_with_non_finite_values():
-    """A NaN seed is legal data (no error at build time) but check_numerics names it."""
-    p = gc.parameter("p_seed", [1.0, 2.0])
-    g = gc.grad(p * 3.0, p, seed=gc.constant([np.nan, 1.0]))
-    f = gc.compile(g, check_numerics=True)
-    err = check_raise(f, gc.NumericsError, "constant")
-    assert HERE in str(err)
 
 
 # ---- compile-time errors (32-38) ----------------------------------------------------------------
@@ -366,6 +194,15 @@ def test_51_feed_key_that_is_a_parameter():
     np.testing.assert_array_equal(p.value, [1.0])
 
 
+def test_31_grad_seed_with_non_finite_values():
+    """A NaN seed is legal data (no error at build time) but check_numerics names it."""
+    p = gc.parameter("p_seed", [1.0, 2.0])
+    g = gc.grad(p * 3.0, p, seed=gc.constant([np.nan, 1.0]))
+    f = gc.compile(g, check_numerics=True)
+    err = check_raise(f, gc.NumericsError, "constant")
+    assert HERE in str(err)
+
+
 def test_52_too_many_positional_inputs():
     f = gc.compile(X4 * 2)
     check_raise(lambda: f(np.ones(4, np.float32), np.ones(4, np.float32)), FeedError, "x4")
@@ -378,7 +215,7 @@ def test_53_setting_a_parameter_value_of_wrong_shape():
     np.testing.assert_array_equal(p.value, [1.0, 2.0])
 
 
-@pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
+@each_backend
 def test_54_run_time_size_no_input_provides(backend, options):
     """The gradient of sum(x) over a run-time dim reads no x: no call could know the size.
     (Found by fuzzing: C/CUDA compiled it and every call raised a bare KeyError.)"""
@@ -455,8 +292,7 @@ def test_61_input_listed_twice():
 
 # ---- exported artefacts and native run-time errors (62-63) -------------------------------------
 
-@pytest.mark.skipif(not toolchain.have_c_compiler() or shutil.which("make") is None,
-                    reason="needs a C compiler and make")
+@needs_c_and_make
 def test_62_exported_c_loader_checks_its_feeds(tmp_path):
     """The exported C folder's ctypes loader (no graphc) refuses bad feeds by name."""
     x = gc.placeholder("x", (None, 3))
@@ -485,7 +321,7 @@ def test_62_exported_c_loader_checks_its_feeds(tmp_path):
         step(xs, labels, y=xs)
 
 
-@pytest.mark.skipif(not toolchain.have_cxx_compiler(), reason="needs a C++ compiler")
+@needs_cxx
 def test_63_cuda_runtime_error_under_emulation():
     """A device allocation that cannot succeed (a 2**48-element temporary: more than any
     address space) is a GraphcError naming the function and the failed call; the parameter

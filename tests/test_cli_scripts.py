@@ -12,6 +12,7 @@ import pytest
 
 import graphc as gc
 
+from helpers_backends import needs_c, needs_cxx
 from helpers_cli import ROOT, run, run_process
 
 
@@ -203,13 +204,11 @@ def test_show_dump_after_a_pass(script, capsys):
 
 
 @pytest.mark.parametrize("backend, extra, expected", [
-    ("c", [], {"Makefile", "model.c", "model.h"}),
-    ("cuda", ["--device", "emulate"], {"Makefile", "model.cu", "model.h"}),
+    pytest.param("c", [], {"Makefile", "model.c", "model.h"}, marks=needs_c),
+    pytest.param("cuda", ["--device", "emulate"], {"Makefile", "model.cu", "model.h"},
+                 marks=needs_cxx),
 ])
 def test_export_native_folders(script, tmp_path, capsys, backend, extra, expected):
-    import shutil
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler here")
     out_dir = tmp_path / backend
     code, out, err = run(capsys, "export", str(script), "--backend", backend, *extra,
                          "-o", str(out_dir))

@@ -1,11 +1,12 @@
-"""Build-time errors: each is a GraphcError subclass naming the op, the shapes and the
+"""Graph-building errors (shapes, dtypes, data, misuse of tensors, gradients): each is a
+GraphcError subclass raised by graphc's own code, naming the op, the shapes and the
 user's file:line (this file's name and the line of the failing call).
 
-Every case is one line: ``fails(Exc, lambda: <the mistake>, *texts)`` checks the type,
-that the message names this file and that line, and that it contains ``texts``.
+Every case is one line: ``fails(Exc, lambda: <the mistake>, *texts)`` (tests/
+helpers_errors.py) checks the type, the origin, that the message names this file and that
+line, and that it contains ``texts``. Compile- and call-time errors: test_bad_inputs.py.
 """
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -13,20 +14,9 @@ import pytest
 import graphc as gc
 from graphc.errors import UsageError
 
+from helpers_errors import fails
+
 HERE = os.path.basename(__file__)
-
-
-def fails(exc, fn, *texts):
-    """Run ``fn`` (written on the caller's line); check the error type and message."""
-    line = sys._getframe(1).f_lineno
-    with pytest.raises(exc) as info:
-        fn()
-    msg = str(info.value)
-    assert isinstance(info.value, gc.GraphcError)
-    assert f"{HERE}:{line}" in msg, msg
-    for text in texts:
-        assert text in msg, (text, msg)
-    return msg
 
 
 @pytest.fixture
@@ -58,6 +48,8 @@ def test_matmul_shape_mismatch(t):
     fails(gc.ShapeError, lambda: t.a @ t.b, "matmul", "(2, 3)", "(4,)")
     fails(gc.ShapeError, lambda: t.x @ t.m, "matmul", "(None, 784)", "(3, 4)")
     fails(gc.ShapeError, lambda: gc.matmul(t.a, 2.0), "matmul", "(2, 3)", "()")
+    fails(gc.ShapeError, lambda: gc.matmul(gc.placeholder("s", ()), t.a), "matmul", "()",
+          "(2, 3)")
     fails(gc.ShapeError, lambda: t.batch @ gc.placeholder("q", (3, 4, 5)), "matmul",
           "(2, 3, 4)", "(3, 4, 5)")
 
@@ -103,6 +95,7 @@ def test_ragged_parameter_data():
     fails(gc.ShapeError, lambda: gc.parameter("w", [[1.0, 2.0], 3.0]), "ragged", "(2,)")
     fails(gc.ShapeError, lambda: gc.constant([[1, 2, 3], [4, 5]]), "constant", "[3, 2]")
     fails(gc.DTypeError, lambda: gc.parameter("w", ["a", "b"]), "'w'")
+    fails(gc.DTypeError, lambda: gc.constant(np.array([object()], dtype=object)), "constant")
     fails(gc.ShapeError, lambda: gc.constant([np.ones((2, 3)), np.ones((2, 4))]), "(2, 3)",
           "(2, 4)")
     assert gc.constant([np.float32(1), np.array(2.0)]).shape == (2,)  # 0-d arrays are scalars
@@ -127,8 +120,10 @@ def test_other_usage_errors(t):
     fails(UsageError, lambda: list(t.a), "iterable", "(2, 3)")
     fails(UsageError, lambda: len(t.x), "len", "(None, 784)")
     fails(UsageError, lambda: t.a + "text", "str")
+    fails(gc.GraphcError, lambda: t.b + object(), "object")
     fails(UsageError, lambda: gc.constant(t.a), "constant")
-    fails(UsageError, lambda: gc.placeholder(3, (2,)), "placeholder")
+    fails(UsageError, lambda: gc.placeholder(3, (2,)), "placeholder", "name")
+    fails(gc.GraphcError, lambda: gc.one_hot(t.i, float("inf")), "one_hot", "depth")
 
 
 def test_dtype_errors(t):
@@ -136,6 +131,7 @@ def test_dtype_errors(t):
     fails(gc.DTypeError, lambda: -(t.a > 0), "neg", "bool", "(2, 3)")
     fails(gc.DTypeError, lambda: (t.a > 0) - (t.a < 1), "sub", "bool", "(2, 3)")
     fails(gc.DTypeError, lambda: gc.placeholder("h", (2,), "float16"), "float16")
+    fails(gc.DTypeError, lambda: gc.placeholder("z", (2,), "complex64"), "'z'", "complex64")
     fails(gc.DTypeError, lambda: gc.cast(t.a, "complex64"), "complex64")
     fails(gc.DTypeError, lambda: gc.one_hot(t.a, 3), "one_hot", "float32")
     fails(gc.ShapeError, lambda: gc.one_hot(t.i, 2.5), "one_hot", "2.5", "(3,)")
@@ -186,3 +182,16 @@ def test_tensor_needing_a_concrete_value(t):
     fails(UsageError, lambda: float(t.i), "float()", "(3,)")
     fails(UsageError, lambda: int(t.b), "int()", "(4,)")
     fails(gc.DTypeError, lambda: gc.constant([t.b, t.b]), "constant")
+
+
+def test_gradient_errors(t):
+    labels = gc.placeholder("labels", (5,), "int64")
+    fails(gc.GradError, lambda: gc.grad(t.a * 2.0, t.a), "(2, 3)", "seed")
+    fails(gc.GradError, lambda: gc.grad(t.a * 2.0, t.a, seed=np.ones(4, np.float32)), "(4,)",
+          "(2, 3)")
+    fails(gc.GradError, lambda: gc.grad(gc.sum(gc.cast(labels, "float32")), labels),
+          "'labels'", "int64")
+    fails(gc.GradError, lambda: gc.grad(3.0, t.b), "float")
+    fails(gc.GradError, lambda: gc.grad(gc.sum(t.b), [t.b, "b"]), "str")
+    fails(gc.GradError, lambda: gc.jvp(t.a * 2.0, t.a, np.ones(4, np.float32)), "(4,)",
+          "(2, 3)")

@@ -1,80 +1,69 @@
 """Fusion: kernel counts and what each kernel fuses, checked on compiled functions
 (backend="c") whose results are compared with the interpreter."""
 import numpy as np
-import pytest
 
 import graphc as gc
-from graphc.codegen import toolchain
 from graphc.codegen.base import Program
 from graphc.codegen.kernel_ir import lower
 from graphc.ir import topo_order
 from graphc.passes import fusion
 
-needs_cc = pytest.mark.skipif(not toolchain.have_c_compiler(), reason="no C compiler found")
-
-
-def _close(got, want, rtol=2e-4, atol=1e-5):
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+from helpers_backends import compile_and_compare, needs_c
 
 
 def _kernels(f):
     return f.stats["kernels"], f.stats["fused"]
 
 
-@needs_cc
+@needs_c
 def test_tutorial_forward_backward_is_one_kernel():
     a = gc.parameter("a", [2.0, 4.0])
     b = gc.parameter("b", [7.0, 5.0])
     E = 3 * a ** 3 - b ** 2
     da, db = gc.grad(E, [a, b], seed=gc.constant([1.0, 1.0]))
-    f = gc.compile([E, da, db], backend="c")
-    _close(f(), gc.evaluate([E, da, db]))
+    f = compile_and_compare([E, da, db], {})
     n, _ = _kernels(f)
     assert n == 1
 
 
-@needs_cc
+@needs_c
 def test_tanh_sigmoid_exp_with_three_gradients_is_one_kernel():
     x, y, z = (gc.placeholder(n, (None, 5)) for n in "xyz")
     seed = gc.placeholder("g", (None, 5))
     f_xyz = gc.tanh(x * y + z) * gc.sigmoid(x) - gc.exp(-z * z)
     outs = [f_xyz] + gc.grad(f_xyz, [x, y, z], seed=seed)
-    f = gc.compile(outs, backend="c")
     rng = np.random.default_rng(0)
     vals = {k: rng.normal(size=(6, 5)).astype(np.float32) for k in "xyzg"}
-    _close(f(**vals), gc.evaluate(outs, vals))
+    f = compile_and_compare(outs, vals)
     n, fused = _kernels(f)
     assert n == 1, fused
     assert {"tanh", "sigmoid", "exp"} <= set(fused[0]["ops"])
 
 
-@needs_cc
+@needs_c
 def test_softmax_cross_entropy_loss_and_gradient_at_most_four_kernels():
     logits = gc.placeholder("logits", (None, 10))
     labels = gc.placeholder("labels", (None,), "int64")
     loss = gc.cross_entropy(logits, labels)
     outs = [loss, gc.grad(loss, logits)]
-    f = gc.compile(outs, backend="c")
     rng = np.random.default_rng(1)
     feeds = {"logits": rng.normal(size=(9, 10)).astype(np.float32),
              "labels": rng.integers(0, 10, size=9)}
-    _close(f(**feeds), gc.evaluate(outs, feeds))
+    f = compile_and_compare(outs, feeds)
     n, fused = _kernels(f)
     assert n <= 4, fused
 
 
-@needs_cc
+@needs_c
 def test_softmax_forward_is_one_row_kernel():
     x = gc.placeholder("x", (None, 33))
-    f = gc.compile(gc.softmax(x), backend="c")
     xv = np.random.default_rng(2).normal(size=(5, 33)).astype(np.float32) * 30
-    _close([f(xv)], [gc.evaluate(gc.softmax(x), {x: xv})])
+    f = compile_and_compare(gc.softmax(x), {x: xv})
     n, fused = _kernels(f)
     assert n == 1 and fused[0]["kind"] == "reduce"
 
 
-@needs_cc
+@needs_c
 def test_mlp_layer_bias_and_activation_fused_into_gemm_epilogues():
     rng = np.random.default_rng(3)
     x = gc.placeholder("x", (None, 6))
@@ -84,9 +73,7 @@ def test_mlp_layer_bias_and_activation_fused_into_gemm_epilogues():
     h = gc.relu(x @ W + b)
     loss = gc.sum(h @ V)
     gW, gb = gc.grad(loss, [W, b])
-    f = gc.compile([h, loss, gW, gb], backend="c")
-    xv = rng.normal(size=(4, 6)).astype(np.float32)
-    _close(f(xv), gc.evaluate([h, loss, gW, gb], {x: xv}))
+    f = compile_and_compare([h, loss, gW, gb], {x: rng.normal(size=(4, 6)).astype(np.float32)})
     _, fused = _kernels(f)
     gemms = [k for k in fused if k["kind"] == "matmul"]
     forward = [k for k in gemms if "add" in k["ops"] and "where" in k["ops"]]
@@ -97,15 +84,14 @@ def test_mlp_layer_bias_and_activation_fused_into_gemm_epilogues():
     assert backward, f"no GEMM with the activation's backward in its epilogue: {fused}"
 
 
-@needs_cc
+@needs_c
 def test_views_are_index_arithmetic_not_copies():
     x = gc.placeholder("x", (3, 4))
     y = gc.placeholder("y", (4,))
     out = gc.transpose(x) * gc.broadcast_to(gc.reshape(y, (4, 1)), (4, 3)) + 1
-    f = gc.compile(out, backend="c")
     vals = {"x": np.arange(12.0, dtype=np.float32).reshape(3, 4),
             "y": np.arange(4.0, dtype=np.float32)}
-    _close([f(**vals)], [gc.evaluate(out, vals)])
+    f = compile_and_compare(out, vals)
     n, fused = _kernels(f)
     assert n == 1 and fused[0]["kind"] == "elementwise"
 
@@ -142,18 +128,16 @@ def test_deep_chain_schedules_without_recursion_in_bounded_kernels():
     assert sum(len(k.body.instrs) for k in pir.kernels) >= 10000
 
 
-@needs_cc
+@needs_c
 def test_kernels_split_at_the_size_bound_still_match_the_interpreter():
     x = gc.placeholder("x", (None,), "float64")
     y = x
     for k in range(3 * fusion.KERNEL_OPS):   # forward chain plus its gradient
         y = (gc.sin, gc.tanh, gc.cos)[k % 3](y)
     g = gc.grad(gc.sum(y), x)
-    f = gc.compile([y, g], backend="c")
+    f = compile_and_compare([y, g], {x: np.linspace(-2.0, 2.0, 7)}, rtol=1e-12, atol=1e-12)
     n, fused = _kernels(f)
     assert n > 3 and all(len(k["ops"]) <= fusion.KERNEL_OPS for k in fused)
-    feed = np.linspace(-2.0, 2.0, 7)
-    _close(f(feed), gc.evaluate([y, g], {x: feed}), rtol=1e-12, atol=1e-12)
 
 
 def test_every_kernel_has_a_store_or_feeds_one():
@@ -164,7 +148,7 @@ def test_every_kernel_has_a_store_or_feeds_one():
         assert k.buffers_written(), k.name
 
 
-@needs_cc
+@needs_c
 def test_costly_value_is_stored_before_a_broadcast_not_recomputed():
     b = gc.placeholder("b", (64,))
     x = gc.placeholder("x", (None, 64))
@@ -173,8 +157,6 @@ def test_costly_value_is_stored_before_a_broadcast_not_recomputed():
     assert id(e) in fusion.schedule([out]).materialized
     cheap = b * 2
     assert id(cheap) not in fusion.schedule([x * cheap]).materialized
-    f = gc.compile(out, backend="c")
     rng = np.random.default_rng(4)
-    vals = {"b": rng.normal(size=64).astype(np.float32),
-            "x": rng.normal(size=(5, 64)).astype(np.float32)}
-    _close([f(**vals)], [gc.evaluate(out, vals)])
+    compile_and_compare(out, {"b": rng.normal(size=64).astype(np.float32),
+                              "x": rng.normal(size=(5, 64)).astype(np.float32)})

@@ -36,6 +36,7 @@ from hypothesis import given
 import graphc as gc
 from graphc.ops import OPS
 
+from helpers_backends import BACKEND_IDS, BACKENDS, each_backend  # noqa: F401 (re-exported)
 from strategies import CI, COVERS, FUZZ, KINDS, Recipe, built_from, feeds_for, recipes
 
 RUN_COUNTS: dict[str, int] = {}
@@ -315,23 +316,6 @@ def check_passes_preserve_values(recipe: Recipe, dtype: str = "float64") -> None
 
 # ---- backends -------------------------------------------------------------------------------
 
-def available_backends() -> list[tuple[str, dict]]:
-    """Every backend whose tools exist here. A backend that is present but broken must
-    fail the tests, so availability asks only for the tools, never tries a compile."""
-    from graphc.codegen import toolchain
-
-    combos = [("numpy", {})]
-    if toolchain.have_c_compiler():
-        combos.append(("c", {}))
-    if toolchain.have_cxx_compiler():
-        combos.append(("cuda", {"device": "emulate"}))
-    return combos
-
-
-BACKENDS = available_backends()
-BACKEND_IDS = [b if not o else f"{b}-{'-'.join(map(str, o.values()))}" for b, o in BACKENDS]
-
-
 def _as_list(out) -> list:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
@@ -471,7 +455,7 @@ def test_passes_preserve_values_float32(recipe):
     check_passes_preserve_values(recipe, "float32")
 
 
-@pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
+@each_backend
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_backend_matches_interpreter(backend, options, dtype):
     kinds = KINDS if dtype == "float64" else CONTINUOUS_KINDS
@@ -483,7 +467,7 @@ def test_backend_matches_interpreter(backend, options, dtype):
     run()
 
 
-@pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
+@each_backend
 def test_backend_second_order(backend, options):
     @NATIVE_CI
     @given(recipes(max_steps=4, kinds=SMOOTH_KINDS))
@@ -533,7 +517,7 @@ def test_fuzz_passes(recipe):
 
 
 @pytest.mark.fuzz
-@pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
+@each_backend
 def test_fuzz_backends(backend, options):
     @FUZZ
     @given(recipes(max_steps=10), __import__("hypothesis").strategies.sampled_from(
@@ -551,7 +535,7 @@ def teardown_module(module):
 
 
 @pytest.mark.fuzz
-@pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
+@each_backend
 def test_fuzz_backends_second_order(backend, options):
     @FUZZ
     @given(recipes(max_steps=6, kinds=SMOOTH_KINDS))

@@ -10,11 +10,7 @@ import pytest
 import graphc as gc
 from graphc.numerics import first_nonfinite
 
-from test_fuzz_differential import BACKENDS, BACKEND_IDS
-
-ALL = BACKENDS
-IDS = BACKEND_IDS or ["numpy"]
-each_backend = pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+from helpers_backends import each_backend
 
 
 def here() -> str:

@@ -9,10 +9,8 @@ import pytest
 import graphc as gc
 
 from strategies import built_from
-from test_fuzz_differential import BACKENDS, BACKEND_IDS, check_backend_built, check_grad_built
-
-ALL = BACKENDS
-IDS = BACKEND_IDS or ["numpy"]
+from helpers_backends import BACKENDS, each_backend
+from test_fuzz_differential import check_backend_built, check_grad_built
 
 
 def rand(seed, shape, dtype=np.float64):
@@ -64,12 +62,12 @@ def test_grad_with_run_time_dims(graph):
 
 
 @pytest.mark.parametrize("graph", GRAPHS)
-@pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+@each_backend
 def test_backends_with_run_time_dims(graph, backend, options):
     check_backend_built(GRAPHS[graph](), backend, options)
 
 
-@pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+@each_backend
 def test_one_hot_fused_into_reduction(backend, options):
     """Fuzz #3: C and CUDA kernels fusing one_hot into a reduction redeclared an index
     variable ("conflicting declaration 'const gc_index_t i2'"): they did not compile."""
@@ -82,7 +80,7 @@ def test_one_hot_fused_into_reduction(backend, options):
     check_backend_built(built_from(outputs, feeds), backend, options)
 
 
-@pytest.mark.parametrize("backend,options", ALL, ids=IDS)
+@each_backend
 def test_float32_cast_inside_float64_graph(backend, options):
     """Fuzz #4 (a test bug, kept): a float64 graph with a float32 part returns float32
     results; tolerances follow each result's dtype, not the graph's."""
@@ -156,5 +154,5 @@ def test_softplus_second_derivative_at_zero():
     eps = 1e-6
     fd = (gc.evaluate(g, {"x": at + eps}) - gc.evaluate(g, {"x": at - eps})) / (2 * eps)
     np.testing.assert_allclose(gc.evaluate(h, {"x": at}), fd, rtol=1e-6)
-    for backend, options in ALL:
+    for backend, options in BACKENDS:
         np.testing.assert_allclose(gc.compile(h, backend=backend, **options)(at), fd, rtol=1e-6)
