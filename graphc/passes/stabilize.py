@@ -9,6 +9,7 @@ Rules (same pattern language as ``simplify``):
 * ``exp(x) / sum(exp x)``   -> ``softmax(x)``          (also the gradient of a naive
   logsumexp, which divides ``exp(x)`` by the sum)
 * ``log(exp(x) / s)``       -> ``x - log(s)``          (``log(softmax(x))`` is log-softmax)
+* ``1 - erf(x)``            -> ``erfc(x)``             (and ``1 - erfc(x)`` -> ``erf(x)``)
 * ``sqrt(x*x)``             -> ``abs(x)``
 
 Gradients of the stable forms come out right too because the rewritten graphs
@@ -23,6 +24,8 @@ share the cancellations ``simplify`` performs (``(1/s) * s*(1-s)`` -> ``1-s`` fo
 -200.0
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -119,6 +122,12 @@ RULES = register_rules("stabilize", [
          lambda b: _positive(b["s"]),
          witness=lambda v: A.log(A.exp(v("x")) / A.exp(v("s"))),
          stress=lambda dt: ({"x": 1000.0, "s": 2.0}, lambda f: f["x"] - f["s"])),
+    Rule("1-erf(x)", ("sub", 1, ("erf", "x")), ("erfc", "x"),
+         witness=lambda v: 1.0 - A.erf(v("x")),
+         stress=lambda dt: ({"x": 6.0}, lambda f: np.vectorize(math.erfc)(f["x"]))),
+    Rule("1-erfc(x)", ("sub", 1, ("erfc", "x")), ("erf", "x"),
+         witness=lambda v: 1.0 - A.erfc(v("x")),
+         stress=lambda dt: ({"x": 1e-10}, lambda f: np.vectorize(math.erf)(f["x"]))),
     Rule("sqrt(x*x)", ("sqrt", ("mul", "x", "x")), ("abs", "x"),
          witness=lambda v: A.sqrt(v("x") * v("x")),
          stress=lambda dt: ({"x": -_big(dt)}, lambda f: np.abs(f["x"]))),
