@@ -26,6 +26,7 @@ from graphc.rules import PHASES, Rule, RuleError, register_rule, rules_of
 DTYPES = ("float32", "float64")
 # a variable's shape when its witness gives none: all equal, or alternating so they broadcast
 PLANS = {"same": ((4,),), "broadcast": ((3, 1), (4,))}
+RUNTIME_SIZE = 5  # every run-time dim of a witness, when fed
 TOLERANCE = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-14)}
 
 ALL_RULES = [(phase, rule) for phase in PHASES for rule in rules_of(phase)]
@@ -40,7 +41,8 @@ def rule_id(entry) -> str:
 class Vars:
     """The placeholder maker a witness receives: ``v(name, dims=None, positive=False,
     labels=None)``; ``v.op`` builds a raw node (the API never makes some nodes, e.g. a
-    no-op reshape), ``v.const`` a constant of the dtype under test."""
+    no-op reshape), ``v.const`` a constant of the dtype under test. A witness returns one
+    graph or a list of them (the rule must fire in each); run-time dims are fed as 5."""
 
     def __init__(self, dtype: str, plan: str):
         self.dtype = dtype
@@ -68,12 +70,13 @@ class Vars:
         out = {}
         for name, node in self.made.items():
             kind = self.domain[name]
+            dims = tuple(d if isinstance(d, int) else RUNTIME_SIZE for d in node.dims)
             if kind[0] == "labels":
-                value = rng.integers(0, kind[1], size=node.dims)
+                value = rng.integers(0, kind[1], size=dims)
             elif kind[0] == "positive":
-                value = rng.uniform(0.5, 2.0, size=node.dims)
+                value = rng.uniform(0.5, 2.0, size=dims)
             else:
-                value = rng.normal(size=node.dims)
+                value = rng.normal(size=dims)
             out[node] = np.asarray(value, dtype=node.dtype)
         return out
 
@@ -86,7 +89,8 @@ def witness_graph(rule: Rule, dtype: str, plan: str):
     if rule.witness is None:
         pytest.fail(f"rule {rule.name!r} has no witness: every rule needs a graph it rewrites")
     v = Vars(dtype, plan)
-    return v, [rule.witness(v)]
+    made = rule.witness(v)
+    return v, list(made) if isinstance(made, (list, tuple)) else [made]
 
 
 def test_every_phase_has_rules_and_is_tested():
@@ -101,14 +105,15 @@ def test_rule_fires_on_its_witness_and_keeps_values(entry, dtype, plan):
     _, rule = entry
     v, outs = witness_graph(rule, dtype, plan)
     new = rewrite_with(rule, outs)
-    assert new[0] is not outs[0], f"rule {rule.name!r} did not fire on its witness"
+    for k, (a, b) in enumerate(zip(outs, new)):
+        assert a is not b, f"rule {rule.name!r} did not fire on its witness (output {k})"
     rng = np.random.default_rng(abs(hash((rule.name, dtype, plan))) % 2**32)
     for _ in range(3):
         feeds = v.feeds(rng)
-        want, got = gc.evaluate(outs, feeds)[0], gc.evaluate(new, feeds)[0]
-        assert got.shape == want.shape and got.dtype == want.dtype
-        np.testing.assert_allclose(got, want, **TOLERANCE[dtype],
-                                   err_msg=f"rule {rule.name!r} changed the values")
+        for want, got in zip(gc.evaluate(outs, feeds), gc.evaluate(new, feeds)):
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_allclose(got, want, **TOLERANCE[dtype],
+                                       err_msg=f"rule {rule.name!r} changed the values")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

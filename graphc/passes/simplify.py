@@ -129,6 +129,14 @@ def _powers(v):
     return sum(terms[1:], terms[0])
 
 
+def _sums_of_broadcasts(v):
+    """Over static stretched axes (one kept), and over a run-time one (``n`` bound by ``y``)."""
+    x, y = v("x", (3, 1)), v("y", ("n", 3))
+    return [A.sum(A.broadcast_to(x, (2, 3, 4)), axis=(0, 2)),
+            A.sum(A.broadcast_to(x, (2, 3, 4)), axis=2, keepdims=True),
+            A.sum(A.broadcast_to(v("z", (1, 3)), ("n", 3)), axis=0) + A.sum(y, axis=0)]
+
+
 RULES = register_rules("simplify", [
     # identities
     Rule("x*1", ("mul", "x", 1), "x", witness=lambda v: v("x") * 1.0),
@@ -200,7 +208,7 @@ RULES = register_rules("simplify", [
          witness=lambda v: A.exp(A.log(_pos(v)))),
     # reductions
     Rule("sum(broadcast)", ("sum", As("bc", ("broadcast_to", "x"))), _sum_of_broadcast,
-         witness=lambda v: A.sum(A.broadcast_to(v("x", (3, 1)), (2, 3, 4)), axis=(0, 2))),
+         witness=_sums_of_broadcasts),
     Rule("sum(s*x)", ("sum", ("mul", "x", "s")), _sum_of_scaled,
          lambda b: _is_scalar(b["s"]) and not _is_scalar(b["x"]),
          witness=lambda v: A.sum(v("x") * v("s", ()), axis=0, keepdims=True)),
