@@ -8,7 +8,6 @@ is installed (it is not a test dependency; the other oracles cover the same code
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 import sys
 
@@ -17,14 +16,9 @@ import pytest
 import sympy
 
 import graphc as gc
+from helpers_backends import BACKEND_IDS, BACKENDS
 
-BACKENDS = [pytest.param(("numpy", {}), id="numpy"),
-            pytest.param(("c", {}), id="c", marks=pytest.mark.skipif(
-                shutil.which("cc") is None and shutil.which("gcc") is None,
-                reason="no C compiler on this machine")),
-            pytest.param(("cuda", {"device": "emulate"}), id="cuda-emulate",
-                         marks=pytest.mark.skipif(shutil.which("c++") is None,
-                                                  reason="no C++ compiler for the emulation"))]
+EACH = pytest.mark.parametrize("backend", BACKENDS, ids=BACKEND_IDS)
 
 X = np.concatenate([np.linspace(-6, 6, 97), [-30.0, -0.0, 1e-8, 27.0]])
 SQRT2 = math.sqrt(2.0)
@@ -69,7 +63,7 @@ def compiled():
     return get
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@EACH
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_values_and_gradient_float64(compiled, backend, case):
     _, value, derivative = CASES[case]
@@ -83,7 +77,7 @@ def test_values_and_gradient_float64(compiled, backend, case):
         assert math.copysign(1, y[X.tolist().index(-0.0)]) == -1  # erf(-0) is -0
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@EACH
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_values_and_gradient_float32(compiled, backend, case):
     _, value, derivative = CASES[case]
@@ -126,7 +120,7 @@ def test_against_torch_float64(compiled):
                      ("gelu_tanh", lambda v: torch.nn.functional.gelu(v, approximate="tanh"))]:
         want = fn(t)
         (want_grad,) = torch.autograd.grad(want.sum(), t)
-        for backend in [("numpy", {}), ("c", {}), ("cuda", {"device": "emulate"})]:
+        for backend in BACKENDS:
             y, g = compiled(backend, case, "float64")(X)
             np.testing.assert_allclose(y, want.detach().numpy(), rtol=1e-14, atol=1e-300,
                                        err_msg=f"{case} on {backend[0]}")
