@@ -407,34 +407,30 @@ def test_strategy_covers_every_primitive():
     assert not missing, f"tests/strategies.py does not generate: {sorted(missing)}"
 
 
-def assert_enough_compared(counts: list[tuple[int, int]]) -> None:
-    """(compared, possible) per example: enough real comparisons happened."""
+def run_counting_comparisons(profile, strategy, check) -> None:
+    """Run ``check`` (returning (compared, possible)) on each recipe hypothesis draws
+    under ``profile``; points at a kink are skipped, but at least MIN_COMPARED_SHARE of
+    the possible comparisons must really happen."""
+    counts = []
+
+    @profile
+    @given(strategy)
+    def run(recipe):
+        counts.append(check(recipe))
+    run()
     compared, possible = (sum(c[k] for c in counts) for k in (0, 1))
     assert possible > 0 and compared >= MIN_COMPARED_SHARE * possible, counts
 
 
 def test_grad_matches_finite_differences():
     """Kinked points are skipped, but most directions must reach a real comparison."""
-    compared = []
-
-    @CI
-    @given(recipes(kinds=SMOOTH_KINDS))
-    def run(recipe):
-        compared.append(check_grad_vs_finite_differences(recipe))
-    run()
-    assert_enough_compared(compared)
+    run_counting_comparisons(CI, recipes(kinds=SMOOTH_KINDS), check_grad_vs_finite_differences)
 
 
 def test_hvp_matches_finite_differences():
     """As above, per element of the Hessian-vector product."""
-    compared = []
-
-    @CI
-    @given(recipes(max_steps=4, kinds=SMOOTH_KINDS))
-    def run(recipe):
-        compared.append(check_hvp_vs_finite_differences(recipe))
-    run()
-    assert_enough_compared(compared)
+    run_counting_comparisons(CI, recipes(max_steps=4, kinds=SMOOTH_KINDS),
+                             check_hvp_vs_finite_differences)
 
 
 @CI
@@ -480,26 +476,14 @@ def test_backend_second_order(backend, options):
 
 @pytest.mark.fuzz
 def test_fuzz_grad():
-    compared = []
-
-    @FUZZ
-    @given(recipes(max_steps=10, kinds=SMOOTH_KINDS))
-    def run(recipe):
-        compared.append(check_grad_vs_finite_differences(recipe))
-    run()
-    assert_enough_compared(compared)
+    run_counting_comparisons(FUZZ, recipes(max_steps=10, kinds=SMOOTH_KINDS),
+                             check_grad_vs_finite_differences)
 
 
 @pytest.mark.fuzz
 def test_fuzz_hvp():
-    compared = []
-
-    @FUZZ
-    @given(recipes(max_steps=6, kinds=SMOOTH_KINDS))
-    def run(recipe):
-        compared.append(check_hvp_vs_finite_differences(recipe))
-    run()
-    assert_enough_compared(compared)
+    run_counting_comparisons(FUZZ, recipes(max_steps=6, kinds=SMOOTH_KINDS),
+                             check_hvp_vs_finite_differences)
 
 
 @pytest.mark.fuzz
