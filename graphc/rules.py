@@ -19,7 +19,8 @@ A rule is a *pattern* and a *replacement* (PyTensor's ``PatternNodeRewriter``, t
   ``v(name, dims=None, positive=False, labels=None)`` (``v.op`` builds a raw node,
   ``v.const`` a constant of the dtype under test). ``stress(dtype)`` (stabilizing rules)
   returns ``(feeds, reference)``: inputs where the naive form overflows or loses its
-  digits, and a NumPy function of the feeds giving the true value.
+  digits, and a NumPy function of the feeds giving the true value. ``near_miss(v)``
+  (guarded rules) builds a graph the pattern matches but the guard must refuse.
 
 Rules are registered into phases (``canonicalize``, ``simplify``, ``stabilize``, ``dce``);
 the passes compile a phase's rules when they load, checking every op name a pattern
@@ -69,8 +70,9 @@ class Rule:
     replace: object
     guard: Callable[[dict], bool] | None = None
     witness: Callable | None = None
-    stress: tuple | None = None
+    stress: Callable | None = None
     commute: bool = True
+    near_miss: Callable | None = None
 
 
 _BOOK: dict[str, list[Rule]] = {phase: [] for phase in PHASES}
@@ -78,7 +80,8 @@ _sealed: set[str] = set()  # phases already compiled by their pass
 
 
 def register_rule(phase: str, pattern: tuple, replace, *, name: str | None = None,
-                  guard=None, witness=None, stress=None, commute: bool = True) -> Rule:
+                  guard=None, witness=None, stress=None, commute: bool = True,
+                  near_miss=None) -> Rule:
     """Add one rule to ``phase`` (tried after those registered before it). An op module
     calls this beside the op's declaration; once the passes have loaded it is too late:
 
@@ -88,7 +91,8 @@ def register_rule(phase: str, pattern: tuple, replace, *, name: str | None = Non
       ...
     graphc.rules.RuleError: phase 'simplify' is already compiled: register its rules before ...
     """
-    rule = Rule(name or repr(pattern), pattern, replace, guard, witness, stress, commute)
+    rule = Rule(name or repr(pattern), pattern, replace, guard, witness, stress, commute,
+                near_miss)
     register_rules(phase, [rule])
     return rule
 

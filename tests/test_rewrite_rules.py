@@ -19,7 +19,7 @@ import pytest
 import graphc as gc
 import graphc.passes.pipeline  # noqa: F401  (loads every pass, so every phase is filled)
 from graphc.bind import bind, constant_node
-from graphc.passes.patterns import compile_rules
+from graphc.passes.patterns import compile_rules, matches
 from graphc.passes.rewrite import NamedRule, rewrite
 from graphc.rules import PHASES, Rule, RuleError, register_rule, rules_of
 
@@ -114,6 +114,26 @@ def test_rule_fires_on_its_witness_and_keeps_values(entry, dtype, plan):
             assert got.shape == want.shape and got.dtype == want.dtype
             np.testing.assert_allclose(got, want, **TOLERANCE[dtype],
                                        err_msg=f"rule {rule.name!r} changed the values")
+
+
+GUARDED = [(phase, rule) for phase, rule in ALL_RULES if rule.near_miss is not None]
+
+
+@pytest.mark.parametrize("entry", GUARDED, ids=rule_id)
+def test_guard_refuses_its_near_miss(entry):
+    """Where a guard keeps a rule from changing values (x/x when x may be 0), a graph the
+    pattern matches but the guard must refuse: the rule must leave it alone."""
+    _, rule = entry
+    v = Vars("float64", "same")
+    outs = [rule.near_miss(v)]
+    matched = [n for n in gc.topo_order(outs)
+               if next(matches(rule.pattern, n, {"_": n}, rule.commute), None) is not None]
+    assert matched, f"the near miss of {rule.name!r} does not even match its pattern"
+    assert rewrite_with(rule, outs)[0] is outs[0], f"rule {rule.name!r} ignored its guard"
+
+
+def test_correctness_guards_have_near_misses():
+    assert len(GUARDED) >= 15
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

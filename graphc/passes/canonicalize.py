@@ -127,8 +127,8 @@ def _scalar_first(op: str, value, a: str):
     return lambda b: build(op, scalar(value(b), b["_"].dtype), b[a])
 
 
-def _rule(name, pattern, replace, guard=None, *, witness) -> Rule:
-    return Rule(name, pattern, replace, guard, witness, commute=False)
+def _rule(name, pattern, replace, guard=None, *, witness, near_miss=None) -> Rule:
+    return Rule(name, pattern, replace, guard, witness, commute=False, near_miss=near_miss)
 
 
 # ---- the table -----------------------------------------------------------------------------
@@ -147,18 +147,22 @@ RULES = register_rules("canonicalize", [
     _rule("broadcast(ones-shaped x)", ("broadcast_to", "x"),
           lambda b: broadcast_to(reshape(b["x"], ()), b["_"].dims),
           lambda b: b["x"].ndim and _all_ones(b["x"]),
-          witness=lambda v: v.op("broadcast_to", v("x", (1, 1)), shape=(3, 4))),
+          witness=lambda v: v.op("broadcast_to", v("x", (1, 1)), shape=(3, 4)),
+          near_miss=lambda v: v.op("broadcast_to", v("x", (4, 1)), shape=(3, 4, 1))),
     _rule("reshape/T(broadcast scalar)", (SHAPE_OPS, ("broadcast_to", "x")),
           lambda b: broadcast_to(b["x"], b["_"].dims), lambda b: b["x"].ndim == 0,
           witness=lambda v: v.op("reshape", v.op("broadcast_to", v("x", ()), shape=(3, 4)),
-                                      shape=(12,))),
+                                      shape=(12,)),
+          near_miss=lambda v: v.op("reshape", v.op("broadcast_to", v("x", (4,)), shape=(3, 4)),
+                                   shape=(12,))),
     _rule("reshape(reshape x)", ("reshape", ("reshape", "x")),
           lambda b: reshape(b["x"], b["_"].dims), None,
           witness=lambda v: v.op("reshape", v.op("reshape", v("x", (3, 4)), shape=(12,)),
                                       shape=(2, 6))),
     _rule("reshape(ones-shaped constant)", ("reshape", As("c", ("constant",))), _reshape_const,
           lambda b: _all_ones(b["c"]),
-          witness=lambda v: v.op("reshape", v.const(2.5, (1, 1)), shape=(1,)) + v("x")),
+          witness=lambda v: v.op("reshape", v.const(2.5, (1, 1)), shape=(1,)) + v("x"),
+          near_miss=lambda v: v.op("reshape", v.const(2.5, (2,)), shape=(2, 1))),
     _rule("reshape(f(x, scalars))", ("reshape", As("e", (IMPLICIT_BROADCAST, ANY))),
           _push_reshape_down, None,
           witness=lambda v: v.op("reshape", v("x", (3, 4)) * v("s", ()), shape=(12,))),
@@ -167,7 +171,8 @@ RULES = register_rules("canonicalize", [
                                                         perm=(1, 2, 0)), perm=(2, 0, 1))),
     # operand order and CSE
     _rule("constants first in *, last elsewhere", (COMMUTATIVE, ANY), _swap_operands,
-          _constant_misplaced, witness=lambda v: v.op("add", v.const(2.0), v("x"))),
+          _constant_misplaced, witness=lambda v: v.op("add", v.const(2.0), v("x")),
+          near_miss=lambda v: v("x") + 2.0),
     _rule("b*a is the a*b met first", (COMMUTATIVE, ANY), _twin, None,
           witness=lambda v: v("x") * v("y") - v("y") * v("x")),
     # sums: constants collected and moved outward, signs normalised
@@ -181,27 +186,29 @@ RULES = register_rules("canonicalize", [
     _rule("(x+c)+y", ("add", ("add", "x", "c"), "y"), ("add", ("add", "x", "y"), "c"),
           _const_last("c", "y"), witness=lambda v: (v("x") + 1.5) + v("y")),
     _rule("x-c", ("sub", "a", Const("c")), _with_scalar("add", "a", lambda b: -_scalar_of(b["c"])),
-          _is_float, witness=lambda v: v("x") - 1.5),
+          _is_float, witness=lambda v: v("x") - 1.5, near_miss=lambda v: v("i", labels=5) - 2),
     _rule("a-(-b)", ("sub", "a", ("neg", "b")), ("add", "a", "b"), None,
           witness=lambda v: v("x") - (-v("y"))),
     # (``a - max(a)`` is left whole: it is how stable forms are recognised)
     _rule("(x+c)-y", ("sub", ("add", "x", "c"), "y"), ("add", ("sub", "x", "y"), "c"),
           lambda b: _const_last("c", "y")(b) and b["y"].op != "max",
-          witness=lambda v: (v("x") + 1.5) - v("y")),
+          witness=lambda v: (v("x") + 1.5) - v("y"),
+          near_miss=lambda v: (v("x") + 1.5) - v.op("max", v("x"), axes=(0,), keepdims=True)),
     # products: the constant first (``9*x``, as people write ``9*a**2``)
     _rule("-1*x", ("mul", Const("k"), "x"), ("neg", "x"),
           lambda b: _is_float(b) and _scalar_of(b["k"]) == -1,
-          witness=lambda v: -1.0 * v("x")),
+          witness=lambda v: -1.0 * v("x"), near_miss=lambda v: -1 * v("i", labels=5)),
     _rule("k*(k2*y)", ("mul", Const("k"), ("mul", Const("k2"), "y")),
           _scalar_first("mul", lambda b: _scalar_of(b["k2"]) * _scalar_of(b["k"]), "y"), None,
           witness=lambda v: 3.0 * (2.0 * v("x"))),
     _rule("k*(-y)", ("mul", Const("k"), ("neg", "y")),
           _scalar_first("mul", lambda b: -_scalar_of(b["k"]), "y"), _is_float,
-          witness=lambda v: 3.0 * (-v("x"))),
+          witness=lambda v: 3.0 * (-v("x")), near_miss=lambda v: 3 * (-v("i", labels=5))),
     _rule("broadcast k * x", ("mul", Const("k"), "x"),
           _scalar_first("mul", lambda b: _scalar_of(b["k"]), "x"),
           lambda b: b["k"].ndim and not is_const(b["x"]),
-          witness=lambda v: v.const(3.0, (4,)) * v("x", (3, 4))),
+          witness=lambda v: v.const(3.0, (4,)) * v("x", (3, 4)),
+          near_miss=lambda v: 3.0 * v("x")),
     _rule("(c*a)*b", ("mul", ("mul", "c", "a"), "b"), ("mul", "c", ("mul", "a", "b")),
           _const_last("c", "b"), witness=lambda v: (2.0 * v("x")) * v("y")),
     _rule("a*(c*b)", ("mul", "a", ("mul", "c", "b")), ("mul", "c", ("mul", "a", "b")),

@@ -25,13 +25,16 @@ NOOP_RULES = register_rules("dce", [
     Rule("stop_gradient(x)", ("stop_gradient", "x"), "x",
          witness=lambda v: v.op("stop_gradient", v("x"))),
     Rule("cast to own dtype", ("cast", "x"), "x", lambda b: b["x"].dtype == b["_"].dtype,
-         witness=lambda v: v.op("cast", v("x"), dtype=v("x").dtype.name)),
+         witness=lambda v: v.op("cast", v("x"), dtype=v("x").dtype.name),
+         near_miss=lambda v: v.op("cast", v("x"), dtype="int32")),
     Rule("reshape/broadcast to own shape", (frozenset({"reshape", "broadcast_to"}), "x"), "x",
          lambda b: b["x"].dims == b["_"].dims,
-         witness=lambda v: v.op("reshape", v("x"), shape=v("x").dims)),
+         witness=lambda v: v.op("reshape", v("x"), shape=v("x").dims),
+         near_miss=lambda v: v.op("reshape", v("x", (4,)), shape=(1, 4))),
     Rule("identity transpose", ("transpose", "x"), "x",
          lambda b: b["_"].attr("perm") == tuple(range(b["_"].ndim)),
-         witness=lambda v: v.op("transpose", v("x", (3, 4)), perm=(0, 1))),
+         witness=lambda v: v.op("transpose", v("x", (3, 4)), perm=(0, 1)),
+         near_miss=lambda v: v.op("transpose", v("x", (3, 4)), perm=(1, 0))),
 ])
 
 DCE = compile_phase("dce")

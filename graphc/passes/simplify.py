@@ -130,9 +130,11 @@ def _powers(v):
 
 
 def _sums_of_broadcasts(v):
-    """Over static stretched axes (one kept), and over a run-time one (``n`` bound by ``y``)."""
+    """Over static stretched axes (kept or not, another stretched axis left), and over a
+    run-time one (``n`` bound by ``y``)."""
     x, y = v("x", (3, 1)), v("y", ("n", 3))
     return [A.sum(A.broadcast_to(x, (2, 3, 4)), axis=(0, 2)),
+            A.sum(A.broadcast_to(x, (2, 3, 4)), axis=0),  # a stretched axis stays
             A.sum(A.broadcast_to(x, (2, 3, 4)), axis=2, keepdims=True),
             A.sum(A.broadcast_to(v("z", (1, 3)), ("n", 3)), axis=0) + A.sum(y, axis=0)]
 
@@ -147,9 +149,9 @@ RULES = register_rules("simplify", [
     Rule("x-x", ("sub", "x", "x"), _zeros, witness=lambda v: v("x") - v("x")),
     Rule("x*0", ("mul", "x", 0), _zeros, witness=lambda v: v("x") * 0.0),
     Rule("0/x", ("div", 0, "x"), _zeros, lambda b: nonzero(b["x"]),
-         witness=lambda v: 0.0 / _pos(v)),
+         witness=lambda v: 0.0 / _pos(v), near_miss=lambda v: 0.0 / v("x")),
     Rule("x/x", ("div", "x", "x"), _ones, lambda b: nonzero(b["x"]),
-         witness=lambda v: _pos(v) / _pos(v)),
+         witness=lambda v: _pos(v) / _pos(v), near_miss=lambda v: v("x") / v("x")),
     Rule("x+x", ("add", "x", "x"), ("mul", "x", 2), witness=lambda v: v("x") + v("x")),
     Rule("|-x|", ("abs", ("neg", "x")), ("abs", "x"), witness=lambda v: A.abs(-v("x"))),
     # division and cancellation
@@ -164,11 +166,14 @@ RULES = register_rules("simplify", [
     Rule("1/(1/x)", ("div", 1, ("div", 1, "x")), "x",
          witness=lambda v: 1.0 / (1.0 / v("x", positive=True))),
     Rule("(a/x)*x", ("mul", ("div", "a", "x"), "x"), "a", lambda b: nonzero(b["x"]),
-         witness=lambda v: (v("a") / _pos(v)) * _pos(v)),
+         witness=lambda v: (v("a") / _pos(v)) * _pos(v),
+         near_miss=lambda v: (v("a") / v("x")) * v("x")),
     Rule("(a/x)*(x*c)", ("mul", ("div", "a", "x"), ("mul", "x", "c")), ("mul", "a", "c"),
-         lambda b: nonzero(b["x"]), witness=lambda v: (v("a") / _pos(v)) * (_pos(v) * v("c"))),
+         lambda b: nonzero(b["x"]), witness=lambda v: (v("a") / _pos(v)) * (_pos(v) * v("c")),
+         near_miss=lambda v: (v("a") / v("x")) * (v("x") * v("c"))),
     Rule("(x*c)/x", ("div", ("mul", "x", "c"), "x"), "c", lambda b: nonzero(b["x"]),
-         witness=lambda v: (_pos(v) * v("c")) / _pos(v)),
+         witness=lambda v: (_pos(v) * v("c")) / _pos(v),
+         near_miss=lambda v: (v("x") * v("c")) / v("x")),
     Rule("x/(1/y)", ("div", "x", ("div", 1, "y")), ("mul", "x", "y"),
          witness=lambda v: v("x") / (1.0 / v("y", positive=True))),
     # factoring and scalar hoisting
@@ -183,11 +188,13 @@ RULES = register_rules("simplify", [
          lambda b: build("mul", build("sub", b["b"], b["a"]),
                          build("div", scalar(-splat_value(b["c"]), b["_"].dtype), b["y"])),
          lambda b: negative_const(b["c"]),
-         witness=lambda v: (v("a") - v("b")) * (-2.0 / v("y", positive=True))),
+         witness=lambda v: (v("a") - v("b")) * (-2.0 / v("y", positive=True)),
+         near_miss=lambda v: (v("a") - v("b")) * (2.0 / v("y", positive=True))),
     Rule("(a-b)*(-c)", ("mul", ("sub", "a", "b"), "c"),
          lambda b: build("mul", build("sub", b["b"], b["a"]),
                          scalar(-splat_value(b["c"]), b["_"].dtype)),
-         lambda b: negative_const(b["c"]), witness=lambda v: (v("a") - v("b")) * -3.0),
+         lambda b: negative_const(b["c"]), witness=lambda v: (v("a") - v("b")) * -3.0,
+         near_miss=lambda v: (v("a") - v("b")) * 3.0),
     Rule("(a*s)*c", ("mul", ("mul", "a", "s"), "c"), _scalar_out,
          lambda b: _is_scalar(b["s"]) and not _is_scalar(b["a"]) and not _is_scalar(b["c"]),
          witness=lambda v: (v("a") * v("s", ())) * v("c")),
@@ -205,7 +212,7 @@ RULES = register_rules("simplify", [
     Rule("1/(1+exp(-x))", ("div", 1, ("add", ("exp", ("neg", "x")), 1)), ("sigmoid", "x"),
          witness=lambda v: 1.0 / (A.exp(-v("x")) + 1.0)),
     Rule("exp(log x)", ("exp", ("log", "x")), "x", lambda b: nonneg(b["x"]),
-         witness=lambda v: A.exp(A.log(_pos(v)))),
+         witness=lambda v: A.exp(A.log(_pos(v))), near_miss=lambda v: A.exp(A.log(v("x")))),
     # reductions
     Rule("sum(broadcast)", ("sum", As("bc", ("broadcast_to", "x"))), _sum_of_broadcast,
          witness=_sums_of_broadcasts),

@@ -121,6 +121,7 @@ RULES = register_rules("stabilize", [
     Rule("log(exp(x)/s)", ("log", ("div", ("exp", "x"), "s")), ("sub", "x", ("log", "s")),
          lambda b: _positive(b["s"]),
          witness=lambda v: A.log(A.exp(v("x")) / A.exp(v("s"))),
+         near_miss=lambda v: A.log(A.exp(v("x")) / v("s")),
          stress=lambda dt: ({"x": 1000.0, "s": 2.0}, lambda f: f["x"] - f["s"])),
     Rule("1-erf(x)", ("sub", 1, ("erf", "x")), ("erfc", "x"),
          witness=lambda v: 1.0 - A.erf(v("x")),
