@@ -96,8 +96,7 @@ def _export_case(tmp_path):
     xv = rng.normal(size=(5, 3)).astype(np.float32)
     yv = rng.integers(0, 4, size=5)
     want = gc.evaluate([loss, gW, gb], {x: xv, labels: yv})
-    from graphc.codegen.native_export import export_cuda
-    export_cuda(f._exe, str(tmp_path), "mlp", inputs=[xv, yv])
+    f._exe.export(str(tmp_path), "mlp", inputs=[xv, yv])
     return want
 
 

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.codegen import c_family, toolchain
+from graphc.codegen import build, c_dialect, probes, toolchain
 from graphc.codegen.base import Program
-from graphc.codegen.c_backend import EXTRA_FLAGS
-from graphc.codegen.kernel_ir import lower
+from graphc.codegen.c_backend import EXTRA_FLAGS, render_source
 
 pytestmark = pytest.mark.skipif(not toolchain.have_c_compiler(), reason="no C compiler")
 
@@ -96,7 +95,7 @@ def test_chain_with_sin_and_cos_of_one_value_matches():
 def _source(dtype: str = "float32") -> str:
     x = gc.placeholder("x", (None,), dtype=dtype)
     out = gc.sin(x) + gc.cos(x) * gc.tanh(x) + gc.log1p(gc.exp(x))
-    return c_family.render(lower(Program("vm", (x,), (), (out,))), c_family.C)
+    return render_source(Program("vm", (x,), (), (out,)))[1]
 
 
 def test_simd_declarations_only_under_the_probe_macro():
@@ -105,18 +104,18 @@ def test_simd_declarations_only_under_the_probe_macro():
     assert rest, "the SIMD declarations are guarded by GC_VECTOR_MATH"
     assert "omp declare simd" not in head
     guarded = rest.partition("#endif")[0]
-    for name in c_family.VECTOR_MATH:
+    for name in c_dialect.VECTOR_MATH:
         assert f" {name}(" in guarded and f" {name}f(" in guarded, name
     assert "gc_cosf(" in src.split("#endif", 1)[1]   # kernels call cos through the alias
 
 
 def test_flags_follow_the_probe(monkeypatch):
-    monkeypatch.setattr(toolchain, "vector_math_available", lambda: False)
+    monkeypatch.setattr(probes, "vector_math_available", lambda: False)
     assert "-DGC_VECTOR_MATH" not in toolchain.default_flags("c")
-    assert "-lmvec" not in toolchain._link_flags("c")
-    monkeypatch.setattr(toolchain, "vector_math_available", lambda: True)
+    assert "-lmvec" not in build.link_flags("c")
+    monkeypatch.setattr(probes, "vector_math_available", lambda: True)
     assert set(toolchain.VECTOR_MATH_CFLAGS) <= set(toolchain.default_flags("c"))
-    assert "-lmvec" in toolchain._link_flags("c")
+    assert "-lmvec" in build.link_flags("c")
 
 
 def test_env_switch_turns_the_probe_off(monkeypatch):

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from graphc.codegen import toolchain
+from graphc.codegen import build, compilers, gpu, toolchain
 from graphc.errors import BackendUnavailable, CompileError
 
 needs_cc = pytest.mark.skipif(not toolchain.have_c_compiler(), reason="no C compiler (cc/gcc/clang)")
@@ -26,7 +26,7 @@ def empty_path(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(d))
     for var in ("CC", "CXX", "CUDA_HOME", "CUDA_PATH"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(toolchain, "NVCC_FALLBACK_DIRS", ())
+    monkeypatch.setattr(compilers, "NVCC_FALLBACK_DIRS", ())
     return d
 
 
@@ -108,7 +108,7 @@ def test_cache_hit_returns_same_file_without_recompiling(monkeypatch):
     def no_compiler(*a, **k):
         raise AssertionError("compiler run on a cache hit")
 
-    monkeypatch.setattr(toolchain, "_run_compiler", no_compiler)
+    monkeypatch.setattr(build, "run_compiler", no_compiler)
     p2 = toolchain.build_shared_library(src, "c", name="hit")
     assert p2 == p1 and p2.stat().st_mtime_ns == mtime
     # different flags are a different entry (and need the compiler)
@@ -133,8 +133,8 @@ def test_unknown_language_is_an_error():
 
 
 def test_name_is_sanitised_for_file_names():
-    assert toolchain._safe_name('a"b/../c\n') == "a_b____c_"
-    assert toolchain._safe_name("") == "kernel"
+    assert build.safe_name('a"b/../c\n') == "a_b____c_"
+    assert build.safe_name("") == "kernel"
 
 
 # ---- missing tools ----------------------------------------------------------------------
@@ -158,7 +158,7 @@ def test_cc_env_is_used(empty_path, monkeypatch):
     cc = fake_tool(empty_path, "mycc", "exit 0")
     monkeypatch.setenv("CC", f"{cc} -DWRAPPED")
     assert toolchain.find_c_compiler() == str(cc)
-    assert toolchain._c_command() == (str(cc), "-DWRAPPED")
+    assert compilers.c_command() == (str(cc), "-DWRAPPED")
 
 
 def test_no_cxx_compiler_for_emulation(empty_path):
@@ -188,7 +188,7 @@ def test_nvcc_found_through_cuda_home(empty_path, tmp_path, monkeypatch):
 def test_cuda_without_gpu_says_so(monkeypatch):
     if not toolchain.have_nvcc():
         pytest.skip("nvcc not found: the nvcc message is tested elsewhere")
-    monkeypatch.setattr(toolchain, "_gpu_info", lambda: (0, None))
+    monkeypatch.setattr(gpu, "gpu_info", lambda: (0, None))
     with pytest.raises(BackendUnavailable) as e:
         toolchain.require("cuda")
     assert "GPU" in str(e.value) and "device='emulate'" in str(e.value)
@@ -198,7 +198,7 @@ def test_cuda_without_gpu_says_so(monkeypatch):
 # ---- GPU detection --------------------------------------------------------------------
 
 def test_gpu_detection_is_cheap_and_never_raises():
-    n, arch = toolchain._detect_gpu()
+    n, arch = gpu.detect_gpu()
     assert isinstance(n, int) and n >= 0
     assert arch is None or re.fullmatch(r"sm_\d+", arch)
     assert isinstance(toolchain.gpu_available(), bool)
@@ -213,12 +213,12 @@ def test_gpu_detection_is_cheap_and_never_raises():
 ])
 def test_gpu_detection_through_nvidia_smi(empty_path, script, expected):
     fake_tool(empty_path, "nvidia-smi", script)
-    assert toolchain._detect_gpu() == expected
+    assert gpu.detect_gpu() == expected
 
 
 def test_gpu_detection_can_be_disabled(monkeypatch):
     monkeypatch.setenv("GRAPHC_GPU", "0")
-    assert toolchain._detect_gpu() == (0, None)
+    assert gpu.detect_gpu() == (0, None)
 
 
 # ---- nvcc -----------------------------------------------------------------------------
@@ -270,7 +270,7 @@ needs_cxx = pytest.mark.skipif(not toolchain.have_cxx_compiler(), reason="no C++
 
 @needs_cxx
 def test_emulation_builds_survive_a_damaged_precompiled_header(tmp_path, monkeypatch):
-    shared = toolchain._emulation_pch_dir(toolchain._cxx_command())
+    shared = build.emulation_pch_dir(compilers.cxx_command())
     if shared is None:
         pytest.skip("no GCC precompiled header here (not GCC, or GRAPHC_PCH=0)")
     # work on a private copy so other processes using the shared cache are unaffected
@@ -282,7 +282,7 @@ def test_emulation_builds_survive_a_damaged_precompiled_header(tmp_path, monkeyp
     with open(shared / "graphc_cuda.h.gch", "rb") as f:
         (pch / "graphc_cuda.h.gch").write_bytes(f.read(1000))  # a truncated PCH...
     (pch / "ok").write_text("1000")  # ...that looks complete: GCC fails on it
-    assert toolchain._emulation_pch_dir(toolchain._cxx_command()) == pch
+    assert build.emulation_pch_dir(compilers.cxx_command()) == pch
     src = ("__global__ void k(float* x, float v) { x[threadIdx.x] = v; }\n"
            "GC_EXPORT int run(float* x, float v) { GC_LAUNCH(k, 1, 64, 0, x, v); "
            "GC_CHECK_LAUNCH(k); return 0; }\n")

@@ -30,6 +30,7 @@ import ctypes
 import hashlib
 import os
 import pathlib
+import shutil
 import tempfile
 import threading
 from typing import Callable, Iterator
@@ -136,7 +137,7 @@ def store(key: str, suffix: str, payload: bytes) -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def _build_lock(key: str) -> Iterator[None]:
+def build_lock(key: str) -> Iterator[None]:
     """Exclusive advisory lock per key across processes (no-op where unsupported)."""
     try:
         import fcntl
@@ -158,7 +159,7 @@ def get_or_build(key: str, suffix: str, build: Callable[[], bytes]) -> pathlib.P
     path = lookup(key, suffix)
     if path is not None:
         return path
-    with _build_lock(key):
+    with build_lock(key):
         path = lookup(key, suffix)  # another process may have built it meanwhile
         if path is not None:
             return path
@@ -185,7 +186,6 @@ def clear() -> int:
     Libraries already loaded in this process stay loaded. Returns how many top-level
     items were removed.
     """
-    import shutil
     n = 0
     for p in cache_dir().iterdir():
         with contextlib.suppress(OSError):

@@ -1,5 +1,4 @@
-"""backend="cuda": the fused kernels rendered as CUDA C (the CUDA dialect of
-``c_family``) with a generated C++ host function that runs the whole compiled function:
+"""backend="cuda": the fused kernels rendered as CUDA C (``cuda_dialect``) with a generated C++ host function that runs the whole compiled function:
 inputs uploaded, parameters kept resident on the device between calls (re-uploaded
 only when the caller passes a different array), every kernel launched in order and
 checked (errors name the kernel), updates applied on the device, results downloaded.
@@ -19,19 +18,19 @@ from __future__ import annotations
 
 import ctypes
 
-import numpy as np
 
-from ..errors import CompileError, GraphcError
-from . import c_family
-from .c_backend import (NativeRunner, _sizes_lines, c_pointers, kernel_stats, prefix,
-                        workspace_layout)
-from .c_family import CUDA
+from ..errors import GraphcError
+from . import native_export, toolchain
+from .c_family import ctype, is_column_reduction
+from .cuda_dialect import CUDA
 from .kernel_ir import BufferRef, KernelIR, ProgramIR, lower
 from .naming import sanitize_names
+from .native_host import (NativeRunner, c_pointers, kernel_stats, prefix, sizes_lines,
+                          workspace_layout)
 
 
 def _bytes(buf: BufferRef) -> str:
-    return f"((size_t){buf.size().c()} * sizeof({buf.ctype}))"
+    return f"((size_t){buf.size().c()} * sizeof({ctype(buf.dtype)}))"
 
 
 def _launch(k: KernelIR, args: list, d) -> list:
@@ -39,14 +38,14 @@ def _launch(k: KernelIR, args: list, d) -> list:
     dims = [m.c() for m in k.dims]
     if k.kind == "elementwise":
         total = "*".join(f"(int64_t)({x})" for x in dims) or "1"
-        grid, block = f"gc_blocks({total}, {d.block})", str(d.block)
+        grid, block = f"gc_blocks({total}, {d.block_threads})", str(d.block_threads)
     elif k.kind == "reduce":
         outer = [dims[a] for a in range(len(dims)) if a not in k.reduce_axes]
         red = [dims[a] for a in k.reduce_axes]
         O = "*".join(f"(int64_t)({x})" for x in outer) or "1"
         R = "*".join(f"(int64_t)({x})" for x in red) or "1"
-        if c_family.is_column_reduction(k):      # one thread per column
-            grid, block = f"gc_blocks({O}, {d.block})", str(d.block)
+        if is_column_reduction(k):                 # one thread per column
+            grid, block = f"gc_blocks({O}, {d.block_threads})", str(d.block_threads)
         else:                                      # one block per row
             grid, block = f"gc_rows({O})", f"gc_row_threads({R})"
     else:
@@ -80,7 +79,9 @@ static int gc_ensure(void** p, size_t* cap, size_t bytes) {
 """
 
 
-def render_host(pir: ProgramIR, d) -> str:
+def render_host(pir: ProgramIR, d=CUDA) -> str:
+    """CUDA host: workspace size, ``run`` (host pointers, resident parameters),
+    ``run_device`` (device pointers) and ``release``."""
     pre = prefix(pir)
     ws_lines, where = workspace_layout(pir)
     NI, NP, NR, NC = (max(len(x), 1) for x in (pir.inputs, pir.params, pir.results, pir.consts))
@@ -92,18 +93,18 @@ def render_host(pir: ProgramIR, d) -> str:
            f"static void* gc_con[{NC}]; static size_t gc_con_cap[{NC}];",
            "static void* gc_ws; static size_t gc_ws_cap;", "",
            f"GC_EXPORT int64_t {pre}_workspace_bytes(const int64_t* sizes) {{"]
-    out += _sizes_lines(pir) + ws_lines + ["    return ws_total;", "}", ""]
-    out += [f"/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads",
+    out += sizes_lines(pir) + ws_lines + ["    return ws_total;", "}", ""]
+    out += ["/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads",
             " * parameter k (else the device copy from the previous call is used). */",
             f"GC_EXPORT int {pre}_run(void* const* inputs, void* const* params, "
             "const int* param_dirty,",
             "        void* const* results, const int64_t* sizes) {"]
-    out += _sizes_lines(pir) + ws_lines
+    out += sizes_lines(pir) + ws_lines
     dev = [f"/* The kernels alone, on DEVICE pointers (workspace: {pre}_workspace_bytes). */",
            f"GC_EXPORT int {pre}_run_device(void* const* d_inputs, void* const* d_params, "
            "void* const* d_results,",
            "        const int64_t* sizes, void* d_workspace) {"]
-    dev += _sizes_lines(pir) + ws_lines + ["    (void)ws_total;"]
+    dev += sizes_lines(pir) + ws_lines + ["    (void)ws_total;"]
     for b in pir.consts:
         dev.append(f"    {{ const size_t n = sizeof({b.name}_host); const int fresh = gc_ensure("
                    f"&gc_con[{b.index}], &gc_con_cap[{b.index}], n); if (fresh < 0) return -1;")
@@ -113,15 +114,16 @@ def render_host(pir: ProgramIR, d) -> str:
                        (pir.consts, "gc_con"), (pir.results, "d_results")):
         for b in group:
             q = "" if arr == "d_results" else "const "
-            dev.append(f"    {q}{b.ctype}* {b.name} = ({q}{b.ctype}*){arr}[{b.index}];")
+            t = ctype(b.dtype)
+            dev.append(f"    {q}{t}* {b.name} = ({q}{t}*){arr}[{b.index}];")
     for t in pir.temps:
         if t.name in where:
-            dev.append(f"    {t.ctype}* {t.name} = ({t.ctype}*)(ws + off_{where[t.name]});")
+            dev.append(f"    {ctype(t.dtype)}* {t.name} = ({ctype(t.dtype)}*)(ws + off_{where[t.name]});")
     for k in pir.kernels:
-        _, args = c_family._signature(k, pir.buffers, d)
+        _, args = d.signature(k, pir.buffers)
         dev += _launch(k, args, d)
     dev += ["    GC_CHECK(gcDeviceSynchronize());", "    return 0;", "}", ""]
-    run_at = out.index(f"/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads")
+    run_at = out.index("/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads")
     out[run_at:run_at] = dev
     for b in pir.inputs:
         out.append(f"    {{ const size_t n = {_bytes(b)}; if (gc_ensure(&gc_in[{b.index}], "
@@ -238,19 +240,24 @@ class CudaExecutable:
     def __call__(self, inputs, params, bindings):
         return self.runner(inputs, params, bindings)
 
-    def export(self, directory: str, name: str | None = None) -> list:
-        from .native_export import export_cuda
-        return export_cuda(self, directory, name or self.pir.name)
+    def export(self, directory: str, name: str | None = None, sizes: dict | None = None,
+               inputs: list | None = None) -> list:
+        """Write the CUDA folder; ``sizes``/``inputs`` fix the example program's data."""
+        return native_export.export_cuda(
+            self, directory, name or self.pir.name, header=render_header(self.pir),
+            entry_prefix=prefix(self.pir),
+            headers=[toolchain.include_dir() / h for h in toolchain.HEADERS],
+            sizes=sizes, inputs=inputs)
 
 
 def render_source(program) -> tuple[ProgramIR, str]:
+    """(kernel IR, the .cu translation unit) of ``program``; nothing is compiled."""
     pir = lower(program)
-    return pir, c_family.render(pir, CUDA)
+    return pir, CUDA.render(pir, render_host(pir))
 
 
 def build(program, **options) -> CudaExecutable:
     """Lower, render and compile ``program`` with nvcc (GPU) or the emulation header."""
-    from . import toolchain
     options = {**program.options, **options}
     device = options.get("device") or "gpu"
     if device not in ("gpu", "emulate"):

@@ -4,8 +4,9 @@ expression DAGs, reductions and stores. Shared by every C-family dialect.
 A kernel has an index space (one size per axis, ``Mono`` products of known sizes and
 run-time dims), optional reduction axes, and blocks of ``Instr``s in SSA form. A load
 reads ``buf[sum(i_k * stride_k)]`` with one stride per kernel axis (0 = broadcast), so
-broadcast, transpose and reshape never copy. Each instruction's text comes from its
-op's declared C template (``OpDef.c``).
+broadcast, transpose and reshape never copy. An instruction holds its op's name and
+operands (variables or ``Literal`` constants), never target text: each renderer spells
+it from its own per-op table.
 
 >>> import graphc as gc
 >>> from graphc.codegen.base import Program
@@ -20,14 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..bind import ops_where
 from ..ir import Tensor
-from ..ops import OPS
 from ..passes import fusion
-from .naming import comment_text, sanitize_names
+from .naming import sanitize_names
 
-CTYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
-          "bool": "bool", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t"}
-COMMENT_LEN = 160
+# ops whose value is their operand's, read through the load's strides: the shape ops and
+# stop_gradient (the identity at run time)
+PASS_THROUGH = ops_where(kind="shape") | {"stop_gradient"}
 CONST_INLINE_MAX = 4096   # larger constants are passed at run time (like parameters), not
                           # written into the source (a big initializer slows every compiler)
 
@@ -42,10 +43,6 @@ def dtype_name(dtype) -> str:
     if name is None:
         name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
     return name
-
-
-def ctype(dtype) -> str:
-    return CTYPES[dtype_name(dtype)]
 
 
 @dataclass(frozen=True)
@@ -86,10 +83,6 @@ class BufferRef:
     index: int            # position among buffers of its kind
     value: object = None  # constants: the array
 
-    @property
-    def ctype(self) -> str:
-        return ctype(self.dtype)
-
     def size(self) -> Mono:
         m = ONE
         for d in self.dims:
@@ -97,24 +90,31 @@ class BufferRef:
         return m
 
 
+@dataclass(frozen=True)
+class Literal:
+    """A scalar constant operand, written inline by each renderer in its own syntax."""
+
+    value: object
+    dtype: str
+
+
 @dataclass
 class Instr:
     name: str
-    op: str                     # load | const | index | size | an op name
+    op: str                     # load | index | size | an op name
     dtype: str
-    template: str = ""          # C template: {0}, {1}... operands, {dtype} the C type
-    args: tuple = ()
+    args: tuple = ()            # operands: variable names or Literals
     buf: str = ""               # load: buffer name
     strides: tuple = ()         # load: Mono per kernel axis
     axis: int = -1              # index: the kernel axis
+    attrs: dict = field(default_factory=dict)   # size: {"size": Mono}
 
 
 @dataclass
 class Store:
     buf: str
-    value: str
+    value: object               # a variable name or a Literal
     strides: tuple
-    comment: str = ""
 
 
 @dataclass
@@ -151,7 +151,6 @@ class KernelIR:
     acc_dtype: str = "float32"
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
     ops: list = field(default_factory=list)
-    comments: list = field(default_factory=list)
 
     def blocks(self) -> list:
         out = [self.body, self.epilogue] + [p.block for p in self.phases]
@@ -215,27 +214,6 @@ class ProgramIR:
 
 # ---- lowering ------------------------------------------------------------------------------
 
-def _literal(v, dtype) -> str:
-    dt = np.dtype(dtype)
-    if dt.kind == "f":
-        x = float(v)
-        if np.isnan(x):
-            return "NAN" if dt.itemsize == 8 else "((float)NAN)"
-        if np.isinf(x):
-            t = "INFINITY" if x > 0 else "(-INFINITY)"
-            return t if dt.itemsize == 4 else f"((double){t})"
-        if dt.itemsize == 4:
-            text = str(np.float32(x))
-            if "e" not in text and "." not in text:
-                text += ".0"
-            return f"{text}f"
-        text = repr(x)
-        return text if ("." in text or "e" in text) else text + ".0"
-    if dt.kind == "b":
-        return "true" if bool(v) else "false"
-    return f"(({ctype(dt)}){int(v)}LL)"
-
-
 def _contig(dims: tuple) -> list:
     strides, acc = [], ONE
     for d in reversed(dims):
@@ -250,7 +228,6 @@ class _Lowerer:
     def __init__(self, prog: "_ProgramBuilder", group: fusion.Group, naxes: int):
         self.p, self.g, self.naxes = prog, group, naxes
         self.memo: dict = {}
-        self.text: dict = {}
         self.local: dict = {}      # (id, amap) -> variable already in registers
         self.inline: set = set()   # ids of this kernel's stores computed inline when read
         self.block = Block()
@@ -267,9 +244,8 @@ class _Lowerer:
         self.memo = {}
         return self.block
 
-    def emit(self, instr: Instr, text: str) -> str:
+    def emit(self, instr: Instr) -> str:
         self.block.instrs.append(instr)
-        self.text[instr.name] = text if len(text) <= COMMENT_LEN else instr.name
         return instr.name
 
     def load(self, node: Tensor, amap: tuple, strides_of_dims: list | None = None) -> str:
@@ -279,8 +255,7 @@ class _Lowerer:
         for k, a in enumerate(amap):
             if a is not None:
                 ks[a] = cs[k]
-        return self.emit(Instr(self.fresh(), "load", buf.dtype, buf=buf.name, strides=tuple(ks)),
-                         buf.name)
+        return self.emit(Instr(self.fresh(), "load", buf.dtype, buf=buf.name, strides=tuple(ks)))
 
     def terminal(self, n: Tensor, amap: tuple) -> str | None:
         key = (id(n), amap)
@@ -289,19 +264,16 @@ class _Lowerer:
         if n.op == "constant":
             arr = n.value
             if arr.size == 1:
-                lit = _literal(arr.reshape(()).item(), n.dtype)
-                self.text[lit] = lit
-                return lit
+                return Literal(arr.reshape(()).item(), dtype_name(n.dtype))
             return self.load(n, amap)
         if n.op == "shape_size":
             dims = [self.p.mono(d) for d in n.attr("shape")]
             size = ONE
             for d in dims:
                 size = size * d
-            name = self.fresh()
-            return self.emit(Instr(name, "size", dtype_name(n.dtype), f"(({{dtype}})({size.c()}))",
-                                   args=size.syms), size.c())
-        if n.op in ("placeholder", "parameter"):
+            return self.emit(Instr(self.fresh(), "size", dtype_name(n.dtype), args=size.syms,
+                                   attrs={"size": size}))
+        if n.op in ops_where(fed=True):
             return self.load(n, amap)
         if id(n) in self.p.sched.materialized and id(n) not in self.inline:
             if self.p.sched.kernel_of[id(n)] == self.g.index:
@@ -334,35 +306,14 @@ class _Lowerer:
         return self.memo[(id(node), amap)]
 
     def combine(self, n: Tensor, amap: tuple, args: list) -> str:
-        op = OPS[n.op]
-        if n.op in ("stop_gradient", "broadcast_to", "transpose", "reshape"):
+        if n.op in PASS_THROUGH:
             return args[0]
         if n.op == "one_hot":
             ax = amap[-1]
-            if ax is None:
-                idx = "0"
-            else:
-                idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax), f"i{ax}")
-            t = "(({dtype})({0} == {1}))"
-            return self.emit(Instr(self.fresh(), "one_hot", dtype_name(n.dtype), t, (args[0], idx)),
-                             f"one_hot({self.text.get(args[0], args[0])})")
-        template = op.c
-        if template is None:
-            raise AssertionError(f"op {n.op} has no C form")
-        if n.op == "cast":
-            template = template.replace("{dtype}", "{{dtype}}")
-            template = template.replace("{{dtype}}", ctype(n.dtype))
-            template = template.replace("{", "{{").replace("}", "}}")
-            for k in range(len(args)):
-                template = template.replace("{{%d}}" % k, "{%d}" % k)
-            template = template.replace("{{dtype}}", "{dtype}")
-        texts = [self.text.get(x, x) for x in args]
-        try:
-            text = template.format(*texts, dtype=ctype(n.dtype))
-        except (IndexError, KeyError):
-            text = n.op
-        return self.emit(Instr(self.fresh(), n.op, dtype_name(n.dtype), template, tuple(args)),
-                         text)
+            idx = (Literal(0, "int64") if ax is None else
+                   self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax)))
+            args = [args[0], idx]
+        return self.emit(Instr(self.fresh(), n.op, dtype_name(n.dtype), tuple(args)))
 
     def store(self, node: Tensor, amap: tuple) -> None:
         """Compute ``node`` here; store it now if it has a buffer, else once one is known
@@ -380,8 +331,7 @@ class _Lowerer:
         for k, a in enumerate(amap):
             if a is not None:
                 ks[a] = cs[k]
-        text = comment_text(f"{buf.name} = {self.text.get(var, var)}", COMMENT_LEN)
-        self.block.stores.append(Store(buf.name, var, tuple(ks), text))
+        self.block.stores.append(Store(buf.name, var, tuple(ks)))
 
 
 class _ProgramBuilder:
@@ -395,7 +345,7 @@ class _ProgramBuilder:
         dims = set()
         for n in self.sched.nodes.values():
             dims.update(d for d in n.dims if isinstance(d, str))
-            if n.op in ("reshape", "broadcast_to", "shape_size"):
+            if n.op in ops_where(sizes=True):
                 dims.update(d for d in n.attr("shape") if isinstance(d, str))
         dims = {self.sched.canon.get(d, d) for d in dims}
         dims = {d for d in dims if isinstance(d, str)}
@@ -426,7 +376,7 @@ class _ProgramBuilder:
         self.results: list[BufferRef] = []
         self.root_sources = []
         for r in roots:
-            if r.op in fusion.LEAF_OPS:
+            if r.op in ops_where(kind="leaf"):
                 if r.op == "placeholder":
                     self.root_sources.append(("input", self._index_of(program.inputs, r)))
                 elif r.op == "parameter":
@@ -473,7 +423,7 @@ class _ProgramBuilder:
                             np.ascontiguousarray(node.value))
             self.consts.append(buf)
             return buf
-        if node.op in ("placeholder", "parameter"):
+        if node.op in ops_where(fed=True):
             raise AssertionError(f"{node.op} {node.name!r} is not an input of the program")
         buf = self._add(node, f"t{len(self.temps)}_{node.op}", "temp", len(self.temps))
         self.temps.append(buf)
@@ -483,8 +433,7 @@ class _ProgramBuilder:
 def _kernel_name(g: fusion.Group, ops: list) -> str:
     seen = []
     for o in ops:
-        if o not in seen and o not in ("broadcast_to", "reshape", "transpose", "stop_gradient",
-                                       "cast"):
+        if o not in seen and o not in PASS_THROUGH and o != "cast":
             seen.append(o)
     head = {"elementwise": "", "reduce": "reduce_", "matmul": ""}[g.kind]
     body = "_".join(seen[:4]) or "copy"
@@ -534,7 +483,6 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
         k.body = low.start_block()
         k.acc_dtype = dtype_name(mm.dtype)
         low.local[(id(mm), tuple(range(n)))] = "acc"
-        low.text["acc"] = "acc"
         low.memo[(id(mm), tuple(range(n)))] = "acc"
         # the product itself is stored only if a root or another kernel reads it
         low.pending.append((k.body, mm, "acc", tuple(range(n))))
@@ -553,7 +501,6 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
             k.phases.append(Phase(red.op, blk, v, res, dtype_name(red.dtype)))
             om = fusion.outer_map(g, red)
             low.local[(id(red), om)] = res
-            low.text[res] = f"{red.op}({low.text.get(v, v)})"
             low.pending.append((None, red, res, om))
         k.epilogue = low.start_block()
         for e in g.epilogue:
@@ -585,7 +532,6 @@ def lower(program) -> ProgramIR:
     for k in kernels:
         _drop_dead(k)
         _collapse(k)
-        _name_comments(k)
     fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
     return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
                      pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused,
@@ -608,10 +554,6 @@ def _drop_dead(k: KernelIR) -> None:
                 kept.append(ins)
                 live.update(a for a in ins.args if isinstance(a, str))
         blk.instrs = kept[::-1]
-
-
-def _name_comments(k: KernelIR) -> None:
-    k.comments = [s.comment for b in (k.epilogue, k.body) for s in b.stores]
 
 
 # ---- axis collapsing -----------------------------------------------------------------------

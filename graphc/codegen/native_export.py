@@ -1,5 +1,9 @@
 """Standalone artefacts of the C and CUDA backends (nothing here imports graphc at run time).
 
+The executable hands over what the artefact needs (its kernel IR and source, the host
+header text, the entry points' prefix, the CUDA headers to copy); this module imports
+no backend.
+
 C:    ``<name>.c``, ``<name>.h``, ``Makefile`` (cc + OpenMP when available), parameter
       values ``<name>_params.npz`` and ``<name>_loader.py``, whose ``load()`` returns a
       callable used like the compiled function (needs only numpy + ctypes).
@@ -15,7 +19,9 @@ import shutil
 
 import numpy as np
 
-from .kernel_ir import ProgramIR, ctype
+from .c_family import ctype
+from .kernel_ir import ProgramIR
+from .naming import sanitize_names
 
 
 def _write(directory: str, name: str, text, mode="w") -> str:
@@ -168,21 +174,21 @@ clean:
 """
 
 
-def export_c(exe, directory: str, name: str) -> list:
-    from .c_backend import prefix, render_header
-    from .naming import sanitize_names
+def export_c(exe, directory: str, name: str, header: str, entry_prefix: str) -> list:
+    """Write the C folder of executable ``exe`` (its ``pir`` and ``source``); ``header``
+    is the host API's text and ``entry_prefix`` its functions' prefix."""
     pir = exe.pir
     name = sanitize_names([name])[0]
     os.makedirs(directory, exist_ok=True)
     src = next(iter(exe.source.values()))
     paths = [_write(directory, f"{name}.c", f'#include "{name}.h"\n' + src),
-             _write(directory, f"{name}.h", render_header(pir)),
+             _write(directory, f"{name}.h", header),
              _write(directory, "Makefile", C_MAKEFILE.format(name=name))]
     np.savez(os.path.join(directory, f"{name}_params.npz"),
              **{b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.param_nodes)})
     paths.append(os.path.join(directory, f"{name}_params.npz"))
     paths.append(_write(directory, f"{name}_loader.py", LOADER.format(
-        name=name, module=f"{name}_loader", prefix=prefix(pir), meta=_meta(pir),
+        name=name, module=f"{name}_loader", prefix=entry_prefix, meta=_meta(pir),
         alias=_sym_alias(pir))))
     return paths
 
@@ -252,19 +258,17 @@ def _example_main(pir: ProgramIR, name: str, prefix: str, sizes: dict) -> str:
     return "\n".join(lines)
 
 
-def export_cuda(exe, directory: str, name: str, sizes: dict | None = None,
-                inputs: list | None = None) -> list:
-    """Write the CUDA folder. ``inputs`` (arrays) and ``sizes`` (C size name -> int) fix
-    the example's data; by default run-time dims are 4 and inputs are seeded random."""
-    from .c_backend import prefix
-    from .cuda_backend import render_header
-    from .naming import sanitize_names
-    from . import toolchain
+def export_cuda(exe, directory: str, name: str, header: str, entry_prefix: str,
+                headers: list, sizes: dict | None = None, inputs: list | None = None) -> list:
+    """Write the CUDA folder of executable ``exe``: ``header`` is the host API's text,
+    ``entry_prefix`` its functions' prefix, ``headers`` the paths of the graphc headers
+    to copy. ``inputs`` (arrays) and ``sizes`` (C size name -> int) fix the example's
+    data; by default run-time dims are 4 and inputs are seeded random."""
     pir = exe.pir
     name = sanitize_names([name])[0]
     os.makedirs(os.path.join(directory, "data"), exist_ok=True)
     src = next(iter(exe.source.values()))
-    pre = prefix(pir)
+    pre = entry_prefix
     sizes = dict(sizes or {})
     for b, arr in zip(pir.inputs, inputs or []):
         for m, n in zip(b.dims, np.shape(arr)):
@@ -273,12 +277,12 @@ def export_cuda(exe, directory: str, name: str, sizes: dict | None = None,
     for s in pir.sym_order:
         sizes.setdefault(s, 4)
     paths = [_write(directory, f"{name}.cu", src),
-             _write(directory, f"{name}.h", render_header(pir)),
+             _write(directory, f"{name}.h", header),
              _write(directory, "Makefile", CUDA_MAKEFILE.format(name=name)),
              _write(directory, "example_main.cpp", _example_main(pir, name, pre, sizes))]
-    for h in ("graphc_cuda.h", "graphc_cuda_emu.h"):
-        dst = os.path.join(directory, h)
-        shutil.copyfile(os.path.join(toolchain.include_dir(), h), dst)
+    for h in headers:
+        dst = os.path.join(directory, os.path.basename(h))
+        shutil.copyfile(h, dst)
         paths.append(dst)
     rng = np.random.default_rng(0)
     for k, b in enumerate(pir.inputs):

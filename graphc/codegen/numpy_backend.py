@@ -16,8 +16,10 @@ op); what the op *means* is its reference ``impl`` in ``graphc.ops``.
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib.util
+import inspect
 import linecache
 import marshal
 import os
@@ -29,6 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import special
+from . import cache
+from ..bind import ops_where
 from ..errors import CompileError
 from ..ir import Tensor, topo_order
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
@@ -79,6 +84,8 @@ NUMPY_OPS: dict[str, Spelling] = {
     "sign": _ufunc("sign", 1),
     "log1p": _ufunc("log1p", 1),
     "expm1": _ufunc("expm1", 1),
+    "erf": Spelling("np.copyto({out}, erf({0}))", "out", helper="special"),
+    "erfc": Spelling("np.copyto({out}, erfc({0}))", "out", helper="special"),
     "stop_gradient": Spelling("{0}", "view"),
     "add": _ufunc("add", 2),
     "sub": _ufunc("subtract", 2),
@@ -110,6 +117,37 @@ NUMPY_OPS: dict[str, Spelling] = {
                         returns_out=True),
 }
 
+
+def embedded_source(module) -> str:
+    """A NumPy-only module's code (after its docstring and ``import numpy as np``), to be
+    pasted into a generated module that must not import graphc."""
+    text = inspect.getsource(module)
+    tree = ast.parse(text)
+    start = next(n.end_lineno for n in tree.body if isinstance(n, ast.Import)
+                 and [a.name for a in n.names] == ["numpy"])
+    # its export list would restrict the generated module's own
+    dropped = {line for n in tree.body if isinstance(n, ast.Assign)
+               and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)
+               for line in range(n.lineno, n.end_lineno + 1)}
+    lines = [line for k, line in enumerate(text.splitlines(), 1)
+             if k > start and k not in dropped]
+    body = "\n".join(lines).strip("\n")
+    return f"# ---- {module.__name__}, embedded (NumPy only) ----\n{body}\n"
+
+
+def defined_names(source: str) -> set:
+    """The top-level names a helper's source defines (reserved in generated modules)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+# helper name -> source pasted into the module when a spelling needs it
 HELPERS: dict[str, str] = {
     "_sigmoid": '''\
 def _sigmoid(x, out):
@@ -117,12 +155,14 @@ def _sigmoid(x, out):
     e = np.exp(-np.abs(x))
     np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
 ''',
+    "special": embedded_source(special),   # erf, erfc without SciPy
 }
 
-LEAVES = ("placeholder", "parameter", "constant", "shape_size")
-_RESERVED = {"np", "os", "ws", "compute", "workspace", "load", "Model", "CONST", "INPUTS",
-             "PARAMS", "UPDATES", "OUTPUTS", "DIMS", "READS"} | set(HELPERS)
-_DIM_SOURCES = frozenset(LEAVES + ("reshape", "broadcast_to"))  # ops that bring sizes in
+LEAVES = ops_where(kind="leaf")
+_RESERVED = ({"np", "os", "ws", "compute", "workspace", "load", "Model", "CONST", "INPUTS",
+              "PARAMS", "UPDATES", "OUTPUTS", "DIMS", "READS"}
+             | {name for text in HELPERS.values() for name in defined_names(text)})
+_DIM_SOURCES = LEAVES | ops_where(sizes=True)  # ops that bring sizes in
 INLINE_CONST_MAX = 16        # larger constants go to the values file
 _COMMENT_MAX = 120           # a node's formula comment is cut here (long constants)
 _DTYPE_NAMES: dict = {}
@@ -628,7 +668,6 @@ def _bytecode(text: str, filename: str) -> types.CodeType:
     version), since Python compiles a 20,000-node module in about 0.3 s."""
     if len(text) < CODE_CACHE_MIN_CHARS:
         return compile(text, filename, "exec")
-    from . import cache
     key = cache.make_key("numpy-module", importlib.util.MAGIC_NUMBER, sys.version, filename,
                          text)
     try:

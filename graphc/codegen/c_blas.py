@@ -1,0 +1,143 @@
+"""The C backend's optional BLAS path: which matmul kernels map onto one
+``cblas_?gemm`` call, the epilogue kernel that applies their fused ops to the BLAS
+product, and the host code that calls BLAS through a function pointer (set at load
+time; left unset, the generated GEMM runs). C only: CUDA always runs its own GEMM.
+
+>>> import graphc as gc
+>>> from graphc.codegen.base import Program
+>>> from graphc.codegen.kernel_ir import lower
+>>> a, b = gc.placeholder("a", (3, 4)), gc.placeholder("b", (4, 5))
+>>> plan = blas_plan(lower(Program("f", (a, b), (), (a @ b,))).kernels[0])
+>>> plan["a"], plan["b"], plan["ta"], plan["tb"]
+('a', 'b', False, False)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .c_family import ctype, dims_lines
+from .kernel_ir import KernelIR, Mono, ProgramIR
+
+
+def blas_plan(k: KernelIR) -> dict | None:
+    """How a 2-D matmul kernel maps onto one ``cblas_?gemm`` call (None: it does not)."""
+    if k.kind != "matmul" or k.acc_dtype not in ("float32", "float64"):
+        return None
+    batch, m_ax, n_ax, k_ax = k.mm_axes
+    if batch or len(k.a.instrs) != 1 or len(k.b.instrs) != 1:
+        return None
+    la, lb = k.a.instrs[0], k.b.instrs[0]
+    if la.op != "load" or lb.op != "load" or la.dtype != k.acc_dtype or lb.dtype != k.acc_dtype:
+        return None
+    one = Mono(1)
+
+    def layout(load, row_ax, col_ax):
+        # (transposed?, leading dimension) for a row-major operand view, else None
+        rs = load.strides[row_ax] if row_ax is not None else Mono(0)
+        cs = load.strides[col_ax] if col_ax is not None else Mono(0)
+        rows = k.dims[row_ax] if row_ax is not None else one
+        cols = k.dims[col_ax] if col_ax is not None else one
+        if cs == one and (rs == cols or rs.is_zero and rows == one):
+            return False, cols
+        if rs == one and (cs == rows or cs.is_zero and cols == one):
+            return True, rows
+        if cs == one and rows == one:
+            return False, cols
+        return None
+
+    a = layout(la, m_ax, k_ax)
+    b = layout(lb, k_ax, n_ax)
+    if a is None or b is None:
+        return None
+    M = k.dims[m_ax] if m_ax is not None else one
+    N = k.dims[n_ax] if n_ax is not None else one
+    return {"a": la.buf, "b": lb.buf, "ta": a[0], "lda": a[1], "tb": b[0], "ldb": b[1],
+            "M": M, "N": N, "K": k.dims[k_ax], "size": M * N}
+
+
+def epilogue_kernel(k: KernelIR, bufs: dict, d) -> tuple[str, list]:
+    """(``<name>_epilogue``: the matmul's fused epilogue reading ``acc`` from ``gemm_out``,
+    its argument names); ``d`` is the C dialect renderer."""
+    batch, m_ax, n_ax, k_ax = k.mm_axes
+    T = ctype(k.acc_dtype)
+    reads = [b for b in dict.fromkeys(i.buf for i in k.body.instrs if i.op == "load")]
+    writes = list(dict.fromkeys(s.buf for s in k.body.stores))
+    sizes = set()
+    for m in k.dims:
+        sizes.update(m.syms)
+    for i in k.body.instrs:
+        for s in i.strides:
+            sizes.update(s.syms)
+    sizes = sorted(sizes)
+    decl = [f"const int64_t {s}" for s in sizes]
+    decl += [f"const {ctype(bufs[b].dtype)}* {d.restrict} {b}" for b in reads if b not in writes]
+    decl.append(f"const {T}* {d.restrict} gemm_out")
+    decl += [f"{ctype(bufs[b].dtype)}* {d.restrict} {b}" for b in writes]
+    args = sizes + [b for b in reads if b not in writes] + ["gemm_out"] + writes
+    lines, names = dims_lines(k, "    ", "int64_t")
+    M = names[m_ax] if m_ax is not None else "1"
+    N = names[n_ax] if n_ax is not None else "1"
+    iv = [f"i{j}" for j in range(len(k.dims))]
+    out = [f"/* {k.name}_epilogue: the epilogue of {k.name} over a BLAS product */",
+           f"static void {k.name}_epilogue({', '.join(decl)}) {{"] + lines
+    out.append(f"    #pragma omp parallel for if ({M} * {N} > {d.par_threshold}) schedule(static)")
+    out.append(f"    for (int64_t im = 0; im < {M}; ++im) {{")
+    if m_ax is not None:
+        out.append(f"        const int64_t i{m_ax} = im;")
+    out.append(f"        for (int64_t jn = 0; jn < {N}; ++jn) {{")
+    if n_ax is not None:
+        out.append(f"            const int64_t i{n_ax} = jn;")
+    out.append(f"            const {T} acc = gemm_out[im * {N} + jn];")
+    out += d.block(k.body, iv, "            ")
+    out += ["        }", "    }", "}"]
+    return "\n".join(out), args
+
+
+BLAS_DECL = """\
+/* Optional BLAS (cblas_?gemm with 64-bit ints), set by <prefix>_set_blas; when unset,
+ * matmuls run the generated kernels above. */
+typedef void (*gc_sgemm_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
+                           int64_t, const float*, int64_t, float, float*, int64_t);
+typedef void (*gc_dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*, int64_t);
+static gc_sgemm_t gc_sgemm = 0;
+static gc_dgemm_t gc_dgemm = 0;
+"""
+
+
+def host_setter(prefix: str) -> list:
+    """The BLAS declarations and ``<prefix>_set_blas``, which installs the pointers."""
+    return [BLAS_DECL, f"void {prefix}_set_blas(void* sgemm, void* dgemm) {{",
+            "    gc_sgemm = (gc_sgemm_t)sgemm;", "    gc_dgemm = (gc_dgemm_t)dgemm;", "}", ""]
+
+
+def workspace_lines(pir: ProgramIR) -> tuple[list, dict]:
+    """Workspace lines reserving the BLAS output scratch; kernel name -> BLAS plan."""
+    plans = {k.name: blas_plan(k) for k in pir.kernels}
+    plans = {n: p for n, p in plans.items() if p is not None}
+    lines = ["    int64_t gemm_bytes = 0;"]
+    for name, p in plans.items():
+        k = next(k for k in pir.kernels if k.name == name)
+        lines.append(f"    {{ const int64_t b = (int64_t){p['size'].c()} * "
+                     f"{np.dtype(k.acc_dtype).itemsize}; if (b > gemm_bytes) gemm_bytes = b; }}")
+    lines.append("    const int64_t off_gemm = ws_total; ws_total += (gemm_bytes + 63) / 64 * 64;"
+                 " (void)off_gemm;")
+    return lines, plans
+
+
+def host_call(k: KernelIR, plan: dict, pir: ProgramIR, d) -> list:
+    """Run kernel ``k`` through BLAS + its epilogue when the pointer is set, else itself."""
+    T = "float" if k.acc_dtype == "float32" else "double"
+    fn = "gc_sgemm" if T == "float" else "gc_dgemm"
+    _, args = epilogue_kernel(k, pir.buffers, d)
+    _, full = d.signature(k, pir.buffers)
+    ta, tb = (112 if plan["ta"] else 111), (112 if plan["tb"] else 111)
+    return [f"    if ({fn}) {{   /* {k.name} through BLAS, then its epilogue */",
+            f"        {T}* gemm_out = ({T}*)(ws + off_gemm);",
+            f"        {fn}(101, {ta}, {tb}, {plan['M'].c()}, {plan['N'].c()}, {plan['K'].c()}, 1, "
+            f"{plan['a']}, {plan['lda'].c()}, {plan['b']}, {plan['ldb'].c()}, 0, gemm_out, "
+            f"{plan['N'].c()});",
+            f"        {k.name}_epilogue({', '.join(args)});",
+            "    } else {",
+            f"        {k.name}({', '.join(full)});",
+            "    }"]

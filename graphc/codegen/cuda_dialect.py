@@ -1,0 +1,199 @@
+"""The CUDA dialect: grid-stride loops over the index space, one block per row for
+reductions (one thread per column for column reductions), and a shared-memory tiled
+GEMM. Math, NAN/INFINITY and gc_max come from ``graphc_cuda.h``.
+
+>>> import graphc as gc
+>>> from graphc.codegen.base import Program
+>>> from graphc.codegen.kernel_ir import lower
+>>> x = gc.placeholder("x", (8,))
+>>> pir = lower(Program("f", (x,), (), (gc.exp(x),)))
+>>> "expf(v1)" in CUDA.render_kernel(pir.kernels[0], pir.buffers)
+True
+"""
+from __future__ import annotations
+
+from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
+                       mm_sizes, product, reduce_identity)
+from .kernel_ir import KernelIR
+
+TILE, TK, THREADS_2D = 64, 16, 16   # GEMM: 64x64 tile, k-step 16, 16x16 threads x 4x4
+
+
+class CudaDialect(CFamilyRenderer):
+    """CUDA C: kernels are ``__global__`` functions walked by threads."""
+
+    name = "cuda"
+    gpu = True
+    kernel_qual = "__global__ void"
+    restrict = "GC_RESTRICT"
+    index_t = "gc_index_t"
+    sum_acc_f32 = "float"
+    host_qual = "GC_EXPORT "
+    prelude = '#include "graphc_cuda.h"\n#include <stdbool.h>\n'
+    block_threads = 256      # threads per block of elementwise and column kernels
+
+    def index_type(self, k: KernelIR, extra: int = 1) -> str:
+        """``int`` when every index fits (faster on a GPU), else the 64-bit index type."""
+        total = 1
+        for m in k.dims:
+            if m.static() is None:
+                return self.index_t
+            total *= m.static()
+        return "int" if total * extra < 2**31 - 1 else self.index_t
+
+    def elementwise(self, k: KernelIR) -> list:
+        n = len(k.dims)
+        it = self.index_type(k)
+        lines, names = dims_lines(k, "    ", it)
+        ivars = [f"i{j}" for j in range(n)]
+        lines.append(f"    const {it} total = {product(names)};")
+        lines.append(f"    for ({it} flat = ({it})blockIdx.x * blockDim.x + threadIdx.x; "
+                     f"flat < total; flat += ({it})gridDim.x * blockDim.x) {{")
+        lines += decompose("flat", list(range(n)), names, "        ", it)
+        lines += self.block(k.body, ivars, "        ")
+        lines.append("    }")
+        return lines
+
+    @staticmethod
+    def r_loop(loop: str, body: list, red, names, it) -> list:
+        """``for (loop) { <r decomposed into the reduced axes> body }`` at a row's indent."""
+        return ([f"        for ({loop}) {{"] + decompose("r", red, names, "            ", it)
+                + body + ["        }"])
+
+    def accumulate(self, p, acc_t: str, loop: str, red, names, ivars, it) -> list:
+        """A reduction phase's accumulator and its loop over the reduced index ``r``."""
+        value = self.operand(p.value)
+        step = (f"            a_{p.result} += {value};" if p.op == "sum" else
+                f"            a_{p.result} = gc_max(a_{p.result}, ({acc_t}){value});")
+        return ([f"        {acc_t} a_{p.result} = {reduce_identity(p.op, p.dtype)};"]
+                + self.r_loop(loop, self.block(p.block, ivars, "            ") + [step],
+                              red, names, it))
+
+    def reduce_columns(self, k: KernelIR) -> list:
+        """One thread per output (column): each walks its rows; threads of a warp read
+        consecutive addresses at every step (coalesced), no shared memory needed."""
+        n = len(k.dims)
+        it = self.index_type(k)
+        lines, names = dims_lines(k, "    ", it)
+        outer = [a for a in range(n) if a not in k.reduce_axes]
+        red = list(k.reduce_axes)
+        ivars = [f"i{j}" for j in range(n)]
+        lines.append(f"    const {it} O = {product([names[a] for a in outer])};")
+        lines.append(f"    const {it} R = {product([names[a] for a in red])};")
+        lines.append(f"    for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < O; "
+                     f"o += ({it})gridDim.x * blockDim.x) {{")
+        lines += decompose("o", outer, names, "        ", it)
+        for p in k.phases:
+            acc_t = self.acc_type(p.op, p.dtype)
+            lines += self.accumulate(p, acc_t, f"{it} r = 0; r < R; ++r", red, names, ivars, it)
+            lines.append(f"        const {ctype(p.dtype)} {p.result} = "
+                         f"({ctype(p.dtype)})a_{p.result};")
+        lines += self.block(k.epilogue, ivars, "        ")
+        if k.body.instrs or k.body.stores:
+            lines += self.r_loop(f"{it} r = 0; r < R; ++r",
+                                 self.block(k.body, ivars, "            "), red, names, it)
+        lines.append("    }")
+        return lines
+
+    def reduce(self, k: KernelIR) -> list:
+        if is_column_reduction(k):
+            return self.reduce_columns(k)
+        n = len(k.dims)
+        it = self.index_type(k)
+        lines, names = dims_lines(k, "    ", it)
+        outer = [a for a in range(n) if a not in k.reduce_axes]
+        red = list(k.reduce_axes)
+        ivars = [f"i{j}" for j in range(n)]
+        scratch = {}
+        for p in k.phases:
+            acc_t = self.acc_type(p.op, p.dtype)
+            if acc_t not in scratch:
+                scratch[acc_t] = f"scratch_{len(scratch)}"
+                lines.insert(0, f"    __shared__ {acc_t} {scratch[acc_t]}[32];")
+        lines.append(f"    const {it} O = {product([names[a] for a in outer])};")
+        lines.append(f"    const {it} R = {product([names[a] for a in red])};")
+        lines.append(f"    for ({it} o = blockIdx.x; o < O; o += gridDim.x) {{")
+        lines += decompose("o", outer, names, "        ", it)
+        for p in k.phases:
+            acc_t = self.acc_type(p.op, p.dtype)
+            lines += self.accumulate(p, acc_t, f"{it} r = threadIdx.x; r < R; r += blockDim.x",
+                                     red, names, ivars, it)
+            fn = "gc_block_allreduce_sum" if p.op == "sum" else "gc_block_allreduce_max"
+            lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)}){fn}"
+                         f"(a_{p.result}, {scratch[acc_t]});")
+        lines += self.block(k.epilogue, ivars, "        ", guard="threadIdx.x == 0")
+        if k.body.instrs or k.body.stores:
+            lines += self.r_loop(f"{it} r = threadIdx.x; r < R; r += blockDim.x",
+                                 self.block(k.body, ivars, "            "), red, names, it)
+        lines.append("    }")
+        return lines
+
+    def tile_load(self, dst, pos, split, origin, ax, size, operand, value, k_ax, K, T, it,
+                  iv) -> list:
+        """One GEMM operand's TK x TILE tile into shared ``dst`` (zeros past the edges);
+        ``split`` is the statement that splits the flat ``e`` into ``kk`` and ``pos``."""
+        lines = [f"        for (int e = threadIdx.x; e < {TILE * TK}; e += blockDim.x) {{",
+                 f"            {split}",
+                 f"            const {it} i{k_ax} = kt + kk;"]
+        if ax is not None:
+            lines.append(f"            const {it} i{ax} = {origin} + {pos};")
+            cond = f"i{ax} < {size} && i{k_ax} < {K}"
+        else:
+            cond = f"{origin} + {pos} < 1 && i{k_ax} < {K}"
+        lines += [f"            {T} val = 0;", f"            if ({cond}) {{"]
+        lines += self.block(operand, iv, "                ")
+        lines += [f"                val = {self.operand(value)};", "            }",
+                  f"            {dst}[kk][{pos}] = val;", "        }"]
+        return lines
+
+    def matmul(self, k: KernelIR) -> list:
+        it = self.index_type(k)
+        lines, names = dims_lines(k, "    ", it)
+        batch, m_ax, n_ax, k_ax, M, N, K = mm_sizes(k, names)
+        iv = [f"i{j}" for j in range(len(k.dims))]
+        T = ctype(k.acc_dtype)
+        head = [f"    __shared__ {T} As[{TK}][{TILE}];",
+                f"    __shared__ {T} Bs[{TK}][{TILE} + 1];"]
+        lines = head + lines
+        lines += [
+            f"    const {it} bz = blockIdx.z;",
+            f"    if (bz >= {product([names[a] for a in batch])}) return;   /* empty batch */",
+            *decompose("bz", batch, names, "    ", it),
+            "    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;",
+            f"    const {it} row0 = ({it})blockIdx.y * {TILE}, col0 = ({it})blockIdx.x * {TILE};",
+            f"    {T} c[4][4];",
+            "    for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] = 0;",
+            f"    for ({it} kt = 0; kt < {K}; kt += {TK}) {{",
+        ]
+        # both tiles are stored k-major: As[kk][row], Bs[kk][col]
+        lines += self.tile_load("As", "ii", f"const int ii = e / {TK}, kk = e % {TK};", "row0",
+                                m_ax, M, k.a, k.a_value, k_ax, K, T, it, iv)
+        lines += self.tile_load("Bs", "jj", f"const int kk = e / {TILE}, jj = e % {TILE};",
+                                "col0", n_ax, N, k.b, k.b_value, k_ax, K, T, it, iv)
+        lines += [
+            "        __syncthreads();",
+            f"        for (int kk = 0; kk < {TK}; ++kk) {{",
+            f"            {T} a[4], b[4];",
+            "            for (int m = 0; m < 4; ++m) a[m] = As[kk][ty + 16 * m];",
+            "            for (int q = 0; q < 4; ++q) b[q] = Bs[kk][tx + 16 * q];",
+            "            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) "
+            "c[m][q] += a[m] * b[q];",
+            "        }",
+            "        __syncthreads();",
+            "    }",
+            "    for (int m = 0; m < 4; ++m) {",
+            "        for (int q = 0; q < 4; ++q) {",
+            f"            const {it} row = row0 + ty + 16 * m, col = col0 + tx + 16 * q;",
+            f"            if (row >= {M} || col >= {N}) continue;",
+        ]
+        if m_ax is not None:
+            lines.append(f"            const {it} i{m_ax} = row;")
+        if n_ax is not None:
+            lines.append(f"            const {it} i{n_ax} = col;")
+        lines.append(f"            const {T} acc = c[m][q];")
+        lines += self.block(k.body, iv, "            ")
+        lines += ["        }", "    }"]
+        return lines
+
+
+CUDA = CudaDialect()
