@@ -24,7 +24,7 @@ def pytest_configure(config):
     """Before any test module is imported (some compile at import time)."""
     chosen = os.environ.get("GRAPHC_TEST_CACHE_DIR")
     if chosen:
-        os.environ["GRAPHC_CACHE_DIR"] = chosen
+        os.environ["GRAPHC_CACHE_DIR"] = os.path.abspath(os.path.expanduser(chosen))
     else:
         _RUN_CACHE["dir"] = tempfile.mkdtemp(prefix="graphc-test-cache-")
         os.environ["GRAPHC_CACHE_DIR"] = _RUN_CACHE["dir"]
