@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -27,7 +28,9 @@ DTYPES = ("float32", "float64")
 # a variable's shape when its witness gives none: all equal, or alternating so they broadcast
 PLANS = {"same": ((4,),), "broadcast": ((3, 1), (4,))}
 RUNTIME_SIZE = 5  # every run-time dim of a witness, when fed
-TOLERANCE = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-14)}
+# operands are O(1): a rule that reassociates (a*s + b*s -> (a+b)*s) may cancel, so the
+# absolute part is some ulps of the operands, not of the result
+TOLERANCE = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-12, atol=1e-13)}
 
 ALL_RULES = [(phase, rule) for phase in PHASES for rule in rules_of(phase)]
 STRESSED = [(phase, rule) for phase, rule in ALL_RULES if phase == "stabilize"]
@@ -107,7 +110,7 @@ def test_rule_fires_on_its_witness_and_keeps_values(entry, dtype, plan):
     new = rewrite_with(rule, outs)
     for k, (a, b) in enumerate(zip(outs, new)):
         assert a is not b, f"rule {rule.name!r} did not fire on its witness (output {k})"
-    rng = np.random.default_rng(abs(hash((rule.name, dtype, plan))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{rule.name} {dtype} {plan}".encode()))
     for _ in range(3):
         feeds = v.feeds(rng)
         for want, got in zip(gc.evaluate(outs, feeds), gc.evaluate(new, feeds)):
