@@ -235,7 +235,7 @@ def _step_source(step: Step, dt: str) -> str:
 # ---- drawing -----------------------------------------------------------------------------------
 
 UNARY = ["neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "abs", "sign", "log1p",
-         "expm1", "relu", "softplus", "square"]
+         "expm1", "relu", "softplus", "square", "erf", "erfc"]
 BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",

@@ -257,13 +257,3 @@ def test_bool_ops():
     m = (x > 0) * (x < 1)  # logical and
     assert m.dtype == np.bool_
     np.testing.assert_array_equal(gc.evaluate(m, {x: [-1.0, 0.5, 2.0]}), [False, True, False])
-
-
-@pytest.mark.parametrize("module", ["graphc.api", "graphc.ir", "graphc.interpreter", "graphc"])
-def test_docstring_examples_run(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
-    assert result.attempted > 0
