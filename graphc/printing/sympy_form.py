@@ -10,10 +10,13 @@ import numpy as np
 from ..errors import GraphcError
 from ..ir import Tensor, topo_order
 from ..ops import OPS
+from .functions import NAMED_OPS, exact_constant, relu_or_step
 from .naming import Namer, dim_fn, dim_texts, shape_text
 
 
-def _sympy_number(v):
+def _sympy_number(v, dtype):
+    """A constant element as SymPy writes it: an integer, a fraction whose float is the
+    value (in the constant's dtype), a known irrational (``2/sqrt(pi)``), else a Float."""
     import sympy
 
     v = v.item() if hasattr(v, "item") else v
@@ -26,7 +29,12 @@ def _sympy_number(v):
         if f.is_integer():
             return sympy.Integer(int(f))
         frac = Fraction(f).limit_denominator(1000)
-        if float(frac) == f or abs(float(frac) - f) <= 1e-7 * abs(f):
+        if np.dtype(dtype).type(frac.numerator / frac.denominator) == np.dtype(dtype).type(f):
+            return sympy.Rational(frac.numerator, frac.denominator)
+        exact = exact_constant(f, dtype)
+        if exact is not None:
+            return exact
+        if abs(float(frac) - f) <= 1e-7 * abs(f):
             return sympy.Rational(frac.numerator, frac.denominator)
     return sympy.Float(f)
 
@@ -34,14 +42,20 @@ def _sympy_number(v):
 _TRANSPARENT = ("reshape", "transpose", "broadcast_to", "stop_gradient")
 
 
-def expr(t: Tensor):
-    """The SymPy expression of an elementwise graph.
+def expr(t: Tensor, simplify: bool = False):
+    """The SymPy expression of an elementwise graph, in the user's vocabulary.
 
     Placeholders and parameters become SymPy symbols of their names; constants whose
     elements are all equal become numbers; reshapes, transposes and broadcasts are
     transparent (they do not change an element's formula); a run-time size is a
     positive symbol named like ``x.shape[0]``. Reductions and matmul have no
     elementwise formula: use ``gc.show`` or ``str(t)`` for those.
+
+    ``sigmoid`` and ``softplus`` stay named SymPy functions (``graphc.printing.functions``;
+    ``functions.elementary(e)`` rewrites them to ``exp``), relu reads ``Max(0, x)`` and its
+    derivative ``Heaviside(x, 0)``, and ``2/sqrt(pi)``-like constants are exact. With
+    ``simplify=True`` the result is ``sympy.simplify``'d (an identically zero derivative
+    prints ``0``).
 
     >>> import graphc as gc
     >>> b = gc.parameter("b", [7., 5.])
@@ -50,6 +64,10 @@ def expr(t: Tensor):
     >>> x = gc.placeholder("x", (None,))
     >>> gc.expr(gc.grad(gc.mean(x * x), x))
     2*x/x.shape[0]
+    >>> z, y = gc.placeholder("z", ()), gc.placeholder("y", ())
+    >>> loss = -(y * gc.log(gc.sigmoid(z)) + (1 - y) * gc.log(1 - gc.sigmoid(z)))
+    >>> gc.expr(gc.grad(loss, z), simplify=True)
+    -y + sigmoid(z)
     """
     import sympy
 
@@ -67,7 +85,7 @@ def expr(t: Tensor):
             arr = n.attr("value").array
             flat = arr.reshape(-1)
             if flat.size and np.all(flat == flat[0]):
-                env[id(n)] = _sympy_number(flat[0])
+                env[id(n)] = _sympy_number(flat[0], arr.dtype)
             else:
                 env[id(n)] = sympy.Symbol(f"const{shape_text(n.dims)}")
         elif n.op in _TRANSPARENT:
@@ -78,9 +96,13 @@ def expr(t: Tensor):
             env[id(n)] = sympy.Mul(*(sympy.Symbol(dims(d), positive=True, integer=True)
                                      if isinstance(d, str) else sympy.Integer(d)
                                      for d in n.attr("shape")))
+        elif n.op in NAMED_OPS:
+            env[id(n)] = NAMED_OPS[n.op](env[id(n.inputs[0])])
+        elif n.op == "where" and relu_or_step(*(env[id(i)] for i in n.inputs)) is not None:
+            env[id(n)] = relu_or_step(*(env[id(i)] for i in n.inputs))
         elif op.kind == "elementwise" and op.sympy is not None:
             env[id(n)] = op.sympy(*(env[id(i)] for i in n.inputs))
         else:
             raise GraphcError(f"expr: {n.op} (created at {n.location}) is not elementwise, so "
                               f"the graph has no elementwise formula; use gc.show(t) or str(t)")
-    return env[id(t)]
+    return sympy.simplify(env[id(t)]) if simplify else env[id(t)]
