@@ -24,5 +24,6 @@ from .compiler import Function, compile
 from .passes.autodiff import grad, hvp, jvp
 from .passes.pipeline import optimize
 from .printing import expr, latex, show
+from . import optim
 
 __version__ = "0.1.0"
