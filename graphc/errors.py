@@ -40,3 +40,8 @@ class UsageError(GraphcError, TypeError):
 
 class EvalError(GraphcError, ValueError):
     """An op failed on the values it got at run time (max over an empty axis, ...)."""
+
+
+class FileFormatError(GraphcError, ValueError):
+    """A graph or parameter file that is corrupt, tampered with, of an unknown version, or
+    that does not fit what it is loaded into (a missing name, a shape or dtype mismatch)."""
