@@ -9,7 +9,8 @@
 (9*a**2, -2*b)
 """
 from .errors import (BackendUnavailable, CompileError, DTypeError, EvalError, FeedError,
-                     GradError, GraphcError, NumericsError, ShapeError, UsageError)
+                     FileFormatError, GradError, GraphcError, NumericsError, ShapeError,
+                     UsageError)
 from .ir import Tensor, to_dot, to_networkx, topo_order
 from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cross_entropy,
                   div, equal, erf, erfc, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
@@ -21,9 +22,11 @@ from . import nn
 from .nn import gelu
 from .interpreter import evaluate
 from .compiler import Function, compile
+from .drawing import draw
 from .passes.autodiff import grad, hvp, jvp
 from .passes.pipeline import optimize
 from .printing import expr, latex, show
 from . import optim
+from .saving import load, load_params, save, save_params
 
 __version__ = "0.1.0"

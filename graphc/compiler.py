@@ -7,6 +7,7 @@ parameter state and atomic updates, the in-process compile cache and the stats.
 from __future__ import annotations
 
 import gc as pygc
+import io
 import threading
 import time
 from collections import OrderedDict
@@ -16,8 +17,11 @@ import numpy as np
 
 from . import api as A
 from .codegen.base import Program, backend_builder, check_options
+from .drawing import draw
 from .errors import CompileError, DTypeError, FeedError, GraphcError, NumericsError, ShapeError
+from .graph_format import read_graph, write_graph
 from .interpreter import check_feed
+from .params_file import load_params, save_params
 from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
@@ -213,6 +217,7 @@ class Function:
                  opt_level: int, options: dict):
         t0 = time.perf_counter()
         self.backend = backend
+        self._compile_args = (backend, opt_level, dict(options))  # pickling compiles again
         self.structure = structure
         self.outputs = list(outputs)
         self.update_params = [p for p, _ in pairs]
@@ -362,6 +367,24 @@ class Function:
             **dict(self._exe.stats),
         }
 
+    def draw(self, path: str | None = None, engine: str = "auto") -> str:
+        """SVG of the optimized graph, each node coloured by the fused kernel it runs in
+        (the legend names them as ``f.stats["fused"]`` does, for the C and CUDA
+        backends), values stored to memory with a thick border; see ``gc.draw``.
+
+        >>> import graphc as gc
+        >>> x = gc.placeholder("x", (None, 3))
+        >>> f = gc.compile(gc.sum(gc.exp(x) * 2))
+        >>> 'class="legend"' in f.draw(engine="layered")
+        True
+        """
+        names = [k["name"] for k in self.stats.get("fused", ())] or None
+        return draw(list(self.program.outputs) + list(self.program.updates), path, fused=True,
+                    kernel_names=names, engine=engine)
+
+    def _repr_svg_(self) -> str:   # Jupyter shows a compiled function as its drawing
+        return self.draw()
+
     def export(self, directory: str, name: str = "model") -> list[str]:
         """Write a standalone artefact to ``directory``; returns the paths written.
 
@@ -372,6 +395,24 @@ class Function:
         if not isinstance(name, str) or not name.isidentifier():
             raise GraphcError(f"export: name must be a Python identifier, got {name!r}")
         return self._exe.export(directory, name)
+
+    def save_params(self, path) -> None:
+        """Write the current values of this function's parameters to ``path`` (.npz, by name)."""
+        save_params(path, self)
+
+    def load_params(self, path) -> None:
+        """Set this function's parameters from ``path``; every name must be there with its
+        shape and dtype, and no other: else ``FileFormatError`` and nothing changes."""
+        load_params(path, self)
+
+    def __reduce__(self):
+        """Pickle as a graph file plus the compile arguments (never the loaded code): the
+        other side rebuilds the graph and compiles it."""
+        outputs = (self.outputs[0] if self.structure == "single" else
+                   tuple(self.outputs) if self.structure == "tuple" else list(self.outputs))
+        buf = io.BytesIO()
+        leaves = write_graph(buf, outputs, self.inputs, self._key_refs[0], external_leaves=True)
+        return compile_from_archive, (buf.getvalue(), tuple(leaves), *self._compile_args)
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{p.name}: {p.dtype.name}{format_shape(p.dims)}" for p in self.inputs)
@@ -392,3 +433,11 @@ class Function:
             lines.append("  " + ", ".join(facts))
         lines.append(f"  source: {', '.join(self.source)}")
         return "\n".join(lines)
+
+
+def compile_from_archive(data: bytes, leaves: tuple, backend: str, opt_level: int,
+                         options: dict) -> Function:
+    """The Function pickled by ``Function.__reduce__``: rebuild its graph, compile it."""
+    g = read_graph(io.BytesIO(data), "pickled Function", leaves)
+    return compile(g.outputs, inputs=g.inputs, updates=g.updates, backend=backend,
+                   opt_level=opt_level, **options)
