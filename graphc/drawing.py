@@ -21,6 +21,7 @@ hold written as escapes; the same graph always gives the same bytes.
 from __future__ import annotations
 
 import colorsys
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class NodeLook:
     kernel: str | None      # kernel name, with fused=True
 
 
-def draw(outputs, path: str | None = None, *, fused: bool = False,
+def draw(outputs, path: str | os.PathLike | None = None, *, fused: bool = False,
          kernel_names: Sequence[str] | None = None, engine: str = "auto") -> str:
     """SVG text of the graph of ``outputs``; written to ``path`` too when given.
 
@@ -100,11 +101,11 @@ def kernel_colour(k: int) -> str:
     """Fill colour of kernel ``k``.
 
     >>> kernel_colour(0), kernel_colour(11)
-    ('#8dd3c7', '#f49f9f')
+    ('#8dd3c7', '#9fc1f4')
     """
     if k < len(PALETTE):
         return PALETTE[k]
-    hue = ((k - len(PALETTE)) * 0.381966) % 1.0
+    hue = (0.6 + (k - len(PALETTE)) * 0.381966) % 1.0
     r, g, b = colorsys.hls_to_rgb(hue, 0.79, 0.8)
     return "#" + "".join(f"{round(c * 255):02x}" for c in (r, g, b))
 
