@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a C tool reports when the reader went away
 
 
 class UsageError(Exception):
@@ -389,6 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("graphc: interrupted", file=sys.stderr)
         return EXIT_FAILURE
+    except BrokenPipeError:  # `graphc show ... | head`: the reader has all it wanted
+        # point stdout at /dev/null so that Python's flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
     except Exception as e:  # a bug or an unexpected failure: still one line, exit 1
         print(f"graphc: error: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
         return EXIT_FAILURE
