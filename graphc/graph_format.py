@@ -87,7 +87,7 @@ def _update_pairs(updates) -> list[tuple[Tensor, Tensor]]:
     pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
     out = []
     for item in pairs:
-        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Tensor)
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], Tensor)
                 and item[0].op == "parameter"):
             raise UsageError(f"save: updates must map parameters to new values "
                              f"({user_location()})")
@@ -161,8 +161,12 @@ def read_graph(source, label: str, leaves=None) -> LoadedGraph:
     """Rebuild the graph in ``source`` (a path or a binary file); ``label`` names it in
     errors; ``leaves`` are the placeholders and parameters of a graph written with
     ``external_leaves``."""
-    reader = ArchiveReader(source, label,
-                           lambda name: name == GRAPH_MEMBER or bool(_ARRAY_MEMBER.fullmatch(name)))
+    with ArchiveReader(source, label, lambda name: name == GRAPH_MEMBER
+                       or bool(_ARRAY_MEMBER.fullmatch(name))) as reader:
+        return _read_document(reader, label, leaves)
+
+
+def _read_document(reader: ArchiveReader, label: str, leaves) -> LoadedGraph:
     try:
         doc = json.loads(reader.text(GRAPH_MEMBER))
     except json.JSONDecodeError as e:

@@ -4,14 +4,16 @@ Shared by the parameter files and the graph file format. Reading trusts nothing 
 file: member names must match a fixed pattern (no absolute or ``..`` paths; nothing is
 ever written where a file says), each ``.npy`` header is parsed before any data is read
 (no object dtype, so no pickle; the declared size must fit the member's real size, so a
-huge declared shape allocates nothing) and every failure is a ``FileFormatError`` that
+huge declared shape allocates nothing), and arrays are stored uncompressed, so no member
+can expand beyond the bytes the file really holds and every failure is a ``FileFormatError`` that
 names the file and the member.
 
 >>> import io, numpy as np
 >>> from graphc.npy_archive import ArchiveReader, write_archive
 >>> buf = io.BytesIO()
 >>> write_archive(buf, {"w.npy": np.arange(3)})
->>> ArchiveReader(buf, "demo", lambda name: name.endswith(".npy")).array("w.npy")
+>>> with ArchiveReader(buf, "demo", lambda name: name.endswith(".npy")) as reader:
+...     reader.array("w.npy")
 array([0, 1, 2])
 """
 from __future__ import annotations
@@ -45,6 +47,7 @@ def write_archive(target, members: dict) -> None:
             if isinstance(value, str):
                 zf.writestr(info, value.encode("utf-8"))
             else:
+                info.compress_type = zipfile.ZIP_STORED  # see ArchiveReader.array
                 data = io.BytesIO()
                 np.lib.format.write_array(data, np.asarray(value), allow_pickle=False)
                 zf.writestr(info, data.getvalue())
@@ -69,14 +72,22 @@ class ArchiveReader:
             names = self.zip.namelist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as e:
             raise FileFormatError(f"{label}: not a readable zip archive ({e})") from None
-        if len(names) != len(set(names)):
+        unexpected = [n for n in names if not allowed(n)]
+        if len(names) != len(set(names)) or unexpected:
+            self.zip.close()
+            if unexpected:
+                raise FileFormatError(f"{label}: unexpected member {unexpected[0]!r} in the "
+                                      f"archive (only the graphc members are allowed; "
+                                      f"absolute or '..' paths are refused)")
             raise FileFormatError(f"{label}: the archive lists a member twice (tampered)")
-        for name in names:
-            if not allowed(name):
-                raise FileFormatError(f"{label}: unexpected member {name!r} in the archive "
-                                      f"(only the graphc members are allowed; absolute or "
-                                      f"'..' paths are refused)")
         self.names = set(names)
+        self.archive_bytes = self.zip.fp.seek(0, io.SEEK_END)
+
+    def __enter__(self) -> "ArchiveReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.zip.close()
 
     def _read(self, name: str, limit: int) -> bytes:
         if name not in self.names:
@@ -105,7 +116,15 @@ class ArchiveReader:
         """The array in member ``name``; its header is checked before its data is read."""
         if name not in self.names:
             raise FileFormatError(f"{self.label}: member {name!r} is missing")
-        size = self.zip.getinfo(name).file_size
+        info = self.zip.getinfo(name)
+        # arrays are stored uncompressed, so the bytes read are bytes present in the file:
+        # a compressed member could expand to any size it declares (a decompression bomb)
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size > self.archive_bytes:
+            raise FileFormatError(f"{self.label}: array member {name!r} is compressed or "
+                                  f"declares more bytes than the file holds; arrays are read "
+                                  f"only from uncompressed members (np.savez, not "
+                                  f"np.savez_compressed)")
+        size = info.file_size
         data = self._read(name, size)
         f = io.BytesIO(data)
         try:

@@ -59,22 +59,22 @@ def load_params(path, params) -> None:
     """Set ``params`` from the file at ``path``: every name must be there with the same
     shape and dtype, and the file must hold no other name; otherwise nothing changes."""
     found = named_parameters(params)
-    reader = ArchiveReader(path, f"parameter file {str(path)!r}", _MEMBER.fullmatch)
-    in_file = {name[:-4] for name in reader.names}
-    problems = []
-    missing = sorted(set(found) - in_file)
-    extra = sorted(in_file - set(found))
-    if missing:
-        problems.append(f"missing parameter(s) {missing}")
-    if extra:
-        problems.append(f"the file has parameter(s) not being loaded: {extra}")
-    values = {}
-    for name in sorted(set(found) & in_file):
-        p, value = found[name], reader.array(f"{name}.npy")
-        if value.shape != p.value.shape or value.dtype != p.dtype:
-            problems.append(f"{name!r} is {value.dtype}{format_shape(value.shape)} in the "
-                            f"file, the parameter is {p.dtype}{format_shape(p.value.shape)}")
-        values[name] = value
+    problems, values = [], {}
+    with ArchiveReader(path, f"parameter file {str(path)!r}", _MEMBER.fullmatch) as reader:
+        in_file = {name[:-4] for name in reader.names}
+        missing = sorted(set(found) - in_file)
+        extra = sorted(in_file - set(found))
+        if missing:
+            problems.append(f"missing parameter(s) {missing}")
+        if extra:
+            problems.append(f"the file has parameter(s) not being loaded: {extra}")
+        for name in sorted(set(found) & in_file):
+            p, value = found[name], reader.array(f"{name}.npy")
+            if value.shape != p.value.shape or value.dtype != p.dtype:
+                problems.append(f"{name!r} is {value.dtype}{format_shape(value.shape)} in "
+                                f"the file, the parameter is "
+                                f"{p.dtype}{format_shape(p.value.shape)}")
+            values[name] = value
     if problems:
         raise FileFormatError(f"load_params {str(path)!r}: " + "; ".join(problems)
                               + " (no parameter was changed)")

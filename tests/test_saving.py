@@ -220,7 +220,19 @@ def hostile_cases(tmp_path):
                        "declares shape \\(1000000000000,\\)"),
         "input out of range": (edit_json(good, set_node("tanh", "inputs", [999])),
                                "input index 999 is out of range"),
+        "compressed array": (deflated(good, array_name), "is compressed"),
     }, marker
+
+
+def deflated(data: bytes, name: str) -> bytes:
+    """``data`` with member ``name`` compressed (a decompression bomb's shape)."""
+    members = members_of(data)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for member, payload in members.items():
+            zf.writestr(member, payload, compress_type=zipfile.ZIP_DEFLATED if member == name
+                        else zipfile.ZIP_STORED)
+    return buf.getvalue()
 
 
 def test_hostile_files_are_clear_errors_and_run_nothing(tmp_path):
