@@ -165,6 +165,8 @@ def _kernel_owners(roots) -> tuple[dict, set, int]:
 
 def printable(text: str) -> str:
     """``text`` with control and non-printable characters written as escapes (``\\n``)."""
+    if text.isprintable():
+        return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 

@@ -26,22 +26,40 @@ import numpy as np
 import sympy
 
 
-def _latex_call(name, printer, arg, exp):
-    """``name(arg)``, raised to ``exp`` when SymPy's printer asks for a power."""
-    power = f"^{{{exp}}}" if exp is not None else ""
-    return rf"{name}{power}\left({printer._print(arg)}\right)"
+class NamedFunction(sympy.Function):
+    """A positive function of one real argument, named in formulas; a subclass gives its
+    ``fdiff``, ``_eval_rewrite_as_exp``, ``_imp_`` (NumPy, for ``lambdify``) and
+    ``latex_name``; numbers come from the elementary form."""
+
+    latex_name = ""
+
+    def _eval_evalf(self, prec):
+        return self.rewrite(sympy.exp)._eval_evalf(prec)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
+
+    def _latex(self, printer, exp=None):
+        power = f"^{{{exp}}}" if exp is not None else ""   # sigma^{2}(x) for sigma(x)**2
+        return rf"{self.latex_name}{power}\left({printer._print(self.args[0])}\right)"
 
 
-class sigmoid(sympy.Function):  # noqa: N801 (printed name: lower case, as SymPy's erf)
+class sigmoid(NamedFunction):  # noqa: N801 (printed name: lower case, as SymPy's erf)
     """The logistic function ``1/(1 + exp(-x))``, named.
 
     >>> import sympy
     >>> x = sympy.Symbol("x", real=True)
     >>> sympy.diff(sigmoid(x), x), sigmoid(0), sigmoid(x).rewrite(sympy.exp)
     ((1 - sigmoid(x))*sigmoid(x), 1/2, 1/(1 + exp(-x)))
+    >>> print(sympy.latex(sigmoid(x)**2))
+    \\sigma^{2}\\left(x\\right)
     """
 
-    # lambdify's numeric implementation (NumPy arrays and plain floats alike)
+    latex_name = r"\sigma"
+    # NumPy arrays and plain floats alike, without overflow warnings for large |x|
     _imp_ = staticmethod(lambda x: 0.5 * (1 + np.tanh(0.5 * np.asarray(x, dtype=float))))
 
     @classmethod
@@ -56,20 +74,8 @@ class sigmoid(sympy.Function):  # noqa: N801 (printed name: lower case, as SymPy
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return 1 / (1 + sympy.exp(-x))
 
-    def _eval_evalf(self, prec):
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
 
-    def _eval_is_real(self):
-        return self.args[0].is_real
-
-    def _eval_is_positive(self):
-        return True if self.args[0].is_real else None
-
-    def _latex(self, printer, exp=None):
-        return _latex_call(r"\sigma", printer, self.args[0], exp)
-
-
-class softplus(sympy.Function):  # noqa: N801
+class softplus(NamedFunction):  # noqa: N801
     """``log(1 + exp(x))``, named; its derivative is ``sigmoid(x)``.
 
     >>> import sympy
@@ -78,6 +84,7 @@ class softplus(sympy.Function):  # noqa: N801
     (sigmoid(x), log(exp(x) + 1))
     """
 
+    latex_name = r"\operatorname{softplus}"
     _imp_ = staticmethod(lambda x: np.logaddexp(0.0, x))
 
     def fdiff(self, argindex=1):
@@ -85,18 +92,6 @@ class softplus(sympy.Function):  # noqa: N801
 
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return sympy.log(1 + sympy.exp(x))
-
-    def _eval_evalf(self, prec):
-        return self.rewrite(sympy.exp)._eval_evalf(prec)
-
-    def _eval_is_real(self):
-        return self.args[0].is_real
-
-    def _eval_is_positive(self):
-        return True if self.args[0].is_real else None
-
-    def _latex(self, printer, exp=None):
-        return _latex_call(r"\operatorname{softplus}", printer, self.args[0], exp)
 
 
 NAMED_FUNCTIONS = (sigmoid, softplus)
