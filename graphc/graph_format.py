@@ -171,6 +171,8 @@ def _read_document(reader: ArchiveReader, label: str, leaves) -> LoadedGraph:
         doc = json.loads(reader.text(GRAPH_MEMBER))
     except json.JSONDecodeError as e:
         raise FileFormatError(f"{label}: {GRAPH_MEMBER} is not valid JSON ({e})") from None
+    except RecursionError:
+        raise FileFormatError(f"{label}: {GRAPH_MEMBER} nests too deeply") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise FileFormatError(f"{label}: not a graphc graph file (no \"format\": \"{FORMAT}\")")
     if doc.get("version") != VERSION:

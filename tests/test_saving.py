@@ -289,3 +289,27 @@ def test_every_op_attribute_has_a_file_rule():
     missing = {f"{op.name}.{a}" for op in OPS.values() for a in op_attribute_names(op)
                if a not in ATTRIBUTE_RULES}
     assert not missing, f"graphc/graph_codec.py ATTRIBUTE_RULES lacks {sorted(missing)}"
+
+
+def test_run_time_size_names_keep_their_order_across_a_power_of_ten():
+    """x's and y's batch sizes unify in broadcasting, named after the smaller string: with
+    uids 999 and 1000 that is y's ("?1000.0" < "?999.0"). The loaded graph must choose
+    the same one, whatever uids its fresh placeholders get."""
+    def next_uid_below_a_power_of_ten(by: int):
+        uid = gc.ir.fresh_uid()
+        while len(str(uid + by + 1)) == len(str(uid)):
+            uid = gc.ir.fresh_uid()
+
+    next_uid_below_a_power_of_ten(1)
+    x = gc.placeholder("x", (None, 4), "float64")
+    y = gc.placeholder("y", (None,), "int64")
+    loss = gc.cross_entropy(x * 2.0, y)
+    assert len(str(x.attr("uid"))) != len(str(y.attr("uid")))
+    data = saved_bytes(loss, [x, y])
+    f = gc.compile(loss, inputs=[x, y])
+    for by in (1, 2, 3):               # uids the loaded placeholders could take straddle one
+        next_uid_below_a_power_of_ten(by)
+        g = gc.graph_format.read_graph(io.BytesIO(data), "test")
+        f2 = gc.compile(g.outputs, inputs=g.inputs)
+        assert f2.source == f.source
+    assert f2(X[:, :1] * np.ones(4), Y) == f(X[:, :1] * np.ones(4), Y)
