@@ -49,6 +49,7 @@ FORMAT = "graphc-graph"
 VERSION = 1
 GRAPH_MEMBER = "graph.json"
 MAX_NODES = 5_000_000
+UID_ROOM = 1000   # fresh placeholders start this far below a power of ten, or past it
 _ARRAY_MEMBER = re.compile(r"arrays/(0|[1-9][0-9]{0,8})\.npy")
 _IDENTITY_LEAVES = ("placeholder", "parameter")   # leaves with an identity of their own
 _TOP_KEYS = {"format", "version", "nodes", "outputs", "output_structure", "inputs", "updates"}
@@ -321,8 +322,11 @@ class _Rebuild:
         for k, rec in found:
             self.header(k, rec)
         if found:
+            # room for these and for the next few hundred: a pickle re-creates its
+            # placeholders one archive each, one after the other
+            room = len(found) + UID_ROOM
             first = fresh_uid()
-            while len(str(first)) != len(str(first + len(found))):
+            while len(str(first)) != len(str(first + room)):
                 first = fresh_uid()  # skip to the next power of ten
         found.sort(key=lambda item: min((d for d in item[1]["dims"] if _anonymous(d)),
                                         default=""))

@@ -3,6 +3,7 @@ tensors and Functions (multiprocessing with spawn)."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import multiprocessing
 import pathlib
@@ -291,15 +292,17 @@ def test_every_op_attribute_has_a_file_rule():
     assert not missing, f"graphc/graph_codec.py ATTRIBUTE_RULES lacks {sorted(missing)}"
 
 
+def next_uid_below_a_power_of_ten(by: int) -> None:
+    """Make the next placeholder's uid ``10**k - by`` (k: past every uid made so far; the
+    counter only moves forward, so uids stay unique)."""
+    power = 10 ** len(str(gc.ir.fresh_uid() + by))
+    gc.ir._uid_counter = itertools.count(power - by)
+
+
 def test_run_time_size_names_keep_their_order_across_a_power_of_ten():
     """x's and y's batch sizes unify in broadcasting, named after the smaller string: with
     uids 999 and 1000 that is y's ("?1000.0" < "?999.0"). The loaded graph must choose
     the same one, whatever uids its fresh placeholders get."""
-    def next_uid_below_a_power_of_ten(by: int):
-        uid = gc.ir.fresh_uid()
-        while len(str(uid + by + 1)) == len(str(uid)):
-            uid = gc.ir.fresh_uid()
-
     next_uid_below_a_power_of_ten(1)
     x = gc.placeholder("x", (None, 4), "float64")
     y = gc.placeholder("y", (None,), "int64")
@@ -313,3 +316,13 @@ def test_run_time_size_names_keep_their_order_across_a_power_of_ten():
         f2 = gc.compile(g.outputs, inputs=g.inputs)
         assert f2.source == f.source
     assert f2(X[:, :1] * np.ones(4), Y) == f(X[:, :1] * np.ones(4), Y)
+
+
+def test_pickled_function_keeps_size_names_ordered_across_a_power_of_ten():
+    next_uid_below_a_power_of_ten(1)
+    x = gc.placeholder("x", (None, 4), "float64")
+    y = gc.placeholder("y", (None,), "int64")
+    f = gc.compile(gc.cross_entropy(x * 2.0, y), inputs=[x, y])
+    data = pickle.dumps(f)
+    next_uid_below_a_power_of_ten(2)    # each placeholder arrives in its own archive
+    assert pickle.loads(data).source == f.source
