@@ -53,7 +53,8 @@ UID_ROOM = 1000   # fresh placeholders start this far below a power of ten, or p
 _ARRAY_MEMBER = re.compile(r"arrays/(0|[1-9][0-9]{0,8})\.npy")
 _IDENTITY_LEAVES = ("placeholder", "parameter")   # leaves with an identity of their own
 _TOP_KEYS = {"format", "version", "nodes", "outputs", "output_structure", "inputs", "updates"}
-_NODE_KEYS = {"op", "dims", "dtype", "inputs", "attrs", "name", "value", "external"}
+_NODE_KEYS = {"op", "dims", "dtype", "inputs", "attrs"}           # keys a node may have
+_LEAF_KEYS = {"op", "dims", "dtype", "name", "value", "external"}  # a placeholder or parameter
 
 
 def _anonymous(d) -> bool:
@@ -239,12 +240,12 @@ class _Rebuild:
     def header(self, k: int, rec) -> tuple[str, list, str, list[Tensor]]:
         if not isinstance(rec, dict):
             self.fail(k, "a node must be a JSON object")
-        extra = set(rec) - _NODE_KEYS
-        if extra:
-            self.fail(k, f"unknown key(s) {sorted(extra)}")
         op, dims, dtype = rec.get("op"), rec.get("dims"), rec.get("dtype")
         if not isinstance(op, str) or op not in OPS:
             self.fail(k, f"unknown op {op!r}")
+        extra = set(rec) - (_LEAF_KEYS if op in _IDENTITY_LEAVES else _NODE_KEYS)
+        if extra:
+            self.fail(k, f"({op}) unexpected key(s) {sorted(extra)}")
         if not isinstance(dims, list) or len(dims) > 64 or not all(
                 (isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_DIM)
                 or (isinstance(d, str) and 0 < len(d) <= 200) for d in dims):

@@ -222,6 +222,8 @@ def hostile_cases(tmp_path):
         "input out of range": (edit_json(good, set_node("tanh", "inputs", [999])),
                                "input index 999 is out of range"),
         "compressed array": (deflated(good, array_name), "is compressed"),
+        "unexpected key": (edit_json(good, set_node("placeholder", "attrs", {})),
+                           "\\(placeholder\\) unexpected key\\(s\\) \\['attrs'\\]"),
     }, marker
 
 
