@@ -1,5 +1,6 @@
-"""Parameter initializers (``graphc.init``, also ``gc.nn.init``): NumPy arrays for ``gc.parameter(name, value)``,
-drawn from ``np.random.default_rng(seed)``, with torch.nn.init's gains and formulas.
+"""Parameter initializers (``graphc.init``, also ``gc.nn.init``): NumPy arrays for
+``gc.parameter(name, value)``, drawn from ``np.random.default_rng(seed)``, with
+torch.nn.init's gains and formulas.
 
 Fans: graphc multiplies ``x @ W``, so a dense weight is ``(in, out)`` and by default
 ``fan_in = shape[-2]``, ``fan_out = shape[-1]``, times the product of the other axes

@@ -183,7 +183,8 @@ def _adam(who: str, loss, params, lr, betas, eps, weight_decay, amsgrad, decoupl
 def adam(loss, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
          clip_norm=None) -> dict:
     """Adam (``torch.optim.Adam``): ``m = beta1*m + (1-beta1)*g``,
-    ``v = beta2*v + (1-beta2)*g**2``, ``p -= lr/(1-beta1**t) * m / (sqrt(v)/sqrt(1-beta2**t) + eps)``;
+    ``v = beta2*v + (1-beta2)*g**2``,
+    ``p -= lr/(1-beta1**t) * m / (sqrt(v)/sqrt(1-beta2**t) + eps)``;
     ``weight_decay`` adds ``weight_decay * p`` to the gradient; ``amsgrad`` uses the running
     maximum of ``v``. State: ``<name>.adam_m``, ``<name>.adam_v`` (``.adam_vmax``), ``adam.step``.
 

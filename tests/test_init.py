@@ -13,7 +13,8 @@ from graphc.errors import ShapeError, UsageError
 
 @pytest.mark.parametrize("fn,limit", [
     (lambda s: init.xavier_uniform(s, seed=1), lambda fi, fo: math.sqrt(6 / (fi + fo))),
-    (lambda s: init.glorot_uniform(s, gain=2.0, seed=1), lambda fi, fo: 2 * math.sqrt(6 / (fi + fo))),
+    (lambda s: init.glorot_uniform(s, gain=2.0, seed=1),
+     lambda fi, fo: 2 * math.sqrt(6 / (fi + fo))),
     (lambda s: init.kaiming_uniform(s, seed=1), lambda fi, fo: math.sqrt(6 / fi)),
     (lambda s: init.he_uniform(s, mode="fan_out", nonlinearity="tanh", seed=1),
      lambda fi, fo: 5 / 3 * math.sqrt(3 / fo)),
