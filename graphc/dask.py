@@ -49,7 +49,7 @@ from .distributed.worker import ChunkProgram, combine_partials, run_chunk
 from .errors import BackendUnavailable, CompileError, FeedError
 from .ir import Tensor, as_list, topo_order
 
-__all__ = ["compile", "evaluate", "DaskFunction", "UnsplittableError"]
+__all__ = ["compile", "evaluate", "check_workers", "DaskFunction", "UnsplittableError"]
 
 DEFAULT_SPLIT_EVERY = 8
 _checked_workers: set = set()
@@ -163,7 +163,11 @@ class DaskFunction:
         if self.driver is not None:
             combined = []
             if self.partials_program is not None:
-                combined = self._reduce(per_chunk, _labels(bounds), chunk_args, sizes, token)
+                # an empty chunk has no partial (a max over no rows has no value)
+                full = [k for k, (a, b) in enumerate(bounds) if b > a] or [0]
+                combined = self._reduce([per_chunk[k] for k in full],
+                                        [_labels(bounds)[k] for k in full], chunk_args, sizes,
+                                        token)
             finished = self.driver(*combined, *sizes, *replicated)
             rest = iter(finished)
             for k in range(len(self.outputs)):
@@ -274,7 +278,7 @@ def _shared_args(params: list, replicated: list, token: str) -> tuple:
     to every worker by the active ``distributed`` client, else one graph key each."""
     client = _active_client()
     if client is not None:
-        _check_workers(client)
+        check_workers(client)
         return (client.scatter(params, broadcast=True, hash=False) if params else [],
                 client.scatter(replicated, broadcast=True, hash=False) if replicated else [])
     return (delayed(params, name=f"graphc-params-{token}", traverse=False),
@@ -292,18 +296,21 @@ def _active_client():
     return owner if isinstance(owner, Client) else None
 
 
-def _check_workers(client) -> None:
-    """Every worker must import graphc (checked once per set of workers)."""
+def check_workers(client, module: str = "graphc") -> None:
+    """Raise ``BackendUnavailable`` naming every worker of ``client`` that cannot import
+    ``module`` (checked once per set of workers; called before each distributed run).
+
+    A worker lacking graphc would otherwise fail deep inside Dask's deserialization."""
     workers = frozenset(client.scheduler_info()["workers"])
-    if (client.id, workers) in _checked_workers:
+    if (client.id, workers, module) in _checked_workers:
         return
-    found = client.run(importlib.util.find_spec, "graphc", on_error="return")
+    found = client.run(importlib.util.find_spec, module, on_error="return")
     lacking = {w: r for w, r in found.items() if r is None or isinstance(r, BaseException)}
     if lacking:
         raise BackendUnavailable(
-            "graphc.dask: graphc is not importable on worker(s) " + ", ".join(
+            f"graphc.dask: {module} is not importable on worker(s) " + ", ".join(
                 f"{w}" + (f" ({type(r).__name__}: {r})" if r is not None else "")
                 for w, r in lacking.items()) +
-            "; install it in every worker's environment (pip install graphc, or the same "
-            "checkout with pip install -e .)")
-    _checked_workers.add((client.id, workers))
+            f"; install it in every worker's environment (for graphc: pip install graphc, or "
+            f"the same checkout with pip install -e .)")
+    _checked_workers.add((client.id, workers, module))
