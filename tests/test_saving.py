@@ -271,7 +271,12 @@ def train_in_worker(step, steps):
     return out, {p.name: p.value for p in step.update_params}
 
 
-def test_function_through_multiprocessing_spawn():
+def evaluate_in_worker(tensor):
+    """Runs in a spawned process: the tensor (and its parameters' values) arrives pickled."""
+    return gc.evaluate(tensor, {"x": X, "y": Y})
+
+
+def test_tensor_and_function_through_multiprocessing_spawn():
     loss, inputs, updates = training_step()
     f = gc.compile(loss, inputs=inputs, updates=updates)
     f(x=X, y=Y)
@@ -279,7 +284,9 @@ def test_function_through_multiprocessing_spawn():
     assert b"ctypes" not in data and b"CDLL" not in data
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
+        remote_loss = pool.apply(evaluate_in_worker, (loss,))
         remote_losses, remote_params = pool.apply(train_in_worker, (f, 2))
+    assert remote_loss == gc.evaluate(loss, {"x": X, "y": Y})
     assert remote_losses == losses(f, 2)
     for p in f.update_params:
         np.testing.assert_array_equal(remote_params[p.name], p.value)
