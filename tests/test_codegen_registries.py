@@ -9,6 +9,8 @@ registry that lacks it.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -77,6 +79,19 @@ def test_float32_math_is_never_the_double_function(dialect):
     names = DIALECTS[dialect].math_names("float32")
     same = sorted(f for f in c_family.LIBM_FUNCTIONS if names[f] == f)
     assert not same, f"{dialect}: float32 calls the double function(s) {same}"
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_every_math_name_a_dialect_emits_is_reserved(dialect):
+    """User names avoid every function an instruction may call, in any dtype."""
+    d = DIALECTS[dialect]
+    scope = d.scope()
+    for name in instruction_ops():
+        for dtype in result_dtypes(OPS[name]):
+            called = re.findall(r"\b([A-Za-z_]\w*)\(", d.render_op(name, dtype, ["v0"] * 3))
+            missing = [f for f in called if f not in scope]
+            assert not missing, (f"op {name!r} ({dtype}): {dialect} calls {missing}, missing "
+                                 f"from the reserved names (CFamilyRenderer.scope)")
 
 
 def test_numpy_spellings_of_new_elementwise_ops_run():

@@ -31,9 +31,11 @@ def _cuda_text(name, outputs, inputs=(), updates=None):
 
 def _check(name: str, text: str):
     path = SNAPSHOTS / f"{name}.cu"
-    if os.environ.get("GRAPHC_UPDATE_SNAPSHOTS") or not path.exists():
+    if os.environ.get("GRAPHC_UPDATE_SNAPSHOTS"):   # an update asked for explicitly
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(text)
+    assert path.exists(), (f"no snapshot {path.name}: review the generated text and write it "
+                           f"with GRAPHC_UPDATE_SNAPSHOTS=1")
     expected = path.read_text()
     assert text == expected, (f"generated CUDA for {name!r} changed; review the diff and "
                               f"regenerate with GRAPHC_UPDATE_SNAPSHOTS=1")

@@ -22,12 +22,14 @@ import os
 
 import numpy as np
 
+from ..errors import CompileError
 from . import c_blas, native_export, toolchain
 from .c_dialect import C
 from .c_family import ctype
 from .kernel_ir import ProgramIR, lower
-from .naming import sanitize_names
-from .native_host import NativeRunner, kernel_stats, prefix, sizes_lines, workspace_layout
+from .naming import Scope, sanitize_names
+from .native_host import (HOST_SCOPE, NativeRunner, explain_compile_error, kernel_stats, prefix,
+                          sizes_lines, workspace_layout)
 
 
 # No -ffast-math (results must match NumPy's, NaN and Inf included), but FP exceptions are
@@ -73,7 +75,7 @@ def render_host(pir: ProgramIR, d=C) -> str:
 
 def render_source(program) -> tuple[ProgramIR, str]:
     """(kernel IR, the C translation unit) of ``program``; nothing is compiled."""
-    pir = lower(program)
+    pir = lower(program, reserved=C.scope() | HOST_SCOPE | Scope(c_blas.HOST_NAMES))
     return pir, C.render(pir, render_host(pir))
 
 
@@ -145,8 +147,11 @@ def build(program, **options) -> CExecutable:
     # a busy machine; sleeping waiters cost microseconds per region (set before libgomp
     # loads; the user's own setting wins)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    lib = toolchain.compile_and_load(source, "c", flags=EXTRA_FLAGS,
-                                     name=sanitize_names([program.name])[0])
+    try:
+        lib = toolchain.compile_and_load(source, "c", flags=EXTRA_FLAGS,
+                                         name=sanitize_names([program.name])[0])
+    except CompileError as err:
+        raise explain_compile_error(err, source, pir) from err
     pre = prefix(pir)
     run = getattr(lib, f"{pre}_run")
     run.restype = ctypes.c_int

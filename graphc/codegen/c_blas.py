@@ -19,6 +19,10 @@ from .c_family import ctype, dims_lines
 from .kernel_ir import KernelIR, Mono, ProgramIR
 
 
+# the host identifiers this module emits (gc_sgemm... are in the gc_ family)
+HOST_NAMES = frozenset({"gemm_bytes", "gemm_b", "off_gemm", "gemm_out"})
+
+
 def blas_plan(k: KernelIR) -> dict | None:
     """How a 2-D matmul kernel maps onto one ``cblas_?gemm`` call (None: it does not)."""
     if k.kind != "matmul" or k.acc_dtype not in ("float32", "float64"):
@@ -118,8 +122,9 @@ def workspace_lines(pir: ProgramIR) -> tuple[list, dict]:
     lines = ["    int64_t gemm_bytes = 0;"]
     for name, p in plans.items():
         k = next(k for k in pir.kernels if k.name == name)
-        lines.append(f"    {{ const int64_t b = (int64_t){p['size'].c()} * "
-                     f"{np.dtype(k.acc_dtype).itemsize}; if (b > gemm_bytes) gemm_bytes = b; }}")
+        lines.append(f"    {{ const int64_t gemm_b = (int64_t){p['size'].c()} * "
+                     f"{np.dtype(k.acc_dtype).itemsize}; if (gemm_b > gemm_bytes) "
+                     "gemm_bytes = gemm_b; }")
     lines.append("    const int64_t off_gemm = ws_total; ws_total += (gemm_bytes + 63) / 64 * 64;"
                  " (void)off_gemm;")
     return lines, plans

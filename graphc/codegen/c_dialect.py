@@ -88,6 +88,9 @@ class CDialect(CFamilyRenderer):
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
                               # BLAS threads on small kernels)
+    own_names = frozenset({"O", "R", "B", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
+                           "accs", "a_ik", "gemm_out"})
+    own_families = (r"nan_r\d+", r"acc_r\d+")
 
     def omp(self, k: KernelIR, line: str) -> list:
         """``line`` (a ``#pragma omp parallel``), unless the kernel's size is known now and

@@ -24,7 +24,7 @@ import string
 import numpy as np
 
 from .kernel_ir import Block, KernelIR, Literal, Mono, ProgramIR
-from .naming import comment_text
+from .naming import Scope, comment_text
 
 C_TYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",
            "bool": "bool", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t"}
@@ -181,6 +181,23 @@ class CFamilyRenderer:
     host_qual = ""                  # before the host entry points
     float32_math: dict = {}         # libm name -> this dialect's float32 function
     float64_math: dict = {}         # libm name -> this dialect's float64 function
+    # identifiers the shared pieces emit: the accumulator, axis indices and sizes,
+    # index remainders, reduction accumulators, constant arrays; graphc's own headers
+    # and runtime (gc_*, GC_*, gcMalloc..., graphc_*) and CUDA's (cuda*, cu*)
+    names: frozenset = frozenset({"acc"})
+    families: tuple = (r"i\d+", r"N\d+", r"a_r\d+", r"rem_\w+", r"c\d+(_\d+)?_host",
+                       r"(gc|GC|graphc|GRAPHC)_\w*", r"gc[A-Z]\w*", r"(cuda|CUDA)\w*",
+                       r"cu[A-Z]\w*")
+    own_names: frozenset = frozenset()   # a dialect's kernel-shape locals
+    own_families: tuple = ()
+
+    def scope(self) -> Scope:
+        """Every identifier this dialect's kernels emit or its headers bring in (with
+        ``naming.C_RESERVED``, which every sanitized name avoids)."""
+        math = {n for dtype in ("float32", "float64", "int64")
+                for n in self.math_names(dtype).values()}
+        return Scope(self.names | self.own_names | frozenset(math) | frozenset(LIBM_FUNCTIONS),
+                     self.families + self.own_families)
 
     # ---- per-op text ----------------------------------------------------------------------
 

@@ -19,14 +19,18 @@ from __future__ import annotations
 import ctypes
 
 
-from ..errors import GraphcError
+from ..errors import CompileError, GraphcError
 from . import native_export, toolchain
 from .c_family import ctype, is_column_reduction
 from .cuda_dialect import CUDA
 from .kernel_ir import BufferRef, KernelIR, ProgramIR, lower
-from .naming import sanitize_names
-from .native_host import (NativeRunner, c_pointers, kernel_stats, prefix, sizes_lines,
-                          workspace_layout)
+from .naming import Scope, sanitize_names
+from .native_host import (HOST_SCOPE, NativeRunner, c_pointers, explain_compile_error,
+                          kernel_stats, prefix, sizes_lines, workspace_layout)
+
+# identifiers the CUDA host code emits beyond the shared ones (gc_* are reserved anyway)
+CUDA_HOST_SCOPE = HOST_SCOPE | Scope(frozenset({
+    "param_dirty", "d_inputs", "d_params", "d_results", "d_workspace", "nbytes", "fresh", "k"}))
 
 
 def _bytes(buf: BufferRef) -> str:
@@ -106,9 +110,11 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
            "        const int64_t* sizes, void* d_workspace) {"]
     dev += sizes_lines(pir) + ws_lines + ["    (void)ws_total;"]
     for b in pir.consts:
-        dev.append(f"    {{ const size_t n = sizeof({b.name}_host); const int fresh = gc_ensure("
-                   f"&gc_con[{b.index}], &gc_con_cap[{b.index}], n); if (fresh < 0) return -1;")
-        dev.append(f"      if (fresh) GC_CHECK(gcMemcpyHtoD(gc_con[{b.index}], {b.name}_host, n)); }}")
+        dev.append(f"    {{ const size_t nbytes = sizeof({b.name}_host); const int fresh = "
+                   f"gc_ensure(&gc_con[{b.index}], &gc_con_cap[{b.index}], nbytes); "
+                   "if (fresh < 0) return -1;")
+        dev.append(f"      if (fresh) GC_CHECK(gcMemcpyHtoD(gc_con[{b.index}], {b.name}_host, "
+                   "nbytes)); }")
     dev.append("    char* ws = (char*)d_workspace; (void)ws;")
     for group, arr in ((pir.inputs, "d_inputs"), (pir.params, "d_params"),
                        (pir.consts, "gc_con"), (pir.results, "d_results")):
@@ -126,14 +132,14 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
     run_at = out.index("/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads")
     out[run_at:run_at] = dev
     for b in pir.inputs:
-        out.append(f"    {{ const size_t n = {_bytes(b)}; if (gc_ensure(&gc_in[{b.index}], "
-                   f"&gc_in_cap[{b.index}], n) < 0) return -1;")
-        out.append(f"      GC_CHECK(gcMemcpyHtoD(gc_in[{b.index}], inputs[{b.index}], n)); }}")
+        out.append(f"    {{ const size_t nbytes = {_bytes(b)}; if (gc_ensure(&gc_in[{b.index}], "
+                   f"&gc_in_cap[{b.index}], nbytes) < 0) return -1;")
+        out.append(f"      GC_CHECK(gcMemcpyHtoD(gc_in[{b.index}], inputs[{b.index}], nbytes)); }}")
     for b in pir.params:
-        out.append(f"    {{ const size_t n = {_bytes(b)}; const int fresh = gc_ensure("
-                   f"&gc_par[{b.index}], &gc_par_cap[{b.index}], n); if (fresh < 0) return -1;")
+        out.append(f"    {{ const size_t nbytes = {_bytes(b)}; const int fresh = gc_ensure("
+                   f"&gc_par[{b.index}], &gc_par_cap[{b.index}], nbytes); if (fresh < 0) return -1;")
         out.append(f"      if (fresh || param_dirty[{b.index}]) "
-                   f"GC_CHECK(gcMemcpyHtoD(gc_par[{b.index}], params[{b.index}], n)); }}")
+                   f"GC_CHECK(gcMemcpyHtoD(gc_par[{b.index}], params[{b.index}], nbytes)); }}")
     for b in pir.results:
         out.append(f"    if (gc_ensure(&gc_res[{b.index}], &gc_res_cap[{b.index}], {_bytes(b)}) < 0) "
                    "return -1;")
@@ -252,7 +258,7 @@ class CudaExecutable:
 
 def render_source(program) -> tuple[ProgramIR, str]:
     """(kernel IR, the .cu translation unit) of ``program``; nothing is compiled."""
-    pir = lower(program)
+    pir = lower(program, reserved=CUDA.scope() | CUDA_HOST_SCOPE)
     return pir, CUDA.render(pir, render_host(pir))
 
 
@@ -266,7 +272,10 @@ def build(program, **options) -> CudaExecutable:
     lang = "cuda-emulate" if device == "emulate" else "cuda"
     toolchain.require(lang)
     pir, source = render_source(program)
-    lib = toolchain.compile_and_load(source, lang, name=sanitize_names([program.name])[0])
+    try:
+        lib = toolchain.compile_and_load(source, lang, name=sanitize_names([program.name])[0])
+    except CompileError as err:
+        raise explain_compile_error(err, source, pir) from err
     pre = prefix(pir)
     run = getattr(lib, f"{pre}_run")
     run.restype = ctypes.c_int

@@ -31,6 +31,10 @@ class CudaDialect(CFamilyRenderer):
     host_qual = "GC_EXPORT "
     prelude = '#include "graphc_cuda.h"\n#include <stdbool.h>\n'
     block_threads = 256      # threads per block of elementwise and column kernels
+    own_names = frozenset({"total", "flat", "O", "R", "o", "r", "bz", "tx", "ty", "row0",
+                           "col0", "c", "kt", "e", "ii", "kk", "jj", "val", "m", "q", "row",
+                           "col", "As", "Bs", "a_frag", "b_frag"})
+    own_families = (r"scratch_\d+",)
 
     def index_type(self, k: KernelIR, extra: int = 1) -> str:
         """``int`` when every index fits (faster on a GPU), else the 64-bit index type."""
@@ -173,11 +177,11 @@ class CudaDialect(CFamilyRenderer):
         lines += [
             "        __syncthreads();",
             f"        for (int kk = 0; kk < {TK}; ++kk) {{",
-            f"            {T} a[4], b[4];",
-            "            for (int m = 0; m < 4; ++m) a[m] = As[kk][ty + 16 * m];",
-            "            for (int q = 0; q < 4; ++q) b[q] = Bs[kk][tx + 16 * q];",
+            f"            {T} a_frag[4], b_frag[4];",
+            "            for (int m = 0; m < 4; ++m) a_frag[m] = As[kk][ty + 16 * m];",
+            "            for (int q = 0; q < 4; ++q) b_frag[q] = Bs[kk][tx + 16 * q];",
             "            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) "
-            "c[m][q] += a[m] * b[q];",
+            "c[m][q] += a_frag[m] * b_frag[q];",
             "        }",
             "        __syncthreads();",
             "    }",

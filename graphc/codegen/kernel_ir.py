@@ -24,11 +24,15 @@ import numpy as np
 from ..bind import ops_where
 from ..ir import Tensor
 from ..passes import fusion
-from .naming import sanitize_names
+from .naming import Scope, sanitize_names
 
 # ops whose value is their operand's, read through the load's strides: the shape ops and
 # stop_gradient (the identity at run time)
 PASS_THROUGH = ops_where(kind="shape") | {"stop_gradient"}
+# the names lowering generates (variables, index variables, constants, outputs,
+# temporaries, kernels, row scalars): reserved before user names are placed
+LOWERING_FAMILIES = (r"v\d+", r"ix\d+", r"c\d+(_\d+)?", r"out\d+", r"t\d+_\w+", r"k\d+_\w+",
+                     r"r\d+")
 CONST_INLINE_MAX = 4096   # larger constants are passed at run time (like parameters), not
                           # written into the source (a big initializer slows every compiler)
 
@@ -335,7 +339,7 @@ class _Lowerer:
 
 
 class _ProgramBuilder:
-    def __init__(self, program):
+    def __init__(self, program, reserved: Scope):
         self.program = program
         roots = list(program.outputs) + list(program.updates)
         self.sched = fusion.schedule(roots)
@@ -360,13 +364,15 @@ class _ProgramBuilder:
         rest = sorted(d for d in dims if d not in stems)
         for k, d in enumerate(rest):
             stems[d] = d.lstrip("?") if not d.startswith("?") else f"dim{k}"
-        order = list(stems)
-        names = sanitize_names(["n_" + stems[d] for d in order])
-        self.sym_names = dict(zip(order, names))
-        # user-facing buffers
+        # one scope: the renderer's names and lowering's families, then the user's
+        # buffers, then the sizes named after them
+        scope = reserved | Scope(frozenset({"acc"}), LOWERING_FAMILIES)
         leaf_names = [p.name or "x" for p in program.inputs] + [p.name or "p" for p in program.params]
-        reserved = {"out", "t", "c", "ws", "sizes", "acc", "i", "o", "r", "k"}
-        ids = sanitize_names(leaf_names, reserved=reserved)
+        ids = sanitize_names(leaf_names, reserved=scope)
+        order = list(stems)
+        names = sanitize_names(["n_" + stems[d] for d in order],
+                               reserved=scope | Scope(frozenset(ids)))
+        self.sym_names = dict(zip(order, names))
         self.inputs = [self._add(p, ids[k], "input", k) for k, p in enumerate(program.inputs)]
         self.params = [self._add(p, ids[len(program.inputs) + k], "param", k)
                        for k, p in enumerate(program.params)]
@@ -513,9 +519,10 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
     return k
 
 
-def lower(program) -> ProgramIR:
-    """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel."""
-    pb = _ProgramBuilder(program)
+def lower(program, reserved: Scope = Scope()) -> ProgramIR:
+    """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel; user
+    names avoid ``reserved`` (the identifiers the target's renderer emits)."""
+    pb = _ProgramBuilder(program, reserved)
     kernels = [_lower_group(pb, g) for g in pb.sched.kernels]
     # a value is stored when it is a root or some later kernel loads it
     for k in kernels:

@@ -14,6 +14,7 @@ point and collects outputs and updates, and kernel stats.
 from __future__ import annotations
 
 import ctypes
+import re
 import sys
 
 import numpy as np
@@ -21,7 +22,11 @@ import numpy as np
 from ..errors import CompileError
 from ..passes.memory import Step, Value, plan_memory
 from .kernel_ir import BufferRef, ProgramIR
-from .naming import sanitize_names
+from .naming import Scope, sanitize_names
+
+# identifiers the shared host code emits (entry-point arguments, the workspace)
+HOST_SCOPE = Scope(frozenset({"inputs", "params", "results", "sizes", "workspace", "ws",
+                              "ws_total"}), (r"off_\d+",))
 
 
 def prefix(pir: ProgramIR) -> str:
@@ -67,6 +72,37 @@ def workspace_layout(pir: ProgramIR) -> tuple[list, dict]:
 def sizes_lines(pir: ProgramIR) -> list:
     """The host prologue naming each run-time size from the ``sizes`` array."""
     return [f"    const int64_t {s} = sizes[{k}]; (void){s};" for k, s in enumerate(pir.sym_order)]
+
+
+def explain_compile_error(err: CompileError, source: str, pir: ProgramIR) -> CompileError:
+    """``err`` (a compiler's failure on ``source``) with what the user can act on: the
+    kernels (or host code) its messages point into and the user names involved there,
+    as graph name -> generated identifier."""
+    lines = source.splitlines()
+    starts = {}   # first source line of each kernel (its header comment)
+    for no, line in enumerate(lines, 1):
+        for k in pir.kernels:
+            if line.startswith(f"/* {k.name}: ") or line.startswith(f"/* {k.name}_epilogue: "):
+                starts.setdefault(no, k)
+    first_host = max(starts, default=0)
+    places, buffers = [], []
+    for no in sorted({int(m) for m in re.findall(r"\.(?:c|cu):(\d+)", str(err))}):
+        owner = max((s for s in starts if s <= no), default=None)
+        k = starts.get(owner) if owner is not None else None
+        if k is not None and not any(ln.startswith("}") for ln in lines[owner - 1:no - 1]):
+            places.append(f"kernel {k.name}")
+            buffers += k.buffers_read() + k.buffers_written()
+        else:
+            places.append("host code" if no > first_host else "prelude")
+            buffers += [b.name for b in pir.inputs + pir.params]
+    user = [(n.name, b.name) for n, b in zip(list(pir.program.inputs) + list(pir.param_nodes),
+                                             pir.inputs + pir.params)
+            if b.name in set(buffers)]
+    where = ", ".join(dict.fromkeys(places)) or "an unknown place"
+    names = ", ".join(f"{g!r} -> {c}" for g, c in user) or "none"
+    return CompileError(f"generated code for {pir.name!r} does not compile, in {where}; user "
+                        f"names there (graph name -> identifier): {names}. This is a graphc "
+                        f"bug; please report it with the message below.\n{err}")
 
 
 def kernel_stats(pir: ProgramIR) -> dict:

@@ -48,10 +48,10 @@ __global__ void k0_matmul_where_add_greater(const int64_t n_x0,
         }
         __syncthreads();
         for (int kk = 0; kk < 16; ++kk) {
-            float a[4], b[4];
-            for (int m = 0; m < 4; ++m) a[m] = As[kk][ty + 16 * m];
-            for (int q = 0; q < 4; ++q) b[q] = Bs[kk][tx + 16 * q];
-            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a[m] * b[q];
+            float a_frag[4], b_frag[4];
+            for (int m = 0; m < 4; ++m) a_frag[m] = As[kk][ty + 16 * m];
+            for (int q = 0; q < 4; ++q) b_frag[q] = Bs[kk][tx + 16 * q];
+            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a_frag[m] * b_frag[q];
         }
         __syncthreads();
     }
@@ -114,10 +114,10 @@ __global__ void k1_matmul(const int64_t n_x0,
         }
         __syncthreads();
         for (int kk = 0; kk < 16; ++kk) {
-            float a[4], b[4];
-            for (int m = 0; m < 4; ++m) a[m] = As[kk][ty + 16 * m];
-            for (int q = 0; q < 4; ++q) b[q] = Bs[kk][tx + 16 * q];
-            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a[m] * b[q];
+            float a_frag[4], b_frag[4];
+            for (int m = 0; m < 4; ++m) a_frag[m] = As[kk][ty + 16 * m];
+            for (int q = 0; q < 4; ++q) b_frag[q] = Bs[kk][tx + 16 * q];
+            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a_frag[m] * b_frag[q];
         }
         __syncthreads();
     }
@@ -280,10 +280,10 @@ __global__ void k4_matmul_where_greater_add(const int64_t n_x0,
         }
         __syncthreads();
         for (int kk = 0; kk < 16; ++kk) {
-            float a[4], b[4];
-            for (int m = 0; m < 4; ++m) a[m] = As[kk][ty + 16 * m];
-            for (int q = 0; q < 4; ++q) b[q] = Bs[kk][tx + 16 * q];
-            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a[m] * b[q];
+            float a_frag[4], b_frag[4];
+            for (int m = 0; m < 4; ++m) a_frag[m] = As[kk][ty + 16 * m];
+            for (int q = 0; q < 4; ++q) b_frag[q] = Bs[kk][tx + 16 * q];
+            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a_frag[m] * b_frag[q];
         }
         __syncthreads();
     }
@@ -347,10 +347,10 @@ __global__ void k5_matmul_sub_mul(const int64_t n_x0,
         }
         __syncthreads();
         for (int kk = 0; kk < 16; ++kk) {
-            float a[4], b[4];
-            for (int m = 0; m < 4; ++m) a[m] = As[kk][ty + 16 * m];
-            for (int q = 0; q < 4; ++q) b[q] = Bs[kk][tx + 16 * q];
-            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a[m] * b[q];
+            float a_frag[4], b_frag[4];
+            for (int m = 0; m < 4; ++m) a_frag[m] = As[kk][ty + 16 * m];
+            for (int q = 0; q < 4; ++q) b_frag[q] = Bs[kk][tx + 16 * q];
+            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a_frag[m] * b_frag[q];
         }
         __syncthreads();
     }
@@ -438,10 +438,10 @@ __global__ void k7_matmul_sub_mul(const int64_t n_x0,
         }
         __syncthreads();
         for (int kk = 0; kk < 16; ++kk) {
-            float a[4], b[4];
-            for (int m = 0; m < 4; ++m) a[m] = As[kk][ty + 16 * m];
-            for (int q = 0; q < 4; ++q) b[q] = Bs[kk][tx + 16 * q];
-            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a[m] * b[q];
+            float a_frag[4], b_frag[4];
+            for (int m = 0; m < 4; ++m) a_frag[m] = As[kk][ty + 16 * m];
+            for (int q = 0; q < 4; ++q) b_frag[q] = Bs[kk][tx + 16 * q];
+            for (int m = 0; m < 4; ++m) for (int q = 0; q < 4; ++q) c[m][q] += a_frag[m] * b_frag[q];
         }
         __syncthreads();
     }
@@ -610,18 +610,18 @@ GC_EXPORT int graphc_mlp_run(void* const* inputs, void* const* params, const int
     const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
     const int64_t off_6 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
     const int64_t off_7 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
-    { const size_t n = ((size_t)784*n_x0 * sizeof(float)); if (gc_ensure(&gc_in[0], &gc_in_cap[0], n) < 0) return -1;
-      GC_CHECK(gcMemcpyHtoD(gc_in[0], inputs[0], n)); }
-    { const size_t n = ((size_t)n_x0 * sizeof(int64_t)); if (gc_ensure(&gc_in[1], &gc_in_cap[1], n) < 0) return -1;
-      GC_CHECK(gcMemcpyHtoD(gc_in[1], inputs[1], n)); }
-    { const size_t n = ((size_t)200704 * sizeof(float)); const int fresh = gc_ensure(&gc_par[0], &gc_par_cap[0], n); if (fresh < 0) return -1;
-      if (fresh || param_dirty[0]) GC_CHECK(gcMemcpyHtoD(gc_par[0], params[0], n)); }
-    { const size_t n = ((size_t)256 * sizeof(float)); const int fresh = gc_ensure(&gc_par[1], &gc_par_cap[1], n); if (fresh < 0) return -1;
-      if (fresh || param_dirty[1]) GC_CHECK(gcMemcpyHtoD(gc_par[1], params[1], n)); }
-    { const size_t n = ((size_t)2560 * sizeof(float)); const int fresh = gc_ensure(&gc_par[2], &gc_par_cap[2], n); if (fresh < 0) return -1;
-      if (fresh || param_dirty[2]) GC_CHECK(gcMemcpyHtoD(gc_par[2], params[2], n)); }
-    { const size_t n = ((size_t)10 * sizeof(float)); const int fresh = gc_ensure(&gc_par[3], &gc_par_cap[3], n); if (fresh < 0) return -1;
-      if (fresh || param_dirty[3]) GC_CHECK(gcMemcpyHtoD(gc_par[3], params[3], n)); }
+    { const size_t nbytes = ((size_t)784*n_x0 * sizeof(float)); if (gc_ensure(&gc_in[0], &gc_in_cap[0], nbytes) < 0) return -1;
+      GC_CHECK(gcMemcpyHtoD(gc_in[0], inputs[0], nbytes)); }
+    { const size_t nbytes = ((size_t)n_x0 * sizeof(int64_t)); if (gc_ensure(&gc_in[1], &gc_in_cap[1], nbytes) < 0) return -1;
+      GC_CHECK(gcMemcpyHtoD(gc_in[1], inputs[1], nbytes)); }
+    { const size_t nbytes = ((size_t)200704 * sizeof(float)); const int fresh = gc_ensure(&gc_par[0], &gc_par_cap[0], nbytes); if (fresh < 0) return -1;
+      if (fresh || param_dirty[0]) GC_CHECK(gcMemcpyHtoD(gc_par[0], params[0], nbytes)); }
+    { const size_t nbytes = ((size_t)256 * sizeof(float)); const int fresh = gc_ensure(&gc_par[1], &gc_par_cap[1], nbytes); if (fresh < 0) return -1;
+      if (fresh || param_dirty[1]) GC_CHECK(gcMemcpyHtoD(gc_par[1], params[1], nbytes)); }
+    { const size_t nbytes = ((size_t)2560 * sizeof(float)); const int fresh = gc_ensure(&gc_par[2], &gc_par_cap[2], nbytes); if (fresh < 0) return -1;
+      if (fresh || param_dirty[2]) GC_CHECK(gcMemcpyHtoD(gc_par[2], params[2], nbytes)); }
+    { const size_t nbytes = ((size_t)10 * sizeof(float)); const int fresh = gc_ensure(&gc_par[3], &gc_par_cap[3], nbytes); if (fresh < 0) return -1;
+      if (fresh || param_dirty[3]) GC_CHECK(gcMemcpyHtoD(gc_par[3], params[3], nbytes)); }
     if (gc_ensure(&gc_res[0], &gc_res_cap[0], ((size_t)1 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_res[1], &gc_res_cap[1], ((size_t)200704 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_res[2], &gc_res_cap[2], ((size_t)256 * sizeof(float))) < 0) return -1;

@@ -73,10 +73,10 @@ GC_EXPORT int graphc_tutorial_run_device(void* const* d_inputs, void* const* d_p
 GC_EXPORT int graphc_tutorial_run(void* const* inputs, void* const* params, const int* param_dirty,
         void* const* results, const int64_t* sizes) {
     int64_t ws_total = 0;
-    { const size_t n = ((size_t)2 * sizeof(float)); const int fresh = gc_ensure(&gc_par[0], &gc_par_cap[0], n); if (fresh < 0) return -1;
-      if (fresh || param_dirty[0]) GC_CHECK(gcMemcpyHtoD(gc_par[0], params[0], n)); }
-    { const size_t n = ((size_t)2 * sizeof(float)); const int fresh = gc_ensure(&gc_par[1], &gc_par_cap[1], n); if (fresh < 0) return -1;
-      if (fresh || param_dirty[1]) GC_CHECK(gcMemcpyHtoD(gc_par[1], params[1], n)); }
+    { const size_t nbytes = ((size_t)2 * sizeof(float)); const int fresh = gc_ensure(&gc_par[0], &gc_par_cap[0], nbytes); if (fresh < 0) return -1;
+      if (fresh || param_dirty[0]) GC_CHECK(gcMemcpyHtoD(gc_par[0], params[0], nbytes)); }
+    { const size_t nbytes = ((size_t)2 * sizeof(float)); const int fresh = gc_ensure(&gc_par[1], &gc_par_cap[1], nbytes); if (fresh < 0) return -1;
+      if (fresh || param_dirty[1]) GC_CHECK(gcMemcpyHtoD(gc_par[1], params[1], nbytes)); }
     if (gc_ensure(&gc_res[0], &gc_res_cap[0], ((size_t)2 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_res[1], &gc_res_cap[1], ((size_t)2 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;
