@@ -16,7 +16,7 @@ True
 >>> bind("reshape", x, shape=(4, 4))
 Traceback (most recent call last):
   ...
-graphc.errors.ShapeError: reshape: cannot reshape (None, 3) into (4, 4) (<doctest graphc.bind[4]>:1)
+graphc.errors.ShapeError: reshape: cannot reshape (None, 3) into (4, 4) (<doctest ...>:1)
 """
 from __future__ import annotations
 

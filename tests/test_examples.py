@@ -117,6 +117,15 @@ def check_mlp_train(out: str) -> None:
     assert m and float(m.group(1)) >= 0.95         # the README promises at least 95 %
 
 
+def check_save_and_load(out: str) -> None:
+    # the next-step loss after gc.load + load_params in a fresh process equals this one's
+    m = re.search(r"RESULT same_loss=(\w+) params_file_matches=(\w+) loss_drop=([0-9.eE+-]+)",
+                  out)
+    assert m, "no RESULT line"
+    assert m.group(1) == "True" and m.group(2) == "True"
+    assert float(m.group(3)) > 0.1                 # Adam trained before saving
+
+
 CHECKERS = {
     "seed.py": check_seed,
     "logistic_newton.py": check_logistic_newton,
@@ -125,6 +134,7 @@ CHECKERS = {
     "export_walkthrough.py": check_export_walkthrough,
     "linear_regression.py": check_linear_regression,
     "mlp_train.py": check_mlp_train,
+    "save_and_load.py": check_save_and_load,
 }
 
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
