@@ -11,7 +11,7 @@ importing the tests::
         return request.param            # (backend name, compile options)
 
 Covered: every primitive op forward and backward (float32 and float64),
-broadcasting, run-time (``None``) dims called with batch 1, 7 and 256, parameter
+matmuls past every GEMM tile edge with fused operands and epilogues, broadcasting, run-time (``None``) dims called with batch 1, 7 and 256, parameter
 updates (atomic), and a few steps of MLP training. Shapes are small so the suite is
 fast.
 """
@@ -28,7 +28,8 @@ __all__ = [
     "test_none_dims_batches", "test_updates_match_interpreter", "test_updates_are_atomic",
     "test_mlp_training_steps", "test_reductions_and_shapes_with_none_dims",
     "test_outputs_are_fresh_arrays", "test_constant_and_leaf_outputs",
-    "test_matmul_variants", "test_repeated_and_view_outputs", "test_where_special_values",
+    "test_matmul_variants", "test_matmul_past_tile_boundaries",
+    "test_repeated_and_view_outputs", "test_where_special_values",
     "test_random_graphs_match_interpreter",
     "compile_with", "assert_close", "OP_CASES",
 ]
@@ -300,6 +301,30 @@ def test_matmul_variants(backend, shapes):
     outputs = [y] + gc.grad(gc.sum(y * y), [a, b])
     vals = [_rand(rng, s, "float64", -1, 1) for s in shapes]
     _check_against_interpreter(backend, outputs, [a, b], vals, "float64", f"matmul {shapes}")
+
+
+# past every tile edge of the generated GEMMs (C: 64 output columns per block; CUDA:
+# 64 x 64 tiles, k-steps of 16): M, N, K above 64 and multiples of neither 64 nor 16
+TILE_EDGE_SHAPES = [((67, 131), (131, 75)), ((2, 67, 131), (131, 75)), ((131,), (131, 75)),
+                    ((67, 131), (131,))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", TILE_EDGE_SHAPES, ids=str)
+def test_matmul_past_tile_boundaries(backend, shapes, dtype):
+    """Plain operands (BLAS where the backend has it) and fused ones (an activation
+    inside the GEMM's operand loads, bias + activation in its epilogue), with their
+    gradients: every output element past a tile edge must match the interpreter."""
+    rng = np.random.default_rng(9)
+    a = gc.placeholder("a", shapes[0], dtype)
+    b = gc.placeholder("b", shapes[1], dtype)
+    n_out = shapes[1][-1] if len(shapes[1]) > 1 else 1
+    bias = gc.constant(_rand(rng, (n_out,), dtype, -1, 1)) if len(shapes[1]) > 1 else 0.5
+    plain = a @ b + bias
+    fused = gc.relu(gc.tanh(a) @ (b * 0.5) + bias)
+    outputs = [plain, fused] + gc.grad(gc.sum(fused * fused) + gc.sum(plain), [a, b])
+    vals = [_rand(rng, s, dtype, -1, 1) for s in shapes]
+    _check_against_interpreter(backend, outputs, [a, b], vals, dtype, f"matmul {shapes}")
 
 
 def test_repeated_and_view_outputs(backend):

@@ -11,9 +11,28 @@ pytestmark = pytest.mark.skipif(not toolchain.have_c_compiler(),
                                 reason="no C compiler (cc/gcc/clang) found on PATH")
 
 
-@pytest.fixture(params=[("c", {})], ids=lambda b: b[0])
+# blas=False: every matmul runs the generated GEMM (the default sends plain ones to BLAS)
+@pytest.fixture(params=[("c", {}), ("c", {"blas": False})],
+                ids=lambda b: b[0] + ("-noblas" if b[1] else ""))
 def backend(request):
     return request.param
+
+
+def test_blas_false_is_honoured_after_a_blas_compile_of_the_same_graph():
+    """The BLAS pointers are globals of the compiled library: a blas=False compile of a
+    graph compiled before with BLAS must not share its library (it used to run BLAS)."""
+    a = gc.placeholder("a", (70, 80), "float64")
+    b = gc.placeholder("b", (80, 90), "float64")
+    y = a @ b
+    with_blas = gc.compile(y, backend="c")
+    without = gc.compile(y, backend="c", blas=False)
+    assert "gc_dgemm(" in next(iter(with_blas.source.values()))
+    plain = next(iter(without.source.values()))
+    assert "gc_dgemm" not in plain and "set_blas" not in plain
+    rng = np.random.default_rng(0)
+    av, bv = rng.normal(size=(70, 80)), rng.normal(size=(80, 90))
+    np.testing.assert_allclose(without(av, bv), av @ bv, rtol=1e-12)
+    np.testing.assert_allclose(with_blas(av, bv), av @ bv, rtol=1e-12)
 
 
 def test_export_builds_with_make_and_loads_with_numpy_and_ctypes(tmp_path):

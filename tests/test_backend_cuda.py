@@ -30,7 +30,16 @@ def _record_sources(monkeypatch):
     yield
 
 
-@pytest.fixture(params=[("cuda", {"device": "emulate"})], ids=lambda b: f"{b[0]}-emulate")
+HAS_GPU = toolchain.have_nvcc() and toolchain.gpu_available()
+
+
+# the real GPU runs the same suite whenever one is present; the emulation covers the
+# same generated code everywhere else
+@pytest.fixture(params=[("cuda", {"device": "emulate"}),
+                        pytest.param(("cuda", {}), marks=pytest.mark.skipif(
+                            not HAS_GPU, reason="no NVIDIA GPU with nvcc on this machine "
+                            "(the emulate variant runs the same CUDA code on the CPU)"))],
+                ids=lambda b: f"{b[0]}-{b[1].get('device', 'gpu')}")
 def backend(request):
     return request.param
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import CompileError
 from . import c_blas, native_export, toolchain
-from .c_dialect import C
+from .c_dialect import C, C_WITHOUT_BLAS
 from .c_family import ctype
 from .kernel_ir import ProgramIR, lower
 from .naming import Scope, sanitize_names
@@ -39,12 +39,16 @@ EXTRA_FLAGS = ("-fno-trapping-math", "-fno-math-errno")
 
 
 def render_host(pir: ProgramIR, d=C) -> str:
-    """C host: ``<prefix>_workspace_bytes(sizes)`` and ``<prefix>_run(...)``."""
+    """C host: ``<prefix>_workspace_bytes(sizes)`` and ``<prefix>_run(...)`` (and, when
+    the dialect ``d`` uses BLAS, ``<prefix>_set_blas``)."""
     pre = prefix(pir)
     ws_lines, where = workspace_layout(pir)
-    gemm_lines, plans = c_blas.workspace_lines(pir)
-    ws_lines = ws_lines + gemm_lines
-    out = c_blas.host_setter(pre) + [
+    out, plans = [], {}
+    if d.blas:
+        gemm_lines, plans = c_blas.workspace_lines(pir)
+        ws_lines = ws_lines + gemm_lines
+        out = c_blas.host_setter(pre)
+    out += [
         f"/* Host API: see {pir.name}.h. sizes[] holds the run-time dims "
         f"({', '.join(pir.sym_order) or 'none'}). */",
         f"int64_t {pre}_workspace_bytes(const int64_t* sizes) {{"]
@@ -73,10 +77,13 @@ def render_host(pir: ProgramIR, d=C) -> str:
     return "\n".join(out)
 
 
-def render_source(program) -> tuple[ProgramIR, str]:
-    """(kernel IR, the C translation unit) of ``program``; nothing is compiled."""
-    pir = lower(program, reserved=C.scope() | HOST_SCOPE | Scope(c_blas.HOST_NAMES))
-    return pir, C.render(pir, render_host(pir))
+def render_source(program, blas: bool = True) -> tuple[ProgramIR, str]:
+    """(kernel IR, the C translation unit) of ``program``; nothing is compiled. Without
+    ``blas`` the source has no BLAS path, so its library is not the one BLAS uses (the
+    BLAS pointers are globals of a library shared by every compile of the same text)."""
+    d = C if blas else C_WITHOUT_BLAS
+    pir = lower(program, reserved=d.scope() | HOST_SCOPE | Scope(c_blas.HOST_NAMES))
+    return pir, d.render(pir, render_host(pir, d))
 
 
 def render_header(pir: ProgramIR) -> str:
@@ -142,7 +149,8 @@ _BLAS_KEEP: list = []
 def build(program, **options) -> CExecutable:
     """Lower, render and compile ``program`` for the CPU."""
     toolchain.require("c")
-    pir, source = render_source(program)
+    blas = bool(options.get("blas", True) and program.options.get("blas", True))
+    pir, source = render_source(program, blas)
     # OpenMP threads that spin after a region starve BLAS threads and everything else on
     # a busy machine; sleeping waiters cost microseconds per region (set before libgomp
     # loads; the user's own setting wins)
@@ -156,12 +164,11 @@ def build(program, **options) -> CExecutable:
     run = getattr(lib, f"{pre}_run")
     run.restype = ctypes.c_int
     run.argtypes = [ctypes.c_void_p] * 5
-    sgemm, dgemm = numpy_blas()
-    setter = getattr(lib, f"{pre}_set_blas")
-    setter.restype = None
-    setter.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-    if options.get("blas", True) and program.options.get("blas", True):
-        setter(sgemm, dgemm)
+    if blas:
+        setter = getattr(lib, f"{pre}_set_blas")
+        setter.restype = None
+        setter.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        setter(*numpy_blas())
     wsb = getattr(lib, f"{pre}_workspace_bytes")
     wsb.restype = ctypes.c_int64
     wsb.argtypes = [ctypes.c_void_p]

@@ -76,7 +76,8 @@ GEMM_COLUMNS = 64    # GEMM: output columns accumulated together per row
 
 
 class CDialect(CFamilyRenderer):
-    """C for the CPU: one loop nest per kernel, OpenMP when the work pays for it."""
+    """C for the CPU: one loop nest per kernel, OpenMP when the work pays for it; with
+    ``blas``, each matmul BLAS can run also gets its epilogue kernel (``c_blas``)."""
 
     name = "c"
     prelude = ("#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
@@ -92,6 +93,9 @@ class CDialect(CFamilyRenderer):
                            "accs", "a_ik", "gemm_out"})
     own_families = (r"nan_r\d+", r"acc_r\d+")
 
+    def __init__(self, blas: bool = True):
+        self.blas = blas
+
     def omp(self, k: KernelIR, line: str) -> list:
         """``line`` (a ``#pragma omp parallel``), unless the kernel's size is known now and
         under the threshold: then its ``if`` clause is false on every call, yet GCC would
@@ -105,7 +109,7 @@ class CDialect(CFamilyRenderer):
         return [] if static <= self.par_threshold else [line]
 
     def kernel_companions(self, k: KernelIR, bufs: dict) -> list:
-        if c_blas.blas_plan(k) is None:
+        if not self.blas or c_blas.blas_plan(k) is None:
             return []
         return [c_blas.epilogue_kernel(k, bufs, self)[0]]
 
@@ -274,3 +278,4 @@ class CDialect(CFamilyRenderer):
 
 
 C = CDialect()
+C_WITHOUT_BLAS = CDialect(blas=False)   # compile(..., blas=False): no BLAS code at all
