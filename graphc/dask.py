@@ -154,7 +154,9 @@ class DaskFunction:
         replicated = [np.asarray(given[id(p)]) for p in s.replicated]
         token = uuid.uuid4().hex
         chunk_args = _shared_args([p.value for p in s.params], replicated, token)
-        blocks = [list(b.to_delayed().ravel()) for b in batched]
+        # unoptimized: the optimized (fused) per-block graphs broke a later slice of a
+        # per-row output on a process cluster (KeyError on a fused key)
+        blocks = [list(b.to_delayed(optimize_graph=False).ravel()) for b in batched]
         bounds = _chunk_bounds(batched[0], s.batched[0]) if batched else [(0, 0)]
         per_chunk = [[b[i] for b in blocks] for i in range(len(bounds))]
         results: list = [None] * len(self.outputs)
