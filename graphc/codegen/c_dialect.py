@@ -135,14 +135,8 @@ class CDialect(CFamilyRenderer):
         """A reduction whose innermost axis is kept (a column sum like ``sum(x, 0)``): rows
         are streamed in memory order into a block of per-column accumulators, so every
         load is contiguous and the inner loop vectorizes (row-at-a-time would stride)."""
-        n = len(k.dims)
-        lines, names = dims_lines(k, "    ", "int64_t")
-        outer = [a for a in range(n) if a not in k.reduce_axes]
-        red = list(k.reduce_axes)
-        ivars = [f"i{j}" for j in range(n)]
+        lines, names, outer, red, ivars = self.reduction_frame(k, "int64_t")
         B = COLUMN_BLOCK
-        lines.append(f"    const int64_t O = {product([names[a] for a in outer])};")
-        lines.append(f"    const int64_t R = {product([names[a] for a in red])};")
         lines += self.omp(k, f"    #pragma omp parallel for if (O * R > {self.par_threshold} && "
                              f"O > {B}) schedule(static)")
         lines.append(f"    for (int64_t ob = 0; ob < O; ob += {B}) {{")
@@ -190,13 +184,7 @@ class CDialect(CFamilyRenderer):
     def reduce(self, k: KernelIR) -> list:
         if is_column_reduction(k):
             return self.reduce_columns(k)
-        n = len(k.dims)
-        lines, names = dims_lines(k, "    ", "int64_t")
-        outer = [a for a in range(n) if a not in k.reduce_axes]
-        red = list(k.reduce_axes)
-        ivars = [f"i{j}" for j in range(n)]
-        lines.append(f"    const int64_t O = {product([names[a] for a in outer])};")
-        lines.append(f"    const int64_t R = {product([names[a] for a in red])};")
+        lines, names, outer, red, ivars = self.reduction_frame(k, "int64_t")
         lines += self.omp(k, f"    #pragma omp parallel for if (O * R > {self.par_threshold} && "
                              f"O > 1) schedule(static)")
         lines.append("    for (int64_t o = 0; o < O; ++o) {")

@@ -238,6 +238,18 @@ class CFamilyRenderer:
             lines.append(indent + (f"if ({guard}) {stmt}" if guard else stmt))
         return lines
 
+    def reduction_frame(self, k: KernelIR, it: str) -> tuple:
+        """What every reduction kernel starts with: (lines naming the sizes ``N<j>``, the
+        outputs ``O`` and the reduced elements ``R``; the size names; the kept axes; the
+        reduced axes; the index variables)."""
+        n = len(k.dims)
+        lines, names = dims_lines(k, "    ", it)
+        outer = [a for a in range(n) if a not in k.reduce_axes]
+        red = list(k.reduce_axes)
+        lines.append(f"    const {it} O = {product([names[a] for a in outer])};")
+        lines.append(f"    const {it} R = {product([names[a] for a in red])};")
+        return lines, names, outer, red, [f"i{j}" for j in range(n)]
+
     def acc_type(self, op: str, dtype: str) -> str:
         """The accumulator type of a ``sum``/``max`` over ``dtype`` values."""
         if op == "sum" and dtype == "float32":

@@ -76,14 +76,8 @@ class CudaDialect(CFamilyRenderer):
     def reduce_columns(self, k: KernelIR) -> list:
         """One thread per output (column): each walks its rows; threads of a warp read
         consecutive addresses at every step (coalesced), no shared memory needed."""
-        n = len(k.dims)
         it = self.index_type(k)
-        lines, names = dims_lines(k, "    ", it)
-        outer = [a for a in range(n) if a not in k.reduce_axes]
-        red = list(k.reduce_axes)
-        ivars = [f"i{j}" for j in range(n)]
-        lines.append(f"    const {it} O = {product([names[a] for a in outer])};")
-        lines.append(f"    const {it} R = {product([names[a] for a in red])};")
+        lines, names, outer, red, ivars = self.reduction_frame(k, it)
         lines.append(f"    for ({it} o = ({it})blockIdx.x * blockDim.x + threadIdx.x; o < O; "
                      f"o += ({it})gridDim.x * blockDim.x) {{")
         lines += decompose("o", outer, names, "        ", it)
@@ -102,20 +96,14 @@ class CudaDialect(CFamilyRenderer):
     def reduce(self, k: KernelIR) -> list:
         if is_column_reduction(k):
             return self.reduce_columns(k)
-        n = len(k.dims)
         it = self.index_type(k)
-        lines, names = dims_lines(k, "    ", it)
-        outer = [a for a in range(n) if a not in k.reduce_axes]
-        red = list(k.reduce_axes)
-        ivars = [f"i{j}" for j in range(n)]
+        lines, names, outer, red, ivars = self.reduction_frame(k, it)
         scratch = {}
         for p in k.phases:
             acc_t = self.acc_type(p.op, p.dtype)
             if acc_t not in scratch:
                 scratch[acc_t] = f"scratch_{len(scratch)}"
                 lines.insert(0, f"    __shared__ {acc_t} {scratch[acc_t]}[32];")
-        lines.append(f"    const {it} O = {product([names[a] for a in outer])};")
-        lines.append(f"    const {it} R = {product([names[a] for a in red])};")
         lines.append(f"    for ({it} o = blockIdx.x; o < O; o += gridDim.x) {{")
         lines += decompose("o", outer, names, "        ", it)
         for p in k.phases:
