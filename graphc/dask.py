@@ -24,9 +24,9 @@ Needs ``pip install "graphc[dask]"``; ``import graphc`` never imports Dask.
 >>> x = gc.placeholder("x", (None, 2), "float64")
 >>> w = gc.parameter("w", [0.0, 0.0], "float64")
 >>> loss = gc.mean((x @ w - 1.0) ** 2)
->>> step = gc.dask.compile(loss, updates=gc.optim.sgd(loss, [w], lr=0.5))
+>>> step = gc.dask.compile(loss, updates=gc.optim.sgd(loss, [w], lr=0.9))
 >>> data = da.from_array(np.array([[1., 0.], [0., 1.], [1., 1.]]), chunks=2)
->>> for _ in range(200):
+>>> for _ in range(60):
 ...     _ = step(data)
 >>> np.round(w.value, 3)
 array([0.667, 0.667])

@@ -2,6 +2,9 @@
 results equal one process (uneven chunks, every tree shape), refused graphs name the output,
 training steps equal local full-batch steps, NaNs name the chunk, missing tools are clear.
 The multi-process LocalCluster tests are in test_dask_cluster.py."""
+import io
+import pickle
+
 import numpy as np
 import pytest
 
@@ -13,6 +16,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 import graphc as gc  # noqa: E402
 import graphc.dask  # noqa: E402,F401
 from graphc.dask import UnsplittableError  # noqa: E402
+from graphc.graph_format import read_graph  # noqa: E402
 
 ROWS = 97
 UNEVEN = [(ROWS,), (10, 40, 1, 46), (1,) * 7 + (90,), (33, 0, 64)]
@@ -180,3 +184,15 @@ def test_in_process_cluster_and_worker_check(rng):
             np.testing.assert_allclose(g, e, rtol=1e-12)
         with pytest.raises(gc.BackendUnavailable, match="not importable on worker"):
             gc.dask.check_workers(client, module="graphc_not_installed_anywhere")
+
+
+def test_workers_get_graph_bytes_never_compiled_code():
+    x = gc.placeholder("x", (None,), "float64")
+    f = gc.dask.compile([gc.sum(gc.exp(x) * 3.5), x * 2.0], backend="c")
+    total, rows = f(da.arange(6.0, chunks=4))          # compiles here, in this process
+    assert np.isclose(total, 3.5 * np.exp(np.arange(6.0)).sum())
+    for program in (f.partials_program, f.rows_program):
+        sent = pickle.dumps(program)
+        assert b"ctypes" not in sent and b"CDLL" not in sent
+        assert set(pickle.loads(sent).__dict__) == {"graph", "digest", "backend", "options"}
+        assert read_graph(io.BytesIO(program.graph), "sent").inputs[0].name == "x"

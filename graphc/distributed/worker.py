@@ -20,6 +20,7 @@ import hashlib
 import io
 import socket
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -27,7 +28,8 @@ from ..compiler import Function, compile
 from ..errors import GraphcError, NumericsError
 from ..graph_format import read_graph, write_graph
 
-_compiled: dict[tuple, Function] = {}
+CACHE_SIZE = 64   # compiled chunk graphs kept per worker process (least recently used go)
+_compiled: "OrderedDict[tuple, Function]" = OrderedDict()
 _compile_counts: dict[str, int] = {}
 _lock = threading.Lock()
 
@@ -57,7 +59,9 @@ class ChunkProgram:
         key = self.cache_key()
         with _lock:
             f = _compiled.get(key)
-            if f is None:
+            if f is not None:
+                _compiled.move_to_end(key)
+            else:
                 try:
                     g = read_graph(io.BytesIO(self.graph), "graphc.dask chunk graph")
                     f = compile(g.outputs, inputs=g.inputs, backend=self.backend,
@@ -67,6 +71,8 @@ class ChunkProgram:
                                   f"the chunk graph (backend {self.backend!r}): {e}") from None
                 _compiled[key] = f
                 _compile_counts[self.digest] = _compile_counts.get(self.digest, 0) + 1
+                while len(_compiled) > CACHE_SIZE:
+                    _compiled.popitem(last=False)
         return f
 
 
