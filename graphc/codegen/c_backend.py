@@ -26,7 +26,8 @@ from ..errors import CompileError
 from . import c_blas, native_export, toolchain
 from .c_dialect import C, C_WITHOUT_BLAS
 from .c_family import ctype
-from .kernel_ir import ProgramIR, lower
+from .kernel_ir import lower
+from .kernel_types import ProgramIR
 from .naming import Scope, sanitize_names
 from .native_host import (HOST_SCOPE, NativeRunner, explain_compile_error, kernel_stats, prefix,
                           sizes_lines, workspace_layout)

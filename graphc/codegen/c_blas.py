@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .c_family import ctype, dims_lines
-from .kernel_ir import KernelIR, Mono, ProgramIR
+from .kernel_types import KernelIR, Mono, ProgramIR
 
 
 # the host identifiers this module emits (gc_sgemm... are in the gc_ family)

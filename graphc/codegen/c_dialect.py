@@ -16,7 +16,7 @@ import numpy as np
 from . import c_blas
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
                        mm_sizes, product, reduce_identity)
-from .kernel_ir import KernelIR
+from .kernel_types import KernelIR
 
 # exp for float32 as straight-line code the compiler vectorizes (libm's expf is a call
 # it cannot, without -ffast-math): Cephes' range reduction + degree-6 polynomial, about

@@ -23,7 +23,7 @@ import string
 
 import numpy as np
 
-from .kernel_ir import Block, KernelIR, Literal, Mono, ProgramIR
+from .kernel_types import Block, KernelIR, Literal, Mono, ProgramIR
 from .naming import Scope, comment_text
 
 C_TYPES = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t",

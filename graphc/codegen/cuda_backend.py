@@ -23,7 +23,8 @@ from ..errors import CompileError, GraphcError
 from . import native_export, toolchain
 from .c_family import ctype, is_column_reduction
 from .cuda_dialect import CUDA
-from .kernel_ir import BufferRef, KernelIR, ProgramIR, lower
+from .kernel_ir import lower
+from .kernel_types import BufferRef, KernelIR, ProgramIR
 from .naming import Scope, sanitize_names
 from .native_host import (HOST_SCOPE, NativeRunner, c_pointers, explain_compile_error,
                           kernel_stats, prefix, sizes_lines, workspace_layout)

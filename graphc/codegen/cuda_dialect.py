@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
                        mm_sizes, product, reduce_identity)
-from .kernel_ir import KernelIR
+from .kernel_types import KernelIR
 
 TILE, TK, THREADS_2D = 64, 16, 16   # GEMM: 64x64 tile, k-step 16, 16x16 threads x 4x4
 

@@ -1,12 +1,8 @@
-"""Kernel IR: the fused schedule lowered to index spaces, strided loads, scalar
-expression DAGs, reductions and stores. Shared by every C-family dialect.
-
-A kernel has an index space (one size per axis, ``Mono`` products of known sizes and
-run-time dims), optional reduction axes, and blocks of ``Instr``s in SSA form. A load
-reads ``buf[sum(i_k * stride_k)]`` with one stride per kernel axis (0 = broadcast), so
-broadcast, transpose and reshape never copy. An instruction holds its op's name and
-operands (variables or ``Literal`` constants), never target text: each renderer spells
-it from its own per-op table.
+"""Lowering to kernel IR: the fused schedule (``passes.fusion``) becomes kernels over
+index spaces with strided loads, scalar expression DAGs, reductions and stores (the
+data types are in ``kernel_types``), so broadcast, transpose and reshape never copy.
+Shared by every C-family dialect. User names are placed after the renderer's reserved
+scope and lowering's own name families.
 
 >>> import graphc as gc
 >>> from graphc.codegen.base import Program
@@ -17,13 +13,13 @@ it from its own per-op table.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..bind import ops_where
 from ..ir import Tensor
 from ..passes import fusion
+from .kernel_types import (ONE, ZERO, Block, BufferRef, Instr, KernelIR, Literal, Mono, Phase,
+                           ProgramIR, Store, dtype_name)
 from .naming import Scope, sanitize_names
 
 # ops whose value is their operand's, read through the load's strides: the shape ops and
@@ -35,185 +31,6 @@ LOWERING_FAMILIES = (r"v\d+", r"ix\d+", r"c\d+(_\d+)?", r"out\d+", r"t\d+_\w+", 
                      r"r\d+")
 CONST_INLINE_MAX = 4096   # larger constants are passed at run time (like parameters), not
                           # written into the source (a big initializer slows every compiler)
-
-
-_DTYPE_NAMES: dict = {}
-
-
-def dtype_name(dtype) -> str:
-    """``np.dtype(dtype).name``, remembered (NumPy builds the name on every access, a
-    real cost when asked once per instruction of a large graph)."""
-    name = _DTYPE_NAMES.get(dtype)
-    if name is None:
-        name = _DTYPE_NAMES[dtype] = np.dtype(dtype).name
-    return name
-
-
-@dataclass(frozen=True)
-class Mono:
-    """A size or stride: ``coef * product(syms)`` (syms are C names of run-time dims)."""
-
-    coef: int
-    syms: tuple = ()
-
-    def __mul__(self, other: "Mono") -> "Mono":
-        if self.coef == 0 or other.coef == 0:
-            return Mono(0)
-        return Mono(self.coef * other.coef, tuple(sorted(self.syms + other.syms)))
-
-    @property
-    def is_zero(self) -> bool:
-        return self.coef == 0
-
-    def c(self) -> str:
-        parts = list(self.syms)
-        if self.coef != 1 or not parts:
-            parts = [str(self.coef)] + parts
-        return "*".join(parts)
-
-    def static(self) -> int | None:
-        return None if self.syms else self.coef
-
-
-ZERO, ONE = Mono(0), Mono(1)
-
-
-@dataclass
-class BufferRef:
-    name: str
-    dtype: str
-    dims: tuple           # Mono per axis
-    kind: str             # input | param | const | temp | output
-    index: int            # position among buffers of its kind
-    value: object = None  # constants: the array
-
-    def size(self) -> Mono:
-        m = ONE
-        for d in self.dims:
-            m = m * d
-        return m
-
-
-@dataclass(frozen=True)
-class Literal:
-    """A scalar constant operand, written inline by each renderer in its own syntax."""
-
-    value: object
-    dtype: str
-
-
-@dataclass
-class Instr:
-    name: str
-    op: str                     # load | index | size | an op name
-    dtype: str
-    args: tuple = ()            # operands: variable names or Literals
-    buf: str = ""               # load: buffer name
-    strides: tuple = ()         # load: Mono per kernel axis
-    axis: int = -1              # index: the kernel axis
-    attrs: dict = field(default_factory=dict)   # size: {"size": Mono}
-
-
-@dataclass
-class Store:
-    buf: str
-    value: object               # a variable name or a Literal
-    strides: tuple
-
-
-@dataclass
-class Block:
-    instrs: list = field(default_factory=list)
-    stores: list = field(default_factory=list)
-
-
-@dataclass
-class Phase:
-    """One reduction of a row kernel: accumulate ``value`` of ``block`` over the row."""
-
-    op: str          # sum | max
-    block: Block
-    value: str
-    result: str      # the row scalar's variable name
-    dtype: str
-
-
-@dataclass
-class KernelIR:
-    name: str
-    kind: str                                   # elementwise | reduce | matmul
-    dims: list                                  # Mono per axis
-    reduce_axes: tuple = ()
-    body: Block = field(default_factory=Block)  # per element (matmul: the epilogue)
-    phases: list = field(default_factory=list)
-    epilogue: Block = field(default_factory=Block)
-    a: Block | None = None                      # matmul: A at (batch, i, k)
-    b: Block | None = None                      # matmul: B at (batch, k, j)
-    a_value: str = ""
-    b_value: str = ""
-    acc: str = "acc"
-    acc_dtype: str = "float32"
-    mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
-    ops: list = field(default_factory=list)
-
-    def blocks(self) -> list:
-        out = [self.body, self.epilogue] + [p.block for p in self.phases]
-        return out + [b for b in (self.a, self.b) if b is not None]
-
-    def buffers_read(self) -> list:
-        seen = []
-        for b in self.blocks():
-            for i in b.instrs:
-                if i.op == "load" and i.buf not in seen:
-                    seen.append(i.buf)
-        return seen
-
-    def buffers_written(self) -> list:
-        seen = []
-        for b in self.blocks():
-            for s in b.stores:
-                if s.buf not in seen:
-                    seen.append(s.buf)
-        return seen
-
-    def sizes(self) -> list:
-        """Run-time dim names the kernel needs as arguments."""
-        names = set()
-        for d in self.dims:
-            names.update(d.syms)
-        for b in self.blocks():
-            for i in b.instrs:
-                for s in i.strides:
-                    names.update(s.syms)
-                if i.op == "size":
-                    names.update(i.args)
-            for s in b.stores:
-                for m in s.strides:
-                    names.update(m.syms)
-        return sorted(names)
-
-
-@dataclass
-class ProgramIR:
-    name: str
-    kernels: list
-    buffers: dict                 # name -> BufferRef
-    inputs: list                  # BufferRef per program input
-    params: list                  # BufferRef per program param
-    consts: list
-    temps: list
-    results: list                 # BufferRef per unique non-leaf root
-    root_sources: list            # per root (outputs then updates): ("result", k) or (kind, k)
-    sym_names: dict               # graph dim -> C name
-    schedule: fusion.Schedule
-    fused: list                   # per kernel: ops fused
-    program: object = None        # the codegen.base.Program lowered
-    param_nodes: list = field(default_factory=list)  # per params entry: its node (program
-                                                      # params, then large constants)
-
-    @property
-    def sym_order(self) -> list:
-        return sorted(self.sym_names.values())
 
 
 # ---- lowering ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import shutil
 import numpy as np
 
 from .c_family import ctype
-from .kernel_ir import ProgramIR
+from .kernel_types import ProgramIR
 from .naming import sanitize_names
 
 

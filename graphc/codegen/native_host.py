@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import CompileError
 from ..passes.memory import Step, Value, plan_memory
-from .kernel_ir import BufferRef, ProgramIR
+from .kernel_types import BufferRef, ProgramIR
 from .naming import Scope, sanitize_names
 
 # identifiers the shared host code emits (entry-point arguments, the workspace)
