@@ -98,8 +98,9 @@ class DaskFunction:
         self.structure = ("single" if isinstance(outputs, Tensor) else
                           "tuple" if isinstance(outputs, tuple) else "list")
         self.outputs = as_list(outputs)
+        given_pairs = updates.items() if isinstance(updates, dict) else (updates or [])
         pairs = [(p, v if isinstance(v, Tensor) else api.constant(v, p.dtype))
-                 for p, v in (updates or {}).items()]
+                 for p, v in given_pairs]
         roots = self.outputs + [v for _, v in pairs]
         needed = [n for n in topo_order(roots) if n.op == "placeholder"]
         self.inputs = needed if inputs is None else as_list(inputs)
@@ -112,12 +113,11 @@ class DaskFunction:
             raise CompileError(f"graphc.dask.compile: split_every must be at least 2, got "
                                f"{split_every}")
         s = self.split = split_graph(self.outputs, self.inputs, [v for _, v in pairs])
-        size_in = stand_ins(s.sizes, "rows_")
-        chunk_inputs = (s.batched + s.replicated + list(stand_ins(s.params, "").values())
-                        + list(size_in.values()))
-        chunk_replace = {**dict(zip(map(id, s.params), chunk_inputs[len(s.batched)
-                                                                    + len(s.replicated):])),
-                         **size_in}
+        # chunk graphs read parameters as inputs (sent each call) and the row counts as
+        # inputs fed the global count (a chunk's own count would make mean a chunk mean)
+        size_in, param_in = stand_ins(s.sizes, "rows"), stand_ins(s.params, "param")
+        chunk_inputs = [*s.batched, *s.replicated, *param_in.values(), *size_in.values()]
+        chunk_replace = {**param_in, **size_in}
         self.rows_program = self.partials_program = None
         if s.row_outputs:
             self.rows_program = ChunkProgram(substitute(
@@ -134,7 +134,7 @@ class DaskFunction:
         kept = [o for k, o in enumerate(self.outputs) if k not in s.row_axes]
         if not kept and not pairs:
             return None
-        partial_in = stand_ins(s.partials, "partial_")
+        partial_in = stand_ins(s.partials, "partial")
         finished = substitute(kept + [v for _, v in pairs], {**partial_in, **size_in})
         return compile_local(
             finished[:len(kept)], inputs=[*partial_in.values(), *size_in.values(),
@@ -152,8 +152,7 @@ class DaskFunction:
         nrows = batched[0].shape[_row_axis(s.batched[0])] if batched else 0
         sizes = [_global_size(n, s.row_symbols, nrows) for n in s.sizes]
         replicated = [np.asarray(given[id(p)]) for p in s.replicated]
-        token = uuid.uuid4().hex
-        chunk_args = _shared_args([p.value for p in s.params], replicated, token)
+        chunk_args = _shared_args([p.value for p in s.params], replicated)
         # unoptimized: the optimized (fused) per-block graphs broke a later slice of a
         # per-row output on a process cluster (KeyError on a fused key)
         blocks = [list(b.to_delayed(optimize_graph=False).ravel()) for b in batched]
@@ -161,15 +160,14 @@ class DaskFunction:
         per_chunk = [[b[i] for b in blocks] for i in range(len(bounds))]
         results: list = [None] * len(self.outputs)
         if self.rows_program is not None:
-            self._row_outputs(results, per_chunk, bounds, chunk_args, sizes, token)
+            self._row_outputs(results, per_chunk, bounds, chunk_args, sizes)
         if self.driver is not None:
             combined = []
             if self.partials_program is not None:
                 # an empty chunk has no partial (a max over no rows has no value)
                 full = [k for k, (a, b) in enumerate(bounds) if b > a] or [0]
                 combined = self._reduce([per_chunk[k] for k in full],
-                                        [_labels(bounds)[k] for k in full], chunk_args, sizes,
-                                        token)
+                                        [_labels(bounds)[k] for k in full], chunk_args, sizes)
             finished = self.driver(*combined, *sizes, *replicated)
             rest = iter(finished)
             for k in range(len(self.outputs)):
@@ -195,16 +193,16 @@ class DaskFunction:
             raise FeedError(f"missing input(s) {absent}")
         return given
 
-    def _chunk_tasks(self, program, per_chunk, labels, chunk_args, sizes, token) -> list:
-        prog = delayed(program, name=f"graphc-program-{program.digest}-{token}")
+    def _chunk_tasks(self, program, per_chunk, labels, chunk_args, sizes) -> list:
+        # one graph key for the program, the same every call: shipped once, not per task
+        prog = delayed(program, name=f"graphc-program-{dask.base.tokenize(program)}")
         return [delayed(run_chunk, pure=False)(prog, label, *chunk_args, sizes, *blocks)
                 for label, blocks in zip(labels, per_chunk)]
 
-    def _row_outputs(self, results, per_chunk, bounds, chunk_args, sizes, token):
+    def _row_outputs(self, results, per_chunk, bounds, chunk_args, sizes):
         labels = _labels(bounds)
         s = self.split
-        parts = self._chunk_tasks(self.rows_program, per_chunk, labels, chunk_args, sizes,
-                                  token)
+        parts = self._chunk_tasks(self.rows_program, per_chunk, labels, chunk_args, sizes)
         for j, k in enumerate(s.row_outputs):
             out, axis = self.outputs[k], s.row_axes[k]
             pieces = [da.from_delayed(part[j], dtype=out.dtype, shape=tuple(
@@ -212,10 +210,9 @@ class DaskFunction:
                 for part, (a, b) in zip(parts, bounds)]
             results[k] = da.concatenate(pieces, axis=axis)
 
-    def _reduce(self, per_chunk, labels, chunk_args, sizes, token) -> list:
+    def _reduce(self, per_chunk, labels, chunk_args, sizes) -> list:
         """Per-chunk partials, tree-combined, computed: the combined values (NumPy)."""
-        level = self._chunk_tasks(self.partials_program, per_chunk, labels, chunk_args,
-                                  sizes, token)
+        level = self._chunk_tasks(self.partials_program, per_chunk, labels, chunk_args, sizes)
         kinds = tuple(self.split.combine_kinds)
         while len(level) > 1:
             level = [delayed(combine_partials, pure=False)(kinds, *level[k:k + self.split_every])
@@ -275,7 +272,7 @@ def _global_size(n: Tensor, symbols, nrows: int) -> np.ndarray:
     return np.asarray(count, dtype=n.dtype)
 
 
-def _shared_args(params: list, replicated: list, token: str) -> tuple:
+def _shared_args(params: list, replicated: list) -> tuple:
     """Parameter values and replicated inputs as the chunk tasks receive them: scattered
     to every worker by the active ``distributed`` client, else one graph key each."""
     client = _active_client()
@@ -283,6 +280,7 @@ def _shared_args(params: list, replicated: list, token: str) -> tuple:
         check_workers(client)
         return (client.scatter(params, broadcast=True, hash=False) if params else [],
                 client.scatter(replicated, broadcast=True, hash=False) if replicated else [])
+    token = uuid.uuid4().hex   # named, so Dask does not hash the arrays
     return (delayed(params, name=f"graphc-params-{token}", traverse=False),
             delayed(replicated, name=f"graphc-replicated-{token}", traverse=False))
 
