@@ -106,15 +106,18 @@ def main() -> None:
         "",
         f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical "
         f"cores, {platform.system()} {platform.release()}; one thread per process; load "
-        f"average {load:.1f} when the run started (above the core count, other processes "
-        f"shared the cores and the speed-up is not meaningful)",
+        f"average {load:.1f} when the run started" + (
+            " (above the core count: other processes shared the cores, so the speed-up "
+            "says little)" if load >= (os.cpu_count() or 1) else ""),
         f"- {rows:,} rows x {FEATURES} float32 features, MLP {FEATURES}-{HIDDEN}-{CLASSES} "
         f"(cross-entropy mean loss and 3 gradients), chunks of {chunk_rows:,} rows, "
         f"numpy backend; best of {args.repeat} steps after a warm-up",
         "",
-        "| run | seconds per step | throughput (rows/s) | speed-up vs 1 worker | parallel efficiency |",
+        "| run | seconds per step | throughput (rows/s) | speed-up vs 1 worker "
+        "| parallel efficiency |",
         "|---|---:|---:|---:|---:|",
-        f"| one process (gc.compile, one NumPy array) | {local:.3f} | {rows / local:,.0f} | - | - |",
+        f"| one process (gc.compile, one NumPy array) | {local:.3f} | {rows / local:,.0f} "
+        f"| - | - |",
         f"| gc.dask, 1 worker | {w1:.3f} | {rows / w1:,.0f} | 1.00 | 100 % |",
         f"| gc.dask, 2 workers | {w2:.3f} | {rows / w2:,.0f} | {speedup:.2f} | "
         f"{50 * speedup:.0f} % |",
