@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 dask = pytest.importorskip("dask", reason="graphc.dask needs Dask: pip install -e '.[dask]'")
 pytest.importorskip("distributed", reason="graphc.dask needs distributed: pip install -e '.[dask]'")
@@ -196,3 +197,27 @@ def test_workers_get_graph_bytes_never_compiled_code():
         assert b"ctypes" not in sent and b"CDLL" not in sent
         assert set(pickle.loads(sent).__dict__) == {"graph", "digest", "backend", "options"}
         assert read_graph(io.BytesIO(program.graph), "sent").inputs[0].name == "x"
+
+
+@st.composite
+def chunkings(draw):
+    """A row count and a random split of it into chunks (empty chunks included)."""
+    sizes = draw(st.lists(st.integers(0, 9), min_size=1, max_size=8))
+    return tuple(sizes) if sum(sizes) else sizes[:-1] + [1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=chunkings(), split_every=st.integers(2, 5), seed=st.integers(0, 2**16))
+def test_any_chunking_gives_the_one_process_values(rows, split_every, seed):
+    rng = np.random.default_rng(seed)
+    x = gc.placeholder("x", (None, 2), "float64")
+    w = gc.parameter("w", rng.normal(size=(2, 3)), "float64")
+    z = x @ w
+    loss = gc.mean(gc.softplus(z)) + gc.max(z) - gc.min(z) + gc.logsumexp(z, axis=0).sum()
+    outs = [loss, gc.grad(gc.mean(gc.softplus(z)), w), gc.mean(z, axis=0)]
+    X = rng.normal(size=(sum(rows), 2)) * 3.0
+    expected = gc.compile(outs, inputs=[x])(X)
+    got = gc.dask.compile(outs, inputs=[x], split_every=split_every)(
+        da.from_array(X, chunks=(tuple(rows), 2)))
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, rtol=1e-11, atol=1e-12)
