@@ -126,6 +126,13 @@ def check_save_and_load(out: str) -> None:
     assert float(m.group(3)) > 0.1                 # Adam trained before saving
 
 
+def check_dask_training(out: str) -> None:
+    # loss and accuracy over all the rows (which the driver never held), before and after
+    r = result_fields(out)
+    assert float(r["loss_after"]) < 0.5 * float(r["loss_before"])
+    assert float(r["accuracy"]) >= 0.7             # 3 classes: chance is about 1/3
+
+
 CHECKERS = {
     "seed.py": check_seed,
     "logistic_newton.py": check_logistic_newton,
@@ -135,6 +142,7 @@ CHECKERS = {
     "linear_regression.py": check_linear_regression,
     "mlp_train.py": check_mlp_train,
     "save_and_load.py": check_save_and_load,
+    "dask_training.py": check_dask_training,
 }
 
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
