@@ -47,7 +47,7 @@ from .distributed.split import (SplitGraph, UnsplittableError, split_graph, stan
                                 substitute)
 from .distributed.worker import ChunkProgram, combine_partials, run_chunk
 from .errors import BackendUnavailable, CompileError, FeedError
-from .ir import Tensor, as_list, topo_order
+from .ir import Tensor, as_list, format_shape, topo_order
 
 __all__ = ["compile", "evaluate", "check_workers", "DaskFunction", "UnsplittableError"]
 
@@ -104,6 +104,9 @@ class DaskFunction:
         roots = self.outputs + [v for _, v in pairs]
         needed = [n for n in topo_order(roots) if n.op == "placeholder"]
         self.inputs = needed if inputs is None else as_list(inputs)
+        if not all(isinstance(i, Tensor) and i.op == "placeholder" for i in self.inputs):
+            raise CompileError(f"graphc.dask.compile: inputs must be placeholders, got "
+                               f"{self.inputs!r}")
         missing = [n.name for n in needed if all(n is not i for i in self.inputs)]
         if missing:
             raise CompileError(f"graphc.dask.compile: the outputs need placeholder(s) "
@@ -141,6 +144,14 @@ class DaskFunction:
                                           *s.replicated],
             updates={p: v for (p, _), v in zip(pairs, finished[len(kept):])},
             backend=backend, **options)
+
+    def __repr__(self) -> str:
+        s = self.split
+        ins = ", ".join(f"{p.name}: {p.dtype.name}{format_shape(p.dims)}" for p in self.inputs)
+        updates = len(self.driver.update_params) if self.driver else 0
+        return (f"<graphc.dask function ({ins}) -> {len(self.outputs)} output(s), "
+                f"{len(s.row_outputs)} per row; {len(s.partials)} partial(s) "
+                f"{sorted(set(s.combine_kinds))} combined over chunks; {updates} update(s)>")
 
     # ---- calling ------------------------------------------------------------------------
     def __call__(self, *args, **feeds):

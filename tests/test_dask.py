@@ -84,6 +84,9 @@ def test_numpy_inputs_and_keyword_feeds(rng):
         np.testing.assert_allclose(g, e, rtol=1e-12)
     got = gc.dask.evaluate(gc.mean(x), {"x": da.from_array(X, chunks=(30, 5))})
     np.testing.assert_allclose(got, X.mean(), rtol=1e-12)
+    assert repr(f) == ("<graphc.dask function (x: float64(None, 5), y: int64(None,)) -> 2 "
+                       "output(s), 0 per row; 2 partial(s) ['sum'] combined over chunks; "
+                       "0 update(s)>")
 
 
 def test_replicated_placeholder_and_float32(rng):
