@@ -59,7 +59,16 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy",
             split_every: int | None = None, **options) -> "DaskFunction":
     """A callable running ``outputs`` (and ``updates``) over chunks of rows on Dask; see the
     module docstring. ``options`` are ``gc.compile``'s (``check_numerics=True`` names the
-    chunk, its rows and the first node that made a NaN/Inf)."""
+    chunk, its rows and the first node that made a NaN/Inf).
+
+    >>> import dask.array as da, graphc as gc
+    >>> import graphc.dask
+    >>> x = gc.placeholder("x", (None,), "float64")
+    >>> f = gc.dask.compile([gc.mean(x), x * 2.0])
+    >>> mean, doubled = f(da.arange(10.0, chunks=4))
+    >>> float(mean), doubled.chunks
+    (4.5, ((4, 4, 2),))
+    """
     return DaskFunction(outputs, inputs, updates, backend, split_every, options)
 
 
