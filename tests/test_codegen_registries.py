@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from graphc.codegen import c_family, numpy_backend
+from graphc.codegen import c_family, numpy_spelling
 from graphc.codegen.c_dialect import C
 from graphc.codegen.cuda_dialect import CUDA
 from graphc.codegen.kernel_ir import PASS_THROUGH
@@ -37,7 +37,7 @@ def instruction_ops() -> list:
 
 def test_every_computed_op_has_a_numpy_spelling():
     missing = [name for name, op in OPS.items()
-               if op.kind != "leaf" and name not in numpy_backend.NUMPY_OPS]
+               if op.kind != "leaf" and name not in numpy_spelling.NUMPY_OPS]
     assert not missing, f"op(s) {missing} missing from the NumPy spelling registry (NUMPY_OPS)"
 
 
@@ -100,13 +100,13 @@ def test_numpy_spellings_of_new_elementwise_ops_run():
     for name, op in sorted(OPS.items()):
         if op.kind != "elementwise" or name in ("where", "cast"):
             continue
-        sp = numpy_backend.NUMPY_OPS[name]
+        sp = numpy_spelling.NUMPY_OPS[name]
         args = [rng.uniform(0.5, 2.0, 5) for _ in range(op.arity)]
         want = op.impl(*args)
         out = np.empty_like(want)
         scope = {"np": np, "out": out}
         if sp.helper:
-            exec(numpy_backend.HELPERS[sp.helper], scope)
+            exec(numpy_spelling.HELPERS[sp.helper], scope)
         for k, a in enumerate(args):
             scope[f"a{k}"] = a
         text = sp.template.format(*[f"a{k}" for k in range(op.arity)], out="out")

@@ -11,15 +11,13 @@ steady-state training step allocates little. The same text, written next to a ``
 is the standalone export: it imports only numpy, and ``load()`` returns a callable
 used exactly like the compiled ``Function``.
 
-How each primitive is spelled in NumPy lives in ``NUMPY_OPS`` below (one entry per
-op); what the op *means* is its reference ``impl`` in ``graphc.ops``.
+How each primitive is spelled in NumPy lives in ``numpy_spelling.NUMPY_OPS`` (one
+entry per op); what the op *means* is its reference ``impl`` in ``graphc.ops``.
 """
 from __future__ import annotations
 
-import ast
 import contextlib
 import importlib.util
-import inspect
 import linecache
 import marshal
 import os
@@ -31,132 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import special
-from . import cache
 from ..bind import ops_where
 from ..errors import CompileError
 from ..ir import Tensor, topo_order
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
 from ..printing import const_text, formula_text
+from . import cache
 from .base import Program
 from .naming import comment_text, sanitize_names
-
-
-@dataclass(frozen=True)
-class Spelling:
-    """One op's NumPy spelling.
-
-    ``template`` is one or more statements (``;``-separated) with operands ``{0}``,
-    ``{1}``..., the destination ``{out}`` and the node's attributes by name. ``kind``:
-    ``inplace`` (elementwise; may write over a dead operand), ``out`` (writes ``{out}``,
-    which must not overlap an operand), ``view`` (an expression that returns a view).
-    ``helper`` names a function of ``HELPERS`` the template calls. ``returns_out``: the
-    template is one call that returns ``{out}`` (NumPy's ``out=`` convention), so the
-    renderer can bind the result name and fill the buffer in one statement.
-    """
-
-    template: str
-    kind: str = "inplace"
-    helper: str | None = None
-    returns_out: bool = False
-
-
-def _ufunc(name: str, arity: int, positional_out: bool = True) -> Spelling:
-    # the output buffer is the ufunc's positional out argument, ``np.sin(t4, ws[3])``:
-    # one keyword less per line is a quarter less for Python to compile in a big module
-    # (NumPy deprecates it for maximum/minimum only, which keep ``out=``)
-    args = ", ".join("{%d}" % k for k in range(arity))
-    out = "{out}" if positional_out else "out={out}"
-    return Spelling(f"np.{name}({args}, {out})", returns_out=True)
-
-
-NUMPY_OPS: dict[str, Spelling] = {
-    "neg": _ufunc("negative", 1),
-    "exp": _ufunc("exp", 1),
-    "log": _ufunc("log", 1),
-    "sin": _ufunc("sin", 1),
-    "cos": _ufunc("cos", 1),
-    "tanh": _ufunc("tanh", 1),
-    "sigmoid": Spelling("_sigmoid({0}, out={out})", "out", helper="_sigmoid"),
-    "softplus": Spelling("np.logaddexp(0, {0}, {out})", returns_out=True),
-    "sqrt": _ufunc("sqrt", 1),
-    "abs": _ufunc("abs", 1),
-    "sign": _ufunc("sign", 1),
-    "log1p": _ufunc("log1p", 1),
-    "expm1": _ufunc("expm1", 1),
-    "erf": Spelling("np.copyto({out}, erf({0}))", "out", helper="special"),
-    "erfc": Spelling("np.copyto({out}, erfc({0}))", "out", helper="special"),
-    "stop_gradient": Spelling("{0}", "view"),
-    "add": _ufunc("add", 2),
-    "sub": _ufunc("subtract", 2),
-    "mul": _ufunc("multiply", 2),
-    "div": _ufunc("true_divide", 2),
-    "pow": _ufunc("power", 2),
-    "maximum": _ufunc("maximum", 2, positional_out=False),
-    "minimum": _ufunc("minimum", 2, positional_out=False),
-    "less": _ufunc("less", 2),
-    "less_equal": _ufunc("less_equal", 2),
-    "greater": _ufunc("greater", 2),
-    "greater_equal": _ufunc("greater_equal", 2),
-    "equal": _ufunc("equal", 2),
-    "not_equal": _ufunc("not_equal", 2),
-    "where": Spelling("np.copyto({out}, {2}); np.copyto({out}, {1}, where={0})", "out"),
-    # where(c, s, 0.0) for a finite s > 0 (a mask, e.g. relu's derivative): c * s is
-    # exact there (True * s == s, False * s == +0.0) and one pass instead of two
-    "where_mask": Spelling("np.multiply({0}, {1}, out={out})", "out", returns_out=True),
-    "cast": Spelling("np.copyto({out}, {0}, casting='unsafe')", "out"),
-    "sum": Spelling("np.sum({0}, axis={axes}, keepdims={keepdims}, out={out})", "out",
-                    returns_out=True),
-    "max": Spelling("np.max({0}, axis={axes}, keepdims={keepdims}, out={out})", "out",
-                    returns_out=True),
-    "reshape": Spelling("np.reshape({0}, {shape})", "view"),
-    "transpose": Spelling("np.transpose({0}, {perm})", "view"),
-    "broadcast_to": Spelling("np.broadcast_to({0}, {shape})", "view"),
-    "matmul": Spelling("np.matmul({0}, {1}, out={out})", "out", returns_out=True),
-    "one_hot": Spelling("np.equal({0}[..., None], np.arange({depth}), out={out})", "out",
-                        returns_out=True),
-}
-
-
-def embedded_source(module) -> str:
-    """A NumPy-only module's code (after its docstring and ``import numpy as np``), to be
-    pasted into a generated module that must not import graphc."""
-    text = inspect.getsource(module)
-    tree = ast.parse(text)
-    start = next(n.end_lineno for n in tree.body if isinstance(n, ast.Import)
-                 and [a.name for a in n.names] == ["numpy"])
-    # its export list would restrict the generated module's own
-    dropped = {line for n in tree.body if isinstance(n, ast.Assign)
-               and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)
-               for line in range(n.lineno, n.end_lineno + 1)}
-    lines = [line for k, line in enumerate(text.splitlines(), 1)
-             if k > start and k not in dropped]
-    body = "\n".join(lines).strip("\n")
-    return f"# ---- {module.__name__}, embedded (NumPy only) ----\n{body}\n"
-
-
-def defined_names(source: str) -> set:
-    """The top-level names a helper's source defines (reserved in generated modules)."""
-    names = set()
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-    return names
-
-
-# helper name -> source pasted into the module when a spelling needs it
-HELPERS: dict[str, str] = {
-    "_sigmoid": '''\
-def _sigmoid(x, out):
-    """Logistic function that never exponentiates a positive number (no overflow)."""
-    e = np.exp(-np.abs(x))
-    np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
-''',
-    "special": embedded_source(special),   # erf, erfc without SciPy
-}
+from .numpy_spelling import HELPERS, NUMPY_OPS, Spelling, defined_names
 
 LEAVES = ops_where(kind="leaf")
 _RESERVED = ({"np", "os", "ws", "compute", "workspace", "load", "Model", "CONST", "INPUTS",
