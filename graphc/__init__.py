@@ -18,6 +18,8 @@ from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cr
                   not_equal, one_hot, parameter, placeholder, pow, relu, reshape, sigmoid, sign,
                   sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,
                   where)
+from .api import (concat, concatenate, expand_dims, flip, newaxis, pad, split, squeeze,
+                  stack)
 from . import nn
 from .nn import gelu
 from .interpreter import evaluate

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..ir import Tensor
 from .elementwise import abs, add, cast, div, greater, greater_equal, less, less_equal, mul, neg, pow, sub
+from .indexing import getitem
 from .structure import matmul, max, mean, min, reshape, sum, transpose
 
 
@@ -32,6 +33,7 @@ def _attach_tensor_methods() -> None:
     Tensor.reshape = lambda a, *shape: reshape(a, _flat(shape))
     Tensor.transpose = lambda a, *perm: transpose(a, _flat(perm) or None)
     Tensor.astype = cast
+    Tensor.__getitem__ = getitem
 
 
 _attach_tensor_methods()

@@ -89,12 +89,34 @@ def formula_text(n: Tensor, args: list[tuple[str, int]],
         return f"{wrap(0, ATOM)}.astype({n.attr('dtype')})", ATOM
     if n.op == "one_hot":
         return f"one_hot({args[0][0]}, {n.attr('depth')})", ATOM
+    if n.op == "slice":
+        index = [_slice_text(*axis) for axis in
+                 zip(n.attr("starts"), n.attr("steps"), n.dims, n.inputs[0].dims)]
+        while len(index) > 1 and index[-1] == ":":
+            index.pop()
+        return f"{wrap(0, ATOM)}[{', '.join(index)}]", ATOM
+    if n.op == "pad":
+        widths = ", ".join(f"({lo}, {hi})" for lo, hi in zip(n.attr("lo"), n.attr("hi")))
+        extra = f", interior={n.attr('interior')}" if any(n.attr("interior")) else ""
+        extra += f", value={n.attr('value')!r}" if n.attr("value") else ""
+        return f"pad({args[0][0]}, ({widths}{',' if n.ndim == 1 else ''}){extra})", ATOM
     if n.op == "shape_size":
         dims = n.attr("shape")
         if len(dims) == 1:
             return dim(dims[0]), ATOM
         return " * ".join(dim(d) for d in dims), 2
     return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
+
+
+def _slice_text(start, step, size, dim) -> str:
+    """One axis of a slice in NumPy's notation (``:``, ``::-1``, ``1:5:2``)."""
+    if size == dim and (start, step) == (0, 1):
+        return ":"
+    if size == dim and step == -1 and start == size - 1:
+        return "::-1"
+    stop = start + size * step
+    text = f"{start}:{stop if stop >= 0 else ''}"
+    return text if step == 1 else f"{text}:{step}"
 
 
 def _broadcast_sources(order: list[Tensor]) -> dict[int, Tensor]:
