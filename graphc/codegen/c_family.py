@@ -117,6 +117,38 @@ def offset(strides: tuple, ivars: list) -> str:
     return " + ".join(terms) if terms else "0"
 
 
+def load_offset(ins, ivars: list) -> str:
+    """A load's address: the affine part, its constant and its gated (clamped) axes."""
+    terms = [] if offset(ins.strides, ivars) == "0" else [offset(ins.strides, ivars)]
+    terms += [m.c() for m in ins.offset]
+    terms += [var if stride == Mono(1) else f"{var}*{stride.c()}" for var, stride in ins.gated]
+    return " + ".join(terms) if terms else "0"
+
+
+def term_numerator(term, ivars: list) -> str:
+    """``offset + scale * i_axis`` of an index term, as C."""
+    parts = []
+    if term.axis is not None and term.scale:
+        var = ivars[term.axis]
+        parts.append(var if term.scale == 1 else f"{term.scale}*{var}")
+    if term.offset or not parts:
+        parts.append(str(term.offset))
+    return " + ".join(parts).replace("+ -", "- ")
+
+
+def in_range(checks, ivars: list) -> str:
+    """The condition of a pad: every term exact and inside its input axis."""
+    conds = []
+    for term, size in checks:
+        e = term_numerator(term, ivars)
+        if term.div == 1:
+            conds.append(f"({e}) >= 0 && ({e}) < {size.c()}")
+        else:
+            conds.append(f"({e}) >= 0 && ({e}) <= ({size.c()} - 1)*{term.div} && "
+                         f"({e}) % {term.div} == 0")
+    return " && ".join(f"({c})" for c in conds) if conds else "true"
+
+
 def decompose(var: str, axes: list, dimnames: list, indent: str, it: str) -> list:
     """Index variables of ``axes`` from a flat index ``var`` (last axis fastest)."""
     if not axes:
@@ -223,9 +255,20 @@ class CFamilyRenderer:
     def instr(self, ins, ivars: list) -> str:
         t = ctype(ins.dtype)
         if ins.op == "load":
-            return f"const {t} {ins.name} = {ins.buf}[{offset(ins.strides, ivars)}];"
+            return f"const {t} {ins.name} = {ins.buf}[{load_offset(ins, ivars)}];"
+        if ins.op == "index" and "term" in ins.attrs:
+            term = ins.attrs["term"]
+            e = term_numerator(term, ivars)
+            e = e if term.div == 1 else f"({e}) / {term.div}"
+            return f"const {self.index_t} {ins.name} = {e};"
         if ins.op == "index":
             return f"const {self.index_t} {ins.name} = {ivars[ins.axis]};"
+        if ins.op == "clamp":  # an index under a pad: kept inside the axis it reads
+            x, last = ins.args[0], f"({ins.attrs['size'].c()} - 1)"
+            return (f"const {self.index_t} {ins.name} = {x} < 0 ? 0 : "
+                    f"({x} > {last} ? {last} : {x});")
+        if ins.op == "in_range":
+            return f"const bool {ins.name} = {in_range(ins.attrs['checks'], ivars)};"
         if ins.op == "size":
             return f"const {t} {ins.name} = (({t})({ins.attrs['size'].c()}));"
         text = self.render_op(ins.op, ins.dtype, [self.operand(a) for a in ins.args])
@@ -289,8 +332,8 @@ class CFamilyRenderer:
             for ins in blk.instrs:
                 if ins.op == "load":
                     t = ins.buf
-                elif ins.op == "index":
-                    t = f"i{ins.axis}"
+                elif ins.op in ("index", "clamp", "in_range"):
+                    t = ins.name if ins.op != "index" or "term" in ins.attrs else f"i{ins.axis}"
                 elif ins.op == "size":
                     t = ins.attrs["size"].c()
                 elif ins.op == "one_hot":

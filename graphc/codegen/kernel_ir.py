@@ -1,6 +1,7 @@
 """Lowering to kernel IR: the fused schedule (``passes.fusion``) becomes kernels over
 index spaces with strided loads, scalar expression DAGs, reductions and stores (the
-data types are in ``kernel_types``), so broadcast, transpose and reshape never copy.
+data types are in ``kernel_types``), so broadcast, transpose, reshape, slices and pads
+never copy (``passes.fusion.IndexTerm``: affine indices, gated under a pad).
 Shared by every C-family dialect. User names are placed after the renderer's reserved
 scope and lowering's own name families.
 
@@ -12,6 +13,8 @@ scope and lowering's own name families.
 (['elementwise'], 'out0')
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -27,7 +30,7 @@ from .naming import Scope, sanitize_names
 PASS_THROUGH = ops_where(kind="shape") | {"stop_gradient"}
 # the names lowering generates (variables, index variables, constants, outputs,
 # temporaries, kernels, row scalars): reserved before user names are placed
-LOWERING_FAMILIES = (r"v\d+", r"ix\d+", r"c\d+(_\d+)?", r"out\d+", r"t\d+_\w+", r"k\d+_\w+",
+LOWERING_FAMILIES = (r"v\d+", r"ix\d+", r"in\d+", r"c\d+(_\d+)?", r"out\d+", r"t\d+_\w+", r"k\d+_\w+",
                      r"r\d+")
 CONST_INLINE_MAX = 4096   # larger constants are passed at run time (like parameters), not
                           # written into the source (a big initializer slows every compiler)
@@ -69,14 +72,35 @@ class _Lowerer:
         self.block.instrs.append(instr)
         return instr.name
 
-    def load(self, node: Tensor, amap: tuple, strides_of_dims: list | None = None) -> str:
+    def load(self, node: Tensor, amap: tuple, view_dims: tuple | None = None) -> str:
+        """Read ``node``'s buffer at ``amap`` (seen with shape ``view_dims``, a reshape of
+        it, if given): affine terms fold into the strides and the constant offset; terms
+        under a pad (or dividing) index their axis gated."""
         buf = self.p.buffer_for(node)
-        cs = strides_of_dims or _contig(buf.dims)
+        sizes = view_dims or buf.dims
+        cs = _contig(sizes)
         ks = [ZERO] * self.naxes
+        offset, gated = [], []
         for k, a in enumerate(amap):
-            if a is not None:
+            if isinstance(a, fusion.IndexTerm):
+                if sizes[k].static() == 0:  # nothing to read: only padding reaches here
+                    return Literal(0, buf.dtype)
+                if a.div != 1 or a.guarded:  # computed, then clamped into the axis
+                    exact = self.emit(Instr(self.fresh("ix"), "index", "int64",
+                                            axis=-1 if a.axis is None else a.axis,
+                                            attrs={"term": a}))
+                    inside = self.emit(Instr(self.fresh("ix"), "clamp", "int64", (exact,),
+                                             attrs={"size": sizes[k]}))
+                    gated.append((inside, cs[k]))
+                    continue
+                if a.offset:
+                    offset.append(Mono(a.offset) * cs[k])
+                if a.axis is not None and a.scale:
+                    ks[a.axis] = Mono(a.scale) * cs[k]
+            elif a is not None:
                 ks[a] = cs[k]
-        return self.emit(Instr(self.fresh(), "load", buf.dtype, buf=buf.name, strides=tuple(ks)))
+        return self.emit(Instr(self.fresh(), "load", buf.dtype, buf=buf.name, strides=tuple(ks),
+                               offset=tuple(offset), gated=tuple(gated)))
 
     def terminal(self, n: Tensor, amap: tuple) -> str | None:
         key = (id(n), amap)
@@ -101,7 +125,7 @@ class _Lowerer:
                 raise AssertionError(f"value {n.op} read in its own kernel at another index")
             return self.load(n, amap)
         if n.op == "reshape" and not fusion.is_trivial_reshape(n, self.p.sched.canon):
-            return self.load(n.inputs[0], amap, _contig(tuple(self.p.mono(d) for d in n.dims)))
+            return self.load(n.inputs[0], amap, tuple(self.p.mono(d) for d in n.dims))
         return None
 
     def value(self, node: Tensor, amap: tuple) -> str:
@@ -127,12 +151,25 @@ class _Lowerer:
         return self.memo[(id(node), amap)]
 
     def combine(self, n: Tensor, amap: tuple, args: list) -> str:
+        if n.op == "pad":  # the input where the element is not padding, else the fill
+            checks = tuple((t, self.p.mono(size)) for t, size in fusion.pad_checks(n, amap))
+            inside = self.emit(Instr(self.fresh("in"), "in_range", "bool",
+                                     attrs={"checks": checks}))
+            fill = Literal(n.attr("value"), dtype_name(n.dtype))
+            return self.emit(Instr(self.fresh(), "where", dtype_name(n.dtype),
+                                   (inside, args[0], fill)))
         if n.op in PASS_THROUGH:
             return args[0]
         if n.op == "one_hot":
             ax = amap[-1]
-            idx = (Literal(0, "int64") if ax is None else
-                   self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax)))
+            if ax is None:
+                idx = Literal(0, "int64")
+            elif isinstance(ax, fusion.IndexTerm):
+                axis = -1 if ax.axis is None else ax.axis
+                idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=axis,
+                                      attrs={"term": ax}))
+            else:
+                idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax))
             args = [args[0], idx]
         return self.emit(Instr(self.fresh(), n.op, dtype_name(n.dtype), tuple(args)))
 
@@ -377,6 +414,7 @@ def _drop_dead(k: KernelIR) -> None:
             if ins.name in live:
                 kept.append(ins)
                 live.update(a for a in ins.args if isinstance(a, str))
+                live.update(var for var, _ in ins.gated)
         blk.instrs = kept[::-1]
 
 
@@ -390,11 +428,30 @@ def _accesses(k: KernelIR) -> list:
     return out
 
 
+def _terms(i: Instr) -> list:
+    """The index terms an instruction computes with (pad conditions, index)."""
+    if i.op == "in_range":
+        return [t for t, _ in i.attrs["checks"]]
+    return [i.attrs["term"]] if "term" in i.attrs else []
+
+
+def _shift_terms(i: Instr, j: int) -> None:
+    """Renumber the kernel axes after ``j`` in ``i``'s terms (axes j and j+1 merged)."""
+    def shift(t):
+        return replace(t, axis=t.axis - 1) if t.axis is not None and t.axis > j else t
+    if i.op == "in_range":
+        i.attrs = {"checks": tuple((shift(t), size) for t, size in i.attrs["checks"])}
+    elif "term" in i.attrs:
+        i.attrs = {"term": shift(i.attrs["term"])}
+
+
 def _collapse(k: KernelIR) -> None:
-    """Merge adjacent axes that every access walks contiguously (fewer loops, no div/mod)."""
+    """Merge adjacent axes that every access walks contiguously (fewer loops, no div/mod);
+    axes an index is computed from (``index``, terms of gated loads and pads) stay."""
     if k.kind == "matmul":
         return
     pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
+    pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)}
     j = 0
     while j + 1 < len(k.dims):
         same_class = (j in k.reduce_axes) == (j + 1 in k.reduce_axes)
@@ -415,6 +472,7 @@ def _collapse(k: KernelIR) -> None:
                     i.strides = i.strides[:j] + (i.strides[j + 1],) + i.strides[j + 2:]
                 if i.op == "index" and i.axis > j:
                     i.axis -= 1
+                _shift_terms(i, j)
             for s in b.stores:
                 s.strides = s.strides[:j] + (s.strides[j + 1],) + s.strides[j + 2:]
         k.reduce_axes = tuple(a if a < j + 1 else a - 1 for a in k.reduce_axes if a != j + 1)

@@ -1,9 +1,12 @@
 """Kernel IR, the data: what lowering (``kernel_ir.lower``) produces and every C-family
 renderer reads. A kernel has an index space (one size per axis, ``Mono`` products of
 known sizes and run-time dims), optional reduction axes, and blocks of ``Instr``s in SSA
-form. A load reads ``buf[sum(i_k * stride_k)]`` with one stride per kernel axis (0 =
-broadcast). An instruction holds its op's name and operands (variables or ``Literal``
-constants), never target text: each renderer spells it from its own per-op table.
+form. A load reads ``buf[offset + sum(i_k * stride_k)]`` with one stride per kernel axis
+(0 = broadcast, negative = backwards); a load under a pad also has gated axes, indexed by
+an index variable clamped into the axis, and the pad's ``in_range`` condition selects its
+fill value where the element is padding (what the clamped load read is discarded). An
+instruction holds its op's name and operands (variables or ``Literal`` constants), never
+target text: each renderer spells it from its own per-op table.
 
 >>> (Mono(2, ("n_x0",)) * Mono(3)).c()
 '6*n_x0'
@@ -85,13 +88,16 @@ class Literal:
 @dataclass
 class Instr:
     name: str
-    op: str                     # load | index | size | an op name
+    op: str                     # load | index | clamp | size | in_range | an op name
     dtype: str
     args: tuple = ()            # operands: variable names or Literals
     buf: str = ""               # load: buffer name
     strides: tuple = ()         # load: Mono per kernel axis
     axis: int = -1              # index: the kernel axis
-    attrs: dict = field(default_factory=dict)   # size: {"size": Mono}
+    attrs: dict = field(default_factory=dict)   # size, clamp: {"size": Mono};
+    #   index: {"term": IndexTerm} (else i_axis); in_range: {"checks": ((term, size), ...)}
+    offset: tuple = ()          # load: the affine part's constant, a sum of Monos
+    gated: tuple = ()           # load: (index variable, stride) per axis read through a pad
 
 
 @dataclass
@@ -165,6 +171,15 @@ class KernelIR:
             for i in b.instrs:
                 for s in i.strides:
                     names.update(s.syms)
+                for m in i.offset:
+                    names.update(m.syms)
+                for _, stride in i.gated:
+                    names.update(stride.syms)
+                if i.op == "clamp":
+                    names.update(i.attrs["size"].syms)
+                if i.op == "in_range":
+                    for _, size in i.attrs["checks"]:
+                        names.update(size.syms)
                 if i.op == "size":
                     names.update(i.args)
             for s in b.stores:

@@ -91,6 +91,8 @@ NUMPY_OPS: dict[str, Spelling] = {
     "matmul": Spelling("np.matmul({0}, {1}, out={out})", "out", returns_out=True),
     "one_hot": Spelling("np.equal({0}[..., None], np.arange({depth}), out={out})", "out",
                         returns_out=True),
+    "slice": Spelling("_slice({0}, {starts}, {steps}, {shape})", "view", helper="_slice"),
+    "pad": Spelling("_pad({0}, {lo}, {interior}, {value}, {out})", "out", helper="_pad"),
 }
 
 
@@ -132,4 +134,17 @@ def _sigmoid(x, out):
     np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
 ''',
     "special": embedded_source(special),   # erf, erfc without SciPy
+    "_slice": '''\
+def _slice(x, starts, steps, shape):
+    """x[start + i * step] on each axis: NumPy basic slicing (a view)."""
+    return x[tuple(slice(a, a + n * s if a + n * s >= 0 else None, s)
+                   for a, s, n in zip(starts, steps, shape))]
+''',
+    "_pad": '''\
+def _pad(x, lo, interior, value, out):
+    """x placed at lo + i * (interior + 1) on each axis of out, which is value elsewhere."""
+    out.fill(value)
+    out[tuple(slice(a, a + n + max(n - 1, 0) * i, i + 1)
+              for a, n, i in zip(lo, x.shape, interior))] = x
+''',
 }

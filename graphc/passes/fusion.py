@@ -10,7 +10,9 @@ The schedule is data, decided here once for every C-family backend:
   over the full rows (``exp(x - lse)``) are row stores after the reductions;
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
-* ``broadcast_to``, ``transpose`` and ``reshape`` are index arithmetic in loads;
+* ``broadcast_to``, ``transpose``, ``reshape``, ``slice`` and ``pad`` are index arithmetic
+  in loads (``IndexTerm``: an offset, a scale per kernel axis, and for pads a validity
+  condition whose failing elements take the fill value), never copies;
 * a cost rule bounds recomputation: an unstored value used twice is stored once its
   inline cost passes ``COST_LIMIT``;
 * a size rule bounds kernels: an expression that would pass ``KERNEL_OPS`` ops inline
@@ -77,7 +79,62 @@ class Schedule:
 
 # ---- index maps ----------------------------------------------------------------------------
 # An index map gives, for each axis of a node, the kernel axis that indexes it (None: the
-# axis has size 1 / is broadcast, index 0).
+# axis has size 1 / is broadcast, index 0), or an ``IndexTerm`` (an affine function of one
+# kernel axis, from slices and pads).
+
+
+@dataclass(frozen=True)
+class IndexTerm:
+    """Index ``(offset + scale * i_axis) / div`` of one axis (``axis`` None: ``i`` is 0).
+
+    Slices make ``offset``/``scale`` (a negative scale walks backwards); a pad with interior
+    padding makes ``div`` > 1 (its valid elements are where the division is exact).
+    ``guarded``: under a pad, so the index may leave the axis where the pad's condition
+    fails; the load clamps it into range and the pad's select discards the value."""
+
+    axis: int | None
+    scale: int
+    offset: int
+    div: int = 1
+    guarded: bool = False
+
+    @staticmethod
+    def of(entry) -> "IndexTerm":
+        """An index-map entry (kernel axis, None, or term) as a term."""
+        if isinstance(entry, IndexTerm):
+            return entry
+        return IndexTerm(None, 0, 0) if entry is None else IndexTerm(entry, 1, 0)
+
+    def simplified(self):
+        """The plain entry (a kernel axis or None) when this term is one."""
+        if self.div == 1 and self.offset == 0 and not self.guarded:
+            if self.scale == 1 and self.axis is not None:
+                return self.axis
+            if self.scale == 0 or self.axis is None:
+                return None
+        return self
+
+
+def slice_entry(entry, start: int, step: int):
+    """The input index of a slice's output index ``entry``: ``start + step * entry``."""
+    t = IndexTerm.of(entry)
+    return IndexTerm(t.axis, step * t.scale, step * t.offset + start * t.div, t.div,
+                     t.guarded).simplified()
+
+
+def pad_entry(entry, lo: int, interior: int):
+    """The input index of a pad's output index ``entry``: ``(entry - lo) / (interior + 1)``
+    (valid where ``pad_condition`` holds)."""
+    t = IndexTerm.of(entry)
+    return IndexTerm(t.axis, t.scale, t.offset - lo * t.div, t.div * (interior + 1), True)
+
+
+def pad_checks(n: Tensor, amap: tuple) -> tuple:
+    """(input term, input size) per padded axis of pad node ``n`` at ``amap``: the element
+    is the input's where every term is exact and in range, else the fill value."""
+    lo, hi, interior = n.attr("lo"), n.attr("hi"), n.attr("interior")
+    return tuple((pad_entry(e, lo[k], interior[k]), n.inputs[0].dims[k])
+                 for k, e in enumerate(amap) if lo[k] or hi[k] or interior[k])
 
 def broadcast_map(out: Tensor, inp: Tensor, amap: tuple) -> tuple:
     r, q = out.ndim, inp.ndim
@@ -156,6 +213,14 @@ def child_maps(n: Tensor, amap: tuple, canon: dict | None = None) -> list:
         return [(n.inputs[0], trivial_reshape_map(n, amap))]
     if n.op == "one_hot":
         return [(n.inputs[0], amap[:-1])]
+    if n.op == "slice":
+        return [(n.inputs[0], tuple(slice_entry(e, start, step) for e, start, step in
+                                    zip(amap, n.attr("starts"), n.attr("steps"))))]
+    if n.op == "pad":
+        lo, hi, interior = n.attr("lo"), n.attr("hi"), n.attr("interior")
+        return [(n.inputs[0], tuple(pad_entry(e, lo[k], interior[k])
+                                    if lo[k] or hi[k] or interior[k] else e
+                                    for k, e in enumerate(amap)))]
     return []
 
 
