@@ -51,7 +51,6 @@ class OpDef:
     vjp: Callable | None = None     # other ops: (node, cotangent) -> cotangent per input
     jvp: Callable | None = None     # other ops: (node, tangents) -> tangent (or None)
     sympy: Callable | None = None   # elementwise: SymPy form, for gc.expr
-    c: str | None = None            # scalar C template (moving to the C-family dialect tables)
     infix: str | None = None        # how printers write it (``a + b``)
     cost: float = 1.0               # rough cost in "adds", for the simplifier's cost model
     float_only: bool = False        # elementwise op defined on floats only

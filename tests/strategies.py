@@ -187,9 +187,18 @@ def _make_leaf(leaf: Leaf, dtype: np.dtype):
     return gc.constant(value), None
 
 
+def _refs(a) -> list:
+    """The pool entries an argument reads (a Ref, or a tuple of them: concatenate's list)."""
+    if isinstance(a, Ref):
+        return [a]
+    return [x for x in a if isinstance(x, Ref)] if isinstance(a, tuple) else []
+
+
 def _resolve(a, pool, dtype):
     if isinstance(a, Ref):
         return pool[a.index]
+    if isinstance(a, tuple) and a and all(isinstance(x, Ref) for x in a):
+        return [pool[x.index] for x in a]
     if isinstance(a, Data):
         return gc.constant(a.array(dtype))
     if isinstance(a, str) and a == "$dtype":
@@ -208,6 +217,8 @@ def _apply(step: Step, pool, dtype) -> gc.Tensor:
         return args[0].T
     if step.fn == "@":
         return args[0] @ args[1]
+    if step.fn == "[]":
+        return args[0][args[1]]
     return getattr(gc, step.fn)(*args, **kwargs)
 
 
@@ -229,6 +240,8 @@ def _step_source(step: Step, dt: str) -> str:
         return f"{args[0]}.T"
     if step.fn == "@":
         return f"{args[0]} @ {args[1]}"
+    if step.fn == "[]":
+        return f"{args[0]}[{args[1]}]"
     return f"gc.{step.fn}({', '.join(args)})"
 
 
@@ -240,13 +253,13 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient"]
+         "stop_gradient", "slice", "pad"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
-    "one_hot", "placeholder", "parameter", "constant", "shape_size"}
+    "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad"}
 
 
 class _Drawer:
@@ -458,6 +471,33 @@ class _Drawer:
             w = self.add_leaf("parameter", shape=(depth,))
             emb = self.push("sum", Ref(self.push("mul", Ref(oh), Ref(w))), -1, False)
             self.push("add", Ref(emb), Ref(k))
+        elif kind == "slice":      # NumPy basic indexing: steps (negative too), ints, None
+            index = []
+            for d in t.dims:
+                if isinstance(d, str):
+                    index.append(slice(None))
+                elif draw(st.integers(0, 3)) == 0:
+                    index.append(draw(st.integers(-d, d - 1)))
+                else:
+                    step = draw(st.sampled_from([1, 1, 2, -1, -2]))
+                    index.append(slice(draw(st.one_of(st.none(), st.integers(-d, d))),
+                                       draw(st.one_of(st.none(), st.integers(-d - 1, d))), step))
+            if draw(st.booleans()):
+                index.insert(draw(st.integers(0, len(index))), None)
+            self.push("[]", Ref(k), tuple(index))
+        elif kind == "pad":        # pad, or concatenate (a sum of pads)
+            static = [a for a, d in enumerate(t.dims) if isinstance(d, int)]
+            if not static:
+                return
+            axis = draw(st.sampled_from(static))
+            if draw(st.booleans()):
+                widths = [(0, 0)] * t.ndim
+                widths[axis] = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+                self.push("pad", Ref(k), tuple(widths),
+                          constant_values=draw(st.sampled_from([0.0, 1.5])))
+            else:
+                other = self.push("mul", Ref(k), draw(st.sampled_from([2.0, -0.5])))
+                self.push("concatenate", (Ref(k), Ref(other)), axis)
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return
@@ -510,8 +550,8 @@ def recipes(draw, max_steps: int = 6, allow_symbolic: bool = True, max_leaves: i
     if not results:
         results = [d.push("mul", Ref(d.float_entries()[0]), 1.5)]
     # outputs: the results nothing later reads (so every step is in the graph), at most 3
-    used = {a.index for item in d.recipe.items if isinstance(item, Step)
-            for a in item.args if isinstance(a, Ref)}
+    used = {r.index for item in d.recipe.items if isinstance(item, Step)
+            for a in item.args for r in _refs(a)}
     sinks = [k for k in results if k not in used] or [results[-1]]
     d.recipe.outputs = sinks[-3:]
     return d.recipe

@@ -62,7 +62,8 @@ def test_advanced_indexing_is_refused_clearly(x3):
 
 @pytest.mark.parametrize("width, mode, kw", [
     ((1, 2), "constant", {"constant_values": -3.5}), (((0, 1), (2, 0)), "constant", {}),
-    (2, "edge", {}), (((1, 2), (3, 1)), "reflect", {}), (0, "reflect", {})], ids=str)
+    (2, "edge", {}), (((1, 2), (3, 1)), "reflect", {}), (((3, 3), (4, 4)), "reflect", {}),
+    (0, "reflect", {})], ids=str)
 def test_pad_matches_numpy(width, mode, kw):
     v = np.random.default_rng(2).normal(size=(4, 5))
     x = gc.placeholder("x", (4, 5), "float64")

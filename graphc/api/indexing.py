@@ -172,8 +172,9 @@ def pad(x, pad_width, mode="constant", constant_values=0) -> Tensor:
         if mode == "edge":
             parts = [take(slice(0, 1))] * lo + [x] + [take(slice(d - 1, d))] * hi
         else:
+            end = d - 2 - hi  # the mirror image's stop; None when it runs to the start
             parts = ([take(slice(lo, 0, -1))] if lo else []) + [x] + \
-                ([take(slice(d - 2, d - 2 - hi, -1))] if hi else [])
+                ([take(slice(d - 2, end if end >= 0 else None, -1))] if hi else [])
         x = concatenate(parts, axis)
     return x
 

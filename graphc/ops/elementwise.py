@@ -41,13 +41,13 @@ def _elementwise_shape(op: OpDef):
     return rule
 
 
-def elementwise(name, arity, impl, partials=None, sympy=None, c=None, **kw) -> OpDef:
+def elementwise(*, name, arity, impl, partials=None, sympy=None, **facts) -> OpDef:
+    """Declare an elementwise op: NumPy broadcasting and the dtype rules its ``facts`` set."""
     op = OpDef(name=name, arity=arity, kind="elementwise", impl=impl, partials=partials,
-               sympy=sympy, c=c, **kw)
+               sympy=sympy, **facts)
     op = declare(op)
     object.__setattr__(op, "shape", _elementwise_shape(op))
     return op
-
 
 
 def _sigmoid(x):
@@ -60,41 +60,44 @@ def _sp():
     return sympy
 
 
-
-
 # ---- elementwise: unary ------------------------------------------------------------------
 
-elementwise("neg", 1, np.negative, lambda n: [-1], lambda a: -a, "(-{0})", infix="-", cost=1,
-            bool_ok=False)
-elementwise("exp", 1, np.exp, lambda n: [n], lambda a: _sp().exp(a), "exp({0})",
-            float_only=True, cost=8, output_sign="positive", latex=r"\exp")
-elementwise("log", 1, np.log, lambda n: [1 / n.inputs[0]], lambda a: _sp().log(a), "log({0})",
-            float_only=True, cost=8, latex=r"\log")
-elementwise("sin", 1, np.sin, lambda n: [bind("cos", n.inputs[0])], lambda a: _sp().sin(a),
-            "sin({0})", float_only=True, cost=8, latex=r"\sin")
-elementwise("cos", 1, np.cos, lambda n: [-bind("sin", n.inputs[0])], lambda a: _sp().cos(a),
-            "cos({0})", float_only=True, cost=8, latex=r"\cos")
-elementwise("tanh", 1, np.tanh, lambda n: [1 - n * n], lambda a: _sp().tanh(a), "tanh({0})",
-            float_only=True, cost=8, latex=r"\tanh")
-elementwise("sigmoid", 1, _sigmoid, lambda n: [n * (1 - n)],
-            lambda a: 1 / (1 + _sp().exp(-a)), "(1 / (1 + exp(-({0}))))", float_only=True, cost=9,
+elementwise(name="neg", arity=1, impl=np.negative, partials=lambda n: [-1],
+            sympy=lambda a: -a, infix="-", cost=1, bool_ok=False)
+elementwise(name="exp", arity=1, impl=np.exp, partials=lambda n: [n],
+            sympy=lambda a: _sp().exp(a), float_only=True, cost=8, output_sign="positive",
+            latex=r"\exp")
+elementwise(name="log", arity=1, impl=np.log, partials=lambda n: [1 / n.inputs[0]],
+            sympy=lambda a: _sp().log(a), float_only=True, cost=8, latex=r"\log")
+elementwise(name="sin", arity=1, impl=np.sin, partials=lambda n: [bind("cos", n.inputs[0])],
+            sympy=lambda a: _sp().sin(a), float_only=True, cost=8, latex=r"\sin")
+elementwise(name="cos", arity=1, impl=np.cos,
+            partials=lambda n: [-bind("sin", n.inputs[0])], sympy=lambda a: _sp().cos(a),
+            float_only=True, cost=8, latex=r"\cos")
+elementwise(name="tanh", arity=1, impl=np.tanh, partials=lambda n: [1 - n * n],
+            sympy=lambda a: _sp().tanh(a), float_only=True, cost=8, latex=r"\tanh")
+elementwise(name="sigmoid", arity=1, impl=_sigmoid, partials=lambda n: [n * (1 - n)],
+            sympy=lambda a: 1 / (1 + _sp().exp(-a)), float_only=True, cost=9,
             output_sign="positive", latex=r"\sigma")
-elementwise("softplus", 1, lambda x: np.logaddexp(x.dtype.type(0), x),
-            lambda n: [bind("sigmoid", n.inputs[0])], lambda a: _sp().log(1 + _sp().exp(a)),
-            "(({0} > 0 ? {0} : 0) + log1p(exp(-fabs({0}))))", float_only=True, cost=9,
+elementwise(name="softplus", arity=1, impl=lambda x: np.logaddexp(x.dtype.type(0), x),
+            partials=lambda n: [bind("sigmoid", n.inputs[0])],
+            sympy=lambda a: _sp().log(1 + _sp().exp(a)), float_only=True, cost=9,
             doc="log(1 + exp(x)), stable for large |x|; a primitive so that its derivative is "
                 "exactly sigmoid (smooth at 0, unlike max(x, 0) + log1p(exp(-|x|)))",
             output_sign="positive")
-elementwise("sqrt", 1, np.sqrt, lambda n: [0.5 / n], lambda a: _sp().sqrt(a), "sqrt({0})",
-            float_only=True, cost=4, output_sign="nonneg")
-elementwise("abs", 1, np.abs, lambda n: [bind("sign", n.inputs[0])], lambda a: _sp().Abs(a),
-            "fabs({0})", cost=1, output_sign="nonneg")
-elementwise("sign", 1, np.sign, lambda n: [None], lambda a: _sp().sign(a),
-            "(({0} > 0) - ({0} < 0))", cost=2, bool_ok=False, latex=r"\operatorname{sgn}")
-elementwise("log1p", 1, np.log1p, lambda n: [1 / (1 + n.inputs[0])],
-            lambda a: _sp().log(1 + a), "log1p({0})", float_only=True, cost=8)
-elementwise("expm1", 1, np.expm1, lambda n: [n + 1], lambda a: _sp().exp(a) - 1,
-            "expm1({0})", float_only=True, cost=8)
+elementwise(name="sqrt", arity=1, impl=np.sqrt, partials=lambda n: [0.5 / n],
+            sympy=lambda a: _sp().sqrt(a), float_only=True, cost=4, output_sign="nonneg")
+elementwise(name="abs", arity=1, impl=np.abs,
+            partials=lambda n: [bind("sign", n.inputs[0])], sympy=lambda a: _sp().Abs(a),
+            cost=1, output_sign="nonneg")
+elementwise(name="sign", arity=1, impl=np.sign, partials=lambda n: [None],
+            sympy=lambda a: _sp().sign(a), cost=2, bool_ok=False,
+            latex=r"\operatorname{sgn}")
+elementwise(name="log1p", arity=1, impl=np.log1p,
+            partials=lambda n: [1 / (1 + n.inputs[0])], sympy=lambda a: _sp().log(1 + a),
+            float_only=True, cost=8)
+elementwise(name="expm1", arity=1, impl=np.expm1, partials=lambda n: [n + 1],
+            sympy=lambda a: _sp().exp(a) - 1, float_only=True, cost=8)
 
 
 
@@ -104,13 +107,15 @@ def _erf_partial(n, sign):
     return [constant_node(sign * 2 / math.sqrt(math.pi), n.dtype) * bind("exp", -(x * x))]
 
 
-elementwise("erf", 1, special.erf, lambda n: _erf_partial(n, 1), lambda a: _sp().erf(a),
-            "erf({0})", float_only=True, cost=10, latex=r"\operatorname{erf}")
-elementwise("erfc", 1, special.erfc, lambda n: _erf_partial(n, -1), lambda a: _sp().erfc(a),
-            "erfc({0})", float_only=True, cost=10, output_sign="nonneg",
+elementwise(name="erf", arity=1, impl=special.erf, partials=lambda n: _erf_partial(n, 1),
+            sympy=lambda a: _sp().erf(a), float_only=True, cost=10,
+            latex=r"\operatorname{erf}")
+elementwise(name="erfc", arity=1, impl=special.erfc, partials=lambda n: _erf_partial(n, -1),
+            sympy=lambda a: _sp().erfc(a), float_only=True, cost=10, output_sign="nonneg",
             latex=r"\operatorname{erfc}", doc="1 - erf(x), accurate where erf(x) is near 1")
 
-elementwise("stop_gradient", 1, lambda x: x, lambda n: [None], lambda a: a, "{0}", cost=0,
+elementwise(name="stop_gradient", arity=1, impl=lambda x: x, partials=lambda n: [None],
+            sympy=lambda a: a, cost=0,
             doc="identity whose gradient is zero (used by stable composites)")
 
 # ---- elementwise: binary -----------------------------------------------------------------
@@ -147,31 +152,33 @@ def _where_partials(n):
     return [None, bind("where", c, one, zero), bind("where", c, zero, one)]
 
 
-elementwise("add", 2, np.add, lambda n: [1, 1], lambda a, b: a + b, "({0} + {1})",
-            infix="+", commutative=True)
-elementwise("sub", 2, np.subtract, lambda n: [1, -1], lambda a, b: a - b, "({0} - {1})",
-            infix="-", bool_ok=False)
-elementwise("mul", 2, np.multiply, lambda n: [n.inputs[1], n.inputs[0]], lambda a, b: a * b,
-            "({0} * {1})", infix="*", commutative=True)
-elementwise("div", 2, np.true_divide, lambda n: [1 / n.inputs[1], -n / n.inputs[1]],
-            lambda a, b: a / b, "({0} / {1})", infix="/", cost=4)
-elementwise("pow", 2, np.power,
-            lambda n: [_pow_base_partial(n), n * bind("log", n.inputs[0])],
-            lambda a, b: a ** b, "pow({0}, {1})", infix="**", cost=10)
-elementwise("maximum", 2, np.maximum, _max_partials, lambda a, b: _sp().Max(a, b),
-            "({0} > {1} ? {0} : {1})", commutative=True, cost=2)
-elementwise("minimum", 2, np.minimum, _max_partials, lambda a, b: _sp().Min(a, b),
-            "({0} < {1} ? {0} : {1})", commutative=True, cost=2)
+elementwise(name="add", arity=2, impl=np.add, partials=lambda n: [1, 1],
+            sympy=lambda a, b: a + b, infix="+", commutative=True)
+elementwise(name="sub", arity=2, impl=np.subtract, partials=lambda n: [1, -1],
+            sympy=lambda a, b: a - b, infix="-", bool_ok=False)
+elementwise(name="mul", arity=2, impl=np.multiply,
+            partials=lambda n: [n.inputs[1], n.inputs[0]], sympy=lambda a, b: a * b,
+            infix="*", commutative=True)
+elementwise(name="div", arity=2, impl=np.true_divide,
+            partials=lambda n: [1 / n.inputs[1], -n / n.inputs[1]],
+            sympy=lambda a, b: a / b, infix="/", cost=4)
+elementwise(name="pow", arity=2, impl=np.power,
+            partials=lambda n: [_pow_base_partial(n), n * bind("log", n.inputs[0])],
+            sympy=lambda a, b: a ** b, infix="**", cost=10)
+elementwise(name="maximum", arity=2, impl=np.maximum, partials=_max_partials,
+            sympy=lambda a, b: _sp().Max(a, b), commutative=True, cost=2)
+elementwise(name="minimum", arity=2, impl=np.minimum, partials=_max_partials,
+            sympy=lambda a, b: _sp().Min(a, b), commutative=True, cost=2)
 
-for _name, _fn, _sym, _c, _infix in [
-        ("less", np.less, "Lt", "({0} < {1})", "<"),
-        ("less_equal", np.less_equal, "Le", "({0} <= {1})", "<="),
-        ("greater", np.greater, "Gt", "({0} > {1})", ">"),
-        ("greater_equal", np.greater_equal, "Ge", "({0} >= {1})", ">="),
-        ("equal", np.equal, "Eq", "({0} == {1})", "=="),
-        ("not_equal", np.not_equal, "Ne", "({0} != {1})", "!=")]:
-    elementwise(_name, 2, _fn, lambda n: [None, None],
-                (lambda s: lambda a, b: getattr(_sp(), s)(a, b))(_sym), _c,
+for _name, _fn, _sym, _infix in [
+        ("less", np.less, "Lt", "<"),
+        ("less_equal", np.less_equal, "Le", "<="),
+        ("greater", np.greater, "Gt", ">"),
+        ("greater_equal", np.greater_equal, "Ge", ">="),
+        ("equal", np.equal, "Eq", "=="),
+        ("not_equal", np.not_equal, "Ne", "!=")]:
+    elementwise(name=_name, arity=2, impl=_fn, partials=lambda n: [None, None],
+                sympy=(lambda s: lambda a, b: getattr(_sp(), s)(a, b))(_sym),
                 infix=_infix, dtype_out="bool", differentiable=False,
                 commutative=_name in ("equal", "not_equal"))
 
@@ -181,9 +188,8 @@ def _where_sympy(c, a, b):
     return sp.Piecewise((a, c), (b, True))
 
 
-elementwise("where", 3, np.where,
-            _where_partials,
-            _where_sympy, "({0} ? {1} : {2})", cost=2)
+elementwise(name="where", arity=3, impl=np.where, partials=_where_partials,
+            sympy=_where_sympy, cost=2)
 
 
 # ---- cast ----------------------------------------------------------------------------------
@@ -204,4 +210,4 @@ declare(OpDef(
     shape=_cast_shape,
     vjp=lambda n, g: [cast_node(g, n.inputs[0].dtype) if n.inputs[0].dtype.kind == "f" else None],
     jvp=lambda n, t: cast_node(t[0], n.dtype) if t[0] is not None and n.dtype.kind == "f" else None,
-    sympy=_cast_sympy, c="(({dtype}){0})", cost=1, doc="convert to another dtype"))
+    sympy=_cast_sympy, cost=1, doc="convert to another dtype"))
