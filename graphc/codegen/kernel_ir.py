@@ -30,8 +30,8 @@ from .naming import Scope, sanitize_names
 PASS_THROUGH = ops_where(kind="shape") | {"stop_gradient"}
 # the names lowering generates (variables, index variables, constants, outputs,
 # temporaries, kernels, row scalars): reserved before user names are placed
-LOWERING_FAMILIES = (r"v\d+", r"ix\d+", r"in\d+", r"c\d+(_\d+)?", r"out\d+", r"t\d+_\w+", r"k\d+_\w+",
-                     r"r\d+")
+LOWERING_FAMILIES = (r"v\d+", r"ix\d+", r"in\d+", r"c\d+(_\d+)?", r"out\d+", r"t\d+_\w+",
+                     r"k\d+_\w+", r"r\d+")
 CONST_INLINE_MAX = 4096   # larger constants are passed at run time (like parameters), not
                           # written into the source (a big initializer slows every compiler)
 
