@@ -32,3 +32,11 @@ from . import optim
 from .saving import load, load_params, save, save_params
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``gc.dask`` on first use: importing graphc never imports Dask (an optional extra)."""
+    if name == "dask":
+        import importlib
+        return importlib.import_module(".dask", __name__)
+    raise AttributeError(f"module 'graphc' has no attribute {name!r}")

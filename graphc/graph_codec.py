@@ -116,6 +116,12 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "depth": ("an int", _is_int),
     "dtype": ("a dtype name", lambda v: v in SUPPORTED_DTYPES),
     "value": ("an array", lambda v: isinstance(v, ConstValue)),
+    "starts": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
+    "steps": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
+    "lo": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
+    "hi": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
+    "interior": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
+    "fill": ("a number", lambda v: isinstance(v, float)),
 }
 
 

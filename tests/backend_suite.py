@@ -88,7 +88,7 @@ OP_CASES.update({
     "slice": ([((None, 5, 4), "s")], lambda x: x[:, 4:0:-2, 1::2] * x[:, :2, -1:]),
     "pad": ([((3, 4), "s")], lambda x: gc.exp(gc.pad(x, ((1, 0), (2, 1)), constant_values=0.5))
             + gc.api.apply("pad", [x[::2]], lo=(0, 1), hi=(0, 1), interior=(1, 2),
-                           value=-1.0)[:, :6].sum()),
+                           fill=-1.0)[:, :6].sum()),
     "one_hot": ([((5,), "i"), ((5, 3), "s")], lambda i, x: gc.one_hot(i, 3, x.dtype) * x),
     "shape_size": ([((None, 3), "s")], lambda x: gc.mean(x) * x),
     "constant": ([((2, 3), "s")], lambda x: x * gc.constant(np.arange(6.0).reshape(2, 3),

@@ -153,7 +153,7 @@ def pad(x, pad_width, mode="constant", constant_values=0) -> Tensor:
                 raise ShapeError(f"pad: cannot pad a run-time axis of {format_shape(x.dims)} "
                                  f"({user_location()})")
         return pad_node(x, [w[0] for w in widths], [w[1] for w in widths],
-                        value=constant_values)
+                        fill=constant_values)
     if mode not in ("edge", "reflect"):
         raise UsageError(f"pad: mode must be 'constant', 'edge' or 'reflect', got {mode!r} "
                          f"({user_location()})")

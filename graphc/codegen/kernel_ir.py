@@ -155,7 +155,7 @@ class _Lowerer:
             checks = tuple((t, self.p.mono(size)) for t, size in fusion.pad_checks(n, amap))
             inside = self.emit(Instr(self.fresh("in"), "in_range", "bool",
                                      attrs={"checks": checks}))
-            fill = Literal(n.attr("value"), dtype_name(n.dtype))
+            fill = Literal(n.attr("fill"), dtype_name(n.dtype))
             return self.emit(Instr(self.fresh(), "where", dtype_name(n.dtype),
                                    (inside, args[0], fill)))
         if n.op in PASS_THROUGH:

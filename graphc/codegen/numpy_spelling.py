@@ -92,7 +92,7 @@ NUMPY_OPS: dict[str, Spelling] = {
     "one_hot": Spelling("np.equal({0}[..., None], np.arange({depth}), out={out})", "out",
                         returns_out=True),
     "slice": Spelling("_slice({0}, {starts}, {steps}, {shape})", "view", helper="_slice"),
-    "pad": Spelling("_pad({0}, {lo}, {interior}, {value}, {out})", "out", helper="_pad"),
+    "pad": Spelling("_pad({0}, {lo}, {interior}, {fill}, {out})", "out", helper="_pad"),
 }
 
 
@@ -141,9 +141,9 @@ def _slice(x, starts, steps, shape):
                    for a, s, n in zip(starts, steps, shape))]
 ''',
     "_pad": '''\
-def _pad(x, lo, interior, value, out):
-    """x placed at lo + i * (interior + 1) on each axis of out, which is value elsewhere."""
-    out.fill(value)
+def _pad(x, lo, interior, fill, out):
+    """x placed at lo + i * (interior + 1) on each axis of out, which is fill elsewhere."""
+    out.fill(fill)
     out[tuple(slice(a, a + n + max(n - 1, 0) * i, i + 1)
               for a, n, i in zip(lo, x.shape, interior))] = x
 ''',

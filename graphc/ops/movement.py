@@ -2,7 +2,7 @@
 
 They carry all of indexing, flipping, concatenation and windows (tinygrad's shrink/pad/
 flip): a ``slice`` reads ``x[start + i * step]`` on each axis (a negative step flips), and
-a ``pad`` places ``x`` at ``lo + i * (interior + 1)`` in an array filled with ``value``.
+a ``pad`` places ``x`` at ``lo + i * (interior + 1)`` in an array filled with ``fill``.
 Each is the other's transpose, so their gradients are each other. In fused kernels both
 are index arithmetic: a slice is an affine load (offset and strides), a pad a gated load
 (a validity condition and a fill value), never a copy.
@@ -71,9 +71,9 @@ def _pad_shape(inputs, attrs):
     return tuple(dims), x.dtype
 
 
-def _pad_impl(x, lo, hi, interior, value):
+def _pad_impl(x, lo, hi, interior, fill):
     shape = tuple(padded_size(n, *p) for n, p in zip(x.shape, zip(lo, hi, interior)))
-    out = np.full(shape, value, dtype=x.dtype)
+    out = np.full(shape, fill, dtype=x.dtype)
     out[tuple(slice(a, a + n + max(n - 1, 0) * i, i + 1)
               for a, n, i in zip(lo, x.shape, interior))] = x
     return out
@@ -86,12 +86,12 @@ def slice_node(x: Tensor, starts, steps, dims) -> Tensor:
     return bind("slice", x, starts=starts, steps=steps, shape=dims)
 
 
-def pad_node(x: Tensor, lo, hi, interior=None, value=0.0) -> Tensor:
+def pad_node(x: Tensor, lo, hi, interior=None, fill=0.0) -> Tensor:
     lo, hi = tuple(lo), tuple(hi)
     interior = tuple(interior) if interior is not None else (0,) * x.ndim
     if not any(lo + hi + interior):
         return x
-    return bind("pad", x, lo=lo, hi=hi, interior=interior, value=float(value))
+    return bind("pad", x, lo=lo, hi=hi, interior=interior, fill=float(fill))
 
 
 def flip_node(x: Tensor, axes) -> Tensor:
@@ -134,4 +134,4 @@ declare(OpDef(name="slice", arity=1, kind="shape", sizes=True, impl=_slice_impl,
 declare(OpDef(name="pad", arity=1, kind="shape", impl=_pad_impl, shape=_pad_shape,
               vjp=_pad_vjp,
               jvp=lambda n, t: pad_node(t[0], n.attr("lo"), n.attr("hi"), n.attr("interior")),
-              cost=0, doc="x placed at lo + i * (interior + 1) in an array filled with value"))
+              cost=0, doc="x placed at lo + i * (interior + 1) in an array filled with fill"))

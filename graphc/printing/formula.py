@@ -98,7 +98,7 @@ def formula_text(n: Tensor, args: list[tuple[str, int]],
     if n.op == "pad":
         widths = ", ".join(f"({lo}, {hi})" for lo, hi in zip(n.attr("lo"), n.attr("hi")))
         extra = f", interior={n.attr('interior')}" if any(n.attr("interior")) else ""
-        extra += f", value={n.attr('value')!r}" if n.attr("value") else ""
+        extra += f", fill={n.attr('fill')!r}" if n.attr("fill") else ""
         return f"pad({args[0][0]}, ({widths}{',' if n.ndim == 1 else ''}){extra})", ATOM
     if n.op == "shape_size":
         dims = n.attr("shape")
