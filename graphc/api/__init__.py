@@ -19,8 +19,9 @@ from .elementwise import (abs, add, asarray, cast, cos, div, equal, erf, erfc, e
     where)
 from .structure import (broadcast_to, matmul, max, mean, min, normalize_axes, one_hot,
     reshape, sum, transpose)
-from .indexing import (concat, concatenate, expand_dims, flip, getitem, newaxis, pad,
-    split, squeeze, stack)
+from .indexing import (concat, concatenate, expand_dims, flip, newaxis, pad, split,
+    squeeze, stack)
+from .advanced import getitem, take, take_along_axis
 from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, softmax,
     square)
 from . import methods  # noqa: F401,E402  (attaches Tensor's operators and methods)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..ir import Tensor
 from .elementwise import abs, add, cast, div, greater, greater_equal, less, less_equal, mul, neg, pow, sub
-from .indexing import getitem
+from .advanced import AtIndexer, getitem
 from .structure import matmul, max, mean, min, reshape, sum, transpose
 
 
@@ -34,6 +34,8 @@ def _attach_tensor_methods() -> None:
     Tensor.transpose = lambda a, *perm: transpose(a, _flat(perm) or None)
     Tensor.astype = cast
     Tensor.__getitem__ = getitem
+    Tensor.at = property(AtIndexer, doc="Functional updates: ``x.at[idx].set(v)``, "
+                         "``.add``, ``.multiply``, ``.min``, ``.max`` (JAX's spelling).")
 
 
 _attach_tensor_methods()

@@ -93,6 +93,9 @@ NUMPY_OPS: dict[str, Spelling] = {
                         returns_out=True),
     "slice": Spelling("_slice({0}, {starts}, {steps}, {shape})", "view", helper="_slice"),
     "pad": Spelling("_pad({0}, {lo}, {interior}, {fill}, {out})", "out", helper="_pad"),
+    "gather": Spelling("_gather({0}, {1}, {axis}, {out})", "out", helper="_gather"),
+    "scatter_add": Spelling("_scatter_add({0}, {1}, {axis}, {out})", "out",
+                            helper="_scatter_add"),
 }
 
 
@@ -125,6 +128,14 @@ def defined_names(source: str) -> set:
     return names
 
 
+# an IndexError naming the first index outside [0, size) (NumPy would wrap negatives)
+_INDEX_CHECK = """\
+    if idx.size and (idx.min() < 0 or idx.max() >= {size}):
+        bad = idx[(idx < 0) | (idx >= {size})].flat[0]
+        raise IndexError(f"{op}: index {{bad}} is out of bounds for axis {{axis}} of size "
+                         f"{{{size}}}")
+"""
+
 # helper name -> source pasted into the module when a spelling needs it
 HELPERS: dict[str, str] = {
     "_sigmoid": '''\
@@ -146,5 +157,27 @@ def _pad(x, lo, interior, fill, out):
     out.fill(fill)
     out[tuple(slice(a, a + n + max(n - 1, 0) * i, i + 1)
               for a, n, i in zip(lo, x.shape, interior))] = x
+''',
+    "_gather": '''\
+def _gather(x, idx, axis, out):
+    """np.take(x, idx, axis) into out, indices checked."""
+''' + _INDEX_CHECK.format(size="x.shape[axis]", op="gather") + '''\
+    np.take(x, idx, axis=axis, out=out)
+''',
+    "_scatter_add": '''\
+def _scatter_add(u, idx, axis, out):
+    """out = zeros; out[..., idx[j], ...] += u[..., j, ...] (np.add.at, duplicates summed in
+    index order): sort once, then one np.add.reduceat per run of equal indices."""
+''' + _INDEX_CHECK.format(size="out.shape[axis]", op="scatter_add") + '''\
+    out.fill(0)
+    flat = idx.reshape(-1)
+    if flat.size == 0:
+        return
+    lead, n = int(np.prod(out.shape[:axis], dtype=np.int64)), out.shape[axis]
+    out3, u3 = out.reshape(lead, n, -1), u.reshape(lead, flat.size, -1)
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    out3[:, ordered[starts], :] += np.add.reduceat(u3[:, order, :], starts, axis=1)
 ''',
 }
