@@ -113,14 +113,20 @@ class CDialect(CFamilyRenderer):
             return []
         return [c_blas.epilogue_kernel(k, bufs, self)[0]]
 
-    def elementwise(self, k: KernelIR) -> list:
+    def scatter(self, k: KernelIR) -> list:
+        """A scatter_add: zeros, then every update added at its index in one serial loop
+        nest (duplicate indices sum in index order: deterministic)."""
+        return self.zero_fill(k) + self.elementwise(k, parallel=False)
+
+    def elementwise(self, k: KernelIR, parallel: bool = True) -> list:
         n = len(k.dims)
         lines, names = dims_lines(k, "    ", "int64_t")
         ivars = [f"i{j}" for j in range(n)]
         if n == 0:
             return lines + ["    {"] + self.block(k.body, ivars, "        ") + ["    }"]
-        lines += self.omp(k, f"    #pragma omp parallel for if ({product(names)} > "
-                             f"{self.par_threshold}) schedule(static)")
+        if parallel:
+            lines += self.omp(k, f"    #pragma omp parallel for if ({product(names)} > "
+                                 f"{self.par_threshold}) schedule(static)")
         indent = "    "
         for j in range(n):
             lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")

@@ -277,9 +277,22 @@ class CFamilyRenderer:
     def block(self, blk: Block, ivars: list, indent: str, guard: str = "") -> list:
         lines = [indent + self.instr(i, ivars) for i in blk.instrs]
         for s in blk.stores:
-            stmt = f"{s.buf}[{offset(s.strides, ivars)}] = {self.operand(s.value)};"
+            at = " + ".join([offset(s.strides, ivars)] + [
+                var if stride == Mono(1) else f"{var}*{stride.c()}" for var, stride in s.gated])
+            target = f"{s.buf}[{at}]"
+            stmt = (self.accumulate_store(target, self.operand(s.value)) if s.accumulate
+                    else f"{target} = {self.operand(s.value)};")
             lines.append(indent + (f"if ({guard}) {stmt}" if guard else stmt))
         return lines
+
+    def accumulate_store(self, target: str, value: str) -> str:
+        """``target += value`` (a scatter_add's store; the CPU runs it serially)."""
+        return f"{target} += {value};"
+
+    def zero_fill(self, k: KernelIR) -> list:
+        """A scatter kernel's output set to zeros before its elements are added in."""
+        buf, size = k.zero_fill
+        return [f"    for (int64_t z = 0; z < {size.c()}; ++z) {buf}[z] = 0;"]
 
     def reduction_frame(self, k: KernelIR, it: str) -> tuple:
         """What every reduction kernel starts with: (lines naming the sizes ``N<j>``, the

@@ -41,7 +41,7 @@ def _bytes(buf: BufferRef) -> str:
 def _launch(k: KernelIR, args: list, d) -> list:
     """Grid/block of one kernel (computed on the host from the run-time sizes)."""
     dims = [m.c() for m in k.dims]
-    if k.kind == "elementwise":
+    if k.kind in ("elementwise", "scatter"):
         total = "*".join(f"(int64_t)({x})" for x in dims) or "1"
         grid, block = f"gc_blocks({total}, {d.block_threads})", str(d.block_threads)
     elif k.kind == "reduce":
@@ -128,6 +128,9 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
             dev.append(f"    {ctype(t.dtype)}* {t.name} = ({ctype(t.dtype)}*)(ws + off_{where[t.name]});")
     for k in pir.kernels:
         _, args = d.signature(k, pir.buffers)
+        if k.zero_fill:   # a scatter adds into zeros
+            buf = pir.buffers[k.zero_fill[0]]
+            dev.append(f"    GC_CHECK(gcMemset({buf.name}, 0, {_bytes(buf)}));")
         dev += _launch(k, args, d)
     dev += ["    GC_CHECK(gcDeviceSynchronize());", "    return 0;", "}", ""]
     run_at = out.index("/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads")

@@ -58,6 +58,15 @@ class CudaDialect(CFamilyRenderer):
         lines.append("    }")
         return lines
 
+    def scatter(self, k: KernelIR) -> list:
+        """A scatter_add: one thread per update, added with ``atomicAdd`` (duplicate
+        indices sum in an unspecified order, so float sums may differ in the last bits
+        from run to run); the host zeroes the output first (``gcMemset``)."""
+        return self.elementwise(k)
+
+    def accumulate_store(self, target: str, value: str) -> str:
+        return f"atomicAdd(&{target}, {value});"
+
     @staticmethod
     def r_loop(loop: str, body: list, red, names, it) -> list:
         """``for (loop) { <r decomposed into the reduced axes> body }`` at a row's indent."""

@@ -82,6 +82,9 @@ class _Lowerer:
         ks = [ZERO] * self.naxes
         offset, gated = [], []
         for k, a in enumerate(amap):
+            if isinstance(a, fusion.DataIndex):   # a gather: the index is loaded data
+                gated.append((self.data_index(a.source, a.amap, sizes[k]), cs[k]))
+                continue
             if isinstance(a, fusion.IndexTerm):
                 if sizes[k].static() == 0:  # nothing to read: only padding reaches here
                     return Literal(0, buf.dtype)
@@ -101,6 +104,16 @@ class _Lowerer:
                 ks[a] = cs[k]
         return self.emit(Instr(self.fresh(), "load", buf.dtype, buf=buf.name, strides=tuple(ks),
                                offset=tuple(offset), gated=tuple(gated)))
+
+    def data_index(self, source: Tensor, amap: tuple, size) -> str:
+        """The integer ``source`` at ``amap`` as an index, clamped into an axis of ``size``
+        (an out-of-range index reads the nearest element instead of stray memory)."""
+        raw = self.value(source, amap)
+        if isinstance(raw, Literal):   # a one-element constant index: a named integer
+            raw = self.emit(Instr(self.fresh("ix"), "size", "int64",
+                                  attrs={"size": Mono(int(raw.value))}))
+        return self.emit(Instr(self.fresh("ix"), "clamp", "int64", (raw,),
+                               attrs={"size": size}))
 
     def terminal(self, n: Tensor, amap: tuple) -> str | None:
         key = (id(n), amap)
@@ -158,7 +171,7 @@ class _Lowerer:
             fill = Literal(n.attr("fill"), dtype_name(n.dtype))
             return self.emit(Instr(self.fresh(), "where", dtype_name(n.dtype),
                                    (inside, args[0], fill)))
-        if n.op in PASS_THROUGH:
+        if n.op in PASS_THROUGH or n.op == "gather":  # a gather is its operand's indexed load
             return args[0]
         if n.op == "one_hot":
             ax = amap[-1]
@@ -295,7 +308,7 @@ def _kernel_name(g: fusion.Group, ops: list) -> str:
     for o in ops:
         if o not in seen and o not in PASS_THROUGH and o != "cast":
             seen.append(o)
-    head = {"elementwise": "", "reduce": "reduce_", "matmul": ""}[g.kind]
+    head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": ""}[g.kind]
     body = "_".join(seen[:4]) or "copy"
     if len(seen) > 4:
         body += f"_etc{len(seen) - 4}"
@@ -352,6 +365,9 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
         k.body = low.start_block()
         for s in g.stores:
             low.store(s, tuple(range(n)))
+    elif g.kind == "scatter":
+        k.body = low.start_block()
+        _lower_scatter(pb, low, g.stores[0], k)
     else:
         for q, red in enumerate(g.reductions):
             blk = low.start_block()
@@ -371,6 +387,26 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
     k._pending = low.pending
     k._lowerer = low
     return k
+
+
+def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) -> None:
+    """A scatter_add over its updates' index space: each element is added into the
+    output at its index (``Store.accumulate``); the output is zeroed first (``zero_fill``).
+    Serial on the CPU, so duplicates sum in index order (deterministic); CUDA adds with
+    ``atomicAdd`` (duplicates sum in an unspecified order)."""
+    (u, umap), (idx, imap) = fusion.scatter_maps(node)
+    axis = node.attr("axis")
+    value = low.value(u, umap)
+    buf = pb.buffer_for(node)
+    cs = _contig(buf.dims)
+    at = low.data_index(idx, imap, buf.dims[axis])
+    ks = [ZERO] * low.naxes
+    for j in range(node.ndim):
+        if j != axis:
+            ks[j if j < axis else j + idx.ndim - 1] = cs[j]
+    k.body.stores.append(Store(buf.name, value, tuple(ks), gated=((at, cs[axis]),),
+                               accumulate=True))
+    k.zero_fill = (buf.name, buf.size())
 
 
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:
@@ -404,6 +440,7 @@ def _drop_dead(k: KernelIR) -> None:
     for a store that turned out not to be needed)."""
     for blk in k.blocks():
         live = {s.value for s in blk.stores}
+        live.update(var for s in blk.stores for var, _ in s.gated)
         live.update(p.value for p in k.phases if p.block is blk)
         if blk is k.a:
             live.add(k.a_value)

@@ -105,6 +105,8 @@ class Store:
     buf: str
     value: object               # a variable name or a Literal
     strides: tuple
+    gated: tuple = ()           # (index variable, stride) per axis indexed by data (scatter)
+    accumulate: bool = False    # add into the element (a scatter_add) instead of writing it
 
 
 @dataclass
@@ -127,7 +129,7 @@ class Phase:
 @dataclass
 class KernelIR:
     name: str
-    kind: str                                   # elementwise | reduce | matmul
+    kind: str                                   # elementwise | reduce | matmul | scatter
     dims: list                                  # Mono per axis
     reduce_axes: tuple = ()
     body: Block = field(default_factory=Block)  # per element (matmul: the epilogue)
@@ -140,6 +142,7 @@ class KernelIR:
     acc: str = "acc"
     acc_dtype: str = "float32"
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
+    zero_fill: tuple = ()                       # scatter: (buffer, its size) zeroed before
     ops: list = field(default_factory=list)
 
     def blocks(self) -> list:
@@ -185,6 +188,10 @@ class KernelIR:
             for s in b.stores:
                 for m in s.strides:
                     names.update(m.syms)
+                for _, stride in s.gated:
+                    names.update(stride.syms)
+        if self.zero_fill:
+            names.update(self.zero_fill[1].syms)
         return sorted(names)
 
 

@@ -8,6 +8,9 @@ The schedule is data, decided here once for every C-family backend:
   reductions over the same rows chain in one kernel (``max`` then ``sum(exp(x - max))``),
   elementwise consumers over the rows (``log(s) + m``) are its epilogue and consumers
   over the full rows (``exp(x - lse)``) are row stores after the reductions;
+* a ``gather`` is a load whose index on one axis is loaded data (``DataIndex``), fused
+  like any load (its source stored first unless a leaf); a ``scatter_add`` is its own
+  kernel over the updates' index space (producers inline), accumulating into its output;
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
 * ``broadcast_to``, ``transpose``, ``reshape``, ``slice`` and ``pad`` are index arithmetic
@@ -47,7 +50,7 @@ class Group:
     """One fused kernel of the schedule."""
 
     index: int
-    kind: str                                   # elementwise | reduce | matmul
+    kind: str                                   # elementwise | reduce | matmul | scatter
     space: tuple                                # index space (dims); for reduce: the rows' dims
     reduce_axes: tuple = ()
     matmul: Tensor | None = None
@@ -113,6 +116,31 @@ class IndexTerm:
             if self.scale == 0 or self.axis is None:
                 return None
         return self
+
+
+@dataclass(frozen=True)
+class DataIndex:
+    """Index of one axis read from data: the integer ``source`` at index map ``amap`` (a
+    ``gather``'s indices). The load clamps it into the axis (memory-safe on C/CUDA)."""
+
+    source: Tensor
+    amap: tuple
+
+
+def gather_maps(n: Tensor, amap: tuple) -> list:
+    """(x, its map), (indices, their map) of gather node ``n`` evaluated at ``amap``."""
+    x, idx = n.inputs
+    axis = n.attr("axis")
+    imap = amap[axis:axis + idx.ndim]
+    return [(x, amap[:axis] + (DataIndex(idx, imap),) + amap[axis + idx.ndim:]), (idx, imap)]
+
+
+def scatter_maps(n: Tensor) -> list:
+    """(updates, map), (indices, map) of scatter_add node ``n`` over the updates' space."""
+    u, idx = n.inputs
+    ident = tuple(range(u.ndim))
+    axis = n.attr("axis")
+    return [(u, ident), (idx, ident[axis:axis + idx.ndim])]
 
 
 def slice_entry(entry, start: int, step: int):
@@ -213,6 +241,8 @@ def child_maps(n: Tensor, amap: tuple, canon: dict | None = None) -> list:
         return [(n.inputs[0], trivial_reshape_map(n, amap))]
     if n.op == "one_hot":
         return [(n.inputs[0], amap[:-1])]
+    if n.op == "gather":
+        return gather_maps(n, amap)
     if n.op == "slice":
         return [(n.inputs[0], tuple(slice_entry(e, start, step) for e, start, step in
                                     zip(amap, n.attr("starts"), n.attr("steps"))))]
@@ -268,8 +298,10 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             mat.add(id(r))
     for n in order:
         kind = OPS[n.op].kind
-        if kind in ("reduce", "matmul"):
+        if kind in ("reduce", "matmul", "scatter"):
             mat.add(id(n))
+        if kind == "gather" and OPS[n.inputs[0].op].kind != "leaf":
+            mat.add(id(n.inputs[0]))   # its rows are read at data-dependent places
         if kind == "matmul":
             for operand in n.inputs:
                 base = operand
@@ -334,6 +366,9 @@ def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list
     elif OPS[start.op].kind == "matmul":
         ops.append("matmul")
         return edges, ops
+    elif OPS[start.op].kind == "scatter":
+        ops.append(start.op)
+        stack.extend(scatter_maps(start))
     else:
         stack.append((start, amap))
     while stack:
@@ -415,6 +450,12 @@ def schedule(outputs) -> Schedule:
             placed = Group(len(kernels), "matmul", canon_dims(n.dims, canon), matmul=n)
             kernels.append(placed)
             _, ops = _walk(n, (), mat, canon)
+            placed.ops.extend(ops)
+        elif kind == "scatter":  # its own kernel over the updates; producers inline
+            placed = Group(len(kernels), "scatter", canon_dims(n.inputs[0].dims, canon))
+            kernels.append(placed)
+            _, ops = _walk(n, (), mat, canon)
+            placed.stores.append(n)
             placed.ops.extend(ops)
         elif kind == "reduce":
             space, axes = canon_dims(n.inputs[0].dims, canon), tuple(n.attr("axes"))
