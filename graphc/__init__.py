@@ -19,7 +19,7 @@ from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cr
                   sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,
                   where)
 from .api import (concat, concatenate, expand_dims, flip, newaxis, pad, split, squeeze,
-                  stack, take, take_along_axis)
+                  gather, scatter_add, stack, take, take_along_axis)
 from . import nn
 from .nn import gelu
 from .interpreter import evaluate

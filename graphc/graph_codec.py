@@ -122,6 +122,7 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "hi": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
     "interior": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
     "fill": ("a number", lambda v: isinstance(v, float)),
+    "axis": ("an int", _is_int),
 }
 
 

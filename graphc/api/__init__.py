@@ -21,7 +21,7 @@ from .structure import (broadcast_to, matmul, max, mean, min, normalize_axes, on
     reshape, sum, transpose)
 from .indexing import (concat, concatenate, expand_dims, flip, newaxis, pad, split,
     squeeze, stack)
-from .advanced import getitem, take, take_along_axis
+from .advanced import gather, getitem, scatter_add, take, take_along_axis
 from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, softmax,
     square)
 from . import methods  # noqa: F401,E402  (attaches Tensor's operators and methods)

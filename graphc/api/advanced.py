@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import ShapeError, UsageError
 from ..ir import Tensor, broadcast_dims, format_shape, user_location
 from ..ops import OPS
-from ..ops.gather import gather_node
+from ..ops.gather import gather_node, scatter_add_node
 from .data import constant, lift
 from .elementwise import add, cast, div, greater, maximum, minimum, mul, sub, where
 from .indexing import getitem as basic_getitem
@@ -91,6 +91,34 @@ def take(x, indices, axis=None) -> Tensor:
     (axis,) = normalize_axes(x, axis, "take")
     idx = _index_tensor(x, indices)
     return gather_node(x, wrap_negative(idx, x.dims[axis], x, axis), axis)
+
+
+def gather(x, indices, axis: int = 0) -> Tensor:
+    """The ``gather`` primitive: ``np.take(x, indices, axis)`` along one axis (``indices``
+    of any shape replace that axis; negative indices wrap). Same as ``take`` with an axis.
+
+    >>> import graphc as gc
+    >>> gc.gather(gc.placeholder("E", (100, 8)), gc.placeholder("t", (None, 5), "int64")).shape
+    (None, 5, 8)
+    """
+    return take(x, indices, axis)
+
+
+def scatter_add(x, indices, updates, axis: int = 0) -> Tensor:
+    """``x`` with the slices of ``updates`` added at ``indices`` along ``axis``
+    (``np.add.at``; duplicate indices sum; negative indices wrap): the ``scatter_add``
+    primitive, which is ``gather``'s transpose (torch's ``index_add``).
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.scatter_add(gc.constant([0., 0., 0.]), [2, 2, -3], [1., 2., 5.]))
+    array([5., 0., 3.], dtype=float32)
+    """
+    (x,) = lift([x])
+    (axis,) = normalize_axes(x, axis, "scatter_add")
+    idx = wrap_negative(_index_tensor(x, indices), x.dims[axis], x, axis)
+    (u,) = lift([updates])
+    u = u if u.dtype == x.dtype else cast(u, x.dtype)
+    return add(x, scatter_add_node(u, idx, axis, x.dims))
 
 
 def take_along_axis(x, indices, axis: int) -> Tensor:
