@@ -253,13 +253,14 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient", "slice", "pad"]
+         "stop_gradient", "slice", "pad", "gather"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
-    "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad"}
+    "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
+    "scatter_add"}
 
 
 class _Drawer:
@@ -498,6 +499,17 @@ class _Drawer:
             else:
                 other = self.push("mul", Ref(k), draw(st.sampled_from([2.0, -0.5])))
                 self.push("concatenate", (Ref(k), Ref(other)), axis)
+        elif kind == "gather":     # take rows at drawn indices, add them back elsewhere
+            static = [a for a, d in enumerate(t.dims) if isinstance(d, int) and d > 0]
+            if not static:
+                return
+            axis = draw(st.sampled_from(static))
+            count = draw(st.integers(0, 4))
+            idx = self.add_leaf("placeholder", shape=(count,), integer=True, high=t.dims[axis])
+            rows = self.push("take", Ref(k), Ref(idx), axis)
+            if draw(st.booleans()):
+                rows = self.push("mul", Ref(rows), draw(st.sampled_from([2.0, -0.5])))
+                self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return
