@@ -29,7 +29,7 @@ from .c_family import ctype
 from .kernel_ir import lower
 from .kernel_types import ProgramIR
 from .naming import Scope, sanitize_names
-from .native_host import (HOST_SCOPE, NativeRunner, explain_compile_error, kernel_stats, prefix,
+from .native_host import (HOST_SCOPE, INDEX_FAULT, NativeRunner, explain_compile_error, kernel_stats, prefix,
                           sizes_lines, workspace_layout)
 
 
@@ -57,6 +57,8 @@ def render_host(pir: ProgramIR, d=C) -> str:
     out.append(f"int {pre}_run(void* const* inputs, void* const* params, void* const* results,")
     out.append("        const int64_t* sizes, void* workspace) {")
     out += sizes_lines(pir) + ws_lines + ["    char* ws = (char*)workspace; (void)ws;"]
+    if pir.index_sites:
+        out.append("    gc_fault_site = -1;")
     for b in pir.inputs:
         out.append(f"    const {ctype(b.dtype)}* {b.name} = (const {ctype(b.dtype)}*)inputs[{b.index}];")
     for b in pir.params:
@@ -74,6 +76,11 @@ def render_host(pir: ProgramIR, d=C) -> str:
             continue
         _, args = d.signature(k, pir.buffers)
         out.append(f"    {k.name}({', '.join(args)});")
+    if pir.index_sites:   # an index out of range: GC_INDEX_FAULT, then <prefix>_index_fault
+        out += [f"    if (gc_fault_site >= 0) return {INDEX_FAULT};", "    return 0;", "}",
+                f"void {pre}_index_fault(int64_t* out) {{ out[0] = gc_fault_site; "
+                f"out[1] = gc_fault_index; }}"]
+        return "\n".join(out)
     out += ["    return 0;", "}"]
     return "\n".join(out)
 
@@ -173,4 +180,9 @@ def build(program, **options) -> CExecutable:
     wsb = getattr(lib, f"{pre}_workspace_bytes")
     wsb.restype = ctypes.c_int64
     wsb.argtypes = [ctypes.c_void_p]
-    return CExecutable(program, pir, source, NativeRunner(pir, run, wsb))
+    runner = NativeRunner(pir, run, wsb)
+    if pir.index_sites:
+        runner.index_fault = getattr(lib, f"{pre}_index_fault")
+        runner.index_fault.restype = None
+        runner.index_fault.argtypes = [ctypes.c_void_p]
+    return CExecutable(program, pir, source, runner)

@@ -267,6 +267,9 @@ class CFamilyRenderer:
             x, last = ins.args[0], f"({ins.attrs['size'].c()} - 1)"
             return (f"const {self.index_t} {ins.name} = {x} < 0 ? 0 : "
                     f"({x} > {last} ? {last} : {x});")
+        if ins.op == "data_index":
+            text = self.data_index(ins.args[0], ins.attrs["size"].c(), ins.attrs["site"])
+            return f"const {self.index_t} {ins.name} = {text};"
         if ins.op == "in_range":
             return f"const bool {ins.name} = {in_range(ins.attrs['checks'], ivars)};"
         if ins.op == "size":
@@ -284,6 +287,20 @@ class CFamilyRenderer:
                     else f"{target} = {self.operand(s.value)};")
             lines.append(indent + (f"if ({guard}) {stmt}" if guard else stmt))
         return lines
+
+    # an index read from data (gather, scatter_add), checked: an index out of range is
+    # recorded (the host reports the first one after the call) and the nearest element read
+    data_index_helpers = """\
+static int64_t gc_fault_site = -1, gc_fault_index = 0;
+static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
+    if (v >= 0 && v < n) return v;
+    if (gc_fault_site < 0) { gc_fault_site = site; gc_fault_index = v; }
+    return v < 0 ? 0 : n - 1;
+}"""
+
+    def data_index(self, value: str, size: str, site: int) -> str:
+        """The C expression of a checked data index (``data_index_helpers``)."""
+        return f"gc_checked_index({value}, {size}, {site})"
 
     def accumulate_store(self, target: str, value: str) -> str:
         """``target += value`` (a scatter_add's store; the CPU runs it serially)."""
@@ -337,14 +354,18 @@ class CFamilyRenderer:
         """A function: operand -> its readable formula (generic C, double math names) for
         comments; a formula longer than COMMENT_LEN is shown as its variable."""
         text = {"acc": "acc"}
+        picked = set()   # data-index variables
 
         def show(x):
             return c_literal(x.value, x.dtype) if isinstance(x, Literal) else text.get(x, x)
 
         def add(blk):
             for ins in blk.instrs:
-                if ins.op == "load":
-                    t = ins.buf
+                if ins.op == "load":   # a gather's row shown by its index: E[tokens]
+                    t = ins.buf + "".join(f"[{text[v]}]" for v, _ in ins.gated if v in picked)
+                elif ins.op == "data_index":
+                    picked.add(ins.name)
+                    t = show(ins.args[0])
                 elif ins.op in ("index", "clamp", "in_range"):
                     t = ins.name if ins.op != "index" or "term" in ins.attrs else f"i{ins.axis}"
                 elif ins.op == "size":
@@ -371,7 +392,9 @@ class CFamilyRenderer:
         lines = [f"/* {k.name}: {k.kind} kernel fusing {len(k.ops)} ops"]
         for blk in (k.epilogue, k.body):
             for s in blk.stores:
-                lines.append(f" *   {comment_text(f'{s.buf} = {show(s.value)}', COMMENT_LEN)}")
+                target = s.buf + "".join(f"[{show(v)}]" for v, _ in s.gated)
+                assign = "+=" if s.accumulate else "="
+                lines.append(f" *   {comment_text(f'{target} {assign} {show(s.value)}', COMMENT_LEN)}")
         lines.append(" */")
         return lines
 
@@ -414,6 +437,8 @@ class CFamilyRenderer:
         parts = [f"/* graphc: {pir.name} ({self.name}), {len(pir.kernels)} fused kernels. "
                  "Generated code: edit the graph, not this file. */", self.prelude]
         parts += self.const_arrays(pir)
+        if pir.index_sites and self.data_index_helpers:
+            parts.append(self.data_index_helpers)
         for k in pir.kernels:
             parts.append(self.render_kernel(k, pir.buffers))
             parts += self.kernel_companions(k, pir.buffers)

@@ -67,6 +67,12 @@ class CudaDialect(CFamilyRenderer):
     def accumulate_store(self, target: str, value: str) -> str:
         return f"atomicAdd(&{target}, {value});"
 
+    data_index_helpers = ""
+
+    def data_index(self, value: str, size: str, site: int) -> str:
+        """An index out of range is clamped into the axis (memory-safe, not reported)."""
+        return f"({value} < 0 ? 0 : ({value} >= {size} ? {size} - 1 : {value}))"
+
     @staticmethod
     def r_loop(loop: str, body: list, red, names, it) -> list:
         """``for (loop) { <r decomposed into the reduced axes> body }`` at a row's indent."""

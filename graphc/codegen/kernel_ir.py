@@ -83,7 +83,7 @@ class _Lowerer:
         offset, gated = [], []
         for k, a in enumerate(amap):
             if isinstance(a, fusion.DataIndex):   # a gather: the index is loaded data
-                gated.append((self.data_index(a.source, a.amap, sizes[k]), cs[k]))
+                gated.append((self.data_index(a.source, a.amap, sizes[k], a.node), cs[k]))
                 continue
             if isinstance(a, fusion.IndexTerm):
                 if sizes[k].static() == 0:  # nothing to read: only padding reaches here
@@ -105,15 +105,16 @@ class _Lowerer:
         return self.emit(Instr(self.fresh(), "load", buf.dtype, buf=buf.name, strides=tuple(ks),
                                offset=tuple(offset), gated=tuple(gated)))
 
-    def data_index(self, source: Tensor, amap: tuple, size) -> str:
-        """The integer ``source`` at ``amap`` as an index, clamped into an axis of ``size``
-        (an out-of-range index reads the nearest element instead of stray memory)."""
+    def data_index(self, source: Tensor, amap: tuple, size, node: Tensor) -> str:
+        """The integer ``source`` at ``amap`` as an index into an axis of ``size``, checked
+        (``data_index``: the renderer reports or clamps an index out of range; ``site``
+        numbers the check, ``ProgramIR.index_sites`` says which op of the graph it is)."""
         raw = self.value(source, amap)
         if isinstance(raw, Literal):   # a one-element constant index: a named integer
             raw = self.emit(Instr(self.fresh("ix"), "size", "int64",
                                   attrs={"size": Mono(int(raw.value))}))
-        return self.emit(Instr(self.fresh("ix"), "clamp", "int64", (raw,),
-                               attrs={"size": size}))
+        return self.emit(Instr(self.fresh("ix"), "data_index", "int64", (raw,),
+                               attrs={"size": size, "site": self.p.index_site(node)}))
 
     def terminal(self, n: Tensor, amap: tuple) -> str | None:
         key = (id(n), amap)
@@ -247,6 +248,7 @@ class _ProgramBuilder:
         self.consts: list[BufferRef] = []
         self.temps: list[BufferRef] = []
         self.results: list[BufferRef] = []
+        self.index_sites: list[str] = []   # per data-index check: the op and where it was made
         self.root_sources = []
         for r in roots:
             if r.op in ops_where(kind="leaf"):
@@ -268,6 +270,13 @@ class _ProgramBuilder:
             if n is node:
                 return k
         raise AssertionError("root leaf not among the program's inputs/params")
+
+    def index_site(self, node: Tensor) -> int:
+        """The number of the run-time index check of ``node`` (a gather or scatter_add)."""
+        what = f"{node.op} (created at {node.location})"
+        if what not in self.index_sites:
+            self.index_sites.append(what)
+        return self.index_sites.index(what)
 
     def mono(self, d) -> Mono:
         if isinstance(d, str):
@@ -399,7 +408,7 @@ def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR
     value = low.value(u, umap)
     buf = pb.buffer_for(node)
     cs = _contig(buf.dims)
-    at = low.data_index(idx, imap, buf.dims[axis])
+    at = low.data_index(idx, imap, buf.dims[axis], node)
     ks = [ZERO] * low.naxes
     for j in range(node.ndim):
         if j != axis:
@@ -432,7 +441,7 @@ def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
     return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
                      pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused,
-                     program, pb.param_nodes)
+                     program, pb.param_nodes, pb.index_sites)
 
 
 def _drop_dead(k: KernelIR) -> None:

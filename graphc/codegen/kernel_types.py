@@ -88,13 +88,14 @@ class Literal:
 @dataclass
 class Instr:
     name: str
-    op: str                     # load | index | clamp | size | in_range | an op name
+    op: str                     # load | index | clamp | data_index | size | in_range | an op
     dtype: str
     args: tuple = ()            # operands: variable names or Literals
     buf: str = ""               # load: buffer name
     strides: tuple = ()         # load: Mono per kernel axis
     axis: int = -1              # index: the kernel axis
-    attrs: dict = field(default_factory=dict)   # size, clamp: {"size": Mono};
+    attrs: dict = field(default_factory=dict)   # size, clamp: {"size": Mono}; data_index:
+    #   {"size": Mono, "site": int};
     #   index: {"term": IndexTerm} (else i_axis); in_range: {"checks": ((term, size), ...)}
     offset: tuple = ()          # load: the affine part's constant, a sum of Monos
     gated: tuple = ()           # load: (index variable, stride) per axis read through a pad
@@ -178,7 +179,7 @@ class KernelIR:
                     names.update(m.syms)
                 for _, stride in i.gated:
                     names.update(stride.syms)
-                if i.op == "clamp":
+                if i.op in ("clamp", "data_index"):
                     names.update(i.attrs["size"].syms)
                 if i.op == "in_range":
                     for _, size in i.attrs["checks"]:
@@ -212,6 +213,8 @@ class ProgramIR:
     program: object = None        # the codegen.base.Program lowered
     param_nodes: list = field(default_factory=list)  # per params entry: its node (program
                                                       # params, then large constants)
+    index_sites: list = field(default_factory=list)  # per data-index check (gather,
+                                                      # scatter_add): "op (created at ...)"
 
     @property
     def sym_order(self) -> list:

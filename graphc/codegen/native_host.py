@@ -120,8 +120,13 @@ def c_pointers(arrays) -> ctypes.Array:
     return (ctypes.c_void_p * max(len(arrays), 1))(*[a.ctypes.data for a in arrays])
 
 
+INDEX_FAULT = 3   # ``run``'s code for an index out of range (``<prefix>_index_fault`` says which)
+
+
 class NativeRunner:
     """Calls a generated ``run`` entry point: allocates results, keeps the workspace."""
+
+    index_fault = None   # the generated ``<prefix>_index_fault(int64_t[2])``, where checked
 
     def __init__(self, pir: ProgramIR, run, workspace_bytes):
         self.pir = pir
@@ -180,6 +185,12 @@ class NativeRunner:
             self._ws = {sizes: ws}
         rc = self.run(c_pointers(ins), c_pointers(ps), c_pointers(res), c_sizes,
                       ctypes.c_void_p(ws.ctypes.data))
+        if rc == INDEX_FAULT and self.index_fault is not None:
+            site_and_index = np.zeros(2, dtype=np.int64)
+            self.index_fault(site_and_index.ctypes.data)
+            site, index = (int(v) for v in site_and_index)
+            raise IndexError(f"{pir.index_sites[site]}: index {index} is out of bounds for "
+                             f"the axis it indexes")
         if rc != 0:
             raise CompileError(f"generated code for {pir.name!r} failed (code {rc})")
         return self.collect(res, inputs, params)

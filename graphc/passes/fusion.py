@@ -120,11 +120,13 @@ class IndexTerm:
 
 @dataclass(frozen=True)
 class DataIndex:
-    """Index of one axis read from data: the integer ``source`` at index map ``amap`` (a
-    ``gather``'s indices). The load clamps it into the axis (memory-safe on C/CUDA)."""
+    """Index of one axis read from data: the integer ``source`` at index map ``amap`` (the
+    indices of ``node``, a ``gather``). Kernels check it against the axis (C reports an
+    index out of range after the call; CUDA clamps it: memory-safe)."""
 
     source: Tensor
     amap: tuple
+    node: Tensor
 
 
 def gather_maps(n: Tensor, amap: tuple) -> list:
@@ -132,7 +134,8 @@ def gather_maps(n: Tensor, amap: tuple) -> list:
     x, idx = n.inputs
     axis = n.attr("axis")
     imap = amap[axis:axis + idx.ndim]
-    return [(x, amap[:axis] + (DataIndex(idx, imap),) + amap[axis + idx.ndim:]), (idx, imap)]
+    return [(x, amap[:axis] + (DataIndex(idx, imap, n),) + amap[axis + idx.ndim:]),
+            (idx, imap)]
 
 
 def scatter_maps(n: Tensor) -> list:
