@@ -166,18 +166,11 @@ def _gather(x, idx, axis, out):
 ''',
     "_scatter_add": '''\
 def _scatter_add(u, idx, axis, out):
-    """out = zeros; out[..., idx[j], ...] += u[..., j, ...] (np.add.at, duplicates summed in
-    index order): sort once, then one np.add.reduceat per run of equal indices."""
+    """out = zeros; out[..., idx[j], ...] += u[..., j, ...] (duplicates summed: np.add.at,
+    which NumPy 2 runs faster than a sort + reduceat; out is contiguous: views write it)."""
 ''' + _INDEX_CHECK.format(size="out.shape[axis]", op="scatter_add") + '''\
     out.fill(0)
-    flat = idx.reshape(-1)
-    if flat.size == 0:
-        return
-    lead, n = int(np.prod(out.shape[:axis], dtype=np.int64)), out.shape[axis]
-    out3, u3 = out.reshape(lead, n, -1), u.reshape(lead, flat.size, -1)
-    order = np.argsort(flat, kind="stable")
-    ordered = flat[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    out3[:, ordered[starts], :] += np.add.reduceat(u3[:, order, :], starts, axis=1)
+    rows = u.reshape(out.shape[:axis] + (idx.size,) + out.shape[axis + 1:])
+    np.add.at(np.moveaxis(out, axis, 0), idx.reshape(-1), np.moveaxis(rows, axis, 0))
 ''',
 }

@@ -72,7 +72,9 @@ def _scatter_add_shape(inputs, attrs):
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"scatter_add: indices must be integers, got {idx.dtype}")
     expected = shape[:axis] + idx.dims + shape[axis + 1:]
-    if u.dims != expected:
+    # a run-time dim matches any size (broadcasting may have unified two of them)
+    if len(u.dims) != len(expected) or any(a != b and not (isinstance(a, str) or isinstance(
+            b, str)) for a, b in zip(u.dims, expected)):
         raise ShapeError(f"scatter_add: updates of shape {format_shape(u.dims)} do not match "
                          f"{format_shape(expected)} (indices {format_shape(idx.dims)} into "
                          f"axis {axis} of {format_shape(shape)})")
