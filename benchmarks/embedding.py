@@ -15,25 +15,13 @@ import os
 import pathlib
 import platform
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import graphc as gc  # noqa: E402
 from _results import write_section  # noqa: E402  (a sibling script module)
-
-
-def best_of(fn, repeat: int, budget: float = 30.0) -> float:
-    fn()
-    best, start = float("inf"), time.perf_counter()
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-        if time.perf_counter() - start > budget:
-            break
-    return best
+from cpu import best_time  # noqa: E402
 
 
 def main() -> None:
@@ -63,7 +51,7 @@ def main() -> None:
             loss, dE = fn()
             np.testing.assert_allclose(np.asarray(dE), want_dE, rtol=1e-4, atol=1e-4)
             np.testing.assert_allclose(float(loss), want_loss, rtol=1e-3)
-        rows.append((name, best_of(fn, args.repeat)))
+        rows.append((name, best_time(fn, repeat=args.repeat, warmup=1, budget=30.0)))
 
     record("NumPy by hand (E[t], np.add.at)", numpy_step)
     E = gc.parameter("E", E0)
