@@ -20,6 +20,8 @@ from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cr
                   where)
 from .api import (concat, concatenate, expand_dims, flip, newaxis, pad, split, squeeze,
                   stack)
+from .api import (argmax, argmin, einsum, log_sigmoid, logaddexp, moveaxis, norm, repeat, roll,
+                  std, swapaxes, tensordot, tile, var)
 from . import nn
 from .nn import gelu
 from .interpreter import evaluate
