@@ -25,6 +25,7 @@ from .params_file import load_params, save_params
 from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
+from .step_commit import deferred_interrupts, holding
 
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 CACHE_SIZE = 64
@@ -259,7 +260,8 @@ class Function:
                 if isinstance(d, str):
                     self._dim_source.setdefault(d, (p, axis))
         self._leaf_updates = [OPS[v.op].kind == "leaf" for v in opt_updates]
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one call at a time: a backend's buffers are shared
+        self._update_states = [p.state for p in self.update_params]
         self.compile_seconds = time.perf_counter() - t0
         self.calls = 0
 
@@ -311,11 +313,19 @@ class Function:
         """Run once: inputs by position (``f.inputs`` order) and/or by placeholder name.
 
         Returns the outputs (an array, a list or a tuple, as the outputs were given);
-        then applies the updates. If anything fails, no parameter changes. One call at a
-        time per Function (calls from several threads are serialised).
+        then applies the updates, all or none: if anything fails, no parameter changes.
+        One call at a time per Function (calls from several threads are serialised), and
+        every parameter the call updates is locked from reading it to writing its new
+        value, so functions updating the same parameter from several threads lose no
+        update. A Ctrl-C (``KeyboardInterrupt``) arriving during a call that updates
+        parameters is held until the call ends: the step is committed, then the
+        interrupt is raised (``graphc.step_commit``).
         """
         arrays, bindings = self._feeds(args, feeds)
-        with self._lock:   # read the parameters, run, commit: one step at a time
+        if not self._update_states:
+            with self._lock:
+                return self._run(arrays, bindings)
+        with deferred_interrupts(), self._lock, holding(self._update_states):
             return self._run(arrays, bindings)
 
     def _run(self, arrays, bindings):
