@@ -26,6 +26,7 @@ from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
 from .step_commit import deferred_interrupts, holding
+from .value_checks import check_value, has_requirements
 
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 CACHE_SIZE = 64
@@ -60,6 +61,7 @@ def _normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
         if id(p) in seen:
             raise CompileError(f"updates: parameter {p.name!r} is updated twice")
         seen.add(id(p))
+        fill = not isinstance(v, Tensor) and np.ndim(v) == 0  # {w: 0.5}: every element 0.5
         if not isinstance(v, Tensor):
             v = A.constant(v, p.dtype)
         if v.dtype != p.dtype:
@@ -70,13 +72,16 @@ def _normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
                                  f"{v.dtype}, the parameter has dtype {p.dtype} (use gc.cast "
                                  f"if truncating is meant)")
             v = A.cast(v, p.dtype)
-        if v.dims != p.dims:
-            try:
-                v = A.broadcast_to(v, p.dims)
-            except ShapeError:
-                raise ShapeError(f"updates: new value of parameter {p.name!r} has shape "
-                                 f"{format_shape(v.dims)}, the parameter has shape "
-                                 f"{format_shape(p.dims)}") from None
+        # a computed value is never broadcast: a scalar into a (3,) parameter is a mistake
+        # far more often than a wish (a run-time size meets the parameter's when it runs)
+        if fill:
+            v = A.broadcast_to(v, p.dims)
+        elif len(v.dims) != len(p.dims) or not all(
+                a == b or isinstance(a, str) or isinstance(b, str) for a, b in zip(v.dims, p.dims)):
+            raise ShapeError(f"updates: new value of parameter {p.name!r} has shape "
+                             f"{format_shape(v.dims)}, the parameter has shape "
+                             f"{format_shape(p.dims)} (use gc.broadcast_to(value, "
+                             f"{format_shape(p.dims)}) if broadcasting is meant)")
         out.append((p, v))
     return out
 
@@ -90,7 +95,9 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     appearance in a depth-first, inputs-first walk of the outputs (then the updates)
     in the order given. Every input can also be fed by keyword (its name).
     ``updates={param: new_value}`` is applied after each call, all new values computed
-    from the old ones. Compiling the same graph again in this process returns the
+    from the old ones; a new value has its parameter's shape (it is never broadcast, but
+    a plain number fills the parameter) and two parameters of one function never share a
+    name. Compiling the same graph again in this process returns the
     same ``Function``.
 
     Options every backend takes: ``name`` (used in generated code), ``check_numerics``
@@ -205,6 +212,21 @@ def _check_dims_bound(order: list[Tensor], inputs: list[Tensor]) -> bool:
     return symbolic
 
 
+def _check_parameter_names(order: list[Tensor]) -> None:
+    """Two different parameters of one function may not share a name: they would collide
+    in saved parameter files and exports (one would silently take the other's value)."""
+    seen: dict[str, Tensor] = {}
+    for n in order:
+        if n.op != "parameter":
+            continue
+        other = seen.setdefault(n.name, n)
+        if other is not n:
+            raise CompileError(f"compile: two different parameters are named {n.name!r} "
+                               f"(created at {other.location} and {n.location}, shapes "
+                               f"{format_shape(other.dims)} and {format_shape(n.dims)}); "
+                               f"give each parameter of a function its own name")
+
+
 class Function:
     """A compiled graph: ``f(*inputs, **feeds)`` returns NumPy arrays and applies updates.
 
@@ -236,6 +258,7 @@ class Function:
                 raise CompileError(f"compile: the outputs need placeholder(s) {missing}, "
                                    f"which are not in inputs")
         self.inputs = list(inputs)
+        _check_parameter_names(before)
         self.nodes_before = len(before)
         result = run_pipeline(roots, opt_level=opt_level, disable=options.get("disable", ()),
                               dump=options.get("dump"), order=before) if roots else None
@@ -262,6 +285,10 @@ class Function:
         self._leaf_updates = [OPS[v.op].kind == "leaf" for v in opt_updates]
         self._lock = threading.Lock()  # one call at a time: a backend's buffers are shared
         self._update_states = [p.state for p in self.update_params]
+        # inputs whose values the graph requires in a range: checked on the host before
+        # any backend runs (cross_entropy's labels), the same for every backend
+        self._checked_inputs = [(k, p) for k, p in enumerate(self.inputs)
+                                if has_requirements(p)]
         self.compile_seconds = time.perf_counter() - t0
         self.calls = 0
 
@@ -322,6 +349,8 @@ class Function:
         interrupt is raised (``graphc.step_commit``).
         """
         arrays, bindings = self._feeds(args, feeds)
+        for k, p in self._checked_inputs:
+            check_value(p, arrays[k])
         if not self._update_states:
             with self._lock:
                 return self._run(arrays, bindings)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Tensor, format_shape, user_location
+from ..value_checks import require_range
 from .data import lift
 from .elementwise import (abs, exp, greater, less, log, maximum, minimum, mul, stop_gradient,
                           where)
@@ -101,7 +102,9 @@ def cross_entropy(logits, labels) -> Tensor:
     """Mean softmax cross-entropy of ``logits (..., classes)`` against integer ``labels (...)``.
 
     A logit masked with ``-inf`` in a class other than the label adds nothing (the label's
-    log-probability is selected, never multiplied by 0).
+    log-probability is selected, never multiplied by 0). Labels outside ``[0, classes)``
+    are an error when the graph runs (``FeedError`` naming the labels input and the value;
+    see ``graphc.value_checks``).
 
     >>> import graphc as gc
     >>> logits = gc.placeholder("logits", (None, 2))
@@ -123,5 +126,9 @@ def cross_entropy(logits, labels) -> Tensor:
     if not isinstance(depth, int):
         raise ShapeError(f"cross_entropy: the class axis must have a known size, got "
                          f"{format_shape(logits.dims)} ({user_location()})")
+    here = user_location()
+    require_range(labels, 0, depth, f"cross_entropy (created at {here}) takes labels in "
+                                    f"[0, {depth}) (the classes of logits "
+                                    f"{format_shape(logits.dims)})")
     chosen = one_hot(labels, depth, "bool")
     return -mean(sum(where(chosen, log_softmax(logits, -1), 0), -1))
