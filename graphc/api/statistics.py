@@ -42,8 +42,13 @@ def var(x, axis=None, ddof=0, keepdims=False) -> Tensor:
     x = _float(x)
     axes = normalize_axes(x, axis, "var")
     deviation = x - mean(x, axes, keepdims=True)
-    count = element_count([x.dims[a] for a in axes], x.dtype)
-    return sum(square(deviation), axes, keepdims) / (count - ddof)
+    dims = [x.dims[a] for a in axes]
+    if all(isinstance(d, int) for d in dims):  # a known count: one constant, no arithmetic
+        divisor = constant(float(np.prod(dims, dtype=np.int64)) - ddof, x.dtype)
+    else:
+        divisor = element_count(dims, x.dtype)
+        divisor = divisor - ddof if ddof else divisor
+    return sum(square(deviation), axes, keepdims) / divisor
 
 
 def std(x, axis=None, ddof=0, keepdims=False) -> Tensor:
