@@ -140,6 +140,15 @@ def test_argmax_runs_with_a_run_time_batch_and_has_no_gradient():
     np.testing.assert_allclose(gc.evaluate(gc.grad(picked, x), {x: data})[:, 1:], 0)
 
 
+@pytest.mark.parametrize("backend,options", BACKENDS[:2], ids=BACKEND_IDS[:2])
+def test_logaddexp_of_infinities_as_numpy(backend, options):
+    a, b = gc.placeholder("a", (5,)), gc.placeholder("b", (5,))
+    left = np.array([-np.inf, 1, np.inf, -3, np.inf], np.float32)
+    right = np.array([-np.inf, np.inf, 2, -np.inf, np.inf], np.float32)
+    got = gc.compile(gc.logaddexp(a, b), backend=backend, **options)(left, right)
+    np.testing.assert_array_equal(got, np.logaddexp(left, right))
+
+
 def test_var_over_a_run_time_axis_divides_by_the_fed_size():
     x = gc.placeholder("x", (None, 3), "float64")
     data = RNG.normal(size=(6, 3))

@@ -20,8 +20,8 @@ from ..errors import ShapeError, UsageError
 from ..ir import Tensor, format_shape, user_location
 from .composites import square
 from .data import DEFAULT_FLOAT, constant, element_count, lift
-from .elementwise import (abs, cast, equal, exp, log, maximum, neg, not_equal, softplus, sqrt,
-                          stop_gradient, where)
+from .elementwise import (abs, cast, equal, exp, greater, log, maximum, neg, not_equal,
+                          softplus, sqrt, stop_gradient, where)
 from .structure import max, mean, min, normalize_axes, reshape, sum
 
 
@@ -131,11 +131,15 @@ def logaddexp(a, b) -> Tensor:
     """``log(exp(a) + exp(b))`` without overflow (``np.logaddexp``): the max is taken out.
 
     >>> import graphc as gc
-    >>> gc.evaluate(gc.logaddexp(gc.constant([1000., 0.], "float64"), 1000.))
-    array([1000.69314718, 1000.        ])
+    >>> gc.evaluate(gc.logaddexp(gc.constant([1000., 0., -np.inf], "float64"), [1000., 1000., -np.inf]))
+    array([1000.69314718, 1000.        ,          -inf])
     """
     a, b = lift([a, b])
-    m = stop_gradient(maximum(a, b))  # a shift only: the gradient is exact without it
+    a, b = _float(a), _float(b)
+    m = maximum(a, b)
+    # a shift only (the gradient is exact without it); an infinite max shifts by 0, so
+    # logaddexp(-inf, -inf) is -inf and not inf - inf
+    m = stop_gradient(where(greater(abs(m), np.finfo(m.dtype).max), 0, m))
     return m + log(exp(a - m) + exp(b - m))
 
 
