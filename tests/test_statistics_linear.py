@@ -149,6 +149,21 @@ def test_logaddexp_of_infinities_as_numpy(backend, options):
     np.testing.assert_array_equal(got, np.logaddexp(left, right))
 
 
+@pytest.mark.parametrize("build,reference", [
+    (lambda x: gc.tile(x, (2, 1, 2)), lambda d: np.tile(d, (2, 1, 2))),
+    (lambda x: gc.repeat(x, [1, 0, 2], axis=-1), lambda d: np.repeat(d, [1, 0, 2], axis=-1)),
+    (lambda x: gc.repeat(x, [0, 0, 0], axis=1), lambda d: np.repeat(d, [0, 0, 0], axis=1)),
+    (lambda x: gc.roll(x, -4, axis=1), lambda d: np.roll(d, -4, axis=1)),
+    (lambda x: gc.moveaxis(x, 0, -1), lambda d: np.moveaxis(d, 0, -1)),
+], ids=["tile", "repeat_counts", "repeat_zero", "roll", "moveaxis"])
+def test_arrangements_keep_a_run_time_batch(build, reference):
+    x = gc.placeholder("x", (None, 3), "float64")
+    f = gc.compile(build(x))
+    for batch in (1, 4):
+        data = RNG.normal(size=(batch, 3))
+        np.testing.assert_array_equal(f(data), reference(data))
+
+
 def test_var_over_a_run_time_axis_divides_by_the_fed_size():
     x = gc.placeholder("x", (None, 3), "float64")
     data = RNG.normal(size=(6, 3))
