@@ -14,12 +14,13 @@ Building and loading (all builds go through the on-disk cache in ``cache.py``)::
         ``flags`` are EXTRA flags appended after the defaults (e.g. ("-lm",)).
         Raises BackendUnavailable (tool missing: says which and how to get it) or
         CompileError (compiler's message + path of the kept source file).
-    load_library(path) -> ctypes.CDLL           # cached per process by path
+    load_library(path) -> ctypes.CDLL           # one per path while in use; dlclose-d after
     compile_and_load(source, lang, flags=(), name="kernel") -> ctypes.CDLL
     nvcc_compile_check(source, arch="sm_90", flags=(), name="kernel") -> None
         compile a .cu with ``nvcc -c -arch=<arch>`` only (no GPU needed); result cached.
         Raises BackendUnavailable without nvcc, CompileError on errors.
-    cache.clear() -> int                       # empty the on-disk cache (graphc.codegen.cache)
+    cache.clear() -> int                       # empty the on-disk cache (graphc.codegen.cache;
+                                               # size cap, LRU eviction: cache_maintenance)
 
 Discovery (cheap, cached, never crash)::
 
