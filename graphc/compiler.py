@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import api as A
 from .codegen.base import Program, backend_builder, check_options
 from .drawing import draw
-from .errors import CompileError, DTypeError, FeedError, GraphcError, NumericsError, ShapeError
+from .errors import CompileError, FeedError, GraphcError
 from .graph_format import read_graph, write_graph
 from .interpreter import check_feed
 from .params_file import load_params, save_params
@@ -26,6 +25,8 @@ from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
 from .step_commit import deferred_interrupts, holding
+from .random import counter_updates
+from .updates import check_parameter_names, normalize_updates
 from .value_checks import check_value, has_requirements
 
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
@@ -36,54 +37,6 @@ def _structure(outputs) -> str:
     if isinstance(outputs, Tensor):
         return "single"
     return "tuple" if isinstance(outputs, tuple) else "list"
-
-
-_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < float
-
-
-def _normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
-    if updates is None:
-        return []
-    try:
-        pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
-    except TypeError:
-        raise CompileError("updates must be a dict {parameter: new_value} or a list of "
-                           f"(parameter, new_value) pairs, got {type(updates).__name__}") from None
-    out, seen = [], set()
-    for item in pairs:
-        try:
-            p, v = item
-        except (TypeError, ValueError):
-            raise CompileError("updates must be a dict {parameter: new_value} or a list of "
-                               "(parameter, new_value) pairs") from None
-        if not isinstance(p, Tensor) or p.op != "parameter":
-            raise CompileError(f"updates: keys must be parameters, got {p!r}")
-        if id(p) in seen:
-            raise CompileError(f"updates: parameter {p.name!r} is updated twice")
-        seen.add(id(p))
-        fill = not isinstance(v, Tensor) and np.ndim(v) == 0  # {w: 0.5}: every element 0.5
-        if not isinstance(v, Tensor):
-            v = A.constant(v, p.dtype)
-        if v.dtype != p.dtype:
-            # a float into an integer (or a number into a bool) parameter would silently
-            # truncate every step: refused, the user casts explicitly if that is meant
-            if _KIND_RANK[v.dtype.kind] > _KIND_RANK[p.dtype.kind]:
-                raise DTypeError(f"updates: new value of parameter {p.name!r} has dtype "
-                                 f"{v.dtype}, the parameter has dtype {p.dtype} (use gc.cast "
-                                 f"if truncating is meant)")
-            v = A.cast(v, p.dtype)
-        # a computed value is never broadcast: a scalar into a (3,) parameter is a mistake
-        # far more often than a wish (a run-time size meets the parameter's when it runs)
-        if fill:
-            v = A.broadcast_to(v, p.dims)
-        elif len(v.dims) != len(p.dims) or not all(
-                a == b or isinstance(a, str) or isinstance(b, str) for a, b in zip(v.dims, p.dims)):
-            raise ShapeError(f"updates: new value of parameter {p.name!r} has shape "
-                             f"{format_shape(v.dims)}, the parameter has shape "
-                             f"{format_shape(p.dims)} (use gc.broadcast_to(value, "
-                             f"{format_shape(p.dims)}) if broadcasting is meant)")
-        out.append((p, v))
-    return out
 
 
 def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_level: int = 2,
@@ -125,7 +78,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     for o in outs:
         if not isinstance(o, Tensor):
             raise CompileError(f"compile: outputs must be tensors, got {type(o).__name__}")
-    pairs = _normalize_updates(updates)
+    pairs = normalize_updates(updates)
+    pairs += counter_updates(outs, pairs)   # random streams advance once per call
     if inputs is not None:
         inputs = as_list(inputs)
         for i in inputs:
@@ -212,21 +166,6 @@ def _check_dims_bound(order: list[Tensor], inputs: list[Tensor]) -> bool:
     return symbolic
 
 
-def _check_parameter_names(order: list[Tensor]) -> None:
-    """Two different parameters of one function may not share a name: they would collide
-    in saved parameter files and exports (one would silently take the other's value)."""
-    seen: dict[str, Tensor] = {}
-    for n in order:
-        if n.op != "parameter":
-            continue
-        other = seen.setdefault(n.name, n)
-        if other is not n:
-            raise CompileError(f"compile: two different parameters are named {n.name!r} "
-                               f"(created at {other.location} and {n.location}, shapes "
-                               f"{format_shape(other.dims)} and {format_shape(n.dims)}); "
-                               f"give each parameter of a function its own name")
-
-
 class Function:
     """A compiled graph: ``f(*inputs, **feeds)`` returns NumPy arrays and applies updates.
 
@@ -258,7 +197,7 @@ class Function:
                 raise CompileError(f"compile: the outputs need placeholder(s) {missing}, "
                                    f"which are not in inputs")
         self.inputs = list(inputs)
-        _check_parameter_names(before)
+        check_parameter_names(before)
         self.nodes_before = len(before)
         result = run_pipeline(roots, opt_level=opt_level, disable=options.get("disable", ()),
                               dump=options.get("dump"), order=before) if roots else None
