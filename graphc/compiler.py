@@ -21,6 +21,7 @@ from .errors import CompileError, FeedError, GraphcError
 from .graph_format import read_graph, write_graph
 from .interpreter import check_feed
 from .params_file import load_params, save_params
+from . import progress
 from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
@@ -214,7 +215,8 @@ class Function:
             updates=tuple(opt_updates),
             options={**options, "output_structure": structure})
         symbolic = _check_dims_bound(order, self.inputs)  # before any backend: all alike
-        self._exe = backend_builder(backend)(self.program)
+        with progress.phase(f"compiling {name} for {backend}"):  # shown if slow, on a tty
+            self._exe = backend_builder(backend)(self.program)
         self._constraints = _size_constraints(order) if symbolic else []
         self._dim_source = {}
         for p in self.inputs:
