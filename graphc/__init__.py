@@ -31,6 +31,8 @@ from .passes.autodiff import grad, hvp, jvp
 from .passes.pipeline import optimize
 from .printing import expr, latex, show
 from . import optim
+from . import random  # noqa: F401  (gc.random: Philox streams in the graph)
+from .random import random_uniform
 from .saving import load, load_params, save, save_params
 
 __version__ = "0.1.0"

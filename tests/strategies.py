@@ -253,13 +253,14 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient", "slice", "pad"]
+         "stop_gradient", "slice", "pad", "random"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
-    "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad"}
+    "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad",
+    "random_uniform"}
 
 
 class _Drawer:
@@ -471,6 +472,10 @@ class _Drawer:
             w = self.add_leaf("parameter", shape=(depth,))
             emb = self.push("sum", Ref(self.push("mul", Ref(oh), Ref(w))), -1, False)
             self.push("add", Ref(emb), Ref(k))
+        elif kind == "random":     # noise of the entry's shape at a drawn counter and key
+            call, key = draw(st.integers(0, 2**40)), draw(st.integers(0, 2**62))
+            noise = self.push("random_uniform", call, key, ("$dims", k, 0, ()), "$dtype")
+            self.push("add", Ref(k), Ref(noise))
         elif kind == "slice":      # NumPy basic indexing: steps (negative too), ints, None
             index = []
             for d in t.dims:
