@@ -15,7 +15,7 @@ import numpy as np
 
 from . import c_blas
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
-                       mm_sizes, philox_text, product, reduce_identity)
+                       mm_sizes, product, reduce_identity)
 from .kernel_types import KernelIR
 
 # exp for float32 as straight-line code the compiler vectorizes (libm's expf is a call
@@ -84,7 +84,7 @@ class CDialect(CFamilyRenderer):
                "#define GC_INFINITY INFINITY\n"
                "static inline float gc_maxf(float a, float b) { return (a > b || a != a) ? a : b; }\n"
                "static inline double gc_maxd(double a, double b) { return (a > b || a != a) ? a : b; }\n"
-               + GC_EXPF + philox_text("static inline") + vector_math_decls())
+               + GC_EXPF + vector_math_decls())
     float32_math = {"exp": "gc_expf", "cos": "gc_cosf"}
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight

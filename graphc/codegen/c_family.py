@@ -245,6 +245,7 @@ class CFamilyRenderer:
     index_t = "int64_t"             # 64-bit index type
     sum_acc_f32 = "double"          # accumulator of float32 sums
     prelude = ""
+    function_qual = "static inline"  # before the prelude's helper functions (Philox)
     host_qual = ""                  # before the host entry points
     float32_math: dict = {}         # libm name -> this dialect's float32 function
     float64_math: dict = {}         # libm name -> this dialect's float64 function
@@ -437,6 +438,9 @@ class CFamilyRenderer:
         backend's host entry points)."""
         parts = [f"/* graphc: {pir.name} ({self.name}), {len(pir.kernels)} fused kernels. "
                  "Generated code: edit the graph, not this file. */", self.prelude]
+        if any(i.op == "random_uniform" for k in pir.kernels for b in k.blocks()
+               for i in b.instrs):   # only programs that draw carry the generator
+            parts.append(philox_text(self.function_qual))
         parts += self.const_arrays(pir)
         for k in pir.kernels:
             parts.append(self.render_kernel(k, pir.buffers))

@@ -13,7 +13,7 @@ True
 from __future__ import annotations
 
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
-                       mm_sizes, philox_text, product, reduce_identity)
+                       mm_sizes, product, reduce_identity)
 from .kernel_types import KernelIR
 
 TILE, TK, THREADS_2D = 64, 16, 16   # GEMM: 64x64 tile, k-step 16, 16x16 threads x 4x4
@@ -29,7 +29,8 @@ class CudaDialect(CFamilyRenderer):
     index_t = "gc_index_t"
     sum_acc_f32 = "float"
     host_qual = "GC_EXPORT "
-    prelude = '#include "graphc_cuda.h"\n#include <stdbool.h>\n' + philox_text("static GC_DEVICE")
+    prelude = '#include "graphc_cuda.h"\n#include <stdbool.h>\n'
+    function_qual = "static GC_DEVICE"
     block_threads = 256      # threads per block of elementwise and column kernels
     own_names = frozenset({"total", "flat", "O", "R", "o", "r", "bz", "tx", "ty", "row0",
                            "col0", "c", "kt", "e", "ii", "kk", "jj", "val", "m", "q", "row",
