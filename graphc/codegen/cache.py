@@ -20,7 +20,8 @@ parallel builders still leave one correct entry.
 
 Size and age (see ``cache_maintenance`` and ``graphc cache info|clear|prune``):
   * the cache is capped at ``GRAPHC_CACHE_MAX_BYTES`` (default 1 GiB; suffixes K, M, G
-    accepted; ``0`` = no cap). Every use of an entry refreshes its modification time;
+    accepted; ``0`` = no cap). Every use of an entry sets its access time (its
+    modification time stays the build time);
     after each write the least recently used entries are deleted until the cache fits,
     never an entry this process is writing or has loaded;
   * the sources kept for failed compiles (``failed/``, named in the error message) and
@@ -174,8 +175,8 @@ def lookup(key: str, suffix: str) -> pathlib.Path | None:
     if not os.path.lexists(path):
         return None
     if read_entry(path) is not None:
-        with contextlib.suppress(OSError):
-            os.utime(path)  # least-recently-used eviction goes by this time
+        with contextlib.suppress(OSError):  # least-recently-used eviction goes by atime
+            os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
         return path
     cache_maintenance.remove(cache_maintenance.Item(path, "entry", 0, 0.0))
     return None

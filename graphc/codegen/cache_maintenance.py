@@ -5,7 +5,7 @@ What a cache directory holds (see ``cache``): entries (``<key><suffix>`` files),
 precompiled headers (``pch-*`` folders), sources kept for failed compiles
 (``failed/<key>/``), lock files (``locks/``) and leftovers of writers that crashed
 (``.tmp-*``). Entries and precompiled headers are evicted least recently used first
-(an entry's modification time is refreshed on every use) when the cache is over its
+(an entry's access time is set on every use) when the cache is over its
 cap; failed-compile folders, locks and leftovers are deleted once older than their
 age limit. Nothing here imports the rest of graphc: callers pass the directory and
 the paths that must stay (those this process is using).
@@ -96,6 +96,16 @@ def _mtime(path: pathlib.Path) -> float:
         return 0.0
 
 
+def last_use(path: pathlib.Path) -> float:
+    """When an entry was last used: ``cache.lookup`` sets its access time (its modification
+    time stays the build time); a noatime mount leaves the later of the two."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return 0.0
+    return max(st.st_atime, st.st_mtime)
+
+
 def _children(path: pathlib.Path) -> list[pathlib.Path]:
     try:
         return list(path.iterdir())
@@ -115,10 +125,10 @@ def scan(root: pathlib.Path) -> list[Item]:
         elif name == "locks" and p.is_dir():
             items += [Item(q, "lock", tree_size(q), _mtime(q)) for q in _children(p)]
         elif name.startswith("pch-") and p.is_dir():
-            last = _mtime(p / "ok") or _mtime(p)  # build.emulation_pch_dir touches "ok" on use
+            last = last_use(p / "ok") or _mtime(p)  # build.emulation_pch_dir touches "ok"
             items.append(Item(p, "pch", tree_size(p), last))
         else:
-            items.append(Item(p, "entry", tree_size(p), _mtime(p)))
+            items.append(Item(p, "entry", tree_size(p), last_use(p)))
     return items
 
 
