@@ -17,8 +17,8 @@ import contextlib
 import os
 import sys
 import threading
-import time
-from typing import Iterator, TextIO
+from collections.abc import Iterator
+from typing import TextIO
 
 DELAY_S = 2.0
 
@@ -39,7 +39,8 @@ class Line:
     def __init__(self, stream: TextIO, delay_s: float):
         self.stream = stream
         self.texts: list[str] = []
-        self.shown = False
+        self.due = False  # the delay has passed: every change is drawn at once
+        self.drawn = False
         self.lock = threading.Lock()
         self.timer = threading.Timer(delay_s, self.show)
         self.timer.daemon = True
@@ -47,27 +48,30 @@ class Line:
 
     def show(self) -> None:
         with self.lock:
-            if self.texts:
-                self.shown = True
-                self.stream.write(f"\rgraphc: {self.texts[-1]}...\x1b[K")
-                self.stream.flush()
+            self.due = True
+            self.draw()
+
+    def draw(self) -> None:
+        """Rewrite the line with the innermost phase (called holding the lock)."""
+        if self.due and self.texts:
+            self.drawn = True
+            self.stream.write(f"\rgraphc: {self.texts[-1]}...\x1b[K")
+            self.stream.flush()
 
     def push(self, text: str) -> None:
         with self.lock:
             self.texts.append(text)
-        if self.shown:
-            self.show()
+            self.draw()
 
     def pop(self) -> None:
         with self.lock:
             self.texts.pop()
-        if self.shown and self.texts:
-            self.show()
+            self.draw()
 
     def close(self) -> None:
         self.timer.cancel()
         with self.lock:
-            if self.shown:
+            if self.drawn:
                 self.stream.write("\r\x1b[K")  # erase: the line was only about the wait
                 self.stream.flush()
             self.texts.clear()

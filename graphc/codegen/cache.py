@@ -62,7 +62,7 @@ import threading
 import time
 import warnings
 import weakref
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import CompileError
 from . import cache_maintenance
@@ -71,7 +71,7 @@ _MAGIC = b"\n#GRAPHC-CACHE-ENTRY v1 sha256="
 _TRAILER_LEN = len(_MAGIC) + 64 + 1
 
 # resolved path -> loaded library, while anything uses it (see load_library)
-_loaded: "weakref.WeakValueDictionary[str, ctypes.CDLL]" = weakref.WeakValueDictionary()
+_loaded: weakref.WeakValueDictionary[str, ctypes.CDLL] = weakref.WeakValueDictionary()
 _loaded_lock = threading.Lock()
 _fallbacks: dict[pathlib.Path, pathlib.Path] = {}  # unwritable configured dir -> private one
 _NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -229,14 +229,14 @@ def build_lock(key: str) -> Iterator[None]:
     except ImportError:  # pragma: no cover - non-POSIX
         yield
         return
-    lock_dir = cache_dir() / "locks"
+    lock_path = cache_dir() / "locks" / f"{key}.lock"
     try:
-        lock_dir.mkdir(mode=0o700, exist_ok=True)
-        f = open(lock_dir / f"{key}.lock", "a+")
+        lock_path.parent.mkdir(mode=0o700, exist_ok=True)
+        lock_path.touch(mode=0o600)
     except OSError:
         yield  # an unwritable cache: store() falls back or says so
         return
-    with f:
+    with open(lock_path, "a+") as f:
         deadline = time.monotonic() + lock_wait_s()
         while True:
             try:

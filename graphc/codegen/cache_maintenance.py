@@ -26,8 +26,8 @@ import pathlib
 import re
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 DEFAULT_MAX_BYTES = 1 << 30
 FAILED_MAX_AGE_S = 7 * 86400   # kept sources stay long enough to read the error they name
