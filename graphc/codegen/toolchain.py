@@ -48,7 +48,10 @@ Default flags:
 
 Environment: CC, CXX, CUDA_HOME/CUDA_PATH, GRAPHC_CACHE_DIR (else $XDG_CACHE_HOME/graphc
 or ~/.cache/graphc), GRAPHC_OPENMP=0, GRAPHC_VECTOR_MATH=0, GRAPHC_GPU=0 (pretend no GPU), GRAPHC_PCH=0,
-GRAPHC_EMU_WORKERS (OS threads running emulated blocks; default: CPU count).
+GRAPHC_EMU_WORKERS (OS threads running emulated blocks; default: CPU count),
+GRAPHC_CACHE_MAX_BYTES (cache cap, default 1G; least recently used entries go first),
+GRAPHC_CACHE_LOCK_WAIT_S (longest wait for another builder, default 300), GRAPHC_QUIET=1
+(no progress line on stderr). ``graphc cache info|clear|prune`` shows and tidies the cache.
 
 Cache keys hash the source, the full command line, the compiler's identity (path and
 --version), graphc_cuda*.h for CUDA, and the host CPU (because of -march=native).
