@@ -5,8 +5,8 @@
 * Extreme values (+inf, -inf) give the stable answer of logsumexp, softmax, log_softmax
   and cross_entropy on every backend, with gradients that are not NaN where torch's are
   not (torch's values, checked by hand, are written next to each case).
-* The compile cache respects the user's directory and loaded libraries do not accumulate
-  (strict xfails until graphc/codegen changes: each reason names the change).
+* The compile cache respects the user's directory (never chmods it; an unwritable one is
+  graphc's error or a fallback) and loaded libraries do not accumulate.
 
 The thread and interrupt tests run a bounded number of steps and signals (a few seconds);
 ``-m slow`` runs them ten times longer.
@@ -40,10 +40,9 @@ each_host_backend = pytest.mark.parametrize(
     "backend,options", HOST, ids=[i for i, (b, _) in zip(BACKEND_IDS, BACKENDS) if b != "cuda"])
 
 
-@pytest.fixture
-def scale(request) -> int:
-    """1 in the default run, 10 under ``-m slow``."""
-    return 10 if "slow" in (request.config.option.markexpr or "").replace("not slow", "") else 1
+# each thread and interrupt test runs briefly by default and ten times longer under -m slow
+each_scale = pytest.mark.parametrize("scale", [1, pytest.param(10, marks=pytest.mark.slow)],
+                                     ids=["brief", "long"])
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ def fast_thread_switching():
 
 # ---- parameter updates under threads and interrupts ---------------------------------------------
 
-@pytest.mark.slow
+@each_scale
 @each_host_backend
 def test_two_functions_updating_one_parameter_from_two_threads_lose_nothing(
         backend, options, scale, fast_thread_switching):
@@ -82,7 +81,7 @@ def test_two_functions_updating_one_parameter_from_two_threads_lose_nothing(
     np.testing.assert_array_equal(q.value, [float(steps)])
 
 
-@pytest.mark.slow
+@each_scale
 def test_functions_updating_overlapping_parameters_in_opposite_orders_do_not_deadlock(
         scale, fast_thread_switching):
     """f updates (a, b), g updates (b, a): the locks are taken in one global order."""
@@ -101,7 +100,7 @@ def test_functions_updating_overlapping_parameters_in_opposite_orders_do_not_dea
     assert float(a.value[0]) == float(b.value[0]) == 2.0 * steps
 
 
-@pytest.mark.slow
+@each_scale
 @each_host_backend
 def test_interrupts_never_tear_a_step(backend, options, scale):
     """SIGINT sent again and again into a loop of steps updating 40 parameters: after every
@@ -214,7 +213,7 @@ def test_extreme_values_give_the_stable_answer(backend, options):
                                rtol=1e-12, atol=1e-300)
 
 
-# ---- the compile cache and loaded libraries (need graphc/codegen changes) -----------------------
+# ---- the compile cache and loaded libraries ------------------------------------------------------
 
 def _distinct_c_function(k: int):
     x = gc.placeholder("x_lib", (3,))
@@ -222,9 +221,6 @@ def _distinct_c_function(k: int):
 
 
 @needs_c
-@pytest.mark.xfail(strict=True, reason="needs codegen change: cache.cache_dir() chmods an "
-                   "existing user directory to 0700; only a directory graphc creates may get "
-                   "0700")
 def test_the_cache_leaves_an_existing_directory_s_permissions_alone(tmp_path, monkeypatch):
     mine = tmp_path / "my_cache"
     mine.mkdir()
@@ -235,9 +231,6 @@ def test_the_cache_leaves_an_existing_directory_s_permissions_alone(tmp_path, mo
 
 
 @needs_c
-@pytest.mark.xfail(strict=True, reason="needs codegen change: a cache directory that cannot "
-                   "be written (PermissionError from cache.store's mkstemp) must be graphc's "
-                   "CompileError with the GRAPHC_CACHE_DIR advice, or a documented fallback")
 def test_an_unwritable_cache_is_graphcs_error_or_a_fallback(tmp_path, monkeypatch):
     """Root ignores directory permissions, so the refusal to write is simulated where the
     cache writes."""
@@ -263,9 +256,6 @@ def _mapped_cache_libraries() -> set[str]:
 
 @needs_c
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="counts /proc/self/maps")
-@pytest.mark.xfail(strict=True, reason="needs codegen change: unload (dlclose) a compiled "
-                   "library when no live Function uses it; cache._loaded keeps every CDLL "
-                   "mapped for the life of the process")
 def test_compiled_libraries_do_not_accumulate(monkeypatch):
     """6 distinct C functions, one alive at a time (the in-process Function cache shrunk to
     1): the libraries mapped stay at 1 or 2, not 6."""
