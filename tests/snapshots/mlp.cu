@@ -132,9 +132,9 @@ __global__ void k1_matmul(const int64_t n_x0,
         }
     }
 }
-/* k2_reduce_max_add_sum_exp_etc8: reduce kernel fusing 35 ops
+/* k2_reduce_max_add_sum_exp_etc8: reduce kernel fusing 31 ops
  *   t2_sum = sum((one_hot(labels) ? v20 : 0.0f))
- *   t3_sub = ((one_hot(labels) ? (-1.0f / n_x0) : 0.0f) - v41)
+ *   t3_sub = ((one_hot(labels) ? (-1.0f / n_x0) : 0.0f) - v37)
  */
 __global__ void k2_reduce_max_add_sum_exp_etc8(const int64_t n_x0,
                                                const float* GC_RESTRICT b2,
@@ -191,39 +191,27 @@ __global__ void k2_reduce_max_add_sum_exp_etc8(const int64_t n_x0,
             a_r2 += v24;
         }
         const float r2 = (float)gc_block_allreduce_sum(a_r2, scratch_0);
-        float a_r3 = 0;
-        for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
-            const gc_index_t i1 = r;
-            const float v25 = ((float)(n_x0));
-            const float v26 = (-1.0f / v25);
-            const int64_t v27 = labels[i0];
-            const gc_index_t ix28 = i1;
-            const bool v29 = ((bool)(v27 == ix28));
-            const float v30 = (v29 ? v26 : 0.0f);
-            a_r3 += v30;
-        }
-        const float r3 = (float)gc_block_allreduce_sum(a_r3, scratch_0);
         if (threadIdx.x == 0) t2_sum[i0] = r2;
         for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
             const gc_index_t i1 = r;
-            const float v32 = fabsf(r0);
-            const bool v33 = (v32 < INFINITY);
-            const float v34 = (v33 ? r0 : 0.0f);
-            const float v35 = b2[i1];
-            const float v36 = t1_matmul[i0*10 + i1];
-            const float v37 = (v36 + v35);
-            const float v38 = (v37 - v34);
-            const float v39 = expf(v38);
-            const float v40 = (v39 * r3);
-            const float v41 = (v40 / r1);
-            const float v42 = ((float)(n_x0));
-            const float v43 = (-1.0f / v42);
-            const int64_t v44 = labels[i0];
-            const gc_index_t ix45 = i1;
-            const bool v46 = ((bool)(v44 == ix45));
-            const float v47 = (v46 ? v43 : 0.0f);
-            const float v48 = (v47 - v41);
-            t3_sub[i0*10 + i1] = v48;
+            const float v26 = fabsf(r0);
+            const bool v27 = (v26 < INFINITY);
+            const float v28 = (v27 ? r0 : 0.0f);
+            const float v29 = b2[i1];
+            const float v30 = t1_matmul[i0*10 + i1];
+            const float v31 = (v30 + v29);
+            const float v32 = (v31 - v28);
+            const float v33 = expf(v32);
+            const float v34 = ((float)(n_x0));
+            const float v35 = (-1.0f / v34);
+            const float v36 = (v35 * v33);
+            const float v37 = (v36 / r1);
+            const int64_t v38 = labels[i0];
+            const gc_index_t ix39 = i1;
+            const bool v40 = ((bool)(v38 == ix39));
+            const float v41 = (v40 ? v35 : 0.0f);
+            const float v42 = (v41 - v37);
+            t3_sub[i0*10 + i1] = v42;
         }
     }
 }
