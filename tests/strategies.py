@@ -481,14 +481,17 @@ class _Drawer:
         elif kind == "slice":      # NumPy basic indexing: steps (negative too), ints, None
             index = []
             for d in t.dims:
-                if isinstance(d, str):
+                if isinstance(d, str) or d == 0:
                     index.append(slice(None))
                 elif draw(st.integers(0, 3)) == 0:
                     index.append(draw(st.integers(-d, d - 1)))
                 else:
                     step = draw(st.sampled_from([1, 1, 2, -1, -2]))
-                    index.append(slice(draw(st.one_of(st.none(), st.integers(-d, d))),
-                                       draw(st.one_of(st.none(), st.integers(-d - 1, d))), step))
+                    sl = slice(draw(st.one_of(st.none(), st.integers(-d, d))),
+                               draw(st.one_of(st.none(), st.integers(-d - 1, d))), step)
+                    # empty results are tested in test_indexing; here later steps (max,
+                    # mean) need at least one element
+                    index.append(sl if len(range(*sl.indices(d))) else slice(None))
             if draw(st.booleans()):
                 index.insert(draw(st.integers(0, len(index))), None)
             self.push("[]", Ref(k), tuple(index))
