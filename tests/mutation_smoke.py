@@ -111,6 +111,15 @@ MUTATIONS = [
     Mutation("cli: show ignores --opt-level", "graphc/cli.py",
              "opt_level=args.opt_level", "opt_level=2",
              ("tests/test_cli_scripts.py", "-k", "opt_level")),
+    # ---- indexing: slices and pads as index arithmetic ---------------------------------------
+    Mutation("fusion: a pad reads its input one element off", "graphc/passes/fusion.py",
+             "return IndexTerm(t.axis, t.scale, t.offset - lo * t.div, t.div * (interior + 1), True)",
+             "return IndexTerm(t.axis, t.scale, t.offset - lo * t.div + 1, t.div * (interior + 1), "
+             "True)",
+             ("tests/test_indexing.py", "-k", "backends_match")),
+    Mutation("ops: a strided slice's gradient loses its interior padding",
+             "graphc/ops/movement.py", "interior.append(abs(step) - 1 if size else 0)",
+             "interior.append(0)", ("tests/test_indexing.py", "-k", "basic_indexing")),
 ]
 
 
