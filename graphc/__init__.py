@@ -20,6 +20,8 @@ from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cr
                   where)
 from .api import (concat, concatenate, expand_dims, flip, newaxis, pad, split, squeeze,
                   gather, scatter_add, stack, take, take_along_axis)
+from .api import (argmax, argmin, einsum, log_sigmoid, logaddexp, moveaxis, norm, repeat, roll,
+                  std, swapaxes, tensordot, tile, var)
 from . import nn
 from .nn import gelu
 from .interpreter import evaluate
@@ -29,6 +31,8 @@ from .passes.autodiff import grad, hvp, jvp
 from .passes.pipeline import optimize
 from .printing import expr, latex, show
 from . import optim
+from . import random  # noqa: F401  (gc.random: Philox streams in the graph)
+from .random import random_uniform
 from .saving import load, load_params, save, save_params
 
 __version__ = "0.1.0"

@@ -122,18 +122,21 @@ class _Site(threading.local):
     location: str | None = None     # set: nodes built now say they come from here
 
 
-_site = _Site()
+build_site = _Site()
+"""Where nodes built now say they come from (``None``: the user's file:line, looked up).
+``built_at`` sets it for a block; a rewrite, which builds nodes for each node it visits,
+sets ``build_site.location`` directly (cheaper than a context per node)."""
 
 
 @contextlib.contextmanager
 def built_at(location: str) -> Iterator[None]:
     """Nodes built inside say they come from ``location`` (rewrites and autodiff build
     many nodes; looking up the caller's file:line for each would cost and mislead)."""
-    outer, _site.location = _site.location, location
+    outer, build_site.location = build_site.location, location
     try:
         yield
     finally:
-        _site.location = outer
+        build_site.location = outer
 
 
 def bind(op_name: str, *inputs: Tensor, **attrs) -> Tensor:
@@ -149,12 +152,12 @@ def bind(op_name: str, *inputs: Tensor, **attrs) -> Tensor:
     try:
         dims, dtype = op.shape(inputs, attrs)
     except (ShapeError, DTypeError) as e:
-        raise type(e)(f"{e} ({_site.location or user_location()})") from None
-    return Tensor.make(op_name, inputs, attrs, dims, dtype, location=_site.location)
+        raise type(e)(f"{e} ({build_site.location or user_location()})") from None
+    return Tensor.make(op_name, inputs, attrs, dims, dtype, location=build_site.location)
 
 
 def constant_node(array, dtype=None) -> Tensor:
     """A constant node holding ``array`` (already valid data; the API checks user data)."""
     array = np.asarray(array, dtype=dtype)
     return Tensor.make("constant", (), {"value": ConstValue(array)}, array.shape, array.dtype,
-                       location=_site.location)
+                       location=build_site.location)

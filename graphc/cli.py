@@ -4,6 +4,7 @@
     graphc show examples/springs.py            # raw and optimized graph, pass statistics
     graphc export examples/springs.py --backend c -o springs_c
     graphc bench --quick
+    graphc cache info                          # the compile cache; also clear, prune
 
 Exit codes: 0 success, 1 runtime failure (a backend or a script failed), 2 bad
 usage or bad input (a formula outside the grammar, a file that is not a graphc
@@ -24,6 +25,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .cli_cache import add_cache_parser
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a C tool reports when the reader went away
@@ -352,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bench_args", nargs=argparse.REMAINDER, metavar="ARGS",
                    help="arguments for benchmarks/run.py")
     p.set_defaults(func=cmd_bench)
+
+    add_cache_parser(sub, usage_error=UsageError)
     return parser
 
 

@@ -15,16 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from . import api as A
 from .codegen.base import Program, backend_builder, check_options
 from .drawing import draw
-from .errors import CompileError, DTypeError, FeedError, GraphcError, NumericsError, ShapeError
+from .errors import CompileError, FeedError, GraphcError
 from .graph_format import read_graph, write_graph
 from .interpreter import check_feed
 from .params_file import load_params, save_params
+from . import progress
 from .bind import OPS
 from .ir import Tensor, as_list, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
+from .step_commit import deferred_interrupts, holding
+from .random import counter_updates
+from .updates import check_parameter_names, normalize_updates
+from .value_checks import check_value, has_requirements
 
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 CACHE_SIZE = 64
@@ -36,50 +40,6 @@ def _structure(outputs) -> str:
     return "tuple" if isinstance(outputs, tuple) else "list"
 
 
-_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < float
-
-
-def _normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
-    if updates is None:
-        return []
-    try:
-        pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
-    except TypeError:
-        raise CompileError("updates must be a dict {parameter: new_value} or a list of "
-                           f"(parameter, new_value) pairs, got {type(updates).__name__}") from None
-    out, seen = [], set()
-    for item in pairs:
-        try:
-            p, v = item
-        except (TypeError, ValueError):
-            raise CompileError("updates must be a dict {parameter: new_value} or a list of "
-                               "(parameter, new_value) pairs") from None
-        if not isinstance(p, Tensor) or p.op != "parameter":
-            raise CompileError(f"updates: keys must be parameters, got {p!r}")
-        if id(p) in seen:
-            raise CompileError(f"updates: parameter {p.name!r} is updated twice")
-        seen.add(id(p))
-        if not isinstance(v, Tensor):
-            v = A.constant(v, p.dtype)
-        if v.dtype != p.dtype:
-            # a float into an integer (or a number into a bool) parameter would silently
-            # truncate every step: refused, the user casts explicitly if that is meant
-            if _KIND_RANK[v.dtype.kind] > _KIND_RANK[p.dtype.kind]:
-                raise DTypeError(f"updates: new value of parameter {p.name!r} has dtype "
-                                 f"{v.dtype}, the parameter has dtype {p.dtype} (use gc.cast "
-                                 f"if truncating is meant)")
-            v = A.cast(v, p.dtype)
-        if v.dims != p.dims:
-            try:
-                v = A.broadcast_to(v, p.dims)
-            except ShapeError:
-                raise ShapeError(f"updates: new value of parameter {p.name!r} has shape "
-                                 f"{format_shape(v.dims)}, the parameter has shape "
-                                 f"{format_shape(p.dims)}") from None
-        out.append((p, v))
-    return out
-
-
 def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_level: int = 2,
             **options) -> "Function":
     """Compile ``outputs`` (a tensor, a list or a tuple of tensors) into a callable ``Function``.
@@ -89,7 +49,9 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     appearance in a depth-first, inputs-first walk of the outputs (then the updates)
     in the order given. Every input can also be fed by keyword (its name).
     ``updates={param: new_value}`` is applied after each call, all new values computed
-    from the old ones. Compiling the same graph again in this process returns the
+    from the old ones; a new value has its parameter's shape (it is never broadcast, but
+    a plain number fills the parameter) and two parameters of one function never share a
+    name. Compiling the same graph again in this process returns the
     same ``Function``.
 
     Options every backend takes: ``name`` (used in generated code), ``check_numerics``
@@ -117,7 +79,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     for o in outs:
         if not isinstance(o, Tensor):
             raise CompileError(f"compile: outputs must be tensors, got {type(o).__name__}")
-    pairs = _normalize_updates(updates)
+    pairs = normalize_updates(updates)
+    pairs += counter_updates(outs, pairs)   # random streams advance once per call
     if inputs is not None:
         inputs = as_list(inputs)
         for i in inputs:
@@ -236,6 +199,7 @@ class Function:
                 raise CompileError(f"compile: the outputs need placeholder(s) {missing}, "
                                    f"which are not in inputs")
         self.inputs = list(inputs)
+        check_parameter_names(before)
         self.nodes_before = len(before)
         result = run_pipeline(roots, opt_level=opt_level, disable=options.get("disable", ()),
                               dump=options.get("dump"), order=before) if roots else None
@@ -252,7 +216,8 @@ class Function:
             updates=tuple(opt_updates),
             options={**options, "output_structure": structure})
         symbolic = _check_dims_bound(order, self.inputs)  # before any backend: all alike
-        self._exe = backend_builder(backend)(self.program)
+        with progress.phase(f"compiling {name} for {backend}"):  # shown if slow, on a tty
+            self._exe = backend_builder(backend)(self.program)
         self._constraints = _size_constraints(order) if symbolic else []
         self._dim_source = {}
         for p in self.inputs:
@@ -260,7 +225,12 @@ class Function:
                 if isinstance(d, str):
                     self._dim_source.setdefault(d, (p, axis))
         self._leaf_updates = [OPS[v.op].kind == "leaf" for v in opt_updates]
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one call at a time: a backend's buffers are shared
+        self._update_states = [p.state for p in self.update_params]
+        # inputs whose values the graph requires in a range: checked on the host before
+        # any backend runs (cross_entropy's labels), the same for every backend
+        self._checked_inputs = [(k, p) for k, p in enumerate(self.inputs)
+                                if has_requirements(p)]
         self.compile_seconds = time.perf_counter() - t0
         self.calls = 0
 
@@ -312,11 +282,21 @@ class Function:
         """Run once: inputs by position (``f.inputs`` order) and/or by placeholder name.
 
         Returns the outputs (an array, a list or a tuple, as the outputs were given);
-        then applies the updates. If anything fails, no parameter changes. One call at a
-        time per Function (calls from several threads are serialised).
+        then applies the updates, all or none: if anything fails, no parameter changes.
+        One call at a time per Function (calls from several threads are serialised), and
+        every parameter the call updates is locked from reading it to writing its new
+        value, so functions updating the same parameter from several threads lose no
+        update. A Ctrl-C (``KeyboardInterrupt``) arriving during a call that updates
+        parameters is held until the call ends: the step is committed, then the
+        interrupt is raised (``graphc.step_commit``).
         """
         arrays, bindings = self._feeds(args, feeds)
-        with self._lock:   # read the parameters, run, commit: one step at a time
+        for k, p in self._checked_inputs:
+            check_value(p, arrays[k])
+        if not self._update_states:
+            with self._lock:
+                return self._run(arrays, bindings)
+        with deferred_interrupts(), self._lock, holding(self._update_states):
             return self._run(arrays, bindings)
 
     def _run(self, arrays, bindings):

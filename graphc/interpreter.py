@@ -6,6 +6,7 @@ import numpy as np
 from .errors import EvalError, FeedError
 from .ir import Tensor, as_list, format_shape, resolve_dims, topo_order
 from .ops import OPS
+from .value_checks import check_value
 
 
 def _feed_key(k) -> str:
@@ -136,6 +137,7 @@ def evaluate(outputs, feeds: dict | None = None):
                 env[id(n)] = n.value
             else:
                 env[id(n)] = run_node(n, [env[id(i)] for i in n.inputs], bindings)
+            check_value(n, env[id(n)])  # e.g. cross_entropy's labels in [0, classes)
             for i in n.inputs:
                 if last_use[id(i)] == k and id(i) not in keep:
                     env.pop(id(i), None)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
@@ -54,9 +55,12 @@ def user_location() -> str:
 
 @dataclass(eq=False)
 class ParamState:
-    """The mutable value behind a parameter node (nodes themselves never change)."""
+    """The mutable value behind a parameter node (nodes themselves never change); ``lock``
+    is held from reading ``value`` to writing the new one, by every compiled function that
+    updates it (``graphc.step_commit``)."""
 
     value: np.ndarray
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class ConstValue:
@@ -170,7 +174,9 @@ class Tensor:
         if not dims_match(self.dims, new.shape):
             raise ShapeError(f"parameter {self.name!r} has shape {format_shape(self.dims)}; "
                              f"cannot set a value of shape {new.shape}")
-        self.state.value = np.array(new, copy=True)
+        new = np.array(new, copy=True)
+        with self.state.lock:  # never between a compiled step's read and its write
+            self.state.value = new
 
     def __bool__(self):
         # ``if t:``, ``a < b < c``, ``t and u``: Python asks for a concrete truth value

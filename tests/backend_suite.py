@@ -95,6 +95,9 @@ OP_CASES.update({
     "scatter_add": ([((5, 3), "s"), ((None, 3), "s"), ((None,), "i")],
                     lambda x, u, i: gc.exp(x.at[i - 1].add(u * 2)) + x.at[1:3, ::2].add(x[:2, :2] * 3)),
     "shape_size": ([((None, 3), "s")], lambda x: gc.mean(x) * x),
+    # a run-time dim, a call counter past 2**32 and a broadcast (index arithmetic per axis)
+    "random_uniform": ([((None, 3), "s")], lambda x: gc.random_uniform(3, 5, x, x.dtype) * x
+                       + gc.random_uniform(2**40 + 1, 9, (2, 1, 3), x.dtype)),
     "constant": ([((2, 3), "s")], lambda x: x * gc.constant(np.arange(6.0).reshape(2, 3),
                                                             x.dtype) + 1.5),
     "placeholder": ([((2, 3), "s")], lambda x: x),

@@ -253,14 +253,14 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient", "slice", "pad", "gather"]
+         "stop_gradient", "slice", "pad", "gather", "random"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter_add"}
+    "scatter_add", "random_uniform"}
 
 
 class _Drawer:
@@ -474,17 +474,26 @@ class _Drawer:
             w = self.add_leaf("parameter", shape=(depth,))
             emb = self.push("sum", Ref(self.push("mul", Ref(oh), Ref(w))), -1, False)
             self.push("add", Ref(emb), Ref(k))
+        elif kind == "random":     # noise of the entry's shape at a drawn counter and key
+            if any(isinstance(d, str) for d in t.dims):
+                return   # pushed alone, the noise could not be evaluated (no feed sizes it)
+            call, key = draw(st.integers(0, 2**40)), draw(st.integers(0, 2**62))
+            noise = self.push("random_uniform", call, key, ("$dims", k, 0, ()), "$dtype")
+            self.push("add", Ref(k), Ref(noise))
         elif kind == "slice":      # NumPy basic indexing: steps (negative too), ints, None
             index = []
             for d in t.dims:
-                if isinstance(d, str):
+                if isinstance(d, str) or d == 0:
                     index.append(slice(None))
                 elif draw(st.integers(0, 3)) == 0:
                     index.append(draw(st.integers(-d, d - 1)))
                 else:
                     step = draw(st.sampled_from([1, 1, 2, -1, -2]))
-                    index.append(slice(draw(st.one_of(st.none(), st.integers(-d, d))),
-                                       draw(st.one_of(st.none(), st.integers(-d - 1, d))), step))
+                    sl = slice(draw(st.one_of(st.none(), st.integers(-d, d))),
+                               draw(st.one_of(st.none(), st.integers(-d - 1, d))), step)
+                    # empty results are tested in test_indexing; here later steps (max,
+                    # mean) need at least one element
+                    index.append(sl if len(range(*sl.indices(d))) else slice(None))
             if draw(st.booleans()):
                 index.insert(draw(st.integers(0, len(index))), None)
             self.push("[]", Ref(k), tuple(index))

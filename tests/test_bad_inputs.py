@@ -23,6 +23,8 @@ import graphc as gc
 from graphc.errors import (CompileError, DTypeError, EvalError, FeedError, GraphcError,
                            ShapeError)
 
+from graphc.ir import format_shape
+
 from helpers_backends import BACKEND_IDS, BACKENDS, each_backend, needs_c_and_make, needs_cxx
 from helpers_errors import check_raise
 
@@ -339,3 +341,64 @@ def test_63_cuda_runtime_error_under_emulation():
     small = np.full((2, 1), 0.5, np.float32)
     np.testing.assert_allclose(f(small, small.T), [np.tanh(0.25)], rtol=1e-6)
     np.testing.assert_array_equal(w.value, [2.0])
+
+
+# ---- found by a new user (issue 20: 64-67) -------------------------------------------------------
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_64_cross_entropy_labels_outside_the_classes(runner):
+    """Labels outside [0, classes) gave a finite, wrong loss (one_hot of 3 is a row of zeros).
+    Checked on the host before any backend runs: the same error on every backend."""
+    x = gc.placeholder("x_ce", (None, 2))
+    labels = gc.placeholder("labels_ce", (None,), "int32")
+    w = gc.parameter("w_ce", np.ones((2, 3), np.float32))
+    loss = gc.cross_entropy(x @ w, labels)
+    xs = np.ones((3, 2), np.float32)
+    if runner == "evaluate":
+        run = lambda lab: gc.evaluate(loss, {x: xs, labels: lab})  # noqa: E731
+    else:
+        backend, options = BACKENDS[BACKEND_IDS.index(runner.split(":", 1)[1])]
+        f = gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)}, backend=backend,
+                       **options)
+        run = lambda lab: f(x_ce=xs, labels_ce=lab)  # noqa: E731
+    for bad, value, index in [([0, 3, 1], "3", "(1,)"), ([0, 1, -1], "-1", "(2,)")]:
+        err = check_raise(lambda: run(np.array(bad, np.int32)), FeedError, "'labels_ce'",
+                          "[0, 3)", f"holds {value} at index {index}", "(None, 3)", HERE)
+        assert "cross_entropy" in str(err)
+        np.testing.assert_array_equal(w.value, np.ones((2, 3), np.float32))
+    assert np.isfinite(run(np.array([0, 2, 1], np.int32)))
+
+
+def test_65_cross_entropy_labels_computed_in_the_graph_checked_by_the_interpreter():
+    logits = gc.placeholder("logits_cc", (2, 3))
+    raw = gc.placeholder("raw_cc", (2,), "int32")
+    err = check_raise(lambda: gc.evaluate(gc.cross_entropy(logits, raw + 2),
+                                          {logits: np.zeros((2, 3), np.float32),
+                                           raw: np.array([0, 1], np.int32)}),
+                      EvalError, "[0, 3)", "holds 3 at index (1,)", "add", HERE)
+    assert "cross_entropy" in str(err)
+
+
+@pytest.mark.parametrize("value", [lambda w: gc.sum(w), lambda w: gc.constant([1.0, 2.0]),
+                                   lambda w: gc.reshape(w, (3, 1))])
+def test_66_update_value_of_another_shape_is_not_broadcast(value):
+    """A scalar (or any other shape) into a (3,) parameter was silently broadcast."""
+    w = gc.parameter("w_shape", [1.0, 2.0, 3.0])
+    v = value(w)
+    check_raise(lambda: gc.compile(w * 2, updates={w: v}), ShapeError, "'w_shape'",
+                format_shape(v.dims), "(3,)", "broadcast_to")
+    np.testing.assert_array_equal(w.value, [1.0, 2.0, 3.0])
+    f = gc.compile(None, updates={w: 0.0})  # a plain number fills the parameter, as documented
+    f()
+    np.testing.assert_array_equal(w.value, [0.0, 0.0, 0.0])
+
+
+def test_67_two_parameters_with_one_name_in_a_function():
+    """They collided in saved parameter files and exports."""
+    a = gc.parameter("twin", [1.0])
+    b = gc.parameter("twin", [2.0, 3.0])
+    err = check_raise(lambda: gc.compile(gc.sum(a) + gc.sum(b), updates={a: a + 1}),
+                      CompileError, "'twin'", "(1,)", "(2,)")
+    assert str(err).count(HERE) == 2
+    np.testing.assert_array_equal(a.value, [1.0])
+    np.testing.assert_allclose(gc.compile(gc.sum(a))(), 1.0)  # one of them alone is fine

@@ -44,11 +44,20 @@ def test_location_respects_xdg_then_home(tmp_path, monkeypatch):
     assert mode(tmp_path / "home" / ".cache" / "graphc") == 0o700
 
 
-def test_loose_permissions_on_own_dir_are_tightened(cache_root):
+def test_an_existing_directory_keeps_its_permissions(cache_root):
+    """graphc chmods only what it creates: a user's 0755 directory stays 0755."""
+    cache_root.mkdir(parents=True)
+    os.chmod(cache_root, 0o755)
+    cache.store("b" * 64, ".so", b"payload")
+    assert mode(cache_root) == 0o755
+
+
+def test_a_directory_others_can_write_is_refused_not_changed(cache_root):
     cache_root.mkdir(parents=True)
     os.chmod(cache_root, 0o777)
-    cache.cache_dir()
-    assert mode(cache_root) == 0o700
+    with pytest.raises(CompileError, match="writable by other users.*GRAPHC_CACHE_DIR"):
+        cache.cache_dir()
+    assert mode(cache_root) == 0o777
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0,

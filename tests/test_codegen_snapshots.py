@@ -3,11 +3,14 @@ training step), so any change to generated code shows up in review.
 
 Regenerate after an intended change with:
     GRAPHC_UPDATE_SNAPSHOTS=1 python -m pytest -q tests/test_codegen_snapshots.py
+which writes the files and fails (an update is never a pass); review the diff, commit it,
+and run again. A missing snapshot fails too.
 """
 import os
 import pathlib
 
 import numpy as np
+import pytest
 
 import graphc as gc
 from graphc.codegen.base import Program
@@ -31,9 +34,11 @@ def _cuda_text(name, outputs, inputs=(), updates=None):
 
 def _check(name: str, text: str):
     path = SNAPSHOTS / f"{name}.cu"
-    if os.environ.get("GRAPHC_UPDATE_SNAPSHOTS"):   # an update asked for explicitly
+    if os.environ.get("GRAPHC_UPDATE_SNAPSHOTS") == "1":   # an update asked for explicitly
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(text)
+        pytest.fail(f"wrote {path.name}: review the diff, commit it, and run again without "
+                    f"GRAPHC_UPDATE_SNAPSHOTS (an update is never a pass)")
     assert path.exists(), (f"no snapshot {path.name}: review the generated text and write it "
                            f"with GRAPHC_UPDATE_SNAPSHOTS=1")
     expected = path.read_text()

@@ -132,11 +132,15 @@ def test_against_torch_float64(compiled):
                      ("gelu_tanh", lambda v: torch.nn.functional.gelu(v, approximate="tanh"))]:
         want = fn(t)
         (want_grad,) = torch.autograd.grad(want.sum(), t)
+        # torch writes gelu as x/2 * (1 + erf(x/sqrt 2)), which cancels for negative x (an
+        # absolute error of about one ulp of 1); graphc's erfc form does not, so the gelu
+        # cases compare to that absolute accuracy (math.erfc above is the tight oracle)
+        atol = {"erf": 1e-300, "erfc": 1e-300, "gelu": 4e-16, "gelu_tanh": 1e-14}[case]
         for backend in BACKENDS:
             y, g = compiled(backend, case, "float64")(X)
-            np.testing.assert_allclose(y, want.detach().numpy(), rtol=1e-14, atol=1e-300,
+            np.testing.assert_allclose(y, want.detach().numpy(), rtol=1e-13, atol=atol,
                                        err_msg=f"{case} on {backend[0]}")
-            np.testing.assert_allclose(g, want_grad.numpy(), rtol=1e-13, atol=1e-300,
+            np.testing.assert_allclose(g, want_grad.numpy(), rtol=1e-13, atol=atol,
                                        err_msg=f"{case} gradient on {backend[0]}")
 
 

@@ -154,5 +154,12 @@ def test_printing_and_dot_keep_names_inert(marker):
     dot = gc.to_dot(outs[0])
     for line in dot.splitlines()[3:-1]:
         assert line.startswith("  n") and line.endswith(";"), line
-    gc.show(outs[0])
-    str(outs[0])
+    listing, formula = gc.show(outs[0]), str(outs[0])
+    # one line per node whatever the names hold (control characters are escapes), and
+    # every name readable in both texts
+    body = listing.splitlines()[1:]
+    assert all(line.startswith(("  t", "  return")) or line == "}" for line in body), listing
+    for name in names[:12]:
+        shown = name.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
+        assert shown in listing and shown in formula, name
+    assert not any(os.path.exists(marker + suffix) for suffix in ("_py", "_c", "_c2"))

@@ -85,22 +85,30 @@ graph(x: f32[None,3]) {
 
 
 def test_softmax_cross_entropy_gradient_is_softmax_minus_onehot():
+    # (softmax - onehot) / N, written c*onehot - c*softmax with c = -1/N: cross_entropy picks
+    # the label's log-probability with where(one_hot, ., 0) (a -inf logit elsewhere stays
+    # finite) and subtracts a max made finite (rows of +-inf), hence the abs/less/where
     z = gc.placeholder("z", (None, 10))
     y = gc.placeholder("y", (None,), "int32")
     g = gc.grad(gc.cross_entropy(z, y), z)
     opt = optimize(g)
     assert gc.show(opt) == """\
-graph(z: f32[None,10], y: i32[None]) {
-  t1: f32[None,1] = max(z, axes=(1,), keepdims=True)
-  t2: f32[None,10] = sub(z, t1)
-  t3: f32[None,10] = exp(t2)
-  t4: f32[None,1] = sum(t3, axes=(1,), keepdims=True)
-  t5: f32[None,10] = div(t3, t4)
-  t6: f32[None,10] = one_hot(y, depth=10, dtype=float32)
-  t7: f32[None,10] = sub(t5, t6)
-  t8: f32[] = shape_size(dtype=float32, shape=(None,))
-  t9: f32[None,10] = div(t7, t8)
-  return t9
+graph(y: i32[None], z: f32[None,10]) {
+  t1: bool[None,10] = one_hot(y, depth=10, dtype=bool)
+  t2: f32[] = shape_size(dtype=float32, shape=(None,))
+  t3: f32[] = div(-1.0, t2)
+  t4: f32[None,10] = where(t1, t3, 0.0)
+  t5: f32[None,1] = max(z, axes=(1,), keepdims=True)
+  t6: f32[None,1] = abs(t5)
+  t7: bool[None,1] = less(t6, inf)
+  t8: f32[None,1] = where(t7, t5, 0.0)
+  t9: f32[None,10] = sub(z, t8)
+  t10: f32[None,10] = exp(t9)
+  t11: f32[None,10] = mul(t3, t10)
+  t12: f32[None,1] = sum(t10, axes=(1,), keepdims=True)
+  t13: f32[None,10] = div(t11, t12)
+  t14: f32[None,10] = sub(t4, t13)
+  return t14
 }"""
     rng = np.random.default_rng(0)
     zs = rng.standard_normal((4, 10)).astype(np.float32)

@@ -24,7 +24,8 @@ NUMPY_NAMES = dict(
     where=np.where, sum=np.sum, max=np.max, broadcast_to=np.broadcast_to,
     sigmoid=lambda v: 1 / (1 + np.exp(-v)), stop_gradient=lambda v: v,
     one_hot=lambda y, d: (np.asarray(y)[..., None] == np.arange(d)).astype(np.float64),
-    float32=np.float32, float64=np.float64, int32=np.int32, int64=np.int64, array=np.array)
+    float32=np.float32, float64=np.float64, int32=np.int32, int64=np.int64, array=np.array,
+    inf=np.inf, nan=np.nan)
 
 
 def run_text(text: str, feeds: dict, extra: dict | None = None):

@@ -8,7 +8,9 @@ axes into sorted tuples, ``-1`` in a reshape into a size) and build the node wit
 stable by construction. Tensor's operators and methods are attached by ``methods``.
 
 Modules: ``data`` (dtypes, leaves, lifting Python data), ``elementwise``, ``structure``
-(reductions, reshapes, matmul, one_hot), ``composites``, ``methods``.
+(reductions, reshapes, matmul, one_hot), ``indexing``, ``composites``, ``statistics``
+(var, std, norm, argmax...), ``linear`` (einsum, tensordot), ``arrange`` (tile, repeat,
+roll, moveaxis, swapaxes), ``methods``.
 """
 from .. import ops  # noqa: F401  (declares the primitives: fills the registry bind reads)
 from .data import (DEFAULT_FLOAT, apply, check_dtype, constant, element_count, lift,
@@ -24,4 +26,7 @@ from .indexing import (concat, concatenate, expand_dims, flip, newaxis, pad, spl
 from .advanced import gather, getitem, scatter_add, take, take_along_axis
 from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, softmax,
     square)
+from .statistics import argmax, argmin, log_sigmoid, logaddexp, norm, std, var
+from .linear import einsum, tensordot
+from .arrange import moveaxis, repeat, roll, swapaxes, tile
 from . import methods  # noqa: F401,E402  (attaches Tensor's operators and methods)

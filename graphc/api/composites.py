@@ -1,13 +1,17 @@
 """Composites built from primitives, numerically stable by construction (max subtraction,
-``log_softmax`` as ``z - log(sum(exp(z)))``)."""
+``log_softmax`` as ``z - log(sum(exp(z)))``), also for infinite entries: the max subtracted
+is made finite first, so a row holding ``+inf`` or only ``-inf`` gives ``inf - 0`` or
+``-inf - 0``, never ``inf - inf``."""
 from __future__ import annotations
 
-
+import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Tensor, format_shape, user_location
+from ..value_checks import require_range
 from .data import lift
-from .elementwise import exp, greater, log, maximum, minimum, mul, stop_gradient, where
+from .elementwise import (abs, exp, greater, less, log, maximum, minimum, mul, stop_gradient,
+                          where)
 from .structure import max, mean, normalize_axes, one_hot, reshape, sum
 
 
@@ -43,8 +47,16 @@ def clip(x, lo, hi) -> Tensor:
     return minimum(maximum(x, lo), hi)
 
 
+def _finite_max(x: Tensor, axes) -> Tensor:
+    """The max of ``x`` over ``axes`` (kept) where it is finite, else 0, without a gradient:
+    the shift that keeps ``exp`` in range (subtracting an infinite max gave ``inf - inf``)."""
+    m = stop_gradient(max(x, axes, keepdims=True))
+    return where(less(abs(m), np.inf), m, 0)
+
+
 def logsumexp(x, axis=-1, keepdims=False) -> Tensor:
-    """``log(sum(exp(x)))`` with the max subtracted first (finite for large inputs).
+    """``log(sum(exp(x)))`` with the max subtracted first (finite for large inputs; ``+inf``
+    for a row holding ``+inf``, ``-inf`` for a row of ``-inf`` only).
 
     >>> import graphc as gc
     >>> gc.evaluate(gc.logsumexp(gc.constant([1000., 1000.])))
@@ -52,7 +64,7 @@ def logsumexp(x, axis=-1, keepdims=False) -> Tensor:
     """
     (x,) = lift([x])
     axes = normalize_axes(x, axis, "logsumexp")
-    m = stop_gradient(max(x, axes, keepdims=True))
+    m = _finite_max(x, axes)
     out = log(sum(exp(x - m), axes, keepdims=True)) + m
     return out if keepdims else reshape(out, [d for k, d in enumerate(x.dims) if k not in axes])
 
@@ -66,7 +78,7 @@ def softmax(x, axis=-1) -> Tensor:
     """
     (x,) = lift([x])
     axes = normalize_axes(x, axis, "softmax")
-    e = exp(x - stop_gradient(max(x, axes, keepdims=True)))
+    e = exp(x - _finite_max(x, axes))
     return e / sum(e, axes, keepdims=True)
 
 
@@ -82,12 +94,17 @@ def log_softmax(x, axis=-1) -> Tensor:
     """
     (x,) = lift([x])
     axes = normalize_axes(x, axis, "log_softmax")
-    z = x - stop_gradient(max(x, axes, keepdims=True))
+    z = x - _finite_max(x, axes)
     return z - log(sum(exp(z), axes, keepdims=True))
 
 
 def cross_entropy(logits, labels) -> Tensor:
     """Mean softmax cross-entropy of ``logits (..., classes)`` against integer ``labels (...)``.
+
+    A logit masked with ``-inf`` in a class other than the label adds nothing (the label's
+    log-probability is selected, never multiplied by 0). Labels outside ``[0, classes)``
+    are an error when the graph runs (``FeedError`` naming the labels input and the value;
+    see ``graphc.value_checks``).
 
     >>> import graphc as gc
     >>> logits = gc.placeholder("logits", (None, 2))
@@ -109,5 +126,9 @@ def cross_entropy(logits, labels) -> Tensor:
     if not isinstance(depth, int):
         raise ShapeError(f"cross_entropy: the class axis must have a known size, got "
                          f"{format_shape(logits.dims)} ({user_location()})")
-    onehot = one_hot(labels, depth, logits.dtype)
-    return -mean(sum(onehot * log_softmax(logits, -1), -1))
+    here = user_location()
+    require_range(labels, 0, depth, f"cross_entropy (created at {here}) takes labels in "
+                                    f"[0, {depth}) (the classes of logits "
+                                    f"{format_shape(logits.dims)})")
+    chosen = one_hot(labels, depth, "bool")
+    return -mean(sum(where(chosen, log_softmax(logits, -1), 0), -1))

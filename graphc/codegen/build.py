@@ -19,8 +19,9 @@ import shutil
 import subprocess
 import tempfile
 
+from .. import progress
 from ..errors import BackendUnavailable, CompileError
-from . import cache, probes
+from . import cache, cache_maintenance, probes
 from .compilers import LANGS, Lang, command, cpu_fingerprint, find_nvcc, identity_of
 from .gpu import gpu_arch
 from .probes import VECTOR_MATH_CFLAGS, VECTOR_MATH_LIBS, march_native_ok, openmp_available
@@ -64,6 +65,7 @@ def link_flags(lang: str) -> tuple[str, ...]:
 
 
 SUFFIX = {"c": ".c", "cuda": ".cu", "cuda-emulate": ".cu"}
+LANG_TITLE = {"c": "C", "cuda": "CUDA", "cuda-emulate": "emulated CUDA"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,7 +93,9 @@ def run_compiler(argv: list[str], workdir: str, src_path: str, what: str, key: s
         return
     if not keep:
         raise CompileError(r.stderr or "")
-    kept_dir = cache.cache_dir() / "failed" / key[:24]
+    root = cache.cache_dir()
+    cache_maintenance.prune(root)  # failed-compile folders older than a week go
+    kept_dir = root / "failed" / key[:24]
     kept_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     kept = kept_dir / os.path.basename(src_path)
     shutil.copyfile(src_path, kept)
@@ -191,7 +195,8 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
     fname = safe_name(name)
 
     def build() -> bytes:
-        with tempfile.TemporaryDirectory(prefix="graphc-build-") as d:
+        with progress.phase(f"building {LANG_TITLE[lang]} library ({os.path.basename(cmd[0])})"), \
+                tempfile.TemporaryDirectory(prefix="graphc-build-") as d:
             src = os.path.join(d, fname + SUFFIX[lang])
             out = os.path.join(d, f"lib{fname}.so")
             with open(src, "w") as f:
@@ -213,7 +218,8 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
 
 
 def load_library(path: str | os.PathLike) -> ctypes.CDLL:
-    """ctypes.CDLL for ``path``, loaded once per process."""
+    """ctypes.CDLL for ``path``, loaded once per process while in use (closed when the
+    last user of the CDLL, e.g. the Function built on it, is gone)."""
     return cache.load_library(path)
 
 

@@ -65,7 +65,42 @@ OP_TEXT: dict[str, str] = {
     "where": "({0} ? {1} : {2})",
     "cast": "(({dtype}){0})",
     "one_hot": "(({dtype})({0} == {1}))",
+    "random_uniform": "graphc_philox_uniform_{dtype}({0}, {1}, {2})",
 }
+
+# random_uniform per element: Philox-4x32-10 at counter (flat index, call), key ``key``, the
+# first word, as float k * 2**-24 (top 24 bits) or double k * 2**-32: the same function as
+# graphc.philox (NumPy), so every backend draws the same bits; QUAL is the dialect's
+# function qualifier (device code in CUDA)
+PHILOX_TEXT = """\
+QUAL uint32_t graphc_philox_word0(uint64_t call, uint64_t key, uint64_t index) {
+    uint32_t c0 = (uint32_t)index, c1 = (uint32_t)(index >> 32);
+    uint32_t c2 = (uint32_t)call, c3 = (uint32_t)(call >> 32);
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int r = 0; r < 10; ++r) {
+        if (r) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }   /* bumped before rounds 2..10 */
+        const uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        c0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        c1 = (uint32_t)p1;
+        c2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c3 = (uint32_t)p0;
+    }
+    return c0;
+}
+QUAL float graphc_philox_uniform_float(int64_t call, int64_t key, int64_t index) {
+    return (float)(graphc_philox_word0((uint64_t)call, (uint64_t)key, (uint64_t)index) >> 8)
+           * 5.9604644775390625e-08f;
+}
+QUAL double graphc_philox_uniform_double(int64_t call, int64_t key, int64_t index) {
+    return (double)graphc_philox_word0((uint64_t)call, (uint64_t)key, (uint64_t)index)
+           * 2.3283064365386963e-10;
+}
+"""
+
+
+def philox_text(qual: str) -> str:
+    """The Philox functions ``random_uniform`` calls, each qualified by ``qual``."""
+    return PHILOX_TEXT.replace("QUAL", qual)
 
 # the libm (double) functions OP_TEXT calls, read from its fields
 LIBM_FUNCTIONS: tuple = tuple(sorted(
@@ -210,6 +245,7 @@ class CFamilyRenderer:
     index_t = "int64_t"             # 64-bit index type
     sum_acc_f32 = "double"          # accumulator of float32 sums
     prelude = ""
+    function_qual = "static inline"  # before the prelude's helper functions (Philox)
     host_qual = ""                  # before the host entry points
     float32_math: dict = {}         # libm name -> this dialect's float32 function
     float64_math: dict = {}         # libm name -> this dialect's float64 function
@@ -372,6 +408,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
                     t = ins.attrs["size"].c()
                 elif ins.op == "one_hot":
                     t = f"one_hot({show(ins.args[0])})"
+                elif ins.op == "random_uniform":
+                    t = f"philox({show(ins.args[0])}, {show(ins.args[1])}, {show(ins.args[2])})"
                 else:
                     t = OP_TEXT[ins.op].format(*[show(a) for a in ins.args],
                                                dtype=ctype(ins.dtype),
@@ -436,6 +474,9 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         backend's host entry points)."""
         parts = [f"/* graphc: {pir.name} ({self.name}), {len(pir.kernels)} fused kernels. "
                  "Generated code: edit the graph, not this file. */", self.prelude]
+        if any(i.op == "random_uniform" for k in pir.kernels for b in k.blocks()
+               for i in b.instrs):   # only programs that draw carry the generator
+            parts.append(philox_text(self.function_qual))
         parts += self.const_arrays(pir)
         if pir.index_sites and self.data_index_helpers:
             parts.append(self.data_index_helpers)

@@ -30,6 +30,7 @@ class CudaDialect(CFamilyRenderer):
     sum_acc_f32 = "float"
     host_qual = "GC_EXPORT "
     prelude = '#include "graphc_cuda.h"\n#include <stdbool.h>\n'
+    function_qual = "static GC_DEVICE"
     block_threads = 256      # threads per block of elementwise and column kernels
     own_names = frozenset({"total", "flat", "O", "R", "o", "r", "bz", "tx", "ty", "row0",
                            "col0", "c", "kt", "e", "ii", "kk", "jj", "val", "m", "q", "row",

@@ -175,17 +175,36 @@ class _Lowerer:
         if n.op in PASS_THROUGH or n.op == "gather":  # a gather is its operand's indexed load
             return args[0]
         if n.op == "one_hot":
-            ax = amap[-1]
-            if ax is None:
-                idx = Literal(0, "int64")
-            elif isinstance(ax, fusion.IndexTerm):
-                axis = -1 if ax.axis is None else ax.axis
-                idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=axis,
-                                      attrs={"term": ax}))
-            else:
-                idx = self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax))
-            args = [args[0], idx]
+            args = [args[0], self.axis_index(amap[-1])]
+        if n.op == "random_uniform":  # each element's flat index in its own (contiguous) shape
+            args = [*args, self.flat_index(n, amap)]
         return self.emit(Instr(self.fresh(), n.op, dtype_name(n.dtype), tuple(args)))
+
+    def axis_index(self, ax) -> str:
+        """The index along one axis of a node at index-map entry ``ax``."""
+        if ax is None:
+            return Literal(0, "int64")
+        if isinstance(ax, fusion.IndexTerm):
+            axis = -1 if ax.axis is None else ax.axis
+            return self.emit(Instr(self.fresh("ix"), "index", "int64", axis=axis,
+                                   attrs={"term": ax}))
+        return self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax))
+
+    def flat_index(self, n: Tensor, amap: tuple) -> str:
+        """``sum(index_k * stride_k)`` over ``n``'s axes (row-major strides of its dims)."""
+        flat = Literal(0, "int64")
+        for ax, stride in zip(amap, _contig(tuple(self.p.mono(d) for d in n.dims))):
+            if ax is None:
+                continue
+            term = self.axis_index(ax)
+            if stride != ONE:
+                size = Literal(stride.coef, "int64") if stride.static() is not None else \
+                    self.emit(Instr(self.fresh(), "size", "int64", args=stride.syms,
+                                    attrs={"size": stride}))
+                term = self.emit(Instr(self.fresh(), "mul", "int64", (term, size)))
+            flat = term if isinstance(flat, Literal) else self.emit(
+                Instr(self.fresh(), "add", "int64", (flat, term)))
+        return flat
 
     def store(self, node: Tensor, amap: tuple) -> None:
         """Compute ``node`` here; store it now if it has a buffer, else once one is known

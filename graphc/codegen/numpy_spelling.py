@@ -15,7 +15,7 @@ import ast
 import inspect
 from dataclasses import dataclass
 
-from .. import special
+from .. import philox, special
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ NUMPY_OPS: dict[str, Spelling] = {
     "transpose": Spelling("np.transpose({0}, {perm})", "view"),
     "broadcast_to": Spelling("np.broadcast_to({0}, {shape})", "view"),
     "matmul": Spelling("np.matmul({0}, {1}, out={out})", "out", returns_out=True),
+    "random_uniform": Spelling("{out}[...] = philox_uniform({0}, {1}, {shape}, {dtype})",
+                               "out", helper="philox"),
     "one_hot": Spelling("np.equal({0}[..., None], np.arange({depth}), out={out})", "out",
                         returns_out=True),
     "slice": Spelling("_slice({0}, {starts}, {steps}, {shape})", "view", helper="_slice"),
@@ -145,6 +147,7 @@ def _sigmoid(x, out):
     np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
 ''',
     "special": embedded_source(special),   # erf, erfc without SciPy
+    "philox": embedded_source(philox),     # random_uniform, the same bits as C and CUDA
     "_slice": '''\
 def _slice(x, starts, steps, shape):
     """x[start + i * step] on each axis: NumPy basic slicing (a view)."""

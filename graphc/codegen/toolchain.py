@@ -14,12 +14,13 @@ Building and loading (all builds go through the on-disk cache in ``cache.py``)::
         ``flags`` are EXTRA flags appended after the defaults (e.g. ("-lm",)).
         Raises BackendUnavailable (tool missing: says which and how to get it) or
         CompileError (compiler's message + path of the kept source file).
-    load_library(path) -> ctypes.CDLL           # cached per process by path
+    load_library(path) -> ctypes.CDLL           # one per path while in use; dlclose-d after
     compile_and_load(source, lang, flags=(), name="kernel") -> ctypes.CDLL
     nvcc_compile_check(source, arch="sm_90", flags=(), name="kernel") -> None
         compile a .cu with ``nvcc -c -arch=<arch>`` only (no GPU needed); result cached.
         Raises BackendUnavailable without nvcc, CompileError on errors.
-    cache.clear() -> int                       # empty the on-disk cache (graphc.codegen.cache)
+    cache.clear() -> int                       # empty the on-disk cache (graphc.codegen.cache;
+                                               # size cap, LRU eviction: cache_maintenance)
 
 Discovery (cheap, cached, never crash)::
 
@@ -47,7 +48,10 @@ Default flags:
 
 Environment: CC, CXX, CUDA_HOME/CUDA_PATH, GRAPHC_CACHE_DIR (else $XDG_CACHE_HOME/graphc
 or ~/.cache/graphc), GRAPHC_OPENMP=0, GRAPHC_VECTOR_MATH=0, GRAPHC_GPU=0 (pretend no GPU), GRAPHC_PCH=0,
-GRAPHC_EMU_WORKERS (OS threads running emulated blocks; default: CPU count).
+GRAPHC_EMU_WORKERS (OS threads running emulated blocks; default: CPU count),
+GRAPHC_CACHE_MAX_BYTES (cache cap, default 1G; least recently used entries go first),
+GRAPHC_CACHE_LOCK_WAIT_S (longest wait for another builder, default 300), GRAPHC_QUIET=1
+(no progress line on stderr). ``graphc cache info|clear|prune`` shows and tidies the cache.
 
 Cache keys hash the source, the full command line, the compiler's identity (path and
 --version), graphc_cuda*.h for CUDA, and the host CPU (because of -march=native).

@@ -94,15 +94,26 @@ def _aligned_axis(inp: Tensor, out: Tensor, out_axis: int) -> int:
     return out_axis - (out.ndim - inp.ndim)
 
 
+def _shifted_max(m: Tensor) -> Tensor | None:
+    """The ``max`` under logsumexp's shift ``m``: ``stop_gradient(max(..))``, made finite by
+    ``where(abs(.) < inf, ., 0)`` as the composite does; else ``None``."""
+    if m.op == "where" and m.inputs[0].op == "less" and m.inputs[0].inputs[0].op == "abs" \
+            and m.inputs[0].inputs[0].inputs[0] is m.inputs[1]:
+        m = m.inputs[1]
+    return m.inputs[0] if m.op == "stop_gradient" and m.inputs[0].op == "max" else None
+
+
 def _is_logsumexp_over_rows(n: Tensor, roles: dict, symbols) -> bool:
     """``log(sum(exp(X - m), A, keepdims)) + m`` with ``m = stop_gradient(max(X, A, keepdims))``
-    and ``A`` containing X's row axis: graphc's ``logsumexp`` composite over the rows."""
+    (made finite) and ``A`` containing X's row axis: graphc's ``logsumexp`` composite over
+    the rows."""
     if n.op != "add" or len(n.inputs) != 2:
         return False
     log_s, m = n.inputs
-    if not (log_s.op == "log" and m.op == "stop_gradient" and m.inputs[0].op == "max"):
+    mx = _shifted_max(m)
+    if not (log_s.op == "log" and mx is not None):
         return False
-    mx, s = m.inputs[0], log_s.inputs[0]
+    s = log_s.inputs[0]
     if not (s.op == "sum" and s.inputs[0].op == "exp" and s.inputs[0].inputs[0].op == "sub"):
         return False
     x, shift = s.inputs[0].inputs[0].inputs

@@ -36,6 +36,7 @@ from ..ir import Tensor
 from ..rules import ANY, As, Const, Rule, register_rules
 from .dce import NOOP_RULES
 from .patterns import compile_phase
+from .facts import max_shift
 from .rewrite import (broadcast_to, build, const_node, is_const, reshape, rewrite, scalar,
                       scratch, splat_value, transpose)
 
@@ -191,7 +192,7 @@ RULES = register_rules("canonicalize", [
           witness=lambda v: v("x") - (-v("y"))),
     # (``a - max(a)`` is left whole: it is how stable forms are recognised)
     _rule("(x+c)-y", ("sub", ("add", "x", "c"), "y"), ("add", ("sub", "x", "y"), "c"),
-          lambda b: _const_last("c", "y")(b) and b["y"].op != "max",
+          lambda b: _const_last("c", "y")(b) and max_shift(b["y"]) is None,
           witness=lambda v: (v("x") + 1.5) - v("y"),
           near_miss=lambda v: (v("x") + 1.5) - v.op("max", v("x"), axes=(0,), keepdims=True)),
     # products: the constant first (``9*x``, as people write ``9*a**2``)

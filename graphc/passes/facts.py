@@ -47,3 +47,14 @@ def negative_const(x: Tensor) -> bool:
     """A constant filled with one negative value."""
     v = splat_value(x)
     return v is not None and bool(v < 0)
+
+
+def max_shift(m: Tensor) -> Tensor | None:
+    """The ``max`` node that ``m`` is, seen through ``stop_gradient`` and through the
+    finite form ``where(|max| < inf, max, 0)``; else None. The stable composites subtract
+    such a shift (``x - max(x)``), and the rewrites leave that form whole."""
+    if m.op == "where":
+        m = m.inputs[1]
+    if m.op == "stop_gradient":
+        m = m.inputs[0]
+    return m if m.op == "max" else None

@@ -246,6 +246,8 @@ def child_maps(n: Tensor, amap: tuple, canon: dict | None = None) -> list:
         return [(n.inputs[0], amap[:-1])]
     if n.op == "gather":
         return gather_maps(n, amap)
+    if n.op == "random_uniform":  # the call counter and key: scalars
+        return [(i, ()) for i in n.inputs]
     if n.op == "slice":
         return [(n.inputs[0], tuple(slice_entry(e, start, step) for e, start, step in
                                     zip(amap, n.attr("starts"), n.attr("steps"))))]

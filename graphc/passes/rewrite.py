@@ -29,7 +29,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..bind import bind, built_at, constant_node
+from ..bind import bind, build_site, built_at, constant_node
+from ..ops.builders import broadcast_node as broadcast_to
+from ..ops.builders import reshape_node as reshape  # noqa: F401  (for the rules)
+from ..ops.builders import transpose_node as transpose  # noqa: F401  (for the rules)
 from ..errors import DTypeError, ShapeError
 from ..ir import Tensor, as_list, topo_order
 
@@ -40,7 +43,6 @@ class _State(threading.local):
     """What the rules of the rewrite running in this thread share."""
 
     def __init__(self):
-        self.location = "<optimizer>"  # where nodes built by rules say they come from
         self.scratch: dict = {}         # a table rules may use (canonicalize's twins)
         self.strict = False             # no broadcasts to run-time shapes (see rewrite)
 
@@ -53,26 +55,10 @@ def scratch() -> dict:
     return _state.scratch
 
 
-def build(op: str, *inputs: Tensor, **attrs) -> Tensor:
-    """A node of primitive ``op``, made by ``bind`` (so the op's shape rule refuses what the
-    API would), located at the node being rewritten rather than the caller's file:line."""
-    with built_at(_state.location):
-        return bind(op, *inputs, **attrs)
-
-
-def reshape(x: Tensor, dims) -> Tensor:
-    dims = tuple(dims)
-    return x if x.dims == dims else build("reshape", x, shape=dims)
-
-
-def broadcast_to(x: Tensor, dims) -> Tensor:
-    dims = tuple(dims)
-    return x if x.dims == dims else build("broadcast_to", x, shape=dims)
-
-
-def transpose(x: Tensor, perm) -> Tensor:
-    perm = tuple(perm)
-    return x if perm == tuple(range(x.ndim)) else build("transpose", x, perm=perm)
+# Rules build nodes through ``bind`` (so an op's shape rule refuses what the API would),
+# and with the graph builders the derivative rules use; the rewrite sets
+# ``build_site.location`` to the node being rewritten, so new nodes say they come from it.
+build = bind
 
 
 def remake(node: Tensor, inputs: Sequence[Tensor]) -> Tensor:
@@ -174,7 +160,7 @@ class _Rewriter:
                 known = entry[1]
                 if self.names <= known:
                     return None  # every rule already found nothing here
-        _state.location = m.location
+        build_site.location = m.location
         for rule in self.rules:
             if rule.name in known:
                 continue
@@ -288,7 +274,8 @@ def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo) -> li
     rw = _Rewriter(rule, max_steps if max_steps is not None else 20 * len(order) + 1000, subst,
                    memo)
     norm = rw.norm
-    saved = _state.location, _state.scratch
+    saved = build_site.location, _state.scratch
+    build_site.location = "<optimizer>"
     _state.scratch = memo if memo is not None else {}
     try:
         for n in order:  # inputs first, so the common case needs no stack
@@ -323,7 +310,7 @@ def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo) -> li
                 continue
             rw.settle(n)
     finally:
-        _state.location, _state.scratch = saved
+        build_site.location, _state.scratch = saved
     new_outs = [norm[id(o)] for o in outs]
     if all(a is b for a, b in zip(new_outs, outs)):
         return same  # unchanged (nodes are immutable, so the whole graph is the same)

@@ -112,6 +112,18 @@ def _sum_one_hot(b):
     return filled(1, n)
 
 
+def _sum_chosen(b):
+    """``sum(where(one_hot(y), c, 0))`` over the classes is ``c`` when ``c`` is the same for
+    every class of a row: exactly one class is chosen (labels in range, which
+    ``cross_entropy`` checks when the graph runs)."""
+    n, oh, c = b["_"], b["oh"], b["c"]
+    if n.attr("axes") != (oh.ndim - 1,) or c.ndim > oh.ndim or (c.ndim and c.dims[-1] != 1):
+        return None
+    if c.ndim == oh.ndim and not n.attr("keepdims"):
+        return reshape(c, c.dims[:-1])
+    return c
+
+
 def _scalar_out(b):
     return build("mul", build("mul", b["a"], b["c"]), b["s"])
 
@@ -222,6 +234,10 @@ RULES = register_rules("simplify", [
     Rule("sum(-x)", ("sum", ("neg", "x")), _sum_of_neg, witness=lambda v: A.sum(-v("x"))),
     Rule("sum(one_hot)", ("sum", As("oh", ("one_hot", "y"))), _sum_one_hot,
          witness=lambda v: A.sum(A.one_hot(v("y", labels=5), 5, v.dtype), axis=-1)),
+    Rule("sum(where(one_hot, c, 0))", ("sum", ("where", As("oh", ("one_hot", "y")), "c", 0)),
+         _sum_chosen, commute=False,
+         witness=lambda v: A.sum(A.where(A.one_hot(v("y", labels=5), 5, "bool"), v("c", ()),
+                                         0.0), axis=-1, keepdims=True)),
 ])
 
 SIMPLIFY = compile_phase("simplify")

@@ -33,7 +33,7 @@ from .. import api as A
 from ..ir import Tensor
 from ..rules import As, Rule, register_rules
 from .canonicalize import CANONICALIZE
-from .facts import positive
+from .facts import max_shift, positive
 from .fold import FOLD
 from .patterns import compile_phase
 from .rewrite import rewrite
@@ -48,10 +48,8 @@ def _shifted(x: Tensor) -> bool:
     """Is ``x`` already ``a - max(a)`` (the stable composites' form)?"""
     if x.op != "sub":
         return False
-    m = x.inputs[1]
-    if m.op == "stop_gradient":
-        m = m.inputs[0]
-    return m.op == "max" and m.inputs[0] is x.inputs[0]
+    m = max_shift(x.inputs[1])
+    return m is not None and m.inputs[0] is x.inputs[0]
 
 
 def _logsumexp(b):

@@ -12,6 +12,14 @@ from ..ops import OPS
 from .. import ir as _ir
 
 
+def visible(name: str) -> str:
+    """A user's name with control characters written as escapes (``new\\nline``), so a
+    printed graph keeps one line per node whatever the names hold."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in name)
+
 
 class Namer:
     """Unique names: leaves keep the user's names; computed nodes get ``t1, t2, ...`` in
@@ -23,7 +31,8 @@ class Namer:
         self.counter = 0
         for n in order:
             if n.name is not None:
-                base, name, k = n.name, n.name, 1
+                base = name = visible(n.name)
+                k = 1
                 while name in self.used:
                     name, k = f"{base}_{k}", k + 1
                 self.used.add(name)

@@ -132,19 +132,15 @@ __global__ void k1_matmul(const int64_t n_x0,
         }
     }
 }
-/* k2_reduce_max_add_sum_exp_etc5: reduce kernel fusing 21 ops
- *   t7_max = max((t1_matmul + b2))
- *   t6_sum = sum(exp(((t1_matmul + b2) - max((t1_matmul + b2)))))
- *   t2_sum = sum((one_hot(labels) * (((t1_matmul + b2) - max((t1_matmul + b2))) - log(sum(exp(((t1_matmul + b2) - max((t1_matmul + b2)))))))))
- *   t3_mul = (((exp(((t1_matmul + b2) - max((t1_matmul + b2)))) / sum(exp(((t1_matmul + b2) - max((t1_matmul + b2)))))) - one_hot(labels)) * (1.0f / n_x0))
+/* k2_reduce_max_add_sum_exp_etc8: reduce kernel fusing 31 ops
+ *   t2_sum = sum((one_hot(labels) ? v20 : 0.0f))
+ *   t3_sub = ((one_hot(labels) ? (-1.0f / n_x0) : 0.0f) - v37)
  */
-__global__ void k2_reduce_max_add_sum_exp_etc5(const int64_t n_x0,
-                                               const int64_t* GC_RESTRICT labels,
+__global__ void k2_reduce_max_add_sum_exp_etc8(const int64_t n_x0,
                                                const float* GC_RESTRICT b2,
                                                const float* GC_RESTRICT t1_matmul,
-                                               float* GC_RESTRICT t3_mul,
-                                               float* GC_RESTRICT t7_max,
-                                               float* GC_RESTRICT t6_sum,
+                                               const int64_t* GC_RESTRICT labels,
+                                               float* GC_RESTRICT t3_sub,
                                                float* GC_RESTRICT t2_sum) {
     __shared__ float scratch_0[32];
     const gc_index_t N0 = n_x0;
@@ -165,49 +161,57 @@ __global__ void k2_reduce_max_add_sum_exp_etc5(const int64_t n_x0,
         float a_r1 = 0;
         for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
             const gc_index_t i1 = r;
-            const float v4 = b2[i1];
-            const float v5 = t1_matmul[i0*10 + i1];
-            const float v6 = (v5 + v4);
-            const float v7 = (v6 - r0);
-            const float v8 = expf(v7);
-            a_r1 += v8;
+            const float v4 = fabsf(r0);
+            const bool v5 = (v4 < INFINITY);
+            const float v6 = (v5 ? r0 : 0.0f);
+            const float v7 = b2[i1];
+            const float v8 = t1_matmul[i0*10 + i1];
+            const float v9 = (v8 + v7);
+            const float v10 = (v9 - v6);
+            const float v11 = expf(v10);
+            a_r1 += v11;
         }
         const float r1 = (float)gc_block_allreduce_sum(a_r1, scratch_0);
         float a_r2 = 0;
         for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
             const gc_index_t i1 = r;
-            const float v9 = logf(r1);
-            const float v10 = b2[i1];
-            const float v11 = t1_matmul[i0*10 + i1];
-            const float v12 = (v11 + v10);
-            const float v13 = (v12 - r0);
-            const float v14 = (v13 - v9);
-            const int64_t v15 = labels[i0];
-            const gc_index_t ix16 = i1;
-            const float v17 = ((float)(v15 == ix16));
-            const float v18 = (v17 * v14);
-            a_r2 += v18;
+            const float v12 = logf(r1);
+            const float v13 = fabsf(r0);
+            const bool v14 = (v13 < INFINITY);
+            const float v15 = (v14 ? r0 : 0.0f);
+            const float v16 = b2[i1];
+            const float v17 = t1_matmul[i0*10 + i1];
+            const float v18 = (v17 + v16);
+            const float v19 = (v18 - v15);
+            const float v20 = (v19 - v12);
+            const int64_t v21 = labels[i0];
+            const gc_index_t ix22 = i1;
+            const bool v23 = ((bool)(v21 == ix22));
+            const float v24 = (v23 ? v20 : 0.0f);
+            a_r2 += v24;
         }
         const float r2 = (float)gc_block_allreduce_sum(a_r2, scratch_0);
-        if (threadIdx.x == 0) t7_max[i0] = r0;
-        if (threadIdx.x == 0) t6_sum[i0] = r1;
         if (threadIdx.x == 0) t2_sum[i0] = r2;
         for (gc_index_t r = threadIdx.x; r < R; r += blockDim.x) {
             const gc_index_t i1 = r;
-            const float v20 = ((float)(n_x0));
-            const float v21 = (1.0f / v20);
-            const int64_t v22 = labels[i0];
-            const gc_index_t ix23 = i1;
-            const float v24 = ((float)(v22 == ix23));
-            const float v25 = b2[i1];
-            const float v26 = t1_matmul[i0*10 + i1];
-            const float v27 = (v26 + v25);
-            const float v28 = (v27 - r0);
-            const float v29 = expf(v28);
-            const float v30 = (v29 / r1);
-            const float v31 = (v30 - v24);
-            const float v32 = (v31 * v21);
-            t3_mul[i0*10 + i1] = v32;
+            const float v26 = fabsf(r0);
+            const bool v27 = (v26 < INFINITY);
+            const float v28 = (v27 ? r0 : 0.0f);
+            const float v29 = b2[i1];
+            const float v30 = t1_matmul[i0*10 + i1];
+            const float v31 = (v30 + v29);
+            const float v32 = (v31 - v28);
+            const float v33 = expf(v32);
+            const float v34 = ((float)(n_x0));
+            const float v35 = (-1.0f / v34);
+            const float v36 = (v35 * v33);
+            const float v37 = (v36 / r1);
+            const int64_t v38 = labels[i0];
+            const gc_index_t ix39 = i1;
+            const bool v40 = ((bool)(v38 == ix39));
+            const float v41 = (v40 ? v35 : 0.0f);
+            const float v42 = (v41 - v37);
+            t3_sub[i0*10 + i1] = v42;
         }
     }
 }
@@ -241,7 +245,7 @@ __global__ void k3_reduce_sum_neg_div(const int64_t n_x0,
 __global__ void k4_matmul_where_greater_add(const int64_t n_x0,
                                             const float* GC_RESTRICT b1,
                                             const float* GC_RESTRICT t4_matmul,
-                                            const float* GC_RESTRICT t3_mul,
+                                            const float* GC_RESTRICT t3_sub,
                                             const float* GC_RESTRICT W2,
                                             float* GC_RESTRICT t5_where) {
     __shared__ float As[16][64];
@@ -262,7 +266,7 @@ __global__ void k4_matmul_where_greater_add(const int64_t n_x0,
             const gc_index_t i0 = row0 + ii;
             float val = 0;
             if (i0 < N0 && i2 < N2) {
-                const float v1 = t3_mul[i0*10 + i2];
+                const float v1 = t3_sub[i0*10 + i2];
                 val = v1;
             }
             As[kk][ii] = val;
@@ -400,7 +404,7 @@ __global__ void k6_reduce_sum_sub_mul(const int64_t n_x0,
 __global__ void k7_matmul_sub_mul(const int64_t n_x0,
                                   const float* GC_RESTRICT W2,
                                   const float* GC_RESTRICT t0_where,
-                                  const float* GC_RESTRICT t3_mul,
+                                  const float* GC_RESTRICT t3_sub,
                                   float* GC_RESTRICT out3) {
     __shared__ float As[16][64];
     __shared__ float Bs[16][64 + 1];
@@ -431,7 +435,7 @@ __global__ void k7_matmul_sub_mul(const int64_t n_x0,
             const gc_index_t i1 = col0 + jj;
             float val = 0;
             if (i1 < N1 && i2 < N2) {
-                const float v2 = t3_mul[i1 + i2*10];
+                const float v2 = t3_sub[i1 + i2*10];
                 val = v2;
             }
             Bs[kk][jj] = val;
@@ -459,16 +463,13 @@ __global__ void k7_matmul_sub_mul(const int64_t n_x0,
         }
     }
 }
-/* k8_reduce_sum_sub_one_hot_div_etc3: reduce kernel fusing 11 ops
- *   out4 = (b2 - (0.1f * (sum(((exp(((t1_matmul + b2) - t7_max)) / t6_sum) - one_hot(labels))) * (1.0f / n_x0))))
+/* k8_reduce_sum_sub_mul: reduce kernel fusing 3 ops
+ *   out4 = (b2 - (0.1f * sum(t3_sub)))
  */
-__global__ void k8_reduce_sum_sub_one_hot_div_etc3(const int64_t n_x0,
-                                                   const float* GC_RESTRICT b2,
-                                                   const int64_t* GC_RESTRICT labels,
-                                                   const float* GC_RESTRICT t6_sum,
-                                                   const float* GC_RESTRICT t7_max,
-                                                   const float* GC_RESTRICT t1_matmul,
-                                                   float* GC_RESTRICT out4) {
+__global__ void k8_reduce_sum_sub_mul(const int64_t n_x0,
+                                      const float* GC_RESTRICT b2,
+                                      const float* GC_RESTRICT t3_sub,
+                                      float* GC_RESTRICT out4) {
     const gc_index_t N0 = n_x0;
     const gc_index_t N1 = 10;
     const gc_index_t O = N1;
@@ -478,28 +479,14 @@ __global__ void k8_reduce_sum_sub_one_hot_div_etc3(const int64_t n_x0,
         float a_r0 = 0;
         for (gc_index_t r = 0; r < R; ++r) {
             const gc_index_t i0 = r;
-            const int64_t v1 = labels[i0];
-            const gc_index_t ix2 = i1;
-            const float v3 = ((float)(v1 == ix2));
-            const float v4 = t6_sum[i0];
-            const float v5 = t7_max[i0];
-            const float v6 = b2[i1];
-            const float v7 = t1_matmul[i0*10 + i1];
-            const float v8 = (v7 + v6);
-            const float v9 = (v8 - v5);
-            const float v10 = expf(v9);
-            const float v11 = (v10 / v4);
-            const float v12 = (v11 - v3);
-            a_r0 += v12;
+            const float v1 = t3_sub[i0*10 + i1];
+            a_r0 += v1;
         }
         const float r0 = (float)a_r0;
-        const float v13 = ((float)(n_x0));
-        const float v14 = (1.0f / v13);
-        const float v15 = (r0 * v14);
-        const float v16 = (0.1f * v15);
-        const float v17 = b2[i1];
-        const float v18 = (v17 - v16);
-        out4[i1] = v18;
+        const float v2 = (0.1f * r0);
+        const float v3 = b2[i1];
+        const float v4 = (v3 - v2);
+        out4[i1] = v4;
     }
 }
 static unsigned gc_blocks(int64_t n, int threads) {
@@ -533,10 +520,8 @@ GC_EXPORT int64_t graphc_mlp_workspace_bytes(const int64_t* sizes) {
     const int64_t off_1 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
     const int64_t off_2 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
     const int64_t off_3 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
-    const int64_t off_4 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
-    const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
-    const int64_t off_6 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
-    const int64_t off_7 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
+    const int64_t off_4 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
+    const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
     return ws_total;
 }
 
@@ -549,10 +534,8 @@ GC_EXPORT int graphc_mlp_run_device(void* const* d_inputs, void* const* d_params
     const int64_t off_1 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
     const int64_t off_2 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
     const int64_t off_3 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
-    const int64_t off_4 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
-    const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
-    const int64_t off_6 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
-    const int64_t off_7 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
+    const int64_t off_4 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
+    const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
     (void)ws_total;
     char* ws = (char*)d_workspace; (void)ws;
     const float* x = (const float*)d_inputs[0];
@@ -568,30 +551,28 @@ GC_EXPORT int graphc_mlp_run_device(void* const* d_inputs, void* const* d_params
     float* out4 = (float*)d_results[4];
     float* t0_where = (float*)(ws + off_1);
     float* t1_matmul = (float*)(ws + off_2);
-    float* t2_sum = (float*)(ws + off_6);
-    float* t3_mul = (float*)(ws + off_3);
+    float* t2_sum = (float*)(ws + off_4);
+    float* t3_sub = (float*)(ws + off_3);
     float* t4_matmul = (float*)(ws + off_0);
-    float* t5_where = (float*)(ws + off_7);
-    float* t6_sum = (float*)(ws + off_5);
-    float* t7_max = (float*)(ws + off_4);
+    float* t5_where = (float*)(ws + off_5);
     GC_LAUNCH(k0_matmul_where_add_greater, dim3(gc_tiles(256), gc_tiles(n_x0), gc_tiles_z(1)), 256, 0, n_x0, b1, x, W1, t4_matmul, t0_where);
     GC_CHECK_LAUNCH(k0_matmul_where_add_greater);
     GC_LAUNCH(k1_matmul, dim3(gc_tiles(10), gc_tiles(n_x0), gc_tiles_z(1)), 256, 0, n_x0, t0_where, W2, t1_matmul);
     GC_CHECK_LAUNCH(k1_matmul);
-    GC_LAUNCH(k2_reduce_max_add_sum_exp_etc5, gc_rows((int64_t)(n_x0)), gc_row_threads((int64_t)(10)), 0, n_x0, labels, b2, t1_matmul, t3_mul, t7_max, t6_sum, t2_sum);
-    GC_CHECK_LAUNCH(k2_reduce_max_add_sum_exp_etc5);
+    GC_LAUNCH(k2_reduce_max_add_sum_exp_etc8, gc_rows((int64_t)(n_x0)), gc_row_threads((int64_t)(10)), 0, n_x0, b2, t1_matmul, labels, t3_sub, t2_sum);
+    GC_CHECK_LAUNCH(k2_reduce_max_add_sum_exp_etc8);
     GC_LAUNCH(k3_reduce_sum_neg_div, gc_rows(1), gc_row_threads((int64_t)(n_x0)), 0, n_x0, t2_sum, out0);
     GC_CHECK_LAUNCH(k3_reduce_sum_neg_div);
-    GC_LAUNCH(k4_matmul_where_greater_add, dim3(gc_tiles(256), gc_tiles(n_x0), gc_tiles_z(1)), 256, 0, n_x0, b1, t4_matmul, t3_mul, W2, t5_where);
+    GC_LAUNCH(k4_matmul_where_greater_add, dim3(gc_tiles(256), gc_tiles(n_x0), gc_tiles_z(1)), 256, 0, n_x0, b1, t4_matmul, t3_sub, W2, t5_where);
     GC_CHECK_LAUNCH(k4_matmul_where_greater_add);
     GC_LAUNCH(k5_matmul_sub_mul, dim3(gc_tiles(256), gc_tiles(784), gc_tiles_z(1)), 256, 0, n_x0, W1, x, t5_where, out1);
     GC_CHECK_LAUNCH(k5_matmul_sub_mul);
     GC_LAUNCH(k6_reduce_sum_sub_mul, gc_blocks((int64_t)(256), 256), 256, 0, n_x0, b1, t5_where, out2);
     GC_CHECK_LAUNCH(k6_reduce_sum_sub_mul);
-    GC_LAUNCH(k7_matmul_sub_mul, dim3(gc_tiles(10), gc_tiles(256), gc_tiles_z(1)), 256, 0, n_x0, W2, t0_where, t3_mul, out3);
+    GC_LAUNCH(k7_matmul_sub_mul, dim3(gc_tiles(10), gc_tiles(256), gc_tiles_z(1)), 256, 0, n_x0, W2, t0_where, t3_sub, out3);
     GC_CHECK_LAUNCH(k7_matmul_sub_mul);
-    GC_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3, gc_blocks((int64_t)(10), 256), 256, 0, n_x0, b2, labels, t6_sum, t7_max, t1_matmul, out4);
-    GC_CHECK_LAUNCH(k8_reduce_sum_sub_one_hot_div_etc3);
+    GC_LAUNCH(k8_reduce_sum_sub_mul, gc_blocks((int64_t)(10), 256), 256, 0, n_x0, b2, t3_sub, out4);
+    GC_CHECK_LAUNCH(k8_reduce_sum_sub_mul);
     GC_CHECK(gcDeviceSynchronize());
     return 0;
 }
@@ -606,10 +587,8 @@ GC_EXPORT int graphc_mlp_run(void* const* inputs, void* const* params, const int
     const int64_t off_1 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
     const int64_t off_2 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
     const int64_t off_3 = ws_total; ws_total += ((4*1*n_x0*10) + 63) / 64 * 64;
-    const int64_t off_4 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
-    const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*1) + 63) / 64 * 64;
-    const int64_t off_6 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
-    const int64_t off_7 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
+    const int64_t off_4 = ws_total; ws_total += ((4*1*n_x0) + 63) / 64 * 64;
+    const int64_t off_5 = ws_total; ws_total += ((4*1*n_x0*256) + 63) / 64 * 64;
     { const size_t nbytes = ((size_t)784*n_x0 * sizeof(float)); if (gc_ensure(&gc_in[0], &gc_in_cap[0], nbytes) < 0) return -1;
       GC_CHECK(gcMemcpyHtoD(gc_in[0], inputs[0], nbytes)); }
     { const size_t nbytes = ((size_t)n_x0 * sizeof(int64_t)); if (gc_ensure(&gc_in[1], &gc_in_cap[1], nbytes) < 0) return -1;

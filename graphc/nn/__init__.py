@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import math
 
-from .api import (asarray, cross_entropy, erfc, log_softmax, logsumexp, one_hot, relu, sigmoid,
+from ..api import (asarray, cross_entropy, erfc, log_softmax, logsumexp, one_hot, relu, sigmoid,
                   softmax, softplus, tanh)
-from . import init  # noqa: F401  (gc.nn.init: parameter initializers)
-from .errors import UsageError
-from .ir import user_location
+from .. import init  # noqa: F401  (gc.nn.init: parameter initializers)
+from ..errors import UsageError
+from ..ir import user_location
+from . import conv  # noqa: F401  (gc.nn.conv: convolution and pooling)
+from .dropout import dropout
+from .conv import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d,
+                   max_pool2d)
 
-__all__ = ["init", "gelu", "relu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
+__all__ = ["init", "conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+           "adaptive_avg_pool2d", "dropout", "gelu", "relu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
            "one_hot", "cross_entropy"]
 
 
