@@ -11,10 +11,17 @@ pytestmark = pytest.mark.skipif(not toolchain.have_c_compiler(),
                                 reason="no C compiler (cc/gcc/clang) found on PATH")
 
 
-# blas=False: every matmul runs the generated GEMM (the default sends plain ones to BLAS)
+# blas=False: every matmul runs the generated GEMM (the default sends plain ones to BLAS).
+# It changes only matmul kernels, so the suite's tests that build matmuls run it (the
+# rest would compile the same C twice)
+MATMUL_TESTS = ("matmul", "mlp", "random_graphs", "updates_match")
+
+
 @pytest.fixture(params=[("c", {}), ("c", {"blas": False})],
                 ids=lambda b: b[0] + ("-noblas" if b[1] else ""))
 def backend(request):
+    if request.param[1] and not any(k in request.node.name for k in MATMUL_TESTS):
+        pytest.skip("blas=False changes only matmul kernels: the matmul tests run it")
     return request.param
 
 
