@@ -43,7 +43,7 @@ from dask import delayed
 
 from . import api
 from .compiler import compile as compile_local
-from .distributed.split import (SplitGraph, UnsplittableError, split_graph, stand_ins,
+from .distributed.split import (UnsplittableError, split_graph, stand_ins,
                                 substitute)
 from .distributed.worker import ChunkProgram, combine_partials, run_chunk
 from .errors import BackendUnavailable, CompileError, FeedError

@@ -33,7 +33,7 @@ from ..ir import Tensor, broadcast_dims, format_shape, user_location
 from ..ops import OPS
 from ..ops.gather import gather_node, scatter_add_node
 from .data import constant, lift
-from .elementwise import add, cast, div, greater, maximum, minimum, mul, sub, where
+from .elementwise import add, cast, div, greater, maximum, minimum, mul, where
 from .indexing import getitem as basic_getitem
 from .structure import broadcast_to, normalize_axes, reshape, transpose
 

@@ -82,8 +82,6 @@ class CDialect(CFamilyRenderer):
     name = "c"
     prelude = ("#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
                "#define GC_INFINITY INFINITY\n"
-               "static inline float gc_maxf(float a, float b) { return (a > b || a != a) ? a : b; }\n"
-               "static inline double gc_maxd(double a, double b) { return (a > b || a != a) ? a : b; }\n"
                + GC_EXPF + vector_math_decls())
     float32_math = {"exp": "gc_expf", "cos": "gc_cosf"}
     float64_math = {"cos": "gc_cos"}
