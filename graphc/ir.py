@@ -8,7 +8,8 @@ still two parameters.
 
 Shapes are tuples of dims; a dim is an ``int`` or a ``str`` (a symbolic size known
 at run time). A ``None`` in a placeholder's shape becomes an anonymous symbolic dim
-whose name starts with ``?``; ``Tensor.shape`` shows those as ``None``.
+whose name starts with ``?``; ``Tensor.shape`` shows those as ``None`` (a
+``RunTimeDim``, so that passing ``x.shape`` on keeps the dim's identity).
 """
 from __future__ import annotations
 
@@ -145,8 +146,17 @@ class Tensor:
     # ---- public properties -------------------------------------------
     @property
     def shape(self) -> tuple:
-        """The static shape; ``None`` where the size is known only at run time."""
-        return tuple(None if isinstance(d, str) and d.startswith("?") else d for d in self.dims)
+        """The static shape; an anonymous run-time size shows (and compares) as ``None``.
+
+        The entry is a ``RunTimeDim``, so ``gc.zeros(x.shape)`` keeps the size of ``x``:
+
+        >>> import graphc as gc
+        >>> x = gc.placeholder("x", (None, 4))
+        >>> x.shape, x.shape == (None, 4), gc.zeros(x.shape).dims == x.dims
+        ((None, 4), True, True)
+        """
+        return tuple(RunTimeDim(d) if isinstance(d, str) and d.startswith("?") else d
+                     for d in self.dims)
 
     @property
     def ndim(self) -> int:
@@ -221,6 +231,27 @@ def format_dim(d: Dim) -> str:
     if isinstance(d, str):
         return "None" if d.startswith("?") else d
     return str(d)
+
+
+class RunTimeDim(str):
+    """An anonymous size known only at run time, as ``Tensor.shape`` shows it.
+
+    It prints as ``None`` and compares equal to ``None`` (NumPy-style "unknown"), yet it
+    is the dim's symbolic name, so shape arguments that receive it (``zeros(x.shape)``,
+    ``reshape(y, x.shape)``, ``gc.random.normal(x.shape)``) keep the identity of the size.
+    """
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "None"
+
+    def __eq__(self, other) -> bool:
+        return other is None or str.__eq__(self, other)
+
+    def __ne__(self, other) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
 
 
 def format_shape(dims: Iterable[Dim]) -> str:

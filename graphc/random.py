@@ -51,11 +51,11 @@ def _dims(shape, what: str) -> tuple:
         if isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0:
             dims.append(int(d))
         elif isinstance(d, str):
-            dims.append(d)
+            dims.append(str(d))  # a RunTimeDim from x.shape: its plain name
         else:
             raise ShapeError(f"{what}: bad dimension {d!r} in shape {tuple(shape)!r}; a run-time "
-                             f"dimension is given by name (x.dims[0]) or by passing the tensor "
-                             f"x itself ({user_location()})")
+                             f"size is given as another tensor's (x.shape[0]) or by passing "
+                             f"the tensor x itself ({user_location()})")
     return tuple(dims)
 
 

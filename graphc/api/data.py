@@ -101,7 +101,7 @@ def placeholder(name: str, shape: Sequence = (), dtype="float32") -> Tensor:
         if d is None:
             dims.append(f"?{uid}.{axis}")
         elif isinstance(d, str):
-            dims.append(d)
+            dims.append(str(d))  # a RunTimeDim from x.shape: its plain name
         elif isinstance(d, numbers.Integral) and d >= 0:
             dims.append(int(d))
         else:

@@ -135,7 +135,9 @@ def _target_dims(shape, what: str, x: Tensor) -> list:
     for d in shape:
         if isinstance(d, numbers.Integral) and not isinstance(d, bool):
             out.append(int(d))
-        elif isinstance(d, str) or d is None:
+        elif isinstance(d, str):
+            out.append(str(d))  # a RunTimeDim from x.shape: its plain name
+        elif d is None:
             out.append(d)
         else:
             raise ShapeError(f"{what}: bad dimension {d!r} in {tuple(shape)!r} for a tensor of "
