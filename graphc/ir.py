@@ -9,7 +9,7 @@ still two parameters.
 Shapes are tuples of dims; a dim is an ``int`` or a ``str`` (a symbolic size known
 at run time). A ``None`` in a placeholder's shape becomes an anonymous symbolic dim
 whose name starts with ``?``; ``Tensor.shape`` shows those as ``None`` (a
-``RunTimeDim``, so that passing ``x.shape`` on keeps the dim's identity).
+``ShapeView``: passing ``x.shape`` on keeps the run-time sizes' identity).
 """
 from __future__ import annotations
 
@@ -146,17 +146,16 @@ class Tensor:
     # ---- public properties -------------------------------------------
     @property
     def shape(self) -> tuple:
-        """The static shape; an anonymous run-time size shows (and compares) as ``None``.
+        """The static shape, ``None`` where the size is known only at run time.
 
-        The entry is a ``RunTimeDim``, so ``gc.zeros(x.shape)`` keeps the size of ``x``:
+        Passed on whole, it keeps the run-time sizes (see ``ShapeView``):
 
         >>> import graphc as gc
         >>> x = gc.placeholder("x", (None, 4))
-        >>> x.shape, x.shape == (None, 4), gc.zeros(x.shape).dims == x.dims
-        ((None, 4), True, True)
+        >>> x.shape, gc.zeros(x.shape).dims == x.dims
+        ((None, 4), True)
         """
-        return tuple(RunTimeDim(d) if isinstance(d, str) and d.startswith("?") else d
-                     for d in self.dims)
+        return ShapeView(self.dims)
 
     @property
     def ndim(self) -> int:
@@ -233,25 +232,23 @@ def format_dim(d: Dim) -> str:
     return str(d)
 
 
-class RunTimeDim(str):
-    """An anonymous size known only at run time, as ``Tensor.shape`` shows it.
-
-    It prints as ``None`` and compares equal to ``None`` (NumPy-style "unknown"), yet it
-    is the dim's symbolic name, so shape arguments that receive it (``zeros(x.shape)``,
-    ``reshape(y, x.shape)``, ``gc.random.normal(x.shape)``) keep the identity of the size.
+class ShapeView(tuple):
+    """``Tensor.shape``: a plain tuple with ``None`` for run-time sizes, which remembers
+    the tensor's dims, so that passing the whole shape on (``gc.zeros(x.shape)``,
+    ``gc.random.normal(x.shape)``, ``reshape(y, x.shape)``) keeps the run-time sizes'
+    identity. A single entry (``x.shape[0]``) is just ``None``: use ``x.dims[0]`` for that.
     """
-    __slots__ = ()
 
-    def __repr__(self) -> str:
-        return "None"
+    def __new__(cls, dims: Shape):
+        view = super().__new__(cls, (None if isinstance(d, str) and d.startswith("?") else d
+                                     for d in dims))
+        view.dims = tuple(dims)
+        return view
 
-    def __eq__(self, other) -> bool:
-        return other is None or str.__eq__(self, other)
 
-    def __ne__(self, other) -> bool:
-        return not self.__eq__(other)
-
-    __hash__ = str.__hash__
+def shape_dims(shape) -> tuple | None:
+    """The dims behind a ``Tensor.shape`` passed as a shape argument (None otherwise)."""
+    return shape.dims if isinstance(shape, ShapeView) else None
 
 
 def format_shape(dims: Iterable[Dim]) -> str:

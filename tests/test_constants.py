@@ -75,7 +75,7 @@ def test_views_and_builders_compile_on_every_backend(backend, options):
 @each_backend
 def test_a_run_time_size_passed_on_through_shape(backend, options):
     x = gc.placeholder("x", (None, 4), "float64")
-    assert x.shape == (None, 4) and repr(x.shape) == "(None, 4)"
+    assert x.shape == (None, 4) and x.shape[0] is None
     z = gc.ones(x.shape, "float64")
     assert z.dims == x.dims                                    # the same run-time size
     y = gc.reshape(x * 2, x.shape) + z                         # so they broadcast together

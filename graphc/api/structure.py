@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError
-from ..ir import Tensor, format_shape, user_location
+from ..ir import Tensor, format_shape, shape_dims, user_location
 from .data import DEFAULT_FLOAT, apply, check_dtype, element_count, lift
 from .elementwise import cast, neg
 
@@ -130,14 +130,15 @@ def reshape(x, shape) -> Tensor:
 
 
 def _target_dims(shape, what: str, x: Tensor) -> list:
-    """A user's target shape as dims: ints (NumPy ints too) stay, strings are named dims."""
+    """A user's target shape as dims: ints (NumPy ints too) stay, strings are named dims,
+    and another tensor's ``.shape`` brings its run-time sizes."""
+    if shape_dims(shape) is not None:
+        return list(shape_dims(shape))
     out = []
     for d in shape:
         if isinstance(d, numbers.Integral) and not isinstance(d, bool):
             out.append(int(d))
-        elif isinstance(d, str):
-            out.append(str(d))  # a RunTimeDim from x.shape: its plain name
-        elif d is None:
+        elif isinstance(d, str) or d is None:
             out.append(d)
         else:
             raise ShapeError(f"{what}: bad dimension {d!r} in {tuple(shape)!r} for a tensor of "
