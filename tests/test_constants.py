@@ -99,3 +99,19 @@ def test_builder_errors_are_clear():
     fails(gc.ShapeError, lambda: gc.tril(gc.placeholder("x", (None, None))), "tril",
           "static")
     fails(gc.ShapeError, lambda: gc.diag(gc.constant(np.ones((2, 2, 2)))), "diag", "(2, 2, 2)")
+
+
+@each_backend
+def test_reshape_with_a_run_time_size_from_shape(backend, options):
+    x = gc.placeholder("x", (None, 3, 4), "float64")
+    flat = gc.reshape(x, (x.shape[0], -1))
+    assert flat.dims == (x.dims[0], 12)
+    back = gc.reshape(flat, x.shape)
+    assert back.dims == x.dims
+    data = np.arange(2 * 12.0).reshape(2, 3, 4)
+    compile_and_compare([flat, back * 2], {"x": data}, backend, options)
+
+
+def test_a_none_is_ambiguous_with_two_run_time_sizes():
+    x = gc.placeholder("x", (None, None, 4))
+    fails(gc.ShapeError, lambda: gc.reshape(x, (x.shape[0], -1)), "reshape", "-1")
