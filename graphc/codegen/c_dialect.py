@@ -130,7 +130,7 @@ class CDialect(CFamilyRenderer):
             lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")
             indent += "    "
         lines += self.block(k.body, ivars, indent)
-        for j in reversed(range(n)):
+        for _ in range(n):
             indent = indent[:-4]
             lines.append(indent + "}")
         return lines

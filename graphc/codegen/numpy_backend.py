@@ -182,8 +182,7 @@ def render(program: Program) -> Rendered:
     for k, u in enumerate(program.updates):
         upd_pos.setdefault(id(u), k)
     raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]
-    for n in const_nodes:
-        raw.append("C")
+    raw += ["C"] * len(const_nodes)
     for k, n in enumerate(inner):
         if id(n) in out_pos:
             raw.append(f"out{out_pos[id(n)]}")

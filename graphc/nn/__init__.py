@@ -23,8 +23,8 @@ from .conv import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpo
                    max_pool2d)
 
 __all__ = ["init", "conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "dropout", "gelu", "relu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
-           "one_hot", "cross_entropy"]
+           "adaptive_avg_pool2d", "dropout", "gelu", "relu", "sigmoid", "softplus", "softmax",
+           "log_softmax", "logsumexp", "one_hot", "cross_entropy"]
 
 
 def gelu(x, approximate=False):

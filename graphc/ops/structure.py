@@ -8,7 +8,8 @@ import numpy as np
 from ..bind import BOOL, OpDef, bind, declare, promote
 from ..errors import DTypeError, ShapeError
 from ..ir import Tensor, broadcast_dims, format_shape
-from .builders import broadcast_node, cast_node, relabel, reshape_node, scalar_source, sum_node, transpose_node, unbroadcast
+from .builders import (broadcast_node, cast_node, relabel, reshape_node, scalar_source, sum_node,
+                       transpose_node, unbroadcast)
 
 
 # ---- reductions ----------------------------------------------------------------------------
