@@ -194,6 +194,34 @@ def test_bench_tiny_run_writes_only_its_section(tmp_path):
     assert "| ok |" in section and "N = 10" in section
 
 
+def test_show_svg_draws_the_listed_graph(script, tmp_path, capsys):
+    """--svg writes gc.draw's SVG of the optimized graph (the raw graph with --raw): one box
+    per node of that graph; the listing on stdout is unchanged."""
+    import xml.etree.ElementTree as ET
+    from graphc.passes import pipeline
+    svg = "{http://www.w3.org/2000/svg}"
+    g = _load(script)
+    roots = g.outputs + list(g.updates.values())
+    for extra, graph in [([], pipeline.run_pipeline(roots, opt_level=2).outputs), (["--raw"], roots)]:
+        out_svg = tmp_path / "graph.svg"
+        code, out, err = run(capsys, "show", str(script), *extra, "--svg", str(out_svg))
+        assert code == 0 and err.strip() == f"wrote {out_svg}", err
+        code, plain, _ = run(capsys, "show", str(script), *extra)
+        assert out == plain  # stdout: the same listing as without --svg
+        text = out_svg.read_text(encoding="utf-8")
+        assert text == gc.draw(list(graph))
+        boxes = [e for e in ET.fromstring(text).iter(f"{svg}g") if "node" in e.get("class", "").split()]
+        assert len(boxes) == len(gc.topo_order(list(graph))) > 0
+    # a folder that does not exist: one line on stderr, exit 2, no traceback
+    code, _, err = run(capsys, "show", str(script), "--svg", str(tmp_path / "no" / "such.svg"))
+    assert code == 2 and err.count("\n") == 1 and "--svg: cannot write" in err
+
+
+def _load(path):
+    from graphc.cli import load_script
+    return load_script(str(path))
+
+
 def test_show_dump_after_a_pass(script, capsys):
     code, out, _ = run(capsys, "show", str(script), "--dump", "simplify")
     assert code == 0 and "after simplify graph(" in out and "after fold" not in out
