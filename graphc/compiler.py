@@ -103,7 +103,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     # ~15% of a 20,000-node compile
     pygc.disable()
     try:
-        f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
+        with progress.phase(f"compiling {options.get('name', 'graph')} for {backend}"):  # if slow, on a tty
+            f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
     finally:
         if collecting:
             pygc.enable()
@@ -216,7 +217,7 @@ class Function:
             updates=tuple(opt_updates),
             options={**options, "output_structure": structure})
         symbolic = _check_dims_bound(order, self.inputs)  # before any backend: all alike
-        with progress.phase(f"compiling {name} for {backend}"):  # shown if slow, on a tty
+        with progress.phase(f"generating {backend} code"):
             self._exe = backend_builder(backend)(self.program)
         self._constraints = _size_constraints(order) if symbolic else []
         self._dim_source = {}

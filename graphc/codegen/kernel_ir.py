@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from .. import progress
 from ..bind import ops_where
 from ..ir import Tensor
 from ..passes import fusion
@@ -441,7 +442,7 @@ def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel; user
     names avoid ``reserved`` (the identifiers the target's renderer emits)."""
     pb = _ProgramBuilder(program, reserved)
-    kernels = [_lower_group(pb, g) for g in pb.sched.kernels]
+    kernels = [_lower_group(pb, g) for g in progress.each(pb.sched.kernels, "lowering kernel")]
     # a value is stored when it is a root or some later kernel loads it
     for k in kernels:
         low = k._lowerer
