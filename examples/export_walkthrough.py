@@ -142,7 +142,7 @@ def build_and_run_cuda_emulation(target: Path, graph, label: str):
     The example program runs one step on the inputs and parameters saved in data/ and
     prints every result (loss, new W, new b); they are checked against the interpreter.
     """
-    print(f"{label} on a GPU machine:  cd {target} && make && ./example")
+    print(f"{label} on a GPU machine:  cd {target} && make && ./example [BATCH]")
     if not make(target, "emulate", label=label):
         return "skipped"
     res = subprocess.run(["./example_emu"], cwd=target, capture_output=True, text=True,

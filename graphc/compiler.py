@@ -368,11 +368,32 @@ class Function:
         return self.draw()
 
     def export(self, directory: str, name: str = "model") -> list[str]:
-        """Write a standalone artefact to ``directory``; returns the paths written.
+        """Write a standalone artefact to ``directory`` (created if missing); returns the
+        paths written. It needs no graphc; which artefact depends on the backend:
 
-        For the NumPy backend: ``directory/name.py`` (imports only numpy) and
-        ``directory/name.npz`` (current parameter values); ``name.load()`` returns a
-        callable used exactly like this function.
+        * ``numpy``: ``name.py`` (imports only NumPy) and ``name.npz`` (the parameters'
+          current values); ``name.load()`` returns a callable used exactly like this
+          function (same inputs, outputs and parameter updates).
+        * ``c``: ``name.c`` and ``name.h`` (the kernels and the host entry point
+          ``graphc_<graph>_run``), a ``Makefile`` (``make`` builds ``libname.so``),
+          ``name_params.npz`` and ``name_loader.py``, whose ``load()`` returns a callable
+          used like this function (NumPy and ctypes only).
+        * ``cuda``: ``name.cu`` and ``name.h``, the headers ``graphc_cuda.h`` and
+          ``graphc_cuda_emu.h``, a ``Makefile`` (``make``: nvcc builds ``libname.so`` and
+          ``./example``; ``make emulate``: ``./example_emu``, the same ``.cu`` on the CPU
+          with a C++20 compiler), ``example_main.cpp`` and its data: one raw file per input
+          and parameter, ``data/inputs_<input>.bin`` and ``data/params_<param>.bin`` (values
+          in C order, no header). The example runs one call on them and prints every
+          result; ``./example 256`` runs it with run-time size 256 instead of the exported
+          one (the inputs' rows repeated).
+
+        >>> import os, tempfile
+        >>> import graphc as gc
+        >>> x = gc.placeholder("x", (None, 3))
+        >>> f = gc.compile(gc.sum(gc.exp(x) * 2))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     sorted(os.path.basename(p) for p in f.export(os.path.join(d, "out"), "model"))
+        ['model.npz', 'model.py']
         """
         if not isinstance(name, str) or not name.isidentifier():
             raise GraphcError(f"export: name must be a Python identifier, got {name!r}")
