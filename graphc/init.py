@@ -33,7 +33,7 @@ __all__ = ["zeros", "ones", "calculate_gain", "fans", "xavier_uniform", "xavier_
 
 def _shape(shape, what: str) -> tuple[int, ...]:
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0
                for d in shape):
         raise ShapeError(f"{what}: shape must be non-negative ints, got {shape!r} "
                          f"({user_location()})")

@@ -104,14 +104,15 @@ _active = threading.local()
 @contextlib.contextmanager
 def phase(text: str, *, delay_s: float | None = None) -> Iterator[None]:
     """Show ``text`` on stderr's progress line while the block runs (if it is slow)."""
-    line: Line | None = getattr(_active, "line", None)
-    outermost = line is None
-    if outermost:
+    active: Line | None = getattr(_active, "line", None)
+    outermost = active is None
+    if active is None:
         stream = sys.stderr
         if not enabled(stream):
             yield
             return
-        line = _active.line = Line(stream, DELAY_S if delay_s is None else delay_s)
+        active = _active.line = Line(stream, DELAY_S if delay_s is None else delay_s)
+    line: Line = active
     line.push(text)
     try:
         yield

@@ -48,7 +48,7 @@ def _dims(shape, what: str) -> tuple:
         shape = (shape,)
     dims = []
     for d in shape:
-        if isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0:
+        if isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0:
             dims.append(int(d))
         elif isinstance(d, str):
             dims.append(d)
@@ -82,7 +82,7 @@ class _Stream:
         if seed is None:
             seed = next(_default_seeds)
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) \
-                or not 0 <= seed < 2 ** 32:
+                or not 0 <= int(seed) < 2 ** 32:
             raise UsageError(f"{what}: seed must be an int in [0, 2**32), got {seed!r} "
                              f"({user_location()})")
         self.seed = int(seed)

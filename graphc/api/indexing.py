@@ -84,17 +84,24 @@ def getitem(x, index) -> Tensor:
                 raise ShapeError(f"indexing {format_shape(x.dims)}: axis {axis} has a size "
                                  f"known only at run time, so it can only be taken whole "
                                  f"(:), not {k!r} ({user_location()})")
-            starts.append(0), steps.append(1), dims.append(d), out_dims.append(d)
+            starts.append(0)
+            steps.append(1)
+            dims.append(d)
+            out_dims.append(d)
         elif isinstance(k, slice):
             start, stop, step = k.indices(d)
             n = len(range(start, stop, step))
-            starts.append(start if n else 0), steps.append(step), dims.append(n)
+            starts.append(start if n else 0)
+            steps.append(step)
+            dims.append(n)
             out_dims.append(n)
         else:
             if not -d <= k < d:
                 raise ShapeError(f"indexing {format_shape(x.dims)}: index {k} is out of "
                                  f"bounds for axis {axis} of size {d} ({user_location()})")
-            starts.append(int(k) % d), steps.append(1), dims.append(1)
+            starts.append(int(k) % d)
+            steps.append(1)
+            dims.append(1)
         axis += 1
     return reshape(slice_node(x, starts, steps, dims), tuple(out_dims))
 

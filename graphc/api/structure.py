@@ -19,7 +19,7 @@ def normalize_axes(x: Tensor, axis, what: str) -> tuple:
     raw = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     out = []
     for a in raw:
-        if not isinstance(a, numbers.Integral) or not -x.ndim <= a < x.ndim:
+        if not isinstance(a, numbers.Integral) or not -x.ndim <= int(a) < x.ndim:
             raise ShapeError(f"{what}: axis {a!r} is out of range for shape "
                              f"{format_shape(x.dims)} ({user_location()})")
         a = int(a) % x.ndim
