@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import weakref
+from types import FrameType
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, Union
 
@@ -40,7 +41,7 @@ _inside_graphc: dict[str, bool] = {}  # co_filename -> is it graphc's own code (
 
 def user_location() -> str:
     """file:line of the innermost stack frame outside graphc (the user's code)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         inside = _inside_graphc.get(filename)

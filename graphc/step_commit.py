@@ -53,7 +53,6 @@ class holding:
     def __exit__(self, *exc) -> None:
         for lock in reversed(self.locks):
             lock.release()
-        return False
 
 
 class deferred_interrupts:
@@ -83,4 +82,3 @@ class deferred_interrupts:
             if self.pending:
                 self.pending = False
                 self.previous(signal.SIGINT, None)
-        return False

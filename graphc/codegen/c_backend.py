@@ -135,7 +135,7 @@ def numpy_blas() -> tuple:
     NumPy ships, or (None, None): matmuls then run the generated kernels."""
     if _BLAS:
         return _BLAS[0]
-    found = (None, None)
+    found: tuple = (None, None)
     try:
         libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
         for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):

@@ -278,7 +278,7 @@ def build(program, **options) -> CudaExecutable:
     if device not in ("gpu", "emulate"):
         raise GraphcError(f"backend='cuda': unknown device {device!r}; use 'gpu' (default) "
                           "or 'emulate' (the same CUDA code run on the CPU)")
-    lang = "cuda-emulate" if device == "emulate" else "cuda"
+    lang: toolchain.Lang = "cuda-emulate" if device == "emulate" else "cuda"
     toolchain.require(lang)
     pir, source = render_source(program)
     try:

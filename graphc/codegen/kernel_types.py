@@ -14,10 +14,14 @@ target text: each renderer spells it from its own per-op table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..passes import fusion
+
+if TYPE_CHECKING:  # base imports the IR types: the annotation only
+    from .base import Program
 
 
 _DTYPE_NAMES: dict = {}
@@ -210,7 +214,7 @@ class ProgramIR:
     sym_names: dict               # graph dim -> C name
     schedule: fusion.Schedule
     fused: list                   # per kernel: ops fused
-    program: object = None        # the codegen.base.Program lowered
+    program: Program = None  # type: ignore[assignment]  # set by lower(): the Program lowered
     param_nodes: list = field(default_factory=list)  # per params entry: its node (program
                                                       # params, then large constants)
     index_sites: list = field(default_factory=list)  # per data-index check (gather,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import numpy as np
 
@@ -184,8 +185,8 @@ def export_c(exe, directory: str, name: str, header: str, entry_prefix: str) -> 
     paths = [_write(directory, f"{name}.c", f'#include "{name}.h"\n' + src),
              _write(directory, f"{name}.h", header),
              _write(directory, "Makefile", C_MAKEFILE.format(name=name))]
-    np.savez(os.path.join(directory, f"{name}_params.npz"),
-             **{b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.param_nodes)})
+    values: dict[str, Any] = {b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.param_nodes)}
+    np.savez(os.path.join(directory, f"{name}_params.npz"), **values)
     paths.append(os.path.join(directory, f"{name}_params.npz"))
     paths.append(_write(directory, f"{name}_loader.py", LOADER.format(
         name=name, module=f"{name}_loader", prefix=entry_prefix, meta=_meta(pir),

@@ -26,6 +26,7 @@ import threading
 import types
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -518,7 +519,7 @@ class NumpyExecutable:
         npz = os.path.join(directory, f"{name}.npz")
         with open(py, "w", encoding="utf-8") as fh:
             fh.write(self.rendered.text)
-        keys = {}
+        keys: dict[str, Any] = {}
         names = self._param_keys()
         for p, key in names:
             keys[key] = np.asarray(p.state.value)
