@@ -104,12 +104,12 @@ def cmd_grad(args) -> int:
     if point:
         feeds = {f.variables[n]: np.float64(v) for n, v in point.items()}
         values = gc.evaluate(list(grads), feeds)
-    for k, (name, e) in enumerate(zip(wrt, formulas)):
+    for k, (name, derivative) in enumerate(zip(wrt, formulas)):
         if args.latex:
             line = f"\\frac{{\\partial f}}{{\\partial {sympy.latex(sympy.Symbol(name))}}} = " \
-                   f"{sympy.latex(e)}"
+                   f"{sympy.latex(derivative)}"
         else:
-            line = f"d/d{name} = {e}"
+            line = f"d/d{name} = {derivative}"
         if values is not None:
             at = ", ".join(f"{n}={v:g}" for n, v in point.items())
             line += f"    (= {float(values[k]):.10g} at {at})"
@@ -157,6 +157,8 @@ def load_script(path: str) -> ScriptGraph:
 
     name = "graphc_user_" + "".join(c if c.isalnum() else "_" for c in p.stem)
     spec = importlib.util.spec_from_file_location(name, str(p.resolve()))
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(p.resolve().parent))  # so the script can import its neighbours
     try:

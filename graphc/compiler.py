@@ -220,7 +220,7 @@ class Function:
         with progress.phase(f"generating {backend} code"):
             self._exe = backend_builder(backend)(self.program)
         self._constraints = _size_constraints(order) if symbolic else []
-        self._dim_source = {}
+        self._dim_source: dict = {}
         for p in self.inputs:
             for axis, d in enumerate(p.dims):
                 if isinstance(d, str):
@@ -258,7 +258,8 @@ class Function:
                 if id(p) in given:
                     raise FeedError(f"input {k!r} given both by position and by keyword")
                 given[id(p)] = v
-        arrays, bindings = [], {}
+        arrays: list = []
+        bindings: dict = {}
         for p in self.inputs:
             if id(p) not in given:
                 raise FeedError(f"missing input {p.name!r} (shape {format_shape(p.dims)}, "
@@ -426,7 +427,7 @@ class Function:
         s = self.stats
         lines = [repr(self),
                  f"  nodes: {s['nodes_before']} -> {s['nodes_after']} after optimization",
-                 f"  params: {', '.join(p.name for p in self.params) or '-'}"]
+                 f"  params: {', '.join(str(p.name) for p in self.params) or '-'}"]
         if s["passes"]:
             lines.append("  passes: " + ", ".join(
                 f"{p.name} {p.nodes_before}->{p.nodes_after}" for p in s["passes"]))

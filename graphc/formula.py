@@ -22,7 +22,7 @@ import ast
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from . import api, nn
 from .bind import OPS
@@ -42,7 +42,7 @@ class FormulaError(GraphcError, ValueError):
     """A formula that is not in the accepted grammar (reported before anything is built)."""
 
 
-def _functions() -> dict[str, tuple[int, object]]:
+def _functions() -> dict[str, tuple[int, Callable[..., Tensor]]]:
     """name -> (number of arguments, builder): every elementwise primitive spelled as a
     function (not an operator) and taking only tensors, read from the op declarations, plus
     a few composites; ``max``/``min`` are the two-argument maximum/minimum, as in SymPy."""

@@ -98,7 +98,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         if not isinstance(slope, numbers.Real) or isinstance(slope, bool):
             raise UsageError(f"calculate_gain: negative slope {slope!r} is not a number "
                              f"({user_location()})")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + float(slope) ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise UsageError(f"calculate_gain: unknown nonlinearity {nonlinearity!r} "

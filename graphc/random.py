@@ -46,7 +46,7 @@ def _dims(shape, what: str) -> tuple:
         return shape.dims
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
-    dims = []
+    dims: list[int | str] = []
     for d in shape:
         if isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0:
             dims.append(int(d))
@@ -145,11 +145,11 @@ def randint(shape, low, high, dtype="int64", seed=None) -> Tensor:
     [3, 4, 5, 6]
     """
     if not (isinstance(low, numbers.Integral) and isinstance(high, numbers.Integral)
-            and 0 < high - low <= 2 ** 24):
+            and 0 < int(high) - int(low) <= 2 ** 24):
         raise UsageError(f"randint: need ints low < high with high - low <= 2**24, got "
                          f"{low!r}, {high!r} ({user_location()})")
     u = _Stream(seed, "randint").uniform(_dims(shape, "randint"), "float64")
-    return cast(u * float(high - low), dtype) + int(low)   # u >= 0: the cast is the floor
+    return cast(u * float(int(high) - int(low)), dtype) + int(low)   # u >= 0: the cast is the floor
 
 
 def counter_updates(roots, pairs) -> list[tuple[Tensor, Tensor]]:

@@ -97,7 +97,7 @@ def placeholder(name: str, shape: Sequence = (), dtype="float32") -> Tensor:
     uid = fresh_uid()
     if isinstance(shape, (int, str)) or shape is None:
         shape = (shape,)
-    dims = []
+    dims: list[int | str] = []
     for axis, d in enumerate(shape):
         if d is None:
             dims.append(f"?{uid}.{axis}")

@@ -72,7 +72,10 @@ def getitem(x, index) -> Tensor:
     ((None, 4), (None, 5, 2), (None, 1, 2))
     """
     (x,) = lift([x])
-    starts, steps, dims, out_dims = [], [], [], []
+    starts: list[int] = []
+    steps: list[int] = []
+    dims: list[int | str] = []
+    out_dims: list[int | str] = []
     axis = 0
     for k in _expand_index(x, index):
         if k is None:
@@ -211,7 +214,8 @@ def concatenate(tensors, axis=0) -> Tensor:
                              f" must agree except on axis {axis}, which must have a known size "
                              f"({user_location()})")
     total = builtins.sum(t.dims[axis] for t in tensors)
-    out, at = None, 0
+    out: Tensor | None = None
+    at = 0
     for t in tensors:
         n = t.dims[axis]
         lo = [at if k == axis else 0 for k in range(t.ndim)]
@@ -219,6 +223,7 @@ def concatenate(tensors, axis=0) -> Tensor:
         part = pad_node(t, lo, hi)
         out = part if out is None else add(out, part)
         at += n
+    assert out is not None  # tensors is not empty (checked above)
     return out
 
 

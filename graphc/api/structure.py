@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+from typing import Protocol
 
 import numpy as np
 
@@ -13,7 +14,17 @@ from .data import DEFAULT_FLOAT, apply, check_dtype, element_count, lift
 from .elementwise import cast, neg
 
 
-def normalize_axes(x: Tensor, axis, what: str) -> tuple:
+class Shaped(Protocol):
+    """What axis checks read: a Tensor, or a stand-in of a given rank."""
+
+    @property
+    def ndim(self) -> int: ...
+
+    @property
+    def dims(self) -> tuple: ...
+
+
+def normalize_axes(x: Shaped, axis, what: str) -> tuple:
     if axis is None:
         return tuple(range(x.ndim))
     raw = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
@@ -116,7 +127,7 @@ def reshape(x, shape) -> Tensor:
         if len(rest) == 0:
             if known_t == 0 or known_x % known_t:
                 raise bad
-            fill = known_x // known_t
+            fill: int | str = known_x // known_t
         elif len(rest) == 1 and known_x == known_t:
             fill = rest[0]
         else:
@@ -131,7 +142,7 @@ def reshape(x, shape) -> Tensor:
 
 def _target_dims(shape, what: str, x: Tensor) -> list:
     """A user's target shape as dims: ints (NumPy ints too) stay, strings are named dims."""
-    out = []
+    out: list[int | str | None] = []
     for d in shape:
         if isinstance(d, numbers.Integral) and not isinstance(d, bool):
             out.append(int(d))

@@ -44,7 +44,8 @@ def render_host(pir: ProgramIR, d=C) -> str:
     the dialect ``d`` uses BLAS, ``<prefix>_set_blas``)."""
     pre = prefix(pir)
     ws_lines, where = workspace_layout(pir)
-    out, plans = [], {}
+    out: list[str] = []
+    plans: dict = {}
     if d.blas:
         gemm_lines, plans = c_blas.workspace_lines(pir)
         ws_lines = ws_lines + gemm_lines

@@ -90,7 +90,7 @@ def explain_compile_error(err: CompileError, source: str, pir: ProgramIR) -> Com
     for no in sorted({int(m) for m in re.findall(r"\.(?:c|cu):(\d+)", str(err))}):
         owner = max((s for s in starts if s <= no), default=None)
         k = starts[owner] if owner is not None else None
-        if owner is not None and not any(ln.startswith("}") for ln in lines[owner - 1:no - 1]):
+        if k is not None and owner is not None and not any(ln.startswith("}") for ln in lines[owner - 1:no - 1]):
             places.append(f"kernel {k.name}")
             buffers += k.buffers_read() + k.buffers_written()
         else:

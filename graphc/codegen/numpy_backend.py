@@ -176,10 +176,10 @@ def render(program: Program) -> Rendered:
     leaves = inputs + params + extra_params
     const_nodes = [n for n in order if n.op == "constant" and n.attr("value").array.ndim]
     inner = [n for n in order if n.op not in LEAVES or n.op == "shape_size"]
-    out_pos = {}
+    out_pos: dict[int, int] = {}
     for k, o in enumerate(program.outputs):
         out_pos.setdefault(id(o), k)
-    upd_pos = {}
+    upd_pos: dict[int, int] = {}
     for k, u in enumerate(program.updates):
         upd_pos.setdefault(id(u), k)
     raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]

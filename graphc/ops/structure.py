@@ -127,8 +127,8 @@ declare(OpDef(name="reshape", arity=1, kind="shape", sizes=True,
               jvp=lambda n, t: reshape_node(t[0], n.dims), cost=0))
 declare(OpDef(name="transpose", arity=1, kind="shape",
               impl=lambda x, perm: np.transpose(x, perm), shape=_transpose_shape,
-              vjp=lambda n, g: [broadcast_node(scalar_source(g), n.inputs[0].dims)
-                                if scalar_source(g) is not None else
+              vjp=lambda n, g: [broadcast_node(s, n.inputs[0].dims)
+                                if (s := scalar_source(g)) is not None else
                                 transpose_node(g, np.argsort(n.attr("perm")).tolist())],
               jvp=lambda n, t: transpose_node(t[0], n.attr("perm")), cost=0))
 declare(OpDef(name="broadcast_to", arity=1, kind="shape", sizes=True,
