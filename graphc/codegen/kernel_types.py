@@ -126,7 +126,7 @@ class Phase:
 
     op: str          # sum | max
     block: Block
-    value: str
+    value: str | Literal  # a variable's name, or a constant
     result: str      # the row scalar's variable name
     dtype: str
 
@@ -142,8 +142,8 @@ class KernelIR:
     epilogue: Block = field(default_factory=Block)
     a: Block | None = None                      # matmul: A at (batch, i, k)
     b: Block | None = None                      # matmul: B at (batch, k, j)
-    a_value: str = ""
-    b_value: str = ""
+    a_value: str | Literal = ""  # matmul: A's operand (a variable's name, or a constant)
+    b_value: str | Literal = ""
     acc: str = "acc"
     acc_dtype: str = "float32"
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
