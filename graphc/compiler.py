@@ -302,7 +302,7 @@ class Function:
             return self._run(arrays, bindings)
 
     def _run(self, arrays, bindings):
-        params = [p.state.value for p in self.params]
+        params = [p.state.value for p in self.params]  # type: ignore[union-attr]  # (per call: no checks) parameters have a state
         with np.errstate(all="ignore"):
             outs, new = self._exe(arrays, params, bindings)
         new = list(new)

@@ -244,12 +244,11 @@ class CudaRunner(NativeRunner):
 
 
 class CudaExecutable:
-    def __init__(self, program, pir, source: str, runner: CudaRunner | None, device: str):
+    def __init__(self, program, pir, source: str, runner: CudaRunner, device: str):
         self.program, self.pir, self.device = program, pir, device
         self.source = {f"{pir.name}.cu": source}
         self.runner = runner
-        if runner is not None:
-            runner.n_updates = len(program.updates)
+        runner.n_updates = len(program.updates)
         self.stats = {**kernel_stats(pir), "device": device}
 
     def __call__(self, inputs, params, bindings):

@@ -369,7 +369,7 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> tuple[KernelIR, _Lower
         # A: (..., M, K) or (K,);  B: (..., K, N) or (K,)
         out_nb = n - (a.ndim > 1) - (b.ndim > 1)   # batch axes of the output
         def operand_map(t, is_a):
-            m = [None] * t.ndim
+            m: list[int | None] = [None] * t.ndim
             if t.ndim == 1:
                 m[0] = kax
                 return tuple(m)

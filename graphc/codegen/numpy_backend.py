@@ -472,7 +472,7 @@ class NumpyExecutable:
         self.module = _load_module(r.text, f"<graphc:{self.name}.py>")
         self.module.CONST.update(r.consts)
         self._ws: OrderedDict = OrderedDict()
-        self._last_sizes = None
+        self._last_sizes: tuple | None = None
         self._lock = threading.Lock()   # the scratch buffers serve one call at a time
         self.stats = {
             "backend": "numpy",

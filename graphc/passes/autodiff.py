@@ -303,6 +303,7 @@ def jvp(y, wrt, tangents):
             if out.dims != n.dims:
                 out = A.broadcast_to(out, n.dims)
         else:
+            assert op.jvp is not None  # every differentiable op declares partials or a jvp
             out = op.jvp(n, ins)
             if out is None:
                 continue
