@@ -26,6 +26,7 @@ import threading
 import types
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -175,15 +176,14 @@ def render(program: Program) -> Rendered:
     leaves = inputs + params + extra_params
     const_nodes = [n for n in order if n.op == "constant" and n.attr("value").array.ndim]
     inner = [n for n in order if n.op not in LEAVES or n.op == "shape_size"]
-    out_pos = {}
+    out_pos: dict[int, int] = {}
     for k, o in enumerate(program.outputs):
         out_pos.setdefault(id(o), k)
-    upd_pos = {}
+    upd_pos: dict[int, int] = {}
     for k, u in enumerate(program.updates):
         upd_pos.setdefault(id(u), k)
     raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]
-    for n in const_nodes:
-        raw.append("C")
+    raw += ["C"] * len(const_nodes)
     for k, n in enumerate(inner):
         if id(n) in out_pos:
             raw.append(f"out{out_pos[id(n)]}")
@@ -472,7 +472,7 @@ class NumpyExecutable:
         self.module = _load_module(r.text, f"<graphc:{self.name}.py>")
         self.module.CONST.update(r.consts)
         self._ws: OrderedDict = OrderedDict()
-        self._last_sizes = None
+        self._last_sizes: tuple | None = None
         self._lock = threading.Lock()   # the scratch buffers serve one call at a time
         self.stats = {
             "backend": "numpy",
@@ -519,7 +519,7 @@ class NumpyExecutable:
         npz = os.path.join(directory, f"{name}.npz")
         with open(py, "w", encoding="utf-8") as fh:
             fh.write(self.rendered.text)
-        keys = {}
+        keys: dict[str, Any] = {}
         names = self._param_keys()
         for p, key in names:
             keys[key] = np.asarray(p.state.value)
