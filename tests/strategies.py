@@ -219,6 +219,8 @@ def _apply(step: Step, pool, dtype) -> gc.Tensor:
         return args[0] @ args[1]
     if step.fn == "[]":
         return args[0][args[1]]
+    if step.fn.startswith("at."):   # x.at[idx].multiply/min/max(v): a scatter's combines
+        return getattr(args[0].at[args[1]], step.fn[3:])(args[2])
     return getattr(gc, step.fn)(*args, **kwargs)
 
 
@@ -242,6 +244,8 @@ def _step_source(step: Step, dt: str) -> str:
         return f"{args[0]} @ {args[1]}"
     if step.fn == "[]":
         return f"{args[0]}[{args[1]}]"
+    if step.fn.startswith("at."):
+        return f"{args[0]}.at[{args[1]}].{step.fn[3:]}({args[2]})"
     return f"gc.{step.fn}({', '.join(args)})"
 
 
@@ -260,7 +264,7 @@ KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "t
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter_add", "random_uniform"}
+    "scatter", "random_uniform"}
 
 
 class _Drawer:
@@ -520,7 +524,11 @@ class _Drawer:
             rows = self.push("take", Ref(k), Ref(idx), axis)
             if draw(st.booleans()):
                 rows = self.push("mul", Ref(rows), draw(st.sampled_from([2.0, -0.5])))
-                self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
+                how = draw(st.sampled_from(["add", "multiply", "min", "max"]))
+                if how == "add" or axis != 0:
+                    self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
+                else:   # duplicates combined: the scatter's mul, min and max
+                    self.push(f"at.{how}", Ref(k), Ref(idx), Ref(rows))
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return

@@ -319,12 +319,12 @@ class CFamilyRenderer:
             at = " + ".join([offset(s.strides, ivars)] + [
                 var if stride == Mono(1) else f"{var}*{stride.c()}" for var, stride in s.gated])
             target = f"{s.buf}[{at}]"
-            stmt = (self.accumulate_store(target, self.operand(s.value)) if s.accumulate
-                    else f"{target} = {self.operand(s.value)};")
+            stmt = (self.accumulate_store(target, self.operand(s.value), s.accumulate)
+                    if s.accumulate else f"{target} = {self.operand(s.value)};")
             lines.append(indent + (f"if ({guard}) {stmt}" if guard else stmt))
         return lines
 
-    # an index read from data (gather, scatter_add), checked: an index out of range is
+    # an index read from data (gather, scatter), checked: an index out of range is
     # recorded (the host reports the first one after the call) and the nearest element read
     data_index_helpers = """\
 static int64_t gc_fault_site = -1, gc_fault_index = 0;
@@ -338,14 +338,21 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         """The C expression of a checked data index (``data_index_helpers``)."""
         return f"gc_checked_index({value}, {size}, {site})"
 
-    def accumulate_store(self, target: str, value: str) -> str:
-        """``target += value`` (a scatter_add's store; the CPU runs it serially)."""
-        return f"{target} += {value};"
+    def accumulate_store(self, target: str, value: str, combine: str) -> str:
+        """``target`` combined with ``value`` (a scatter's store; the CPU runs it serially):
+        ``+=``, ``*=``, or the min/max kept (a NaN wins, as ``np.minimum.at``)."""
+        if combine == "add":
+            return f"{target} += {value};"
+        if combine == "mul":
+            return f"{target} *= {value};"
+        better = "<" if combine == "min" else ">"
+        return f"if ({value} {better} {target} || {value} != {value}) {target} = {value};"
 
     def zero_fill(self, k: KernelIR) -> list:
-        """A scatter kernel's output set to zeros before its elements are added in."""
-        buf, size = k.zero_fill
-        return [f"    for (int64_t z = 0; z < {size.c()}; ++z) {buf}[z] = 0;"]
+        """A scatter kernel's output set to its combine's identity (0, 1, +-inf) before
+        its elements are combined in."""
+        buf, size, fill = k.zero_fill
+        return [f"    for (int64_t z = 0; z < {size.c()}; ++z) {buf}[z] = {self.operand(fill)};"]
 
     def reduction_frame(self, k: KernelIR, it: str) -> tuple:
         """What every reduction kernel starts with: (lines naming the sizes ``N<j>``, the
@@ -431,7 +438,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         for blk in (k.epilogue, k.body):
             for s in blk.stores:
                 target = s.buf + "".join(f"[{show(v)}]" for v, _ in s.gated)
-                assign = "+=" if s.accumulate else "="
+                assign = {"": "=", "add": "+=", "mul": "*=", "min": "min=",
+                          "max": "max="}[s.accumulate]
                 lines.append(f" *   {comment_text(f'{target} {assign} {show(s.value)}', COMMENT_LEN)}")
         lines.append(" */")
         return lines

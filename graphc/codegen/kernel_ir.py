@@ -20,6 +20,7 @@ import numpy as np
 
 from ..bind import ops_where
 from ..ir import Tensor
+from ..ops.gather import scatter_identity
 from ..passes import fusion
 from .kernel_types import (ONE, ZERO, Block, BufferRef, Instr, KernelIR, Literal, Mono, Phase,
                            ProgramIR, Store, dtype_name)
@@ -291,8 +292,11 @@ class _ProgramBuilder:
         raise AssertionError("root leaf not among the program's inputs/params")
 
     def index_site(self, node: Tensor) -> int:
-        """The number of the run-time index check of ``node`` (a gather or scatter_add)."""
+        """The number of the run-time index check of ``node`` (a gather or scatter)."""
         what = f"{node.op} (created at {node.location})"
+        source = node.inputs[0] if node.op == "gather" else None
+        if source is not None and source.name:   # the tensor indexed, when it has a name
+            what += f" reading {source.name!r}"
         if what not in self.index_sites:
             self.index_sites.append(what)
         return self.index_sites.index(what)
@@ -418,10 +422,11 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
 
 
 def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) -> None:
-    """A scatter_add over its updates' index space: each element is added into the
-    output at its index (``Store.accumulate``); the output is zeroed first (``zero_fill``).
-    Serial on the CPU, so duplicates sum in index order (deterministic); CUDA adds with
-    ``atomicAdd`` (duplicates sum in an unspecified order)."""
+    """A scatter over its updates' index space: each element is combined into the
+    output at its index (``Store.accumulate``: add, mul, min or max); the output is set
+    to the combine's identity first (``zero_fill``). Serial on the CPU, so duplicates
+    combine in index order (deterministic); CUDA combines with atomics (``atomicAdd``,
+    compare-and-swap loops for the others; sums and products in an unspecified order)."""
     (u, umap), (idx, imap) = fusion.scatter_maps(node)
     axis = node.attr("axis")
     value = low.value(u, umap)
@@ -432,9 +437,11 @@ def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR
     for j in range(node.ndim):
         if j != axis:
             ks[j if j < axis else j + idx.ndim - 1] = cs[j]
+    combine = node.attr("combine")
     k.body.stores.append(Store(buf.name, value, tuple(ks), gated=((at, cs[axis]),),
-                               accumulate=True))
-    k.zero_fill = (buf.name, buf.size())
+                               accumulate=combine))
+    k.zero_fill = (buf.name, buf.size(),
+                   Literal(scatter_identity(combine, node.dtype).item(), buf.dtype))
 
 
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:

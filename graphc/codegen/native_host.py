@@ -186,14 +186,20 @@ class NativeRunner:
         rc = self.run(c_pointers(ins), c_pointers(ps), c_pointers(res), c_sizes,
                       ctypes.c_void_p(ws.ctypes.data))
         if rc == INDEX_FAULT and self.index_fault is not None:
-            site_and_index = np.zeros(2, dtype=np.int64)
-            self.index_fault(site_and_index.ctypes.data)
-            site, index = (int(v) for v in site_and_index)
-            raise IndexError(f"{pir.index_sites[site]}: index {index} is out of bounds for "
-                             f"the axis it indexes")
+            self.raise_index_fault()
         if rc != 0:
             raise CompileError(f"generated code for {pir.name!r} failed (code {rc})")
         return self.collect(res, inputs, params)
+
+    def raise_index_fault(self):
+        """The ``IndexError`` of the first index out of range the last call recorded (the
+        op and where it was created, the index); nothing of the call is committed."""
+        site_and_index = np.zeros(2, dtype=np.int64)
+        self.index_fault(site_and_index.ctypes.data)
+        site, index = (int(v) for v in site_and_index)
+        what = self.pir.index_sites[site] if 0 <= site < len(self.pir.index_sites) else \
+            "a gather or scatter"
+        raise IndexError(f"{what}: index {index} is out of bounds for the axis it indexes")
 
     def collect(self, res, inputs, params):
         """Outputs and new parameter values from the results (copies where shared)."""

@@ -96,8 +96,8 @@ NUMPY_OPS: dict[str, Spelling] = {
     "slice": Spelling("_slice({0}, {starts}, {steps}, {shape})", "view", helper="_slice"),
     "pad": Spelling("_pad({0}, {lo}, {interior}, {fill}, {out})", "out", helper="_pad"),
     "gather": Spelling("_gather({0}, {1}, {axis}, {out})", "out", helper="_gather"),
-    "scatter_add": Spelling("_scatter_add({0}, {1}, {axis}, {out})", "out",
-                            helper="_scatter_add"),
+    "scatter": Spelling("_scatter({0}, {1}, {axis}, {combine}, {out})", "out",
+                        helper="_scatter"),
 }
 
 
@@ -167,13 +167,21 @@ def _gather(x, idx, axis, out):
 ''' + _INDEX_CHECK.format(size="x.shape[axis]", op="gather") + '''\
     np.take(x, idx, axis=axis, out=out)
 ''',
-    "_scatter_add": '''\
-def _scatter_add(u, idx, axis, out):
-    """out = zeros; out[..., idx[j], ...] += u[..., j, ...] (duplicates summed: np.add.at,
-    which NumPy 2 runs faster than a sort + reduceat; out is contiguous: views write it)."""
-''' + _INDEX_CHECK.format(size="out.shape[axis]", op="scatter_add") + '''\
-    out.fill(0)
+    "_scatter": '''\
+def _scatter(u, idx, axis, combine, out):
+    """out = the identity of combine; then out[..., idx[j], ...] (+ * min max)= u[..., j, ...]
+    with duplicates combined (np.add.at and its kin, which NumPy 2 runs faster than a
+    sort + reduceat; out is contiguous: views write it)."""
+''' + _INDEX_CHECK.format(size="out.shape[axis]", op="scatter") + '''\
+    ufunc = {"add": np.add, "mul": np.multiply, "min": np.minimum, "max": np.maximum}[combine]
+    if combine in ("add", "mul"):
+        out.fill(combine == "mul")
+    elif out.dtype.kind == "f":
+        out.fill(np.inf if combine == "min" else -np.inf)
+    else:
+        info = np.iinfo(out.dtype)
+        out.fill(info.max if combine == "min" else info.min)
     rows = u.reshape(out.shape[:axis] + (idx.size,) + out.shape[axis + 1:])
-    np.add.at(np.moveaxis(out, axis, 0), idx.reshape(-1), np.moveaxis(rows, axis, 0))
+    ufunc.at(np.moveaxis(out, axis, 0), idx.reshape(-1), np.moveaxis(rows, axis, 0))
 ''',
 }
