@@ -5,13 +5,16 @@ integers next to them) broadcast together; their result axes replace the indexed
 where those are adjacent, else they come first. One index tensor is one ``gather``
 along its axis (fused into the consumer's loads on C/CUDA); several are flattened
 (``ravel_multi_index`` into a reshaped ``x``) into one ``gather``. Negative indices
-wrap as in NumPy; an index still out of range is an ``IndexError`` at run time on the
-numpy backend (C and CUDA clamp it into the axis: memory-safe, but not an error).
+wrap as in NumPy; an index still out of range is an ``IndexError`` at run time on every
+backend, naming the op and where it was made (C records the first bad index; CUDA
+kernels set a device-side flag that the host reads after the call), and nothing of the
+call is committed.
 A boolean mask has a data-dependent shape and is refused: use ``gc.where``.
 
 ``x.at[idx].add(v)`` and friends (JAX's spelling) return a new tensor: the update is
-the transpose of ``x[idx]`` applied to ``v`` (a ``pad`` for basic slices, a
-``scatter_add`` for index tensors), so gradients flow to ``x`` and ``v``.
+the transpose of ``x[idx]`` applied to ``v`` (a ``pad`` for basic slices, a ``scatter``
+for index tensors, whose ``combine``, add, mul, min or max, joins duplicates), so
+gradients flow to ``x`` and ``v``.
 
 >>> import graphc as gc, numpy as np
 >>> E = gc.constant(np.arange(8.).reshape(4, 2))
@@ -33,7 +36,7 @@ from ..ir import Tensor, broadcast_dims, format_shape, user_location
 from ..ops import OPS
 from ..ops.gather import SCATTER_COMBINES, gather_node, scatter_node
 from .data import constant, lift
-from .elementwise import add, cast, div, greater, maximum, minimum, mul, where
+from .elementwise import add, cast, div, equal, greater, maximum, minimum, mul, sub, where
 from .indexing import getitem as basic_getitem
 from .structure import broadcast_to, normalize_axes, reshape, transpose
 
@@ -270,10 +273,9 @@ class IndexUpdate:
 
     Gradients: ``multiply``'s is zero-safe (a value's gradient is the product of ``x``
     and the other values, with no division by a zero). ``min``/``max``: the gradient
-    goes to the entries that attain the result; ties between values are split equally
-    among them (as JAX's scatter_min/max); a tie between ``x``'s element and the values
-    gives ``x`` half and the tied values the other half, shared (JAX: an equal share for
-    each; the same when a single value ties).
+    goes to the entries that attain the result, split equally between ties (``x``'s
+    element and every value aimed at it that attains it each get ``1/(k+1)`` of it), as
+    JAX's ``.at[].min/max`` gradients do.
 
     >>> import graphc as gc
     >>> x = gc.constant([1., 2., 3.])
@@ -318,6 +320,8 @@ class IndexUpdate:
         v = v if v.dims == y.dims else broadcast_to(v, y.dims)
         combined = scatter_node(v, plan.idx, plan.axis, plan.gathered.dims, combine)
         new = elementwise(plan.gathered, combined)
+        if combine != "mul" and x.dtype.kind == "f":
+            new = _share_ties(plan, v, combined, new)
         n = plan.gathered
         while n is not plan.viewed:   # back through the reshape/transpose (permutations)
             new = OPS[n.op].vjp(n, new)[0]
@@ -332,6 +336,19 @@ class IndexUpdate:
 
     def max(self, v) -> Tensor:
         return self._combine("max", v)
+
+
+def _share_ties(plan: _AdvancedPlan, v: Tensor, combined: Tensor, new: Tensor) -> Tensor:
+    """``new`` (x's element combined with the min/max of the values aimed at it), where
+    x's element ties with k of those values, written ``s * x + (1 - s) * combined`` with
+    ``s = 1 / (k + 1)``: the same value, and the gradient split equally between x and
+    the k values (JAX's rule; the scatter shares ``1 - s`` equally among the k)."""
+    xg, dt = plan.gathered, plan.gathered.dtype
+    attains = cast(equal(v, gather_node(combined, plan.idx, plan.axis)), dt)
+    ties = scatter_node(attains, plan.idx, plan.axis, xg.dims, "add")
+    share = div(1, add(ties, 1))
+    tied = where(greater(ties, 0), equal(xg, combined), greater(ties, 0))
+    return where(tied, add(mul(share, xg), mul(sub(1, share), combined)), new)
 
 
 class AtIndexer:
