@@ -13,7 +13,7 @@ from .errors import (BackendUnavailable, CompileError, DTypeError, EvalError, Fe
                      UsageError)
 from .ir import Tensor, to_dot, to_networkx, topo_order
 from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cross_entropy,
-                  div, equal, erf, erfc, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
+                  div, equal, erf, erfc, erfinv, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
                   log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg,
                   not_equal, one_hot, parameter, placeholder, pow, relu, reshape, sigmoid, sign,
                   sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,

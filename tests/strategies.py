@@ -252,7 +252,7 @@ def _step_source(step: Step, dt: str) -> str:
 # ---- drawing -----------------------------------------------------------------------------------
 
 UNARY = ["neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "abs", "sign", "log1p",
-         "expm1", "relu", "softplus", "square", "erf", "erfc"]
+         "expm1", "relu", "softplus", "square", "erf", "erfc", "erfinv"]
 BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
@@ -386,6 +386,8 @@ class _Drawer:
                 k = self.small(k)
             elif fn == "square":
                 k = self.small(k, 100)
+            elif fn == "erfinv":   # inside (-1, 1), clear of the poles
+                k = self.push("mul", Ref(self.push("tanh", Ref(k))), 0.9)
             self.push(fn, Ref(k))
         elif kind == "binary":
             fn = draw(st.sampled_from(BINARY))

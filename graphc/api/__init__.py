@@ -15,7 +15,7 @@ roll, moveaxis, swapaxes), ``methods``.
 from .. import ops  # noqa: F401  (declares the primitives: fills the registry bind reads)
 from .data import (DEFAULT_FLOAT, apply, check_dtype, constant, element_count, lift,
     parameter, placeholder, to_array)
-from .elementwise import (abs, add, asarray, cast, cos, div, equal, erf, erfc, exp,
+from .elementwise import (abs, add, asarray, cast, cos, div, equal, erf, erfc, erfinv, exp,
     expm1, greater, greater_equal, less, less_equal, log, log1p, maximum, minimum, mul,
     neg, not_equal, pow, sigmoid, sign, sin, softplus, sqrt, stop_gradient, sub, tanh,
     where)

@@ -62,6 +62,7 @@ NUMPY_OPS: dict[str, Spelling] = {
     "expm1": _ufunc("expm1", 1),
     "erf": Spelling("np.copyto({out}, erf({0}))", "out", helper="special"),
     "erfc": Spelling("np.copyto({out}, erfc({0}))", "out", helper="special"),
+    "erfinv": Spelling("np.copyto({out}, erfinv({0}))", "out", helper="special"),
     "stop_gradient": Spelling("{0}", "view"),
     "add": _ufunc("add", 2),
     "sub": _ufunc("subtract", 2),
@@ -146,7 +147,7 @@ def _sigmoid(x, out):
     e = np.exp(-np.abs(x))
     np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
 ''',
-    "special": embedded_source(special),   # erf, erfc without SciPy
+    "special": embedded_source(special),   # erf, erfc, erfinv without SciPy
     "philox": embedded_source(philox),     # random_uniform, the same bits as C and CUDA
     "_slice": '''\
 def _slice(x, starts, steps, shape):
