@@ -92,6 +92,8 @@ OP_CASES.update({
     "one_hot": ([((5,), "i"), ((5, 3), "s")], lambda i, x: gc.one_hot(i, 3, x.dtype) * x),
     "gather": ([((4, 3), "s"), ((None, 2), "i")],
                lambda x, i: gc.tanh(x[i - 2]) * x[:, [2, 0]].sum()),
+    # inside (-1, 1), tails included (0.95 * tanh reaches 0.95)
+    "erfinv": ([((2, 3), "s")], lambda x: gc.erfinv(gc.tanh(x * 2) * 0.95)),
     # every combine of the scatter primitive, duplicates included (i is in [0, 3))
     "scatter": ([((5, 3), "s"), ((None, 3), "s"), ((None,), "i")],
                 lambda x, u, i: gc.exp(x.at[i - 1].add(u * 2)) + x.at[1:3, ::2].add(x[:2, :2] * 3)
