@@ -19,7 +19,7 @@ from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cr
                   sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,
                   where)
 from .api import (concat, concatenate, expand_dims, flip, newaxis, pad, split, squeeze,
-                  gather, scatter, scatter_add, stack, take, take_along_axis)
+                  gather, check_index, scatter, scatter_add, stack, take, take_along_axis)
 from .api import (argmax, argmin, einsum, log_sigmoid, logaddexp, moveaxis, norm, repeat, roll,
                   std, swapaxes, tensordot, tile, var)
 from . import nn

@@ -92,6 +92,9 @@ OP_CASES.update({
     "one_hot": ([((5,), "i"), ((5, 3), "s")], lambda i, x: gc.one_hot(i, 3, x.dtype) * x),
     "gather": ([((4, 3), "s"), ((None, 2), "i")],
                lambda x, i: gc.tanh(x[i - 2]) * x[:, [2, 0]].sum()),
+    # labels computed in the graph, checked where computed (i is in [0, 3))
+    "check_index": ([((5,), "i"), ((5, 3), "s")],
+                    lambda i, x: gc.one_hot(gc.check_index(gc.where(i < 2, i + 1, 0), 3), 3, x.dtype) * x),
     # inside (-1, 1), tails included (0.95 * tanh reaches 0.95)
     "erfinv": ([((2, 3), "s")], lambda x: gc.erfinv(gc.tanh(x * 2) * 0.95)),
     # every combine of the scatter primitive, duplicates included (i is in [0, 3))

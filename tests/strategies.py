@@ -264,7 +264,7 @@ KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "t
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter", "random_uniform"}
+    "scatter", "random_uniform", "check_index"}
 
 
 class _Drawer:
@@ -535,6 +535,8 @@ class _Drawer:
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return
             lab = self.add_label_leaf(self.values[k].shape[:-1], t.dims[:-1], t.dims[-1])
+            if draw(st.booleans()):   # labels computed in the graph: a check_index
+                lab = self.push("add", Ref(lab), 0)
             self.push("cross_entropy", Ref(k), Ref(lab))
 
     def add_label_leaf(self, shape, dims, depth) -> int:

@@ -23,7 +23,7 @@ from .structure import (broadcast_to, matmul, max, mean, min, normalize_axes, on
     reshape, sum, transpose)
 from .indexing import (concat, concatenate, expand_dims, flip, newaxis, pad, split,
     squeeze, stack)
-from .advanced import gather, getitem, scatter, scatter_add, take, take_along_axis
+from .advanced import gather, getitem, check_index, scatter, scatter_add, take, take_along_axis
 from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, softmax,
     square)
 from .statistics import argmax, argmin, log_sigmoid, logaddexp, norm, std, var

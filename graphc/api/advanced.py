@@ -31,6 +31,7 @@ import math
 
 import numpy as np
 
+from ..bind import bind
 from ..errors import ShapeError, UsageError
 from ..ir import Tensor, broadcast_dims, format_shape, user_location
 from ..ops import OPS
@@ -143,6 +144,32 @@ def scatter_add(x, indices, updates, axis: int = 0) -> Tensor:
     array([5., 0., 3.], dtype=float32)
     """
     return scatter(x, indices, updates, axis, "add")
+
+
+def check_index(x, size: int, what: str | None = None) -> Tensor:
+    """``x`` itself, with every element required to lie in ``[0, size)`` when the graph
+    runs: out of range is an ``EvalError`` naming ``what`` (by default this call and
+    ``x``) and the value, on every backend (C and CUDA check it inside the kernels, as
+    gathers check their indices). ``cross_entropy`` puts one on labels computed in the
+    graph.
+
+    >>> import graphc as gc
+    >>> labels = gc.placeholder("labels", (None,), "int64")
+    >>> f = gc.compile(gc.check_index(labels + 1, 3))
+    >>> f(labels=[0, 1]).tolist()
+    [1, 2]
+    """
+    (x,) = lift([x])
+    if x.dtype.kind not in "iu":
+        raise UsageError(f"check_index: values must be integers, got {x.dtype} "
+                         f"({user_location()})")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise UsageError(f"check_index: size must be an int >= 0, got {size!r} "
+                         f"({user_location()})")
+    if what is None:
+        what = (f"check_index (created at {user_location()}) requires values in [0, {size}): "
+                f"the {x.op} created at {x.location}")
+    return bind("check_index", x, size=size, what=what)
 
 
 def take_along_axis(x, indices, axis: int) -> Tensor:

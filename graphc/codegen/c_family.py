@@ -50,6 +50,7 @@ OP_TEXT: dict[str, str] = {
     "erfc": "{erfc}({0})",
     "erfinv": "{erfinv}({0})",   # not in libm: gc_erfinv (ERFINV_TEXT)
     "stop_gradient": "{0}",
+    "check_index": "{0}",   # the value; kernel_ir lowers its check to a data_index
     "add": "({0} + {1})",
     "sub": "({0} - {1})",
     "mul": "({0} * {1})",

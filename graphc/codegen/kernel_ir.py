@@ -110,12 +110,15 @@ class _Lowerer:
         """The integer ``source`` at ``amap`` as an index into an axis of ``size``, checked
         (``data_index``: the renderer reports or clamps an index out of range; ``site``
         numbers the check, ``ProgramIR.index_sites`` says which op of the graph it is)."""
-        raw = self.value(source, amap)
+        return self.checked(self.value(source, amap), size, self.p.index_site(node))
+
+    def checked(self, raw, size, site: int) -> str:
+        """``raw`` checked to lie in ``[0, size)`` by run-time check number ``site``."""
         if isinstance(raw, Literal):   # a one-element constant index: a named integer
             raw = self.emit(Instr(self.fresh("ix"), "size", "int64",
                                   attrs={"size": Mono(int(raw.value))}))
         return self.emit(Instr(self.fresh("ix"), "data_index", "int64", (raw,),
-                               attrs={"size": size, "site": self.p.index_site(node)}))
+                               attrs={"size": size, "site": site}))
 
     def terminal(self, n: Tensor, amap: tuple) -> str | None:
         key = (id(n), amap)
@@ -173,6 +176,8 @@ class _Lowerer:
             fill = Literal(n.attr("fill"), dtype_name(n.dtype))
             return self.emit(Instr(self.fresh(), "where", dtype_name(n.dtype),
                                    (inside, args[0], fill)))
+        if n.op == "check_index":  # a value required in [0, size): a data index's check
+            return self.checked(args[0], Mono(n.attr("size")), self.p.value_site(n))
         if n.op in PASS_THROUGH or n.op == "gather":  # a gather is its operand's indexed load
             return args[0]
         if n.op == "one_hot":
@@ -268,7 +273,9 @@ class _ProgramBuilder:
         self.consts: list[BufferRef] = []
         self.temps: list[BufferRef] = []
         self.results: list[BufferRef] = []
-        self.index_sites: list[str] = []   # per data-index check: the op and where it was made
+        # per run-time check: ("index", the op and where it was made) for a gather's or a
+        # scatter's index, ("value", what is required) for a check_index
+        self.index_sites: list[tuple] = []
         self.root_sources = []
         for r in roots:
             if r.op in ops_where(kind="leaf"):
@@ -297,9 +304,16 @@ class _ProgramBuilder:
         source = node.inputs[0] if node.op == "gather" else None
         if source is not None and source.name:   # the tensor indexed, when it has a name
             what += f" reading {source.name!r}"
-        if what not in self.index_sites:
-            self.index_sites.append(what)
-        return self.index_sites.index(what)
+        return self._site(("index", what))
+
+    def value_site(self, node: Tensor) -> int:
+        """The number of the run-time check of ``check_index`` node ``node``."""
+        return self._site(("value", node.attr("what")))
+
+    def _site(self, site: tuple) -> int:
+        if site not in self.index_sites:
+            self.index_sites.append(site)
+        return self.index_sites.index(site)
 
     def mono(self, d) -> Mono:
         if isinstance(d, str):

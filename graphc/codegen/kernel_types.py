@@ -215,8 +215,10 @@ class ProgramIR:
     program: object = None        # the codegen.base.Program lowered
     param_nodes: list = field(default_factory=list)  # per params entry: its node (program
                                                       # params, then large constants)
-    index_sites: list = field(default_factory=list)  # per data-index check (gather,
-                                                      # scatter): "op (created at ...)"
+    index_sites: list = field(default_factory=list)  # per run-time check: ("index", "op
+                                                      # (created at ...)") of a gather or
+                                                      # scatter, ("value", what) of a
+                                                      # check_index
 
     @property
     def sym_order(self) -> list:

@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-from ..errors import CompileError
+from ..errors import CompileError, EvalError
 from ..passes.memory import Step, Value, plan_memory
 from .kernel_types import BufferRef, ProgramIR
 from .naming import Scope, sanitize_names
@@ -193,12 +193,15 @@ class NativeRunner:
 
     def raise_index_fault(self):
         """The ``IndexError`` of the first index out of range the last call recorded (the
-        op and where it was created, the index); nothing of the call is committed."""
+        op and where it was created, the index), or the ``EvalError`` of a value a
+        ``check_index`` refused; nothing of the call is committed."""
         site_and_index = np.zeros(2, dtype=np.int64)
         self.index_fault(site_and_index.ctypes.data)
         site, index = (int(v) for v in site_and_index)
-        what = self.pir.index_sites[site] if 0 <= site < len(self.pir.index_sites) else \
-            "a gather or scatter"
+        kind, what = self.pir.index_sites[site] if 0 <= site < len(self.pir.index_sites) \
+            else ("index", "a gather or scatter")
+        if kind == "value":   # a check_index (cross_entropy's labels computed in the graph)
+            raise EvalError(f"{what} holds {index}")
         raise IndexError(f"{what}: index {index} is out of bounds for the axis it indexes")
 
     def collect(self, res, inputs, params):

@@ -97,6 +97,7 @@ NUMPY_OPS: dict[str, Spelling] = {
     "slice": Spelling("_slice({0}, {starts}, {steps}, {shape})", "view", helper="_slice"),
     "pad": Spelling("_pad({0}, {lo}, {interior}, {fill}, {out})", "out", helper="_pad"),
     "gather": Spelling("_gather({0}, {1}, {axis}, {out})", "out", helper="_gather"),
+    "check_index": Spelling("_check_index({0}, {size}, {what})", "view", helper="_check_index"),
     "scatter": Spelling("_scatter({0}, {1}, {axis}, {combine}, {out})", "out",
                         helper="_scatter"),
 }
@@ -167,6 +168,19 @@ def _gather(x, idx, axis, out):
     """np.take(x, idx, axis) into out, indices checked."""
 ''' + _INDEX_CHECK.format(size="x.shape[axis]", op="gather") + '''\
     np.take(x, idx, axis=axis, out=out)
+''',
+    "_check_index": '''\
+class CheckIndexError(ValueError):
+    """A value a check_index refused (graphc raises it as its EvalError)."""
+
+
+def _check_index(x, size, what):
+    """x itself, each element required in [0, size) (labels computed in the graph)."""
+    bad = (x < 0) | (x >= size)
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0]) if np.ndim(x) else ()
+        raise CheckIndexError(f"{what} holds {np.asarray(x)[index]} at index {index}")
+    return x
 ''',
     "_scatter": '''\
 def _scatter(u, idx, axis, combine, out):

@@ -1,0 +1,32 @@
+"""Run-time requirements inside the graph: ``check_index(x, size, what)`` is ``x`` itself,
+and an element outside ``[0, size)`` is an error when the graph runs, naming ``what``
+(cross_entropy's labels computed in the graph; fed labels are checked on the host
+before any backend runs, see ``graphc.value_checks``). Every backend checks it: the
+reference and NumPy raise ``EvalError`` with the first bad value and its index; C and
+CUDA lower it to the same checked index as a gather's (``data_index``: C records the
+first bad value, CUDA kernels set a device-side flag) and the host raises
+``EvalError`` after the call, which commits nothing.
+
+>>> import numpy as np
+>>> _check_index_impl(np.array([0, 2]), size=3, what="labels in [0, 3)")
+array([0, 2])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import EvalError
+from .elementwise import elementwise
+
+
+def _check_index_impl(x, size, what):
+    bad = (x < 0) | (x >= size)
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0]) if np.ndim(x) else ()
+        raise EvalError(f"{what} holds {np.asarray(x)[index]} at index {index}")
+    return x
+
+
+elementwise(name="check_index", arity=1, impl=_check_index_impl, partials=lambda n: [None],
+            sympy=lambda a: a, differentiable=False, cost=1,
+            doc="x itself; an element outside [0, size) is an error at run time naming what")
