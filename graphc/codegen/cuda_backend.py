@@ -173,8 +173,8 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
     out.append("    if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;")
     # a failed call (-1, or GC_INDEX_FAULT) returns before any result is downloaded or
     # any update becomes a resident parameter: the parameters are unchanged
-    out.append(f"    {{ const int rc = {pre}_run_device(gc_in, gc_par, gc_res, sizes, gc_ws); "
-               "if (rc != 0) return rc; }")
+    out.append(f"    {{ const int gc_rc = {pre}_run_device(gc_in, gc_par, gc_res, sizes, gc_ws); "
+               "if (gc_rc != 0) return gc_rc; }")
     for b in pir.results:
         out.append(f"    GC_CHECK(gcMemcpyDtoH(results[{b.index}], gc_res[{b.index}], {_bytes(b)}));")
     # updates: the new values become the resident parameters (after every kernel ran)

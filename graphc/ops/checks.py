@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import EvalError
+from ..errors import DTypeError, EvalError, ShapeError
+from ..ir import format_shape
 from .elementwise import elementwise
 
 
@@ -27,6 +28,24 @@ def _check_index_impl(x, size, what):
     return x
 
 
-elementwise(name="check_index", arity=1, impl=_check_index_impl, partials=lambda n: [None],
-            sympy=lambda a: a, differentiable=False, cost=1,
-            doc="x itself; an element outside [0, size) is an error at run time naming what")
+_CHECK_INDEX = elementwise(
+    name="check_index", arity=1, impl=_check_index_impl, partials=lambda n: [None],
+    sympy=lambda a: a, differentiable=False, cost=1,
+    doc="x itself; an element outside [0, size) is an error at run time naming what")
+_elementwise_rule = _CHECK_INDEX.shape
+
+
+def _check_index_shape(inputs, attrs):
+    (x,) = inputs
+    if x.dtype.kind not in "iu":
+        raise DTypeError(f"check_index: values must be integers, got {x.dtype} of shape "
+                         f"{format_shape(x.dims)}")
+    size, what = attrs.get("size"), attrs.get("what")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0 \
+            or not isinstance(what, str):
+        raise ShapeError(f"check_index: needs size (an int >= 0) and what (a string), got "
+                         f"size={size!r}, what={what!r}")
+    return _elementwise_rule(inputs, attrs)
+
+
+object.__setattr__(_CHECK_INDEX, "shape", _check_index_shape)
