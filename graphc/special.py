@@ -218,7 +218,7 @@ def erfinv(x):
 
     >>> import numpy as np
     >>> erfinv(np.array([0.0, 0.5, -0.999, 1.0])).round(6).tolist()
-    [0.0, 0.476936, -2.326753, inf]
+    [0.0, 0.476936, -2.326754, inf]
     >>> float(erf(erfinv(0.3)))
     0.3
     """
