@@ -7,8 +7,9 @@ x[..., idx[j], ...]`` with ``idx`` of any shape (its axes replace ``axis``).
 included: ``add`` sums them (``np.add.at``; gather's vector-Jacobian product, and
 gather is its), ``mul`` multiplies, ``min``/``max`` keep the extreme
 (``np.multiply.at``, ``np.minimum.at``, ``np.maximum.at``): what ``x.at[idx]``'s
-``add``, ``multiply``, ``min`` and ``max`` combine with ``x``. Both take indices already in ``[0, size)``: the API
-(``graphc.api.advanced``) wraps negative indices as NumPy does before binding them.
+``add``, ``multiply``, ``min`` and ``max`` combine with ``x``. Both take indices already
+in ``[0, size)``: the API (``graphc.api.advanced``) wraps negative indices as NumPy does
+before binding them.
 An index out of range is an ``IndexError`` in the reference implementation.
 
 >>> import numpy as np
