@@ -275,7 +275,7 @@ def _advanced_plan(x: Tensor, entries: list) -> _AdvancedPlan:
 def scatter_into(x: Tensor, index, v) -> Tensor:
     """Zeros of ``x``'s shape with ``v`` (broadcast to ``x[index]``'s shape) added where
     ``x[index]`` reads: the transpose of the indexing, applied to ``v`` (pads for basic
-    slices, ``scatter_add`` for index arrays; duplicate indices sum)."""
+    slices, a ``scatter`` (add) for index arrays; duplicate indices sum)."""
     y = getitem(x, index)
     (v,) = lift([v])
     g = v if v.dtype == x.dtype else cast(v, x.dtype)
