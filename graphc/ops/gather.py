@@ -97,6 +97,9 @@ def _scatter_shape(inputs, attrs):
     if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < len(shape):
         raise ShapeError(f"scatter: axis must be an int in [0, {len(shape)}) for "
                          f"{format_shape(shape)}, got {axis!r}")
+    if u.dtype.kind == "b" and attrs["combine"] != "add":
+        raise DTypeError(f"scatter: bool values cannot be combined with "
+                         f"{attrs['combine']!r}; cast them to int32 (or use gc.where)")
     if idx.dtype.kind not in "iu":
         raise DTypeError(f"scatter: indices must be integers, got {idx.dtype}")
     expected = shape[:axis] + idx.dims + shape[axis + 1:]
