@@ -537,7 +537,8 @@ def _collapse(k: KernelIR) -> None:
     if k.kind == "matmul":
         return
     pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
-    pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)}
+    pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)
+               if t.axis is not None}   # a constant term (axis None) pins no axis
     j = 0
     while j + 1 < len(k.dims):
         same_class = (j in k.reduce_axes) == (j + 1 in k.reduce_axes)
