@@ -13,13 +13,13 @@ from .errors import (BackendUnavailable, CompileError, DTypeError, EvalError, Fe
                      UsageError)
 from .ir import Tensor, to_dot, to_networkx, topo_order
 from .api import (abs, add, asarray, broadcast_to, cast, clip, constant, cos, cross_entropy,
-                  div, equal, erf, erfc, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
+                  div, equal, erf, erfc, erfinv, exp, expm1, greater, greater_equal, less, less_equal, log, log1p,
                   log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg,
                   not_equal, one_hot, parameter, placeholder, pow, relu, reshape, sigmoid, sign,
                   sin, softmax, softplus, sqrt, square, stop_gradient, sub, sum, tanh, transpose,
                   where)
 from .api import (concat, concatenate, expand_dims, flip, newaxis, pad, split, squeeze,
-                  gather, scatter_add, stack, take, take_along_axis)
+                  gather, check_index, scatter, scatter_add, stack, take, take_along_axis)
 from .api import (argmax, argmin, einsum, log_sigmoid, logaddexp, moveaxis, norm, repeat, roll,
                   std, swapaxes, tensordot, tile, var)
 from .api import (arange, diag, diagonal, eye, full, full_like, linspace, ones, ones_like,

@@ -50,7 +50,7 @@ def _functions() -> dict[str, tuple[int, Callable[..., Tensor]]]:
              if op.kind == "elementwise" and op.infix is None and op.shape is not None
              # cast needs a dtype, where a bool (formulas have no comparisons), and
              # stop_gradient would hide a derivative
-             and name not in ("cast", "where", "stop_gradient")}
+             and name not in ("cast", "where", "stop_gradient", "check_index")}
     table.update({"relu": (1, api.relu), "square": (1, api.square), "gelu": (1, nn.gelu),
                   "pow": (2, api.pow), "max": (2, api.maximum), "min": (2, api.minimum)})
     return dict(sorted(table.items()))

@@ -125,6 +125,11 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "interior": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
     "fill": ("a number", lambda v: isinstance(v, float)),
     "axis": ("an int", _is_int),
+    # scatter (x.at[...] updates): how duplicates combine
+    "combine": ("one of 'add', 'mul', 'min', 'max'", lambda v: v in ("add", "mul", "min", "max")),
+    # check_index (labels computed in the graph): the range [0, size), what requires it
+    "size": ("an int >= 0", lambda v: _is_int(v) and v >= 0),
+    "what": ("a string", lambda v: isinstance(v, str)),
 }
 
 

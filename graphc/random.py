@@ -12,8 +12,7 @@ a program that builds its graph in the same order draws the same numbers in ever
 process. Shapes are ints, run-time dims by name (``x.dims[0]``), or a tensor, whose
 shape is taken (``uniform(x)``). No gradient flows to the generator; ``mu + sigma *
 normal(...)`` differentiates in ``mu`` and ``sigma``. ``permutation`` and ``choice`` need
-a sort primitive and ``truncated_normal`` an inverse error function, which graphc does
-not have yet.
+a sort primitive, which graphc does not have yet.
 
 >>> import graphc as gc
 >>> u = gc.random.uniform((2, 3), seed=7)
@@ -30,7 +29,7 @@ import numbers
 
 import numpy as np
 
-from .api import cast, constant, cos, log1p, parameter, sqrt
+from .api import cast, constant, cos, erfinv, log1p, maximum, minimum, parameter, sqrt
 from .bind import bind
 from .errors import ShapeError, UsageError
 from .ir import Tensor, shape_dims, topo_order, user_location
@@ -38,7 +37,8 @@ from .ir import Tensor, shape_dims, topo_order, user_location
 DEFAULT_SEED = 2 ** 31          # seed=None: DEFAULT_SEED, DEFAULT_SEED + 1, ... in creation order
 _default_seeds = itertools.count(DEFAULT_SEED)
 
-__all__ = ["uniform", "normal", "bernoulli", "randint", "random_uniform", "DEFAULT_SEED"]
+__all__ = ["uniform", "normal", "truncated_normal", "bernoulli", "randint", "random_uniform",
+           "DEFAULT_SEED"]
 
 
 def _dims(shape, what: str) -> tuple:
@@ -124,6 +124,43 @@ def normal(shape, mean=0.0, std=1.0, dtype="float32", seed=None) -> Tensor:
     dims = _dims(shape, "normal")
     u1, u2 = s.uniform(dims, dtype), s.uniform(dims, dtype)
     z = sqrt(-2.0 * log1p(-u1)) * cos((2 * math.pi) * u2)   # 1 - u1 in (0, 1]: finite log
+    return mean + std * z if (mean, std) != (0.0, 1.0) else z
+
+
+def truncated_normal(shape, lower=-2.0, upper=2.0, mean=0.0, std=1.0, dtype="float32",
+                     seed=None) -> Tensor:
+    """Normal numbers truncated to ``(lower, upper)`` standard deviations, then
+    ``mean + std * z``: ``lower``/``upper`` bound the standard normal, as in
+    ``jax.random.truncated_normal`` (and TensorFlow's default of two deviations).
+
+    JAX's inverse-CDF method: ``z = sqrt(2) * erfinv(u)`` for ``u`` uniform in
+    ``[erf(lower/sqrt 2), erf(upper/sqrt 2))`` (one Philox uniform per number; the two
+    ends computed in float64 and rounded once), clipped into the open interval
+    ``(lower, upper)`` (its ends moved one ulp inward, as JAX does) in case rounding
+    reached an end. The uniforms are the same bits on every backend; erfinv is the same
+    algorithm on each (``graphc.special.erfinv``), so float32 numbers agree to the bit
+    and float64 ones to an ulp or two (libm's erf against graphc's own in NumPy).
+
+    >>> import graphc as gc
+    >>> z = gc.compile(gc.random.truncated_normal((100000,), -1.0, 2.0, seed=2))()
+    >>> bool(z.min() > -1.0), bool(z.max() < 2.0), round(float(z.mean()), 1)
+    (True, True, 0.2)
+    """
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise UsageError(f"truncated_normal: dtype must be a float dtype, got {dt.name} "
+                         f"({user_location()})")
+    if not (isinstance(lower, numbers.Real) and isinstance(upper, numbers.Real)
+            and -math.inf <= float(lower) < float(upper) <= math.inf):
+        raise UsageError(f"truncated_normal: need numbers lower < upper, got {lower!r}, "
+                         f"{upper!r} ({user_location()})")
+    from .special import erf   # the ends of u's range, in float64, rounded once
+    ends = erf(np.array([lower, upper], np.float64) / math.sqrt(2)).astype(dt)
+    u = _Stream(seed, "truncated_normal").uniform(_dims(shape, "truncated_normal"), dt)
+    u = float(ends[0]) + float(ends[1] - ends[0]) * u   # in dtype (weak Python floats)
+    z = math.sqrt(2) * erfinv(u)
+    inside = np.nextafter(np.array([lower, upper], dt), np.array([np.inf, -np.inf], dt))
+    z = minimum(maximum(z, float(inside[0])), float(inside[1]))
     return mean + std * z if (mean, std) != (0.0, 1.0) else z
 
 

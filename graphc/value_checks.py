@@ -5,8 +5,8 @@ silently wrong finite number).
 A composite records a requirement on a tensor with ``require_range``. The reference
 interpreter checks every node that has one as it computes it; a compiled ``Function``
 checks its inputs (placeholders) on the host before any backend runs, the same way for
-every backend. A requirement on a computed tensor (labels made inside the graph) is
-checked by the interpreter only.
+every backend. Labels computed inside the graph go through a ``check_index`` node
+instead (``graphc.ops.checks``), which every backend checks where it computes them.
 
 >>> import numpy as np, graphc as gc
 >>> labels = gc.placeholder("labels", (None,), "int32")

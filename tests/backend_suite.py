@@ -92,8 +92,15 @@ OP_CASES.update({
     "one_hot": ([((5,), "i"), ((5, 3), "s")], lambda i, x: gc.one_hot(i, 3, x.dtype) * x),
     "gather": ([((4, 3), "s"), ((None, 2), "i")],
                lambda x, i: gc.tanh(x[i - 2]) * x[:, [2, 0]].sum()),
-    "scatter_add": ([((5, 3), "s"), ((None, 3), "s"), ((None,), "i")],
-                    lambda x, u, i: gc.exp(x.at[i - 1].add(u * 2)) + x.at[1:3, ::2].add(x[:2, :2] * 3)),
+    # labels computed in the graph, checked where computed (i is in [0, 3))
+    "check_index": ([((5,), "i"), ((5, 3), "s")],
+                    lambda i, x: gc.one_hot(gc.check_index(gc.where(i < 2, i + 1, 0), 3), 3, x.dtype) * x),
+    # inside (-1, 1), tails included (0.95 * tanh reaches 0.95)
+    "erfinv": ([((2, 3), "s")], lambda x: gc.erfinv(gc.tanh(x * 2) * 0.95)),
+    # every combine of the scatter primitive, duplicates included (i is in [0, 3))
+    "scatter": ([((5, 3), "s"), ((None, 3), "s"), ((None,), "i")],
+                lambda x, u, i: gc.exp(x.at[i - 1].add(u * 2)) + x.at[1:3, ::2].add(x[:2, :2] * 3)
+                + x.at[i].multiply(u) + x.at[i + 2].min(u) * x.at[i, 1:].max(u[:, :2])),
     "shape_size": ([((None, 3), "s")], lambda x: gc.mean(x) * x),
     # a run-time dim, a call counter past 2**32 and a broadcast (index arithmetic per axis)
     "random_uniform": ([((None, 3), "s")], lambda x: gc.random_uniform(3, 5, x, x.dtype) * x

@@ -219,6 +219,8 @@ def _apply(step: Step, pool, dtype) -> gc.Tensor:
         return args[0] @ args[1]
     if step.fn == "[]":
         return args[0][args[1]]
+    if step.fn.startswith("at."):   # x.at[idx].multiply/min/max(v): a scatter's combines
+        return getattr(args[0].at[args[1]], step.fn[3:])(args[2])
     return getattr(gc, step.fn)(*args, **kwargs)
 
 
@@ -242,13 +244,15 @@ def _step_source(step: Step, dt: str) -> str:
         return f"{args[0]} @ {args[1]}"
     if step.fn == "[]":
         return f"{args[0]}[{args[1]}]"
+    if step.fn.startswith("at."):
+        return f"{args[0]}.at[{args[1]}].{step.fn[3:]}({args[2]})"
     return f"gc.{step.fn}({', '.join(args)})"
 
 
 # ---- drawing -----------------------------------------------------------------------------------
 
 UNARY = ["neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "abs", "sign", "log1p",
-         "expm1", "relu", "softplus", "square", "erf", "erfc"]
+         "expm1", "relu", "softplus", "square", "erf", "erfc", "erfinv"]
 BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
@@ -260,7 +264,7 @@ KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "t
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter_add", "random_uniform"}
+    "scatter", "random_uniform", "check_index"}
 
 
 class _Drawer:
@@ -382,6 +386,8 @@ class _Drawer:
                 k = self.small(k)
             elif fn == "square":
                 k = self.small(k, 100)
+            elif fn == "erfinv":   # inside (-1, 1), clear of the poles
+                k = self.push("mul", Ref(self.push("tanh", Ref(k))), 0.9)
             self.push(fn, Ref(k))
         elif kind == "binary":
             fn = draw(st.sampled_from(BINARY))
@@ -520,11 +526,17 @@ class _Drawer:
             rows = self.push("take", Ref(k), Ref(idx), axis)
             if draw(st.booleans()):
                 rows = self.push("mul", Ref(rows), draw(st.sampled_from([2.0, -0.5])))
-                self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
+                how = draw(st.sampled_from(["add", "multiply", "min", "max"]))
+                if how == "add" or axis != 0:
+                    self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
+                else:   # duplicates combined: the scatter's mul, min and max
+                    self.push(f"at.{how}", Ref(k), Ref(idx), Ref(rows))
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return
             lab = self.add_label_leaf(self.values[k].shape[:-1], t.dims[:-1], t.dims[-1])
+            if draw(st.booleans()):   # labels computed in the graph: a check_index
+                lab = self.push("add", Ref(lab), 0)
             self.push("cross_entropy", Ref(k), Ref(lab))
 
     def add_label_leaf(self, shape, dims, depth) -> int:

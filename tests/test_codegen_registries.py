@@ -94,6 +94,10 @@ def test_every_math_name_a_dialect_emits_is_reserved(dialect):
                                  f"from the reserved names (CFamilyRenderer.scope)")
 
 
+# the attributes of the elementwise ops that take some (as the NumPy renderer passes them)
+ELEMENTWISE_ATTRS = {"check_index": {"size": 3, "what": "values in [0, 3)"}}
+
+
 def test_numpy_spellings_of_new_elementwise_ops_run():
     """Each elementwise op's NumPy spelling agrees with its reference implementation."""
     rng = np.random.default_rng(0)
@@ -102,14 +106,16 @@ def test_numpy_spellings_of_new_elementwise_ops_run():
             continue
         sp = numpy_spelling.NUMPY_OPS[name]
         args = [rng.uniform(0.5, 2.0, 5) for _ in range(op.arity)]
-        want = op.impl(*args)
+        attrs = ELEMENTWISE_ATTRS.get(name, {})
+        want = op.impl(*args, **attrs)
         out = np.empty_like(want)
         scope = {"np": np, "out": out}
         if sp.helper:
             exec(numpy_spelling.HELPERS[sp.helper], scope)
         for k, a in enumerate(args):
             scope[f"a{k}"] = a
-        text = sp.template.format(*[f"a{k}" for k in range(op.arity)], out="out")
+        text = sp.template.format(*[f"a{k}" for k in range(op.arity)], out="out",
+                                  **{k: repr(v) for k, v in attrs.items()})
         if sp.kind == "view":
             got = eval(text, scope)
         else:

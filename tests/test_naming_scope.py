@@ -48,10 +48,12 @@ def corpus(dtype: str) -> list:
     gW, gb = gc.grad(loss, [W, b])
     graphs = [program("mlp", [loss], [x, labels], {W: W - 0.1 * gW, b: b - 0.1 * gb})]
     unary = [gc.api.apply(n, [x] * op.arity) for n, op in sorted(OPS.items())
-             if op.kind == "elementwise" and n not in ("where", "cast", "stop_gradient")
+             if op.kind == "elementwise"
+             and n not in ("where", "cast", "stop_gradient", "check_index")
              and op.dtype_out is None]
     special = [gc.where(x > 0, x, np.nan), gc.where(x < 0, np.inf, -np.inf),
-               gc.cast(x, "int32"), gc.one_hot(labels, 3, dtype) * x, gc.mean(x) * x,
+               gc.cast(x, "int32"), gc.one_hot(labels, 3, dtype) * x,
+               gc.one_hot(gc.check_index(labels + 1, 4), 4, dtype), gc.mean(x) * x,
                gc.sum(x, 0), gc.max(x, 0), gc.softmax(x, 1), gc.tanh(x) @ W,
                gc.reshape(x, (x.dims[0], 3, 1)) @ gc.constant(np.ones((1, 4), dtype)),
                x * gc.constant(np.arange(4200.0).reshape(1400, 3), dtype)[:1] if False else

@@ -94,7 +94,10 @@ def test_every_elementwise_op_prints(name):
     op = OPS[name]
     x = gc.placeholder("x", (3,), "bool" if name == "where" else "float64")
     operands = [x] + [gc.placeholder(f"y{k}", (3,), "float64") for k in range(1, op.arity)]
-    node = gc.cast(x, "int32") if name == "cast" else gc.api.apply(name, operands)
+    if name == "check_index":   # integers, with its range and who requires it
+        node = gc.check_index(gc.placeholder("k", (3,), "int64"), 4)
+    else:
+        node = gc.cast(x, "int32") if name == "cast" else gc.api.apply(name, operands)
     assert node.op == name
     listing = gc.show(node)
     assert name in listing or (op.infix and op.infix in listing), listing

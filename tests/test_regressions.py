@@ -156,3 +156,30 @@ def test_softplus_second_derivative_at_zero():
     np.testing.assert_allclose(gc.evaluate(h, {"x": at}), fd, rtol=1e-6)
     for backend, options in BACKENDS:
         np.testing.assert_allclose(gc.compile(h, backend=backend, **options)(at), fd, rtol=1e-6)
+
+
+@each_backend
+def test_constant_index_term_in_a_second_order_graph(backend, options):
+    """Fuzz (second order, C and CUDA): a kernel reading a slice through a constant index
+    term (axis None) made axis collapsing compare None with an int (TypeError while
+    lowering the hvp of sum(one_hot(l) * p, -1) - x)[::2, 0])."""
+    from strategies import Data, Leaf, Recipe, Ref, Step
+    from test_fuzz_differential import check_hvp_backend
+    recipe = Recipe(items=[
+        Leaf(kind="placeholder", name="x0", dims=(1, 1),
+             data=Data(seed=12345, shape=(1, 1), low=-2.0, high=2.0, integer=False),
+             int_dtype=False),
+        Step(fn="neg", args=(Ref(index=0),), kwargs=()),
+        Leaf(kind="placeholder", name="x1", dims=(1, 1),
+             data=Data(seed=1_406_932_606, shape=(1, 1), low=0, high=2, integer=True),
+             int_dtype=True),
+        Step(fn="one_hot", args=(Ref(index=2), 2, "$dtype"), kwargs=()),
+        Leaf(kind="parameter", name="p2", dims=(2,),
+             data=Data(seed=654583775, shape=(2,), low=-2.0, high=2.0, integer=False),
+             int_dtype=False),
+        Step(fn="mul", args=(Ref(index=3), Ref(index=4)), kwargs=()),
+        Step(fn="sum", args=(Ref(index=5), -1, False), kwargs=()),
+        Step(fn="add", args=(Ref(index=6), Ref(index=1)), kwargs=()),
+        Step(fn="[]", args=(Ref(index=7), (slice(None, None, 2), 0)), kwargs=())],
+        outputs=[8])
+    check_hvp_backend(recipe, backend, options)

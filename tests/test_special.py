@@ -171,9 +171,10 @@ def test_module_is_self_contained_for_embedding():
     exec(compile(source, "embedded_special", "exec"), namespace)
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert imports == ["import numpy as np"]
-    assert special.__all__ == ["erf", "erfc"]
+    assert special.__all__ == ["erf", "erfc", "erfinv"]
     xs = np.linspace(-5, 5, 11)
     assert np.array_equal(namespace["erfc"](xs), erfc(xs))
+    assert np.array_equal(namespace["erfinv"](xs / 6), special.erfinv(xs / 6))
 
 
 def test_chunked_evaluation_matches_one_pass():

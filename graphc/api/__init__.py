@@ -15,7 +15,7 @@ roll, moveaxis, swapaxes), ``constants`` (zeros, eye, arange, diag, tril...), ``
 from .. import ops  # noqa: F401  (declares the primitives: fills the registry bind reads)
 from .data import (DEFAULT_FLOAT, apply, check_dtype, constant, element_count, lift,
     parameter, placeholder, to_array)
-from .elementwise import (abs, add, asarray, cast, cos, div, equal, erf, erfc, exp,
+from .elementwise import (abs, add, asarray, cast, cos, div, equal, erf, erfc, erfinv, exp,
     expm1, greater, greater_equal, less, less_equal, log, log1p, maximum, minimum, mul,
     neg, not_equal, pow, sigmoid, sign, sin, softplus, sqrt, stop_gradient, sub, tanh,
     where)
@@ -23,7 +23,7 @@ from .structure import (broadcast_to, matmul, max, mean, min, normalize_axes, on
     reshape, sum, transpose)
 from .indexing import (concat, concatenate, expand_dims, flip, newaxis, pad, split,
     squeeze, stack)
-from .advanced import gather, getitem, scatter_add, take, take_along_axis
+from .advanced import gather, getitem, check_index, scatter, scatter_add, take, take_along_axis
 from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, softmax,
     square)
 from .statistics import argmax, argmin, log_sigmoid, logaddexp, norm, std, var

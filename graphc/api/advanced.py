@@ -5,13 +5,16 @@ integers next to them) broadcast together; their result axes replace the indexed
 where those are adjacent, else they come first. One index tensor is one ``gather``
 along its axis (fused into the consumer's loads on C/CUDA); several are flattened
 (``ravel_multi_index`` into a reshaped ``x``) into one ``gather``. Negative indices
-wrap as in NumPy; an index still out of range is an ``IndexError`` at run time on the
-numpy backend (C and CUDA clamp it into the axis: memory-safe, but not an error).
+wrap as in NumPy; an index still out of range is an ``IndexError`` at run time on every
+backend, naming the op and where it was made (C records the first bad index; CUDA
+kernels set a device-side flag that the host reads after the call), and nothing of the
+call is committed.
 A boolean mask has a data-dependent shape and is refused: use ``gc.where``.
 
 ``x.at[idx].add(v)`` and friends (JAX's spelling) return a new tensor: the update is
-the transpose of ``x[idx]`` applied to ``v`` (a ``pad`` for basic slices, a
-``scatter_add`` for index tensors), so gradients flow to ``x`` and ``v``.
+the transpose of ``x[idx]`` applied to ``v`` (a ``pad`` for basic slices, a ``scatter``
+for index tensors, whose ``combine``, add, mul, min or max, joins duplicates), so
+gradients flow to ``x`` and ``v``.
 
 >>> import graphc as gc, numpy as np
 >>> E = gc.constant(np.arange(8.).reshape(4, 2))
@@ -28,12 +31,13 @@ import math
 
 import numpy as np
 
+from ..bind import bind
 from ..errors import ShapeError, UsageError
 from ..ir import Tensor, broadcast_dims, format_shape, user_location
 from ..ops import OPS
-from ..ops.gather import gather_node, scatter_add_node
+from ..ops.gather import SCATTER_COMBINES, gather_node, scatter_node
 from .data import constant, lift
-from .elementwise import add, cast, div, greater, maximum, minimum, mul, where
+from .elementwise import add, cast, div, equal, greater, maximum, minimum, mul, sub, where
 from .indexing import getitem as basic_getitem
 from .structure import broadcast_to, normalize_axes, reshape, transpose
 
@@ -104,21 +108,68 @@ def gather(x, indices, axis: int = 0) -> Tensor:
     return take(x, indices, axis)
 
 
+def scatter(x, indices, updates, axis: int = 0, combine: str = "add") -> Tensor:
+    """``x`` with the slices of ``updates`` combined at ``indices`` along ``axis``, every
+    duplicate index included (negative indices wrap): ``combine`` is ``"add"``
+    (``np.add.at``), ``"mul"`` (``np.multiply.at``), ``"min"`` or ``"max"``
+    (``np.minimum.at``, ``np.maximum.at``); JAX's ``x.at[idx]`` updates along one axis.
+    The ``scatter`` primitive (the combine's identity with the updates combined in)
+    joined to ``x`` by the elementwise op of the same combine.
+
+    >>> import graphc as gc
+    >>> x = gc.constant([4., 4., 4.])
+    >>> gc.evaluate(gc.scatter(x, [0, 0, 2], [1., 9., 3.], combine="min"))
+    array([1., 4., 3.], dtype=float32)
+    """
+    if combine not in SCATTER_COMBINES:
+        raise UsageError(f"scatter: combine must be one of {sorted(SCATTER_COMBINES)}, got "
+                         f"{combine!r} ({user_location()})")
+    (x,) = lift([x])
+    (axis,) = normalize_axes(x, axis, "scatter")
+    idx = wrap_negative(_index_tensor(x, indices), x.dims[axis], x, axis)
+    (u,) = lift([updates])
+    u = u if u.dtype == x.dtype else cast(u, x.dtype)
+    joined = {"add": add, "mul": mul, "min": minimum, "max": maximum}[combine]
+    return joined(x, scatter_node(u, idx, axis, x.dims, combine))
+
+
 def scatter_add(x, indices, updates, axis: int = 0) -> Tensor:
     """``x`` with the slices of ``updates`` added at ``indices`` along ``axis``
-    (``np.add.at``; duplicate indices sum; negative indices wrap): the ``scatter_add``
-    primitive, which is ``gather``'s transpose (torch's ``index_add``).
+    (``np.add.at``; duplicate indices sum; negative indices wrap): the ``scatter``
+    primitive with ``combine="add"``, which is ``gather``'s transpose (torch's
+    ``index_add``).
 
     >>> import graphc as gc
     >>> gc.evaluate(gc.scatter_add(gc.constant([0., 0., 0.]), [2, 2, -3], [1., 2., 5.]))
     array([5., 0., 3.], dtype=float32)
     """
+    return scatter(x, indices, updates, axis, "add")
+
+
+def check_index(x, size: int, what: str | None = None) -> Tensor:
+    """``x`` itself, with every element required to lie in ``[0, size)`` when the graph
+    runs: out of range is an ``EvalError`` naming ``what`` (by default this call and
+    ``x``) and the value, on every backend (C and CUDA check it inside the kernels, as
+    gathers check their indices). ``cross_entropy`` puts one on labels computed in the
+    graph.
+
+    >>> import graphc as gc
+    >>> labels = gc.placeholder("labels", (None,), "int64")
+    >>> f = gc.compile(gc.check_index(labels + 1, 3))
+    >>> f(labels=[0, 1]).tolist()
+    [1, 2]
+    """
     (x,) = lift([x])
-    (axis,) = normalize_axes(x, axis, "scatter_add")
-    idx = wrap_negative(_index_tensor(x, indices), x.dims[axis], x, axis)
-    (u,) = lift([updates])
-    u = u if u.dtype == x.dtype else cast(u, x.dtype)
-    return add(x, scatter_add_node(u, idx, axis, x.dims))
+    if x.dtype.kind not in "iu":
+        raise UsageError(f"check_index: values must be integers, got {x.dtype} "
+                         f"({user_location()})")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise UsageError(f"check_index: size must be an int >= 0, got {size!r} "
+                         f"({user_location()})")
+    if what is None:
+        what = (f"check_index (created at {user_location()}) requires values in [0, {size}): "
+                f"the {x.op} created at {x.location}")
+    return bind("check_index", x, size=size, what=what)
 
 
 def take_along_axis(x, indices, axis: int) -> Tensor:
@@ -153,6 +204,13 @@ def getitem(x, index) -> Tensor:
     if not any(_is_array_index(k) for k in entries):
         return basic_getitem(x, index)
     (x,) = lift([x])
+    _check_advanced(x, entries)
+    plan = _advanced_plan(x, entries)
+    return gather_node(plan.gathered, plan.idx, plan.axis)
+
+
+def _check_advanced(x: Tensor, entries: list) -> None:
+    """Refuse what NumPy's advanced indexing allows but graphc does not."""
     if any(k is None for k in entries):
         raise UsageError(f"indexing {format_shape(x.dims)}: None (newaxis) together with "
                          f"index arrays is not supported; add the axis with a reshape "
@@ -160,6 +218,21 @@ def getitem(x, index) -> Tensor:
     if builtins.sum(e is Ellipsis for e in entries) > 1:
         raise ShapeError(f"indexing {format_shape(x.dims)}: an index can only have a single "
                          f"ellipsis ('...') ({user_location()})")
+
+
+class _AdvancedPlan:
+    """How ``x[index]`` with index arrays reads ``x``: ``viewed`` is ``x`` after the basic
+    slices (``slices``), ``gathered`` that view transposed (index axes first when they
+    are not adjacent) and reshaped (several index arrays flattened into one axis), and
+    the result is ``gather(gathered, idx, axis)``."""
+
+    def __init__(self, slices, viewed, gathered, idx, axis):
+        self.slices, self.viewed, self.gathered = slices, viewed, gathered
+        self.idx, self.axis = idx, axis
+
+
+def _advanced_plan(x: Tensor, entries: list) -> _AdvancedPlan:
+    """The plan of ``x[tuple(entries)]`` (at least one entry an index array)."""
     ellipsis = [k for k, e in enumerate(entries) if e is Ellipsis]
     if len(entries) - len(ellipsis) > x.ndim:
         raise ShapeError(f"indexing {format_shape(x.dims)}: too many indices "
@@ -169,7 +242,8 @@ def getitem(x, index) -> Tensor:
         entries[at:at + 1] = [slice(None)] * (x.ndim - len(entries) + 1)
     entries += [slice(None)] * (x.ndim - len(entries))
     # basic slices first (axes kept), then the advanced axes (integers count as 0-d arrays)
-    x = basic_getitem(x, tuple(k if isinstance(k, slice) else slice(None) for k in entries))
+    slices = tuple(k if isinstance(k, slice) else slice(None) for k in entries)
+    x = viewed = basic_getitem(x, slices)
     axes = [a for a, k in enumerate(entries) if not isinstance(k, slice)]
     idxs = [wrap_negative(_index_tensor(x, k), x.dims[a], x, a)
             for a, k in zip(axes, (entries[a] for a in axes))]
@@ -186,7 +260,7 @@ def getitem(x, index) -> Tensor:
         axes = list(range(len(axes)))
     first = axes[0]
     if len(axes) == 1:
-        return gather_node(x, idxs[0], first)
+        return _AdvancedPlan(slices, viewed, x, idxs[0], first)
     sizes = [x.dims[a] for a in axes]
     flat = idxs[-1]
     stride = 1
@@ -194,14 +268,14 @@ def getitem(x, index) -> Tensor:
         stride *= d
         flat = add(flat, mul(i, stride))
     merged = x.dims[:first] + (math.prod(sizes),) + x.dims[axes[-1] + 1:]
-    return gather_node(reshape(x, merged), flat, first)
+    return _AdvancedPlan(slices, viewed, reshape(x, merged), flat, first)
 
 
 
 def scatter_into(x: Tensor, index, v) -> Tensor:
     """Zeros of ``x``'s shape with ``v`` (broadcast to ``x[index]``'s shape) added where
     ``x[index]`` reads: the transpose of the indexing, applied to ``v`` (pads for basic
-    slices, ``scatter_add`` for index arrays; duplicate indices sum)."""
+    slices, a ``scatter`` (add) for index arrays; duplicate indices sum)."""
     y = getitem(x, index)
     (v,) = lift([v])
     g = v if v.dtype == x.dtype else cast(v, x.dtype)
@@ -220,10 +294,17 @@ class IndexUpdate:
     spelling); each method returns a new tensor, and gradients flow to ``x`` and the
     values.
 
-    Duplicate indices: ``add`` sums every update (as JAX does); ``set`` writes the mean
-    of the values aimed at one element for floats (JAX leaves which one wins
-    unspecified; with unique indices both are the value itself); ``multiply``, ``min``
-    and ``max`` assume unique indices (with duplicates the values are summed first).
+    Duplicate indices combine every value aimed at an element, as JAX does: ``add``
+    sums them, ``multiply`` multiplies ``x`` by all of them, ``min``/``max`` keep the
+    extreme of ``x`` and all of them (one ``scatter`` primitive, ``combine`` add, mul,
+    min or max). ``set`` writes the mean of the values aimed at one element for floats
+    (JAX leaves which one wins unspecified; with unique indices both are the value).
+
+    Gradients: ``multiply``'s is zero-safe (a value's gradient is the product of ``x``
+    and the other values, with no division by a zero). ``min``/``max``: the gradient
+    goes to the entries that attain the result, split equally between ties (``x``'s
+    element and every value aimed at it that attains it each get ``1/(k+1)`` of it), as
+    JAX's ``.at[].min/max`` gradients do.
 
     >>> import graphc as gc
     >>> x = gc.constant([1., 2., 3.])
@@ -231,6 +312,8 @@ class IndexUpdate:
     (array([1., 0., 0.], dtype=float32), array([11.,  2.,  3.], dtype=float32))
     >>> gc.evaluate(x.at[[2]].min(0.5)), gc.evaluate(x.at[-1].multiply(2.))
     (array([1. , 2. , 0.5], dtype=float32), array([1., 2., 6.], dtype=float32))
+    >>> gc.evaluate(x.at[[0, 0, 2]].multiply(gc.constant([2., 5., -1.])))
+    array([10.,  2., -3.], dtype=float32)
     """
 
     def __init__(self, x: Tensor, index):
@@ -250,18 +333,53 @@ class IndexUpdate:
             written = div(written, maximum(hits, 1))
         return where(greater(hits, 0), written, self.x)
 
-    def _combine(self, fn, v) -> Tensor:
-        hits = self._hits()
-        return where(greater(hits, 0), fn(self.x, scatter_into(self.x, self.index, v)), self.x)
+    def _combine(self, combine: str, v) -> Tensor:
+        """``x`` with every value of ``v`` aimed at an element combined into it."""
+        x = self.x
+        (v,) = lift([v])
+        v = v if v.dtype == x.dtype else cast(v, x.dtype)
+        elementwise = {"mul": mul, "min": minimum, "max": maximum}[combine]
+        entries = list(self.index) if isinstance(self.index, tuple) else [self.index]
+        if not any(_is_array_index(k) for k in entries):   # basic: one value per element
+            y = basic_getitem(x, self.index)
+            return self.set(elementwise(y, v if v.dims == y.dims else broadcast_to(v, y.dims)))
+        _check_advanced(x, entries)
+        plan = _advanced_plan(x, entries)
+        y = gather_node(plan.gathered, plan.idx, plan.axis)
+        v = v if v.dims == y.dims else broadcast_to(v, y.dims)
+        combined = scatter_node(v, plan.idx, plan.axis, plan.gathered.dims, combine)
+        new = elementwise(plan.gathered, combined)
+        if combine != "mul" and x.dtype.kind == "f":
+            new = _share_ties(plan, v, combined, new)
+        n = plan.gathered
+        while n is not plan.viewed:   # back through the reshape/transpose (permutations)
+            vjp = OPS[n.op].vjp
+            assert vjp is not None  # reshapes and transposes declare theirs
+            new = vjp(n, new)[0]
+            n = n.inputs[0]
+        return new if plan.viewed is x else IndexUpdate(x, plan.slices).set(new)
 
     def multiply(self, v) -> Tensor:
-        return self._combine(mul, v)
+        return self._combine("mul", v)
 
     def min(self, v) -> Tensor:
-        return self._combine(minimum, v)
+        return self._combine("min", v)
 
     def max(self, v) -> Tensor:
-        return self._combine(maximum, v)
+        return self._combine("max", v)
+
+
+def _share_ties(plan: _AdvancedPlan, v: Tensor, combined: Tensor, new: Tensor) -> Tensor:
+    """``new`` (x's element combined with the min/max of the values aimed at it), where
+    x's element ties with k of those values, written ``s * x + (1 - s) * combined`` with
+    ``s = 1 / (k + 1)``: the same value, and the gradient split equally between x and
+    the k values (JAX's rule; the scatter shares ``1 - s`` equally among the k)."""
+    xg, dt = plan.gathered, plan.gathered.dtype
+    attains = cast(equal(v, gather_node(combined, plan.idx, plan.axis)), dt)
+    ties = scatter_node(attains, plan.idx, plan.axis, xg.dims, "add")
+    share = div(1, add(ties, 1))
+    tied = where(greater(ties, 0), equal(xg, combined), greater(ties, 0))
+    return where(tied, add(mul(share, xg), mul(sub(1, share), combined)), new)
 
 
 class AtIndexer:

@@ -9,6 +9,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir import Tensor, format_shape, user_location
 from ..value_checks import require_range
+from .advanced import check_index
 from .data import lift
 from .elementwise import (abs, exp, greater, less, log, maximum, minimum, mul, stop_gradient,
                           where)
@@ -103,8 +104,9 @@ def cross_entropy(logits, labels) -> Tensor:
 
     A logit masked with ``-inf`` in a class other than the label adds nothing (the label's
     log-probability is selected, never multiplied by 0). Labels outside ``[0, classes)``
-    are an error when the graph runs (``FeedError`` naming the labels input and the value;
-    see ``graphc.value_checks``).
+    are an error when the graph runs: ``FeedError`` naming the labels input and the value
+    for fed labels (``graphc.value_checks``), ``EvalError`` naming the op that computed
+    them for labels computed in the graph (``check_index``, checked inside the kernels).
 
     >>> import graphc as gc
     >>> logits = gc.placeholder("logits", (None, 2))
@@ -127,8 +129,12 @@ def cross_entropy(logits, labels) -> Tensor:
         raise ShapeError(f"cross_entropy: the class axis must have a known size, got "
                          f"{format_shape(logits.dims)} ({user_location()})")
     here = user_location()
-    require_range(labels, 0, depth, f"cross_entropy (created at {here}) takes labels in "
-                                    f"[0, {depth}) (the classes of logits "
-                                    f"{format_shape(logits.dims)})")
+    need = (f"cross_entropy (created at {here}) takes labels in [0, {depth}) (the classes "
+            f"of logits {format_shape(logits.dims)})")
+    if labels.op == "placeholder":   # fed: checked on the host before any backend runs
+        require_range(labels, 0, depth, need)
+    else:   # computed in the graph (or a parameter): checked where it is computed
+        labels = check_index(labels, depth, f"{need}: the {labels.op} created at "
+                                            f"{labels.location}")
     chosen = one_hot(labels, depth, "bool")
     return -mean(sum(where(chosen, log_softmax(logits, -1), 0), -1))

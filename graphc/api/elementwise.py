@@ -37,6 +37,7 @@ log1p = _unary("log1p")
 expm1 = _unary("expm1")
 erf = _unary("erf")
 erfc = _unary("erfc")
+erfinv = _unary("erfinv")
 stop_gradient = _unary("stop_gradient")
 
 add = _binary("add")

@@ -112,8 +112,8 @@ class CDialect(CFamilyRenderer):
         return [c_blas.epilogue_kernel(k, bufs, self)[0]]
 
     def scatter(self, k: KernelIR) -> list:
-        """A scatter_add: zeros, then every update added at its index in one serial loop
-        nest (duplicate indices sum in index order: deterministic)."""
+        """A scatter: the combine's identity, then every update combined at its index in
+        one serial loop nest (duplicate indices combine in index order: deterministic)."""
         return self.zero_fill(k) + self.elementwise(k, parallel=False)
 
     def elementwise(self, k: KernelIR, parallel: bool = True) -> list:

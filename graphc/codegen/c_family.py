@@ -49,7 +49,9 @@ OP_TEXT: dict[str, str] = {
     "expm1": "{expm1}({0})",
     "erf": "{erf}({0})",
     "erfc": "{erfc}({0})",
+    "erfinv": "{erfinv}({0})",   # not in libm: gc_erfinv (ERFINV_TEXT)
     "stop_gradient": "{0}",
+    "check_index": "{0}",   # the value; kernel_ir lowers its check to a data_index
     "add": "({0} + {1})",
     "sub": "({0} - {1})",
     "mul": "({0} * {1})",
@@ -99,6 +101,53 @@ QUAL double graphc_philox_uniform_double(int64_t call, int64_t key, int64_t inde
 """
 
 
+# erfinv (libm has none; CUDA's erfinv is not in the emulation): the algorithm of
+# graphc.special.erfinv, so every backend computes the same function. Giles' single
+# precision guess, then four steps: Halley's on erf(y) = |x| for |x| < 0.5, else
+# Newton's on log(erfc(y)) = log(1 - |x|) (1 - |x| exact; the tails keep their
+# relative precision). float32: computed in double, rounded once (as NumPy's).
+ERFINV_TEXT = """\
+QUAL double gc_erfinv(double x) {
+    const double a = fabs(x);
+    if (!(a < 1.0)) return a == 1.0 ? copysign((double)GC_INFINITY, x) : (double)NAN;
+    double w = -log((1.0 - a) * (1.0 + a)), p;
+    if (w < 5.0) {
+        w = w - 2.5;
+        p = 2.81022636e-08;
+        p = p * w + 3.43273939e-07; p = p * w + -3.5233877e-06; p = p * w + -4.39150654e-06;
+        p = p * w + 0.00021858087; p = p * w + -0.00125372503; p = p * w + -0.00417768164;
+        p = p * w + 0.246640727; p = p * w + 1.50140941;
+    } else {
+        w = sqrt(w) - 3.0;
+        p = -0.000200214257;
+        p = p * w + 0.000100950558; p = p * w + 0.00134934322; p = p * w + -0.00367342844;
+        p = p * w + 0.00573950773; p = p * w + -0.0076224613; p = p * w + 0.00943887047;
+        p = p * w + 1.00167406; p = p * w + 2.83297682;
+    }
+    double y = p * a;
+    const int near_zero = a < 0.5;
+    const double log_rest = log(near_zero ? 1.0 : 1.0 - a);
+    for (int step = 0; step < 4; ++step) {
+        const double slope = 1.1283791670955126 * exp(-y * y);
+        if (near_zero) {
+            const double q = (erf(y) - a) / slope;
+            y = y - q / (1.0 + y * q);
+        } else {
+            const double rest = erfc(y);
+            y = y + (log(rest) - log_rest) * rest / slope;
+        }
+    }
+    return copysign(y, x);
+}
+QUAL float gc_erfinvf(float x) { return (float)gc_erfinv((double)x); }
+"""
+
+
+def erfinv_text(qual: str) -> str:
+    """``gc_erfinv``/``gc_erfinvf``, each qualified by ``qual``."""
+    return ERFINV_TEXT.replace("QUAL", qual)
+
+
 def philox_text(qual: str) -> str:
     """The Philox functions ``random_uniform`` calls, each qualified by ``qual``."""
     return PHILOX_TEXT.replace("QUAL", qual)
@@ -112,8 +161,10 @@ LIBM_FUNCTIONS: tuple = tuple(sorted(
 FLOAT32_MATH: dict[str, str] = {
     "exp": "expf", "log": "logf", "sin": "sinf", "cos": "cosf", "tanh": "tanhf",
     "sqrt": "sqrtf", "fabs": "fabsf", "log1p": "log1pf", "expm1": "expm1f", "pow": "powf",
-    "erf": "erff", "erfc": "erfcf",
+    "erf": "erff", "erfc": "erfcf", "erfinv": "gc_erfinvf",
 }
+# functions graphc brings itself (the prelude's), per libm-style name: their float64 name
+GRAPHC_MATH64: dict[str, str] = {"erfinv": "gc_erfinv"}
 
 
 def ctype(dtype) -> str:
@@ -275,7 +326,7 @@ class CFamilyRenderer:
         integer operands: C converts them)."""
         if dtype == "float32":
             return {**FLOAT32_MATH, **self.float32_math}
-        names = {f: f for f in LIBM_FUNCTIONS}
+        names = {**{f: f for f in LIBM_FUNCTIONS}, **GRAPHC_MATH64}
         return {**names, **self.float64_math} if dtype == "float64" else names
 
     def render_op(self, op: str, dtype: str, operands: list) -> str:
@@ -320,12 +371,12 @@ class CFamilyRenderer:
             at = " + ".join([offset(s.strides, ivars)] + [
                 var if stride == Mono(1) else f"{var}*{stride.c()}" for var, stride in s.gated])
             target = f"{s.buf}[{at}]"
-            stmt = (self.accumulate_store(target, self.operand(s.value)) if s.accumulate
-                    else f"{target} = {self.operand(s.value)};")
+            stmt = (self.accumulate_store(target, self.operand(s.value), s.accumulate)
+                    if s.accumulate else f"{target} = {self.operand(s.value)};")
             lines.append(indent + (f"if ({guard}) {stmt}" if guard else stmt))
         return lines
 
-    # an index read from data (gather, scatter_add), checked: an index out of range is
+    # an index read from data (gather, scatter), checked: an index out of range is
     # recorded (the host reports the first one after the call) and the nearest element read
     data_index_helpers = """\
 static int64_t gc_fault_site = -1, gc_fault_index = 0;
@@ -339,14 +390,21 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         """The C expression of a checked data index (``data_index_helpers``)."""
         return f"gc_checked_index({value}, {size}, {site})"
 
-    def accumulate_store(self, target: str, value: str) -> str:
-        """``target += value`` (a scatter_add's store; the CPU runs it serially)."""
-        return f"{target} += {value};"
+    def accumulate_store(self, target: str, value: str, combine: str) -> str:
+        """``target`` combined with ``value`` (a scatter's store; the CPU runs it serially):
+        ``+=``, ``*=``, or the min/max kept (a NaN wins, as ``np.minimum.at``)."""
+        if combine == "add":
+            return f"{target} += {value};"
+        if combine == "mul":
+            return f"{target} *= {value};"
+        better = "<" if combine == "min" else ">"
+        return f"if ({value} {better} {target} || {value} != {value}) {target} = {value};"
 
     def zero_fill(self, k: KernelIR) -> list:
-        """A scatter kernel's output set to zeros before its elements are added in."""
-        buf, size = k.zero_fill
-        return [f"    for (int64_t z = 0; z < {size.c()}; ++z) {buf}[z] = 0;"]
+        """A scatter kernel's output set to its combine's identity (0, 1, +-inf) before
+        its elements are combined in."""
+        buf, size, fill = k.zero_fill
+        return [f"    for (int64_t z = 0; z < {size.c()}; ++z) {buf}[z] = {self.operand(fill)};"]
 
     def reduction_frame(self, k: KernelIR, it: str) -> tuple:
         """What every reduction kernel starts with: (lines naming the sizes ``N<j>``, the
@@ -432,7 +490,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         for blk in (k.epilogue, k.body):
             for s in blk.stores:
                 target = s.buf + "".join(f"[{show(v)}]" for v, _ in s.gated)
-                assign = "+=" if s.accumulate else "="
+                assign = {"": "=", "add": "+=", "mul": "*=", "min": "min=",
+                          "max": "max="}[s.accumulate]
                 lines.append(f" *   {comment_text(f'{target} {assign} {show(s.value)}', COMMENT_LEN)}")
         lines.append(" */")
         return lines
@@ -478,6 +537,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         if any(i.op == "random_uniform" for k in pir.kernels for b in k.blocks()
                for i in b.instrs):   # only programs that draw carry the generator
             parts.append(philox_text(self.function_qual))
+        if any(i.op == "erfinv" for k in pir.kernels for b in k.blocks() for i in b.instrs):
+            parts.append(erfinv_text(self.function_qual))
         parts += self.const_arrays(pir)
         if pir.index_sites and self.data_index_helpers:
             parts.append(self.data_index_helpers)

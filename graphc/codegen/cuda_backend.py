@@ -27,7 +27,7 @@ from .cuda_dialect import CUDA
 from .kernel_ir import lower
 from .kernel_types import BufferRef, KernelIR, ProgramIR
 from .naming import Scope, sanitize_names
-from .native_host import (HOST_SCOPE, NativeRunner, c_pointers, explain_compile_error,
+from .native_host import (HOST_SCOPE, INDEX_FAULT, NativeRunner, c_pointers, explain_compile_error,
                           kernel_stats, prefix, sizes_lines, workspace_layout)
 
 # identifiers the CUDA host code emits beyond the shared ones (gc_* are reserved anyway)
@@ -118,6 +118,9 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
         dev.append(f"      if (fresh) GC_CHECK(gcMemcpyHtoD(gc_con[{b.index}], {b.name}_host, "
                    "nbytes)); }")
     dev.append("    char* ws = (char*)d_workspace; (void)ws;")
+    if pir.index_sites:   # the device's index-fault flag, cleared for this call
+        dev.append("    { const int gc_zero = 0; GC_CHECK(gcMemcpyToSymbol(gc_fault_flag_, "
+                   "&gc_zero, sizeof gc_zero)); }")
     for group, arr in ((pir.inputs, "d_inputs"), (pir.params, "d_params"),
                        (pir.consts, "gc_con"), (pir.results, "d_results")):
         for b in group:
@@ -129,11 +132,31 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
             dev.append(f"    {ctype(t.dtype)}* {t.name} = ({ctype(t.dtype)}*)(ws + off_{where[t.name]});")
     for k in pir.kernels:
         _, args = d.signature(k, pir.buffers)
-        if k.zero_fill:   # a scatter adds into zeros
+        if k.zero_fill:   # a scatter combines into its identity: zeros, ones or +-inf
             buf = pir.buffers[k.zero_fill[0]]
-            dev.append(f"    GC_CHECK(gcMemset({buf.name}, 0, {_bytes(buf)}));")
+            fill = k.zero_fill[2]
+            if fill.value == 0:
+                dev.append(f"    GC_CHECK(gcMemset({buf.name}, 0, {_bytes(buf)}));")
+            else:
+                size = f"(int64_t)({buf.size().c()})"
+                dev += [f"    GC_LAUNCH(gc_fill<{ctype(buf.dtype)}>, gc_blocks({size}, "
+                        f"{d.block_threads}), {d.block_threads}, 0, {buf.name}, {size}, "
+                        f"{d.operand(fill)});", "    GC_CHECK_LAUNCH(gc_fill);"]
         dev += _launch(k, args, d)
-    dev += ["    GC_CHECK(gcDeviceSynchronize());", "    return 0;", "}", ""]
+    dev.append("    GC_CHECK(gcDeviceSynchronize());")
+    if pir.index_sites:   # an index out of range: GC_INDEX_FAULT, <prefix>_index_fault says which
+        dev += ["    { int gc_flag = 0; GC_CHECK(gcMemcpyFromSymbol(&gc_flag, gc_fault_flag_, "
+                "sizeof gc_flag));",
+                f'      if (gc_flag) {{ gc_record_error("index out of range", "an index read '
+                f'from data is outside the axis it indexes ({pre}_index_fault says which)"); '
+                "return GC_INDEX_FAULT; } }"]
+    dev += ["    return 0;", "}", ""]
+    if pir.index_sites:
+        dev += [f"GC_EXPORT void {pre}_index_fault(int64_t* out) {{",
+                "    long long rec[2] = {-1, 0};",
+                "    if (gcMemcpyFromSymbol(rec, gc_fault_record_, sizeof rec) != gcSuccess) "
+                "rec[0] = -1;",
+                "    out[0] = (int64_t)rec[0]; out[1] = (int64_t)rec[1];", "}", ""]
     run_at = out.index("/* One call: inputs/params/results are HOST pointers; param_dirty[k] != 0 uploads")
     out[run_at:run_at] = dev
     for b in pir.inputs:
@@ -149,7 +172,10 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
         out.append(f"    if (gc_ensure(&gc_res[{b.index}], &gc_res_cap[{b.index}], {_bytes(b)}) < 0) "
                    "return -1;")
     out.append("    if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;")
-    out.append(f"    if ({pre}_run_device(gc_in, gc_par, gc_res, sizes, gc_ws) != 0) return -1;")
+    # a failed call (-1, or GC_INDEX_FAULT) returns before any result is downloaded or
+    # any update becomes a resident parameter: the parameters are unchanged
+    out.append(f"    {{ const int gc_rc = {pre}_run_device(gc_in, gc_par, gc_res, sizes, gc_ws); "
+               "if (gc_rc != 0) return gc_rc; }")
     for b in pir.results:
         out.append(f"    GC_CHECK(gcMemcpyDtoH(results[{b.index}], gc_res[{b.index}], {_bytes(b)}));")
     # updates: the new values become the resident parameters (after every kernel ran)
@@ -227,6 +253,10 @@ class CudaRunner(NativeRunner):
         c_dirty = (ctypes.c_int * max(len(dirty), 1))(*dirty)
         self.lib.gc_clear_error()
         rc = self.run(c_pointers(ins), c_pointers(ps), c_dirty, c_pointers(res), c_sizes)
+        if rc == INDEX_FAULT and self.index_fault is not None:
+            # nothing was committed on the device; uploads of this call may be resident
+            self._resident = [None] * len(pir.params)
+            self.raise_index_fault()
         if rc != 0:
             self._resident = [None] * len(pir.params)
             msg = self.lib.gc_last_error().decode(errors="replace")
@@ -290,4 +320,9 @@ def build(program, **options) -> CudaExecutable:
     run.argtypes = [ctypes.c_void_p] * 5
     lib.gc_last_error.restype = ctypes.c_char_p
     lib.gc_clear_error.restype = None
-    return CudaExecutable(program, pir, source, CudaRunner(pir, run, lib), device)
+    runner = CudaRunner(pir, run, lib)
+    if pir.index_sites:
+        runner.index_fault = getattr(lib, f"{pre}_index_fault")
+        runner.index_fault.restype = None
+        runner.index_fault.argtypes = [ctypes.c_void_p]
+    return CudaExecutable(program, pir, source, runner, device)

@@ -60,19 +60,24 @@ class CudaDialect(CFamilyRenderer):
         return lines
 
     def scatter(self, k: KernelIR) -> list:
-        """A scatter_add: one thread per update, added with ``atomicAdd`` (duplicate
-        indices sum in an unspecified order, so float sums may differ in the last bits
-        from run to run); the host zeroes the output first (``gcMemset``)."""
+        """A scatter: one thread per update, combined with an atomic (``atomicAdd``; a
+        compare-and-swap loop, ``gc_atomic_apply``, for mul/min/max): duplicates combine
+        in an unspecified order, so float sums and products may differ in the last bits
+        from run to run); the host fills the output with the combine's identity first
+        (``gcMemset`` for zeros, else the ``gc_fill`` kernel)."""
         return self.elementwise(k)
 
-    def accumulate_store(self, target: str, value: str) -> str:
-        return f"atomicAdd(&{target}, {value});"
+    def accumulate_store(self, target: str, value: str, combine: str) -> str:
+        if combine == "add":
+            return f"atomicAdd(&{target}, {value});"
+        return f"gc_atomic_apply<gc_op_{combine}>(&{target}, {value});"
 
-    data_index_helpers = ""
+    data_index_helpers = ""   # gc_checked_index is in graphc_cuda.h (a device-side flag)
 
     def data_index(self, value: str, size: str, site: int) -> str:
-        """An index out of range is clamped into the axis (memory-safe, not reported)."""
-        return f"({value} < 0 ? 0 : ({value} >= {size} ? {size} - 1 : {value}))"
+        """An index out of range sets the device's fault flag (read by the host after the
+        call: an ``IndexError``) and is clamped into the axis (memory-safe)."""
+        return f"gc_checked_index({value}, {size}, {site})"
 
     @staticmethod
     def r_loop(loop: str, body: list, red, names, it) -> list:

@@ -22,6 +22,7 @@ import numpy as np
 from .. import progress
 from ..bind import ops_where
 from ..ir import Tensor
+from ..ops.gather import scatter_identity
 from ..passes import fusion
 from .kernel_types import (ONE, ZERO, Block, BufferRef, Instr, KernelIR, Literal, Mono, Phase,
                            ProgramIR, Store, dtype_name)
@@ -113,12 +114,15 @@ class _Lowerer:
         """The integer ``source`` at ``amap`` as an index into an axis of ``size``, checked
         (``data_index``: the renderer reports or clamps an index out of range; ``site``
         numbers the check, ``ProgramIR.index_sites`` says which op of the graph it is)."""
-        raw = self.value(source, amap)
+        return self.checked(self.value(source, amap), size, self.p.index_site(node))
+
+    def checked(self, raw, size, site: int) -> str:
+        """``raw`` checked to lie in ``[0, size)`` by run-time check number ``site``."""
         if isinstance(raw, Literal):   # a one-element constant index: a named integer
             raw = self.emit(Instr(self.fresh("ix"), "size", "int64",
                                   attrs={"size": Mono(int(raw.value))}))  # type: ignore[call-overload]  # an int constant
         return self.emit(Instr(self.fresh("ix"), "data_index", "int64", (raw,),
-                               attrs={"size": size, "site": self.p.index_site(node)}))
+                               attrs={"size": size, "site": site}))
 
     def terminal(self, n: Tensor, amap: tuple) -> Operand | None:
         key = (id(n), amap)
@@ -176,6 +180,8 @@ class _Lowerer:
             fill = Literal(n.attr("fill"), dtype_name(n.dtype))
             return self.emit(Instr(self.fresh(), "where", dtype_name(n.dtype),
                                    (inside, args[0], fill)))
+        if n.op == "check_index":  # a value required in [0, size): a data index's check
+            return self.checked(args[0], Mono(n.attr("size")), self.p.value_site(n))
         if n.op in PASS_THROUGH or n.op == "gather":  # a gather is its operand's indexed load
             return args[0]
         if n.op == "one_hot":
@@ -271,7 +277,9 @@ class _ProgramBuilder:
         self.consts: list[BufferRef] = []
         self.temps: list[BufferRef] = []
         self.results: list[BufferRef] = []
-        self.index_sites: list[str] = []   # per data-index check: the op and where it was made
+        # per run-time check: ("index", the op and where it was made) for a gather's or a
+        # scatter's index, ("value", what is required) for a check_index
+        self.index_sites: list[tuple] = []
         self.root_sources = []
         for r in roots:
             if r.op in ops_where(kind="leaf"):
@@ -295,11 +303,21 @@ class _ProgramBuilder:
         raise AssertionError("root leaf not among the program's inputs/params")
 
     def index_site(self, node: Tensor) -> int:
-        """The number of the run-time index check of ``node`` (a gather or scatter_add)."""
+        """The number of the run-time index check of ``node`` (a gather or scatter)."""
         what = f"{node.op} (created at {node.location})"
-        if what not in self.index_sites:
-            self.index_sites.append(what)
-        return self.index_sites.index(what)
+        source = node.inputs[0] if node.op == "gather" else None
+        if source is not None and source.name:   # the tensor indexed, when it has a name
+            what += f" reading {source.name!r}"
+        return self._site(("index", what))
+
+    def value_site(self, node: Tensor) -> int:
+        """The number of the run-time check of ``check_index`` node ``node``."""
+        return self._site(("value", node.attr("what")))
+
+    def _site(self, site: tuple) -> int:
+        if site not in self.index_sites:
+            self.index_sites.append(site)
+        return self.index_sites.index(site)
 
     def mono(self, d) -> Mono:
         if isinstance(d, str):
@@ -428,10 +446,11 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> tuple[KernelIR, _Lower
 
 
 def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) -> None:
-    """A scatter_add over its updates' index space: each element is added into the
-    output at its index (``Store.accumulate``); the output is zeroed first (``zero_fill``).
-    Serial on the CPU, so duplicates sum in index order (deterministic); CUDA adds with
-    ``atomicAdd`` (duplicates sum in an unspecified order)."""
+    """A scatter over its updates' index space: each element is combined into the
+    output at its index (``Store.accumulate``: add, mul, min or max); the output is set
+    to the combine's identity first (``zero_fill``). Serial on the CPU, so duplicates
+    combine in index order (deterministic); CUDA combines with atomics (``atomicAdd``,
+    compare-and-swap loops for the others; sums and products in an unspecified order)."""
     (u, umap), (idx, imap) = fusion.scatter_maps(node)
     axis = node.attr("axis")
     value = low.value(u, umap)
@@ -442,9 +461,11 @@ def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR
     for j in range(node.ndim):
         if j != axis:
             ks[j if j < axis else j + idx.ndim - 1] = cs[j]
+    combine = node.attr("combine")
     k.body.stores.append(Store(buf.name, value, tuple(ks), gated=((at, cs[axis]),),
-                               accumulate=True))
-    k.zero_fill = (buf.name, buf.size())
+                               accumulate=combine))
+    k.zero_fill = (buf.name, buf.size(),
+                   Literal(scatter_identity(combine, node.dtype).item(), buf.dtype))
 
 
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:
@@ -525,7 +546,8 @@ def _collapse(k: KernelIR) -> None:
     if k.kind == "matmul":
         return
     pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
-    pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)}
+    pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)
+               if t.axis is not None}   # a constant term (axis None) pins no axis
     j = 0
     while j + 1 < len(k.dims):
         same_class = (j in k.reduce_axes) == (j + 1 in k.reduce_axes)

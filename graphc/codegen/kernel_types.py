@@ -111,7 +111,8 @@ class Store:
     value: object               # a variable name or a Literal
     strides: tuple
     gated: tuple = ()           # (index variable, stride) per axis indexed by data (scatter)
-    accumulate: bool = False    # add into the element (a scatter_add) instead of writing it
+    accumulate: str = ""        # a scatter's combine (add, mul, min, max): the value is
+                                # combined into the element instead of written over it
 
 
 @dataclass
@@ -147,7 +148,8 @@ class KernelIR:
     acc: str = "acc"
     acc_dtype: str = "float32"
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
-    zero_fill: tuple = ()                       # scatter: (buffer, its size) zeroed before
+    zero_fill: tuple = ()                       # scatter: (buffer, its size, its fill: the
+                                                # combine's identity, a Literal) set before
     ops: list = field(default_factory=list)
 
     def blocks(self) -> list:
@@ -217,8 +219,10 @@ class ProgramIR:
     program: Program = None  # type: ignore[assignment]  # set by lower(): the Program lowered
     param_nodes: list = field(default_factory=list)  # per params entry: its node (program
                                                       # params, then large constants)
-    index_sites: list = field(default_factory=list)  # per data-index check (gather,
-                                                      # scatter_add): "op (created at ...)"
+    index_sites: list = field(default_factory=list)  # per run-time check: ("index", "op
+                                                      # (created at ...)") of a gather or
+                                                      # scatter, ("value", what) of a
+                                                      # check_index
 
     @property
     def sym_order(self) -> list:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CompileError
+from ..errors import CompileError, EvalError
 from ..passes.memory import Step, Value, plan_memory
 from .kernel_types import BufferRef, ProgramIR
 from .naming import Scope, sanitize_names
@@ -187,14 +187,23 @@ class NativeRunner:
         rc = self.run(c_pointers(ins), c_pointers(ps), c_pointers(res), c_sizes,
                       ctypes.c_void_p(ws.ctypes.data))
         if rc == INDEX_FAULT and self.index_fault is not None:
-            site_and_index = np.zeros(2, dtype=np.int64)
-            self.index_fault(site_and_index.ctypes.data)
-            site, index = (int(v) for v in site_and_index)
-            raise IndexError(f"{pir.index_sites[site]}: index {index} is out of bounds for "
-                             f"the axis it indexes")
+            self.raise_index_fault()
         if rc != 0:
             raise CompileError(f"generated code for {pir.name!r} failed (code {rc})")
         return self.collect(res, inputs, params)
+
+    def raise_index_fault(self):
+        """The ``IndexError`` of the first index out of range the last call recorded (the
+        op and where it was created, the index), or the ``EvalError`` of a value a
+        ``check_index`` refused; nothing of the call is committed."""
+        site_and_index = np.zeros(2, dtype=np.int64)
+        self.index_fault(site_and_index.ctypes.data)
+        site, index = (int(v) for v in site_and_index)
+        kind, what = self.pir.index_sites[site] if 0 <= site < len(self.pir.index_sites) \
+            else ("index", "a gather or scatter")
+        if kind == "value":   # a check_index (cross_entropy's labels computed in the graph)
+            raise EvalError(f"{what} holds {index}")
+        raise IndexError(f"{what}: index {index} is out of bounds for the axis it indexes")
 
     def collect(self, res, inputs, params):
         """Outputs and new parameter values from the results (copies where shared)."""

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..bind import ops_where
-from ..errors import CompileError
+from ..errors import CompileError, EvalError
 from ..ir import Tensor, topo_order
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
 from ..printing import const_text, formula_text
@@ -510,7 +510,13 @@ class NumpyExecutable:
         if sizes != self._last_sizes:
             self._last_sizes = sizes
             self._memory_stats(dict(zip(self.dim_keys, sizes)))
-        outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        refused = getattr(self.module, "CheckIndexError", None)   # only if check_index is used
+        try:
+            outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        except Exception as err:
+            if refused is not None and isinstance(err, refused):
+                raise EvalError(str(err)) from None
+            raise
         return list(outs), list(new)
 
     def export(self, directory: str, name: str) -> list[str]:

@@ -62,6 +62,7 @@ NUMPY_OPS: dict[str, Spelling] = {
     "expm1": _ufunc("expm1", 1),
     "erf": Spelling("np.copyto({out}, erf({0}))", "out", helper="special"),
     "erfc": Spelling("np.copyto({out}, erfc({0}))", "out", helper="special"),
+    "erfinv": Spelling("np.copyto({out}, erfinv({0}))", "out", helper="special"),
     "stop_gradient": Spelling("{0}", "view"),
     "add": _ufunc("add", 2),
     "sub": _ufunc("subtract", 2),
@@ -96,8 +97,9 @@ NUMPY_OPS: dict[str, Spelling] = {
     "slice": Spelling("_slice({0}, {starts}, {steps}, {shape})", "view", helper="_slice"),
     "pad": Spelling("_pad({0}, {lo}, {interior}, {fill}, {out})", "out", helper="_pad"),
     "gather": Spelling("_gather({0}, {1}, {axis}, {out})", "out", helper="_gather"),
-    "scatter_add": Spelling("_scatter_add({0}, {1}, {axis}, {out})", "out",
-                            helper="_scatter_add"),
+    "check_index": Spelling("_check_index({0}, {size}, {what})", "view", helper="_check_index"),
+    "scatter": Spelling("_scatter({0}, {1}, {axis}, {combine}, {out})", "out",
+                        helper="_scatter"),
 }
 
 
@@ -146,7 +148,7 @@ def _sigmoid(x, out):
     e = np.exp(-np.abs(x))
     np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
 ''',
-    "special": embedded_source(special),   # erf, erfc without SciPy
+    "special": embedded_source(special),   # erf, erfc, erfinv without SciPy
     "philox": embedded_source(philox),     # random_uniform, the same bits as C and CUDA
     "_slice": '''\
 def _slice(x, starts, steps, shape):
@@ -167,13 +169,34 @@ def _gather(x, idx, axis, out):
 ''' + _INDEX_CHECK.format(size="x.shape[axis]", op="gather") + '''\
     np.take(x, idx, axis=axis, out=out)
 ''',
-    "_scatter_add": '''\
-def _scatter_add(u, idx, axis, out):
-    """out = zeros; out[..., idx[j], ...] += u[..., j, ...] (duplicates summed: np.add.at,
-    which NumPy 2 runs faster than a sort + reduceat; out is contiguous: views write it)."""
-''' + _INDEX_CHECK.format(size="out.shape[axis]", op="scatter_add") + '''\
-    out.fill(0)
+    "_check_index": '''\
+class CheckIndexError(ValueError):
+    """A value a check_index refused (graphc raises it as its EvalError)."""
+
+
+def _check_index(x, size, what):
+    """x itself, each element required in [0, size) (labels computed in the graph)."""
+    bad = (x < 0) | (x >= size)
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0]) if np.ndim(x) else ()
+        raise CheckIndexError(f"{what} holds {np.asarray(x)[index]} at index {index}")
+    return x
+''',
+    "_scatter": '''\
+def _scatter(u, idx, axis, combine, out):
+    """out = the identity of combine; then out[..., idx[j], ...] (+ * min max)= u[..., j, ...]
+    with duplicates combined (np.add.at and its kin, which NumPy 2 runs faster than a
+    sort + reduceat; out is contiguous: views write it)."""
+''' + _INDEX_CHECK.format(size="out.shape[axis]", op="scatter") + '''\
+    ufunc = {"add": np.add, "mul": np.multiply, "min": np.minimum, "max": np.maximum}[combine]
+    if combine in ("add", "mul"):
+        out.fill(combine == "mul")
+    elif out.dtype.kind == "f":
+        out.fill(np.inf if combine == "min" else -np.inf)
+    else:
+        info = np.iinfo(out.dtype)
+        out.fill(info.max if combine == "min" else info.min)
     rows = u.reshape(out.shape[:axis] + (idx.size,) + out.shape[axis + 1:])
-    np.add.at(np.moveaxis(out, axis, 0), idx.reshape(-1), np.moveaxis(rows, axis, 0))
+    ufunc.at(np.moveaxis(out, axis, 0), idx.reshape(-1), np.moveaxis(rows, axis, 0))
 ''',
 }

@@ -19,6 +19,7 @@ which ``graphc.api`` attaches; rules only run once graphc is imported.
 """
 from ..bind import OPS, OpDef, opdef, promote
 from . import leaves, elementwise, structure, movement, gather, random  # noqa: F401  (each declares its ops)
+from . import checks  # noqa: F401  (check_index: run-time label checks inside the graph)
 from .builders import relabel, unbroadcast
 
 __all__ = ["OPS", "OpDef", "opdef", "promote", "relabel", "unbroadcast"]

@@ -113,6 +113,13 @@ elementwise(name="erf", arity=1, impl=special.erf, partials=lambda n: _erf_parti
 elementwise(name="erfc", arity=1, impl=special.erfc, partials=lambda n: _erf_partial(n, -1),
             sympy=lambda a: _sp().erfc(a), float_only=True, cost=10, output_sign="nonneg",
             latex=r"\operatorname{erfc}", doc="1 - erf(x), accurate where erf(x) is near 1")
+# erfinv: d/dx = sqrt(pi)/2 * exp(erfinv(x)^2) (the node itself squared)
+elementwise(name="erfinv", arity=1, impl=special.erfinv,
+            partials=lambda n: [constant_node(math.sqrt(math.pi) / 2, n.dtype)
+                                * bind("exp", n * n)],
+            sympy=lambda a: _sp().erfinv(a), float_only=True, cost=40,
+            latex=r"\operatorname{erf}^{-1}",
+            doc="the inverse of erf on (-1, 1); +-inf at +-1, nan outside")
 
 elementwise(name="stop_gradient", arity=1, impl=lambda x: x, partials=lambda n: [None],
             sympy=lambda a: a, cost=0,

@@ -9,7 +9,7 @@ The schedule is data, decided here once for every C-family backend:
   elementwise consumers over the rows (``log(s) + m``) are its epilogue and consumers
   over the full rows (``exp(x - lse)``) are row stores after the reductions;
 * a ``gather`` is a load whose index on one axis is loaded data (``DataIndex``), fused
-  like any load (its source stored first unless a leaf); a ``scatter_add`` is its own
+  like any load (its source stored first unless a leaf); a ``scatter`` is its own
   kernel over the updates' index space (producers inline), accumulating into its output;
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
@@ -140,7 +140,7 @@ def gather_maps(n: Tensor, amap: tuple) -> list:
 
 
 def scatter_maps(n: Tensor) -> list:
-    """(updates, map), (indices, map) of scatter_add node ``n`` over the updates' space."""
+    """(updates, map), (indices, map) of scatter node ``n`` over the updates' space."""
     u, idx = n.inputs
     ident = tuple(range(u.ndim))
     axis = n.attr("axis")

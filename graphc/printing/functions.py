@@ -135,7 +135,8 @@ def relu_or_step(condition, if_true, if_false):
 _EXACT_CONSTANTS = tuple(
     (float(c), c) for c in (2 / sympy.sqrt(sympy.pi), 1 / sympy.sqrt(2 * sympy.pi),
                             sympy.sqrt(2 / sympy.pi), 1 / sympy.sqrt(2), sympy.sqrt(2),
-                            sympy.pi, 1 / sympy.pi, sympy.pi / 2))
+                            sympy.pi, 1 / sympy.pi, sympy.pi / 2,
+                            sympy.sqrt(sympy.pi) / 2))   # erfinv's derivative
 
 
 def exact_constant(value: float, dtype) -> sympy.Expr | None:

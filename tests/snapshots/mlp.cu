@@ -607,7 +607,7 @@ GC_EXPORT int graphc_mlp_run(void* const* inputs, void* const* params, const int
     if (gc_ensure(&gc_res[3], &gc_res_cap[3], ((size_t)2560 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_res[4], &gc_res_cap[4], ((size_t)10 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;
-    if (graphc_mlp_run_device(gc_in, gc_par, gc_res, sizes, gc_ws) != 0) return -1;
+    { const int gc_rc = graphc_mlp_run_device(gc_in, gc_par, gc_res, sizes, gc_ws); if (gc_rc != 0) return gc_rc; }
     GC_CHECK(gcMemcpyDtoH(results[0], gc_res[0], ((size_t)1 * sizeof(float))));
     GC_CHECK(gcMemcpyDtoH(results[1], gc_res[1], ((size_t)200704 * sizeof(float))));
     GC_CHECK(gcMemcpyDtoH(results[2], gc_res[2], ((size_t)256 * sizeof(float))));

@@ -80,7 +80,7 @@ GC_EXPORT int graphc_tutorial_run(void* const* inputs, void* const* params, cons
     if (gc_ensure(&gc_res[0], &gc_res_cap[0], ((size_t)2 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_res[1], &gc_res_cap[1], ((size_t)2 * sizeof(float))) < 0) return -1;
     if (gc_ensure(&gc_ws, &gc_ws_cap, (size_t)ws_total) < 0) return -1;
-    if (graphc_tutorial_run_device(gc_in, gc_par, gc_res, sizes, gc_ws) != 0) return -1;
+    { const int gc_rc = graphc_tutorial_run_device(gc_in, gc_par, gc_res, sizes, gc_ws); if (gc_rc != 0) return gc_rc; }
     GC_CHECK(gcMemcpyDtoH(results[0], gc_res[0], ((size_t)2 * sizeof(float))));
     GC_CHECK(gcMemcpyDtoH(results[1], gc_res[1], ((size_t)2 * sizeof(float))));
     return 0;

@@ -34,7 +34,8 @@
  *   Host       GC_EXPORT int entry(...) { ... return 0; }   (extern "C", visible);
  *              device memory: gcMalloc(void**, bytes), gcFree, gcMemcpyHtoD(dst, src, n),
  *              gcMemcpyDtoH, gcMemcpyDtoD, gcMemset(dst, byte, n), gcDeviceSynchronize(),
- *              gcGetLastError(), gcGetErrorString(e); all return gcError_t
+ *              gcGetLastError(), gcGetErrorString(e), gcMemcpyToSymbol(symbol, src, n),
+ *              gcMemcpyFromSymbol(dst, symbol, n) (a __device__ variable); all return gcError_t
  *              (gcSuccess == 0). Wrap calls in GC_CHECK(call); (records the call text,
  *              the error string and the last kernel launched, returns -1).
  *   Errors     exported C functions (read them with ctypes after a -1):
@@ -73,6 +74,9 @@ static inline gcError_t gcGetLastError(void) { return cudaGetLastError(); }
 static inline gcError_t gcPeekAtLastError(void) { return cudaPeekAtLastError(); }
 static inline const char* gcGetErrorString(gcError_t e) { return cudaGetErrorString(e); }
 
+#define gcMemcpyToSymbol(symbol, src, n) cudaMemcpyToSymbol(symbol, src, n)
+#define gcMemcpyFromSymbol(dst, symbol, n) cudaMemcpyFromSymbol(dst, symbol, n)
+
 #define GC_KERNEL_LAUNCH_(kernel, grid, block, shmem, ...) \
     kernel<<<(grid), (block), (shmem)>>>(__VA_ARGS__)
 #define GC_SHARED(type, name, count) __shared__ type name[count]
@@ -83,6 +87,10 @@ static inline const char* gcGetErrorString(gcError_t e) { return cudaGetErrorStr
 #else
 /* ------------------------- host C++: CUDA emulated on the CPU ----------------------- */
 #include "graphc_cuda_emu.h"
+
+/* a __device__ variable is an ordinary global in the emulation */
+#define gcMemcpyToSymbol(symbol, src, n) gcMemcpyHtoD((void*)&(symbol), src, n)
+#define gcMemcpyFromSymbol(dst, symbol, n) gcMemcpyDtoH(dst, (const void*)&(symbol), n)
 
 #define GC_KERNEL_LAUNCH_(kernel, grid, block, shmem, ...) \
     GC_EMU_LAUNCH(kernel, grid, block, shmem, __VA_ARGS__)
@@ -209,5 +217,71 @@ template <class Op> GC_DEVICE float gc_atomic_float_op_(float* p, float v) {
 }
 GC_DEVICE float gc_atomic_max(float* p, float v) { return gc_atomic_float_op_<gc_op_max>(p, v); }
 GC_DEVICE float gc_atomic_min(float* p, float v) { return gc_atomic_float_op_<gc_op_min>(p, v); }
+
+/* ---- scatters (x.at[idx].multiply/min/max): *p = Op(*p, v) atomically ---------------
+ * CUDA has no atomic multiply, and no float/double atomic min/max: a compare-and-swap
+ * loop on the value's bits, retried while another thread wrote in between (products of
+ * duplicates are formed in an unspecified order; min/max do not depend on it). */
+struct gc_op_mul { template <class T> GC_DEVICE static T apply(T a, T b) { return a * b; } };
+template <class Op> GC_DEVICE float gc_atomic_apply(float* p, float v) {
+    return gc_atomic_float_op_<Op>(p, v);
+}
+template <class Op> GC_DEVICE double gc_atomic_apply(double* p, double v) {
+    unsigned long long* ip = reinterpret_cast<unsigned long long*>(p);
+    unsigned long long old = *ip, assumed;
+    do {
+        assumed = old;
+        const unsigned long long desired = (unsigned long long)__double_as_longlong(
+            Op::apply(__longlong_as_double((long long)assumed), v));
+        if (desired == assumed) break;
+        old = atomicCAS(ip, assumed, desired);
+    } while (old != assumed);
+    return __longlong_as_double((long long)old);
+}
+template <class Op> GC_DEVICE int32_t gc_atomic_apply(int32_t* p, int32_t v) {
+    int* ip = reinterpret_cast<int*>(p);
+    int old = *ip, assumed;
+    do {
+        assumed = old;
+        const int desired = (int)Op::apply((int32_t)assumed, v);
+        if (desired == assumed) break;
+        old = atomicCAS(ip, assumed, desired);
+    } while (old != assumed);
+    return old;
+}
+template <class Op> GC_DEVICE int64_t gc_atomic_apply(int64_t* p, int64_t v) {
+    unsigned long long* ip = reinterpret_cast<unsigned long long*>(p);
+    unsigned long long old = *ip, assumed;
+    do {
+        assumed = old;
+        const unsigned long long desired = (unsigned long long)Op::apply((int64_t)assumed, v);
+        if (desired == assumed) break;
+        old = atomicCAS(ip, assumed, desired);
+    } while (old != assumed);
+    return (int64_t)old;
+}
+/* A scatter's output set to its combine's identity (1, +-inf) before the combining. */
+template <class T> __global__ void gc_fill(T* GC_RESTRICT p, gc_index_t n, T v) {
+    for (gc_index_t i = (gc_index_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (gc_index_t)gridDim.x * blockDim.x)
+        p[i] = v;
+}
+
+/* ---- indices read from data (gathers, scatters), checked on the device -------------
+ * An index outside [0, n) sets the fault flag (the first fault also records its check
+ * number and the index) and the nearest element is read; the host resets the flag
+ * before a call and reads it after (run returns GC_INDEX_FAULT, <prefix>_index_fault
+ * gives the record). */
+#define GC_INDEX_FAULT 3
+static __device__ int gc_fault_flag_;
+static __device__ long long gc_fault_record_[2];
+static GC_DEVICE gc_index_t gc_checked_index(gc_index_t v, gc_index_t n, int site) {
+    if (v >= 0 && v < n) return v;
+    if (atomicCAS(&gc_fault_flag_, 0, 1) == 0) {
+        gc_fault_record_[0] = site;
+        gc_fault_record_[1] = (long long)v;
+    }
+    return v < 0 ? 0 : n - 1;
+}
 
 #endif /* GRAPHC_CUDA_H */
