@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .codegen.base import Program, backend_builder, check_options
+from .codegen.fastcall import make_caller
 from .drawing import draw
 from .errors import CompileError, FeedError, GraphcError
 from .graph_format import read_graph, write_graph
@@ -231,8 +232,20 @@ class Function:
         # any backend runs (cross_entropy's labels), the same for every backend
         self._checked_inputs = [(k, p) for k, p in enumerate(self.inputs)
                                 if has_requirements(p)]
+        self._slow_calls = 0
+        # the C fast path (graphc.codegen.fastcall), where this function and machine have one
+        self._fast = make_caller(self, self._exe)
+        self._fast_call = self._fast.call if self._fast is not None else None
         self.compile_seconds = time.perf_counter() - t0
-        self.calls = 0
+
+    @property
+    def calls(self) -> int:
+        """How many calls completed (and committed their updates)."""
+        return self._slow_calls + (self._fast.calls if self._fast is not None else 0)
+
+    @calls.setter
+    def calls(self, n: int) -> None:
+        self._slow_calls = n - (self._fast.calls if self._fast is not None else 0)
 
     # ---- calling ------------------------------------------------------------------------
     def _feeds(self, args, feeds) -> tuple[list[np.ndarray], dict]:
@@ -290,6 +303,10 @@ class Function:
         parameters is held until the call ends: the step is committed, then the
         interrupt is raised (``graphc.step_commit``).
         """
+        if self._fast_call is not None and not feeds:
+            out = self._fast_call(args)   # None: a call only the Python path below takes
+            if out is not None:
+                return out
         arrays, bindings = self._feeds(args, feeds)
         for k, p in self._checked_inputs:
             check_value(p, arrays[k])

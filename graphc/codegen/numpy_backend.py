@@ -499,6 +499,13 @@ class NumpyExecutable:
 
     def _run(self, inputs, params, bindings):
         sizes = tuple(int(bindings[d]) for d in self.dim_keys)
+        ws = self.workspace_for(sizes)
+        outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        return list(outs), list(new)
+
+    def workspace_for(self, sizes: tuple) -> list:
+        """The scratch buffers for run-time ``sizes`` (dims in ``dim_keys`` order); the
+        memory stats follow the last sizes used."""
         ws = self._ws.get(sizes)
         if ws is None:
             ws = self.module.workspace(*sizes)
@@ -510,8 +517,7 @@ class NumpyExecutable:
         if sizes != self._last_sizes:
             self._last_sizes = sizes
             self._memory_stats(dict(zip(self.dim_keys, sizes)))
-        outs, new = self.module.compute(*inputs, *params, *sizes, ws)
-        return list(outs), list(new)
+        return ws
 
     def export(self, directory: str, name: str) -> list[str]:
         os.makedirs(directory, exist_ok=True)
