@@ -227,6 +227,7 @@ class Function:
         # the C fast path (graphc.codegen.fastcall), where this function and machine have one
         self._fast = make_caller(self, self._exe)
         self._fast_call = self._fast.call if self._fast is not None else None
+        self._fast_exe = self._exe   # the executable the fast path runs (tests wrap _exe)
         self.compile_seconds = time.perf_counter() - t0
 
     @property
@@ -294,7 +295,7 @@ class Function:
         parameters is held until the call ends: the step is committed, then the
         interrupt is raised (``graphc.step_commit``).
         """
-        if self._fast_call is not None and not feeds:
+        if self._fast_call is not None and not feeds and self._exe is self._fast_exe:
             out = self._fast_call(args)   # None: a call only the Python path below takes
             if out is not None:
                 return out

@@ -23,9 +23,13 @@ import ctypes
 import importlib.machinery
 import importlib.util
 import os
+import signal
 import sys
 import sysconfig
 import threading
+
+# as graphc.step_commit: the C module's functions, not signal's enum-wrapping ones
+import _signal
 
 import numpy as np
 
@@ -100,8 +104,6 @@ def make_caller(function, exe):
         mode = 0
     elif isinstance(exe, NumpyExecutable):
         mode = 1
-        if function.update_params:   # its new values need the Python path's checks
-            return None
     else:
         return None
     if getattr(exe, "fast_call", True) is False:
@@ -180,7 +182,7 @@ def make_caller(function, exe):
         is_state = [True] * len(sources)
         dtypes = [np.dtype(p.dtype) for p in function.params]
         plan += [len(sources), 0]
-        roots = list(range(len(function.outputs)))
+        roots = list(range(len(function.outputs) + len(function.update_params)))  # unused
         res_dtypes = []
         run_address = wsb_address = 0
         keep = exe
@@ -190,10 +192,16 @@ def make_caller(function, exe):
     plan.append(len(function.outputs))
     plan.append({"single": 0, "tuple": 1, "list": 2}[function.structure])
     plan += [mode, int(REUSE_RESULTS), GIL_RELEASE_ELEMENTS]
+    for p, leaf in zip(function.update_params, function._leaf_updates):
+        if not all(isinstance(d, int) for d in p.dims):
+            return None
+        plan += [int(leaf), np.dtype(p.dtype).num, len(p.dims), *p.dims]
     states = [p.state for p in function.update_params]
     locks = [s.lock for s in sorted(set(states), key=id)]   # step_commit.holding's order
     if len(function.inputs) + len(sources) + len(res_dtypes) > 256 or len(slot_of) > 64:
         return None
     return module.Caller(plan, [np.dtype(p.dtype) for p in function.inputs], sources,
                          is_state, dtypes, res_dtypes, states, locks, function._lock,
-                         run_address, wsb_address, keep, compute, workspace_for, xvar, xquiet)
+                         run_address, wsb_address, keep, compute, workspace_for, xvar, xquiet,
+                         _signal.getsignal, _signal.signal, int(signal.SIGINT),
+                         threading.main_thread().ident)

@@ -63,6 +63,15 @@ typedef struct {
     Py_ssize_t n_locks;
     PyObject** locks;         /* update locks, in the global (id) order */
     PyObject* last;           /* list: last call's result arrays */
+    int* upd_leaf;            /* mode 1: an update whose value is a leaf (always copied) */
+    int* upd_ndim;            /* mode 1: each updated parameter's shape and type number */
+    int* upd_type;
+    int64_t** upd_dims;
+    PyObject* getsignal;      /* _signal.getsignal, _signal.signal, SIGINT: mode 1 holds */
+    PyObject* setsignal;      /* SIGINT back during a step, as step_commit does */
+    PyObject* sigint;
+    unsigned long main_ident;
+    int pending;
     int64_t ws_sizes[GC_MAX_SLOTS];
     int ws_valid;
     void* ws;
@@ -101,6 +110,9 @@ static void Caller_dealloc(Caller* self) {
     free(self->size_slot); free(self->param_src); free(self->param_is_state);
     free(self->param_descr); free(self->res_descr); free(self->res_ndim); free(self->res_dims);
     free(self->root_res); free(self->upd_state); free(self->locks);
+    if (self->upd_dims) for (k = 0; k < self->n_upd; k++) free(self->upd_dims[k]);
+    free(self->upd_leaf); free(self->upd_ndim); free(self->upd_dims); free(self->upd_type);
+    Py_XDECREF(self->getsignal); Py_XDECREF(self->setsignal); Py_XDECREF(self->sigint);
     free(self->ws);
     Py_TYPE(self)->tp_free((PyObject*)self);
 }
@@ -122,14 +134,15 @@ static int take_descrs(PyObject* list, Py_ssize_t n, PyArray_Descr*** out) {
 
 /* Caller(plan_ints, in_dtypes, param_sources, param_is_state, param_dtypes, res_dtypes,
           update_states, locks, lock, run_address, wsb_address, keep, compute,
-          workspace_for, extobj_var, extobj_quiet) */
+          workspace_for, extobj_var, extobj_quiet, getsignal, setsignal, sigint, main_ident) */
 static int Caller_init(Caller* self, PyObject* args, PyObject* kw) {
     PyObject *plan, *in_dt, *psrc, *pstate, *pdt, *rdt, *upd, *locks, *lock, *run_a, *wsb_a;
-    PyObject *keep, *compute, *wsfor, *xvar, *xquiet;
+    PyObject *keep, *compute, *wsfor, *xvar, *xquiet, *getsig, *setsig, *sigint, *main_id;
     Py_ssize_t at = 0, k, j;
-    if (!PyArg_ParseTuple(args, "O!OOOOOOOOOOOOOOO", &PyList_Type, &plan, &in_dt, &psrc,
+    if (!PyArg_ParseTuple(args, "O!OOOOOOOOOOOOOOOOOOO", &PyList_Type, &plan, &in_dt, &psrc,
                           &pstate, &pdt, &rdt, &upd, &locks, &lock, &run_a, &wsb_a, &keep,
-                          &compute, &wsfor, &xvar, &xquiet))
+                          &compute, &wsfor, &xvar, &xquiet, &getsig, &setsig, &sigint,
+                          &main_id))
         return -1;
     self->n_in = next_int(plan, &at);
     self->in_ndim = calloc(self->n_in ? self->n_in : 1, sizeof(int));
@@ -174,12 +187,25 @@ static int Caller_init(Caller* self, PyObject* args, PyObject* kw) {
     self->mode = (int)next_int(plan, &at);
     self->reuse = (int)next_int(plan, &at);
     self->gil_elements = next_int(plan, &at);
+    self->n_upd = self->n_roots - self->n_out;
+    self->upd_leaf = calloc(self->n_upd ? self->n_upd : 1, sizeof(int));
+    self->upd_ndim = calloc(self->n_upd ? self->n_upd : 1, sizeof(int));
+    self->upd_dims = calloc(self->n_upd ? self->n_upd : 1, sizeof(int64_t*));
+    self->upd_type = calloc(self->n_upd ? self->n_upd : 1, sizeof(int));
+    for (k = 0; k < self->n_upd; k++) {   /* leaf flag, type number, ndim, dims */
+        int nd;
+        self->upd_leaf[k] = (int)next_int(plan, &at);
+        self->upd_type[k] = (int)next_int(plan, &at);
+        nd = (int)next_int(plan, &at);
+        self->upd_ndim[k] = nd;
+        self->upd_dims[k] = calloc(nd ? nd : 1, sizeof(int64_t));
+        for (j = 0; j < nd; j++) self->upd_dims[k][j] = next_int(plan, &at);
+    }
     if (PyErr_Occurred()) return -1;
     if (self->n_slots > GC_MAX_SLOTS || self->n_in + self->n_params + self->n_res > GC_MAX_ARRAYS) {
         PyErr_SetString(PyExc_ValueError, "fastcall plan: too many arrays or sizes");
         return -1;
     }
-    self->n_upd = self->n_roots - self->n_out;
     if (take_descrs(in_dt, self->n_in, &self->in_descr) < 0) return -1;
     if (take_descrs(pdt, self->n_params, &self->param_descr) < 0) return -1;
     if (take_descrs(rdt, self->n_res, &self->res_descr) < 0) return -1;
@@ -209,6 +235,11 @@ static int Caller_init(Caller* self, PyObject* args, PyObject* kw) {
     self->workspace_for = Py_NewRef(wsfor);
     self->extobj_var = xvar == Py_None ? NULL : Py_NewRef(xvar);
     self->extobj_quiet = xquiet == Py_None ? NULL : Py_NewRef(xquiet);
+    self->getsignal = Py_NewRef(getsig);
+    self->setsignal = Py_NewRef(setsig);
+    self->sigint = Py_NewRef(sigint);
+    self->main_ident = PyLong_AsUnsignedLong(main_id);
+    if (PyErr_Occurred()) return -1;
     self->last = PyList_New(0);
     return self->last ? 0 : -1;
 }
@@ -228,8 +259,11 @@ static void unlock(PyObject* lock) {
 }
 
 static void release_locks(Caller* self, Py_ssize_t taken, int main_lock) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);   /* an error on its way out (a KeyboardInterrupt) */
     while (taken > 0) unlock(self->locks[--taken]);
     if (main_lock) unlock(self->lock);
+    PyErr_Restore(type, value, tb);
 }
 
 /* The outputs in the Function's structure, from the roots' arrays. */
@@ -281,31 +315,147 @@ static PyObject* run_python(Caller* self, PyObject* const* args, PyObject** pval
     }
     result = PyObject_Vectorcall(self->compute, stack, n, NULL);
     if (token) {
-        if (PyContextVar_Reset(self->extobj_var, token) < 0) Py_CLEAR(result);
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyContextVar_Reset(self->extobj_var, token) < 0) {
+            Py_CLEAR(result);
+            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+        } else {
+            PyErr_Restore(type, value, tb);
+        }
         Py_DECREF(token);
     }
 done:
     for (k = self->n_in + self->n_params; k < n - 1; k++) Py_DECREF(stack[k]);
-    if (result == NULL) return NULL;
-    {
-        PyObject* outs = PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2
-            ? PySequence_Fast(PyTuple_GET_ITEM(result, 0), "compute: outputs") : NULL;
-        PyObject* r;
-        if (outs == NULL) {
-            Py_DECREF(result);
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_RuntimeError, "compute returned no (outputs, updates)");
-            return NULL;
-        }
-        if (PySequence_Fast_GET_SIZE(outs) != self->n_out) {
-            Py_DECREF(outs); Py_DECREF(result);
-            PyErr_SetString(PyExc_RuntimeError, "compute returned the wrong number of outputs");
-            return NULL;
-        }
-        r = structured(self, PySequence_Fast_ITEMS(outs));
-        Py_DECREF(outs); Py_DECREF(result);
-        return r;
+    if (result != NULL && !(PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 2 &&
+                            PyTuple_Check(PyTuple_GET_ITEM(result, 0)) &&
+                            PyTuple_Check(PyTuple_GET_ITEM(result, 1)) &&
+                            PyTuple_GET_SIZE(PyTuple_GET_ITEM(result, 0)) == self->n_out &&
+                            PyTuple_GET_SIZE(PyTuple_GET_ITEM(result, 1)) == self->n_upd)) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_RuntimeError, "compute returned no (outputs, new values)");
+        return NULL;
     }
+    return result;
+}
+
+static PyObject* record_sigint(PyObject* caller, PyObject* args) {
+    ((Caller*)caller)->pending = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef record_def = {"graphc_record_sigint", record_sigint, METH_VARARGS,
+                                 "records a SIGINT for after the step"};
+
+/* As step_commit.deferred_interrupts.__enter__: in the main thread, with a Python SIGINT
+   handler, record a SIGINT instead of handling it. Returns the previous handler (a new
+   reference), Py_None when nothing was changed, NULL on error. */
+static PyObject* defer_begin(Caller* self) {
+    PyObject *current, *record, *prev;
+    if (PyThread_get_thread_ident() != self->main_ident) return Py_NewRef(Py_None);
+    current = PyObject_CallOneArg(self->getsignal, self->sigint);
+    if (current == NULL) return NULL;
+    if (!PyCallable_Check(current)) {
+        Py_DECREF(current);
+        return Py_NewRef(Py_None);
+    }
+    Py_DECREF(current);
+    record = PyCFunction_New(&record_def, (PyObject*)self);
+    if (record == NULL) return NULL;
+    self->pending = 0;
+    prev = PyObject_CallFunctionObjArgs(self->setsignal, self->sigint, record, NULL);
+    Py_DECREF(record);
+    return prev;
+}
+
+/* As deferred_interrupts.__exit__: the previous handler back, then called if a SIGINT came
+   (the default one raises KeyboardInterrupt). Steals ``prev``; -1 with an exception set. */
+static int defer_end(Caller* self, PyObject* prev) {
+    PyObject* r;
+    if (prev == Py_None) {
+        Py_DECREF(prev);
+        return 0;
+    }
+    r = PyObject_CallFunctionObjArgs(self->setsignal, self->sigint, prev, NULL);
+    if (r == NULL) {
+        Py_DECREF(prev);
+        return -1;
+    }
+    Py_DECREF(r);
+    if (self->pending) {
+        self->pending = 0;
+        r = PyObject_CallFunctionObjArgs(prev, self->sigint, Py_None, NULL);
+        Py_DECREF(prev);
+        if (r == NULL) return -1;
+        Py_DECREF(r);
+        return 0;
+    }
+    Py_DECREF(prev);
+    return 0;
+}
+
+/* Mode 1: run compute, check and commit the new values. The new reference returned is the
+   outputs in the Function's structure; Py_None: declined (nothing committed); NULL: error. */
+static PyObject* call_python(Caller* self, PyObject* const* args, PyObject** pvals,
+                             const int64_t* sizes) {
+    PyObject *result, *outs, *news, *out = NULL, *prev = NULL;
+    PyObject* newv[GC_MAX_ARRAYS];
+    Py_ssize_t k, j, n_new = 0;
+    if (self->n_upd) {
+        prev = defer_begin(self);
+        if (prev == NULL) return NULL;
+    }
+    result = run_python(self, args, pvals, sizes);
+    if (result == NULL) goto end;
+    outs = PyTuple_GET_ITEM(result, 0);
+    news = PyTuple_GET_ITEM(result, 1);
+    /* each new value: an array of its parameter's dtype and shape, never aliasing a feed,
+       a parameter, an output or another new value (as Function._run) */
+    for (k = 0; k < self->n_upd; k++) {
+        PyObject* v = PyTuple_GET_ITEM(news, k);
+        PyArrayObject* a;
+        int copy = self->upd_leaf[k];
+        if (!PyArray_Check(v)) goto decline;
+        a = (PyArrayObject*)v;
+        if (PyArray_NDIM(a) != self->upd_ndim[k] || !PyArray_ISNOTSWAPPED(a) ||
+            !PyArray_EquivTypenums(PyArray_TYPE(a), self->upd_type[k]))
+            goto decline;
+        for (j = 0; j < self->upd_ndim[k]; j++)
+            if (PyArray_DIMS(a)[j] != self->upd_dims[k][j]) goto decline;
+        for (j = 0; j < self->n_in && !copy; j++) copy = v == args[j];
+        for (j = 0; j < self->n_params && !copy; j++) copy = v == pvals[j];
+        for (j = 0; j < self->n_out && !copy; j++) copy = v == PyTuple_GET_ITEM(outs, j);
+        for (j = 0; j < n_new && !copy; j++) copy = v == newv[j];
+        newv[n_new] = copy ? PyArray_NewCopy(a, NPY_CORDER) : Py_NewRef(v);
+        if (newv[n_new] == NULL) goto end;
+        n_new++;
+    }
+    out = structured(self, &PyTuple_GET_ITEM(outs, 0));
+    if (out == NULL) goto end;
+    /* commit: every new value was computed from the old ones; switch them together */
+    for (k = 0; k < self->n_upd; k++)
+        if (PyObject_SetAttr(self->upd_state[k], s_value, newv[k]) < 0) {
+            Py_CLEAR(out);
+            goto end;
+        }
+    self->calls++;
+    goto end;
+decline:
+    out = Py_NewRef(Py_None);
+end:
+    for (k = 0; k < n_new; k++) Py_DECREF(newv[k]);
+    Py_XDECREF(result);
+    if (prev != NULL) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);   /* compute's error, if any */
+        if (defer_end(self, prev) < 0) {   /* the handler's KeyboardInterrupt wins */
+            Py_CLEAR(out);
+            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+        } else {
+            PyErr_Restore(type, value, tb);
+        }
+    }
+    return out;
 }
 
 static PyObject* Caller_call(Caller* self, PyObject* feeds) {
@@ -396,7 +546,7 @@ static PyObject* Caller_call(Caller* self, PyObject* feeds) {
         p_ptr[k] = PyArray_DATA(a);
     }
     if (self->mode == 1) {
-        out = run_python(self, args, pvals, sizes);
+        out = call_python(self, args, pvals, sizes);
         goto done;
     }
     /* results: last call's arrays when nothing else holds them, else new ones */
@@ -463,7 +613,7 @@ static PyObject* Caller_call(Caller* self, PyObject* feeds) {
     Py_SETREF(self->last, res);
     res = NULL;
 done:
-    if (out != NULL) self->calls++;
+    if (out != NULL && self->mode == 0) self->calls++;
     for (k = 0; k < n_pvals; k++) Py_DECREF(pvals[k]);
     Py_XDECREF(res);
     release_locks(self, self->n_locks, 1);
