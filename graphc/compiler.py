@@ -224,11 +224,20 @@ class Function:
         self._checked_inputs = [(k, p) for k, p in enumerate(self.inputs)
                                 if has_requirements(p)]
         self._slow_calls = 0
-        # the C fast path (graphc.codegen.fastcall), where this function and machine have one
-        self._fast = make_caller(self, self._exe)
-        self._fast_call = self._fast.call if self._fast is not None else None
-        self._fast_exe = self._exe   # the executable the fast path runs (tests wrap _exe)
+        # the fast path (graphc.codegen.fastcall), where this function and machine have one:
+        # the C backend's at once; the NumPy backend's from its third call, so that a
+        # function called once never pays for loading the extension (~0.1 s a process)
+        self._fast = self._fast_call = None
+        self._fast_later = backend == "numpy"
+        if backend == "c":
+            self._use_fast_path()
         self.compile_seconds = time.perf_counter() - t0
+
+    def _use_fast_path(self) -> None:
+        self._fast_later = False
+        fast = make_caller(self, self._exe)
+        self._fast_exe = self._exe   # the executable the fast path runs (tests wrap _exe)
+        self._fast, self._fast_call = fast, (fast.call if fast is not None else None)
 
     @property
     def calls(self) -> int:
@@ -299,6 +308,8 @@ class Function:
             out = self._fast_call(args)   # None: a call only the Python path below takes
             if out is not None:
                 return out
+        elif self._fast_later and self._slow_calls >= 2 and not feeds:
+            self._use_fast_path()   # the next call takes it
         arrays, bindings = self._feeds(args, feeds)
         for k, p in self._checked_inputs:
             check_value(p, arrays[k])

@@ -18,6 +18,13 @@ needs_fast = pytest.mark.skipif(not HAVE_C or fastcall.extension() is None,
 HOST = ["numpy"] + (["c"] if HAVE_C else [])
 
 
+def _fast(f):
+    """``f`` with its fast path now (the NumPy backend's starts at its third call)."""
+    if f._fast is None:
+        f._use_fast_path()
+    return f
+
+
 def _taken(f, *args):
     """Whether the fast path takes this call (it then runs it)."""
     return f._fast_call is not None and f._fast_call(args) is not None
@@ -31,8 +38,8 @@ def _mlp_step(backend, lr=0.1):
     b = gc.parameter("b", np.zeros(4, np.float32))
     loss = gc.mean((gc.tanh(x @ w + b) - y[:, None]) ** 2)
     gw, gb = gc.grad(loss, [w, b])
-    f = gc.compile(loss, inputs=[x, y], updates={w: w - lr * gw, b: b - lr * gb},
-                   backend=backend)
+    f = _fast(gc.compile(loss, inputs=[x, y], updates={w: w - lr * gw, b: b - lr * gb},
+                         backend=backend))
     xv = rng.standard_normal((5, 3)).astype(np.float32)
     yv = rng.integers(0, 2, 5).astype(np.int32)
     return f, (w, b), xv, yv
@@ -60,7 +67,7 @@ def test_fast_path_matches_the_python_path_with_updates(backend):
 def test_fast_path_declines_what_it_cannot_take_exactly(backend):
     x = gc.placeholder("x", (None, 3))
     z = gc.placeholder("z", (None, 3))
-    f = gc.compile([gc.exp(x) + z, gc.sum(x * z)], inputs=[x, z], backend=backend)
+    f = _fast(gc.compile([gc.exp(x) + z, gc.sum(x * z)], inputs=[x, z], backend=backend))
     xv = np.arange(6, dtype=np.float32).reshape(2, 3) / 6
     assert _taken(f, xv, xv)
     want = f(x=xv, z=xv)
@@ -165,7 +172,7 @@ def test_the_fast_path_never_waits_for_a_lock():
 @needs_fast
 def test_numpy_fast_path_keeps_numpys_warnings_quiet(recwarn):
     x = gc.placeholder("x", (2,))
-    f = gc.compile(gc.exp(x) * 1e30, inputs=[x], backend="numpy")
+    f = _fast(gc.compile(gc.exp(x) * 1e30, inputs=[x], backend="numpy"))
     assert f._fast is not None
     out = f(np.array([100.0, 0.0], np.float32))
     assert np.isinf(out[0]) and not [w for w in recwarn if "overflow" in str(w.message)]
@@ -181,7 +188,7 @@ def test_new_values_never_alias_feeds_or_outputs(backend):
     x = gc.placeholder("x_alias", (2,))
     w = gc.parameter("w_alias", np.zeros(2, np.float32))
     v = gc.parameter("v_alias", np.zeros(2, np.float32))
-    f = gc.compile(w * 2, inputs=[x], updates={w: x, v: w * 2}, backend=backend)
+    f = _fast(gc.compile(w * 2, inputs=[x], updates={w: x, v: w * 2}, backend=backend))
     xv = np.array([1.0, 2.0], np.float32)
     assert (f._fast is not None) == (backend == "numpy")   # C: an update that is a feed
     out = f(xv)                                             # declines
@@ -192,3 +199,14 @@ def test_new_values_never_alias_feeds_or_outputs(backend):
     np.testing.assert_array_equal(v.value, [0.0, 0.0])   # 2 * the old w
     f(np.array([3.0, 4.0], np.float32))
     np.testing.assert_array_equal(v.value, [2.0, 4.0])
+
+
+@needs_fast
+def test_the_numpy_backend_takes_the_fast_path_from_its_third_call():
+    x = gc.placeholder("x_third", (2,))
+    f = gc.compile(x + 1, inputs=[x], backend="numpy")
+    xv = np.ones(2, np.float32)
+    for k in range(4):
+        assert (f._fast is not None) == (k >= 3), k
+        np.testing.assert_array_equal(f(xv), [2.0, 2.0])
+    assert f.calls == 4 and f._fast.calls == 1
