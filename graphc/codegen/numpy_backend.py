@@ -82,12 +82,12 @@ def _scalar(v, dtype: np.dtype) -> str:
     text = _elem(v, dtype)
     if dtype.kind == "b" or dtype == np.float64:
         return text
-    return f"np.{dtype.name}({text})"
+    return f"np.{_dtype_name(dtype)}({text})"
 
 
 def _array_literal(arr: np.ndarray) -> str:
     flat = ", ".join(_elem(v, arr.dtype) for v in arr.reshape(-1))
-    text = f"np.array([{flat}], dtype=np.{arr.dtype.name})"
+    text = f"np.array([{flat}], dtype=np.{_dtype_name(arr.dtype)})"
     return text if arr.ndim == 1 else f"{text}.reshape({tuple(arr.shape)!r})"
 
 
