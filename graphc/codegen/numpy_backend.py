@@ -85,6 +85,15 @@ def _scalar(v, dtype: np.dtype) -> str:
     return f"np.{_dtype_name(dtype)}({text})"
 
 
+def _scalar_stem(v, dtype: np.dtype) -> str:
+    """The name of a typed scalar made at import: its dtype and value (``f32_9`` for
+    ``np.float32(9.0)``, ``f32_m0_5`` for -0.5, ``i64_3``)."""
+    dtype = np.dtype(dtype)
+    value = _elem(v, dtype).replace("np.", "").replace("-", "m").replace(".", "_")
+    value = value[:-2] if value.endswith("_0") else value
+    return f"{dtype.kind}{dtype.itemsize * 8}_{value}"
+
+
 def _array_literal(arr: np.ndarray) -> str:
     flat = ", ".join(_elem(v, arr.dtype) for v in arr.reshape(-1))
     text = f"np.array([{flat}], dtype=np.{_dtype_name(arr.dtype)})"
@@ -181,9 +190,19 @@ def render(program: Program) -> Rendered:
     upd_pos = {}
     for k, u in enumerate(program.updates):
         upd_pos.setdefault(id(u), k)
+    # typed scalars (``np.float32(9.0)``) are made once at import: made per call, each
+    # costs about as much as a small ufunc call
+    scalar_text: dict[int, str] = {}
+    typed: dict[str, str] = {}   # literal -> the stem of its name (``f32_9`` for 9.0)
+    for n in order:
+        if n.op == "constant" and n.attr("value").array.ndim == 0:
+            text = scalar_text[id(n)] = _scalar(n.attr("value").array, n.dtype)
+            if text.startswith("np.") and text not in typed:
+                typed[text] = _scalar_stem(n.attr("value").array, n.dtype)
     raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]
     for n in const_nodes:
         raw.append("C")
+    raw += list(typed.values())
     for k, n in enumerate(inner):
         if id(n) in out_pos:
             raw.append(f"out{out_pos[id(n)]}")
@@ -199,15 +218,16 @@ def render(program: Program) -> Rendered:
         names[id(n)] = next(it)
     dim_names = {d: next(it) for d in dim_keys}
     const_names = [next(it) for _ in const_nodes]
+    typed_names = {text: next(it) for text in typed}
     for n in inner:
         names[id(n)] = next(it)
 
     # constants: scalars inline, small arrays as module constants, large ones in the file
     code_of: dict[int, str] = {}
-    const_lines, consts = [], {}
-    for n in order:
-        if n.op == "constant" and n.attr("value").array.ndim == 0:
-            code_of[id(n)] = _scalar(n.attr("value").array, n.dtype)
+    const_lines = [f"{name} = {text}" for text, name in typed_names.items()]
+    consts = {}
+    for k, text in scalar_text.items():
+        code_of[k] = typed_names.get(text, text)
     for n, cname in zip(const_nodes, const_names):
         arr = n.attr("value").array
         if arr.size <= INLINE_CONST_MAX:
