@@ -210,3 +210,27 @@ def test_the_numpy_backend_takes_the_fast_path_from_its_third_call():
         assert (f._fast is not None) == (k >= 3), k
         np.testing.assert_array_equal(f(xv), [2.0, 2.0])
     assert f.calls == 4 and f._fast.calls == 1
+
+
+@needs_fast
+def test_large_calls_release_the_gil_and_stay_correct_across_threads():
+    """Past GIL_RELEASE_ELEMENTS the C program runs without the GIL: calls from several
+    threads (one Function shared, one each) still give every thread its own right answer."""
+    x = gc.placeholder("x_big", (None,))
+    shared = gc.compile(gc.sum(gc.exp(x * 0.0) * x), inputs=[x], backend="c")
+    n = 2 * fastcall.GIL_RELEASE_ELEMENTS
+    errors = []
+
+    def run(k):
+        own = gc.compile(x * float(k), inputs=[x], backend="c")
+        v = np.full(n, float(k), np.float32)
+        for _ in range(20):
+            if float(shared(v)) != float(k) * n or float(own(v)[-1]) != float(k * k):
+                errors.append(k)
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert shared.calls == 80
