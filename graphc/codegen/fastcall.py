@@ -9,7 +9,8 @@ other dtypes, a busy lock, value checks, ``check_numerics``, an update that is n
 result...) returns None before anything changes, and ``Function.__call__`` runs the
 Python path, which converts what it can and raises the clear errors. Without a C
 compiler or Python headers there is no fast path (``GRAPHC_FASTCALL=0`` turns it off);
-exported artefacts never use it.
+exported artefacts never use it, and neither does the CUDA backend yet (its runner tracks
+which parameters are resident on the device: that bookkeeping stays in Python).
 
 >>> import numpy as np, graphc as gc
 >>> x = gc.placeholder("x", (None,))
@@ -105,8 +106,6 @@ def make_caller(function, exe):
     elif isinstance(exe, NumpyExecutable):
         mode = 1
     else:
-        return None
-    if getattr(exe, "fast_call", True) is False:
         return None
     module = extension()
     if module is None:
