@@ -24,7 +24,7 @@ from .. import api as A
 from ..errors import GradError
 from ..ir import (Tensor, as_list, broadcast_dims, collector_paused, format_shape, topo_order,
                   user_location)
-from ..bind import bind
+from ..bind import bind, build_site, built_at
 from ..ops import OPS, unbroadcast
 
 
@@ -191,7 +191,9 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
     >>> gc.evaluate(gc.grad(gc.maximum(a, 2.0), a, seed=[1., 1.]))  # tie at a = 2
     array([0.5, 1. ], dtype=float32)
     """
-    with collector_paused():   # many nodes, no cycles: the collector only costs here
+    # many nodes, no cycles: the collector only costs here; every node of the gradient
+    # comes from the user's grad call (looked up once, not per node)
+    with collector_paused(), built_at(build_site.location or user_location()):
         return _grad(y, wrt, seed, allow_unused)
 
 
