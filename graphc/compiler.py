@@ -225,7 +225,7 @@ class Function:
                                 if has_requirements(p)]
         self._slow_calls = 0
         # the fast path (graphc.codegen.fastcall), where this function and machine have one:
-        # the C backend's at once; the NumPy backend's from its third call, so that a
+        # the C backend's at once; the NumPy backend's from its second call, so that a
         # function called once never pays for loading the extension (~0.1 s a process)
         self._fast = self._fast_call = None
         self._fast_later = backend == "numpy"
@@ -304,12 +304,12 @@ class Function:
         parameters is held until the call ends: the step is committed, then the
         interrupt is raised (``graphc.step_commit``).
         """
+        if self._fast_later and self._slow_calls and not feeds:
+            self._use_fast_path()
         if self._fast_call is not None and not feeds and self._exe is self._fast_exe:
             out = self._fast_call(args)   # None: a call only the Python path below takes
             if out is not None:
                 return out
-        elif self._fast_later and self._slow_calls >= 2 and not feeds:
-            self._use_fast_path()   # the next call takes it
         arrays, bindings = self._feeds(args, feeds)
         for k, p in self._checked_inputs:
             check_value(p, arrays[k])
