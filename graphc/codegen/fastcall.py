@@ -135,6 +135,12 @@ def make_caller(function, exe):
     if mode == 0:
         runner = exe.runner
         pir = exe.pir
+        # the entry point graphc_fastcall.c calls: int run(void* const* inputs, params,
+        # results, const int64_t* sizes, void* workspace); any other shape: no fast path
+        if list(getattr(runner.run, "argtypes", None) or ()) != [ctypes.c_void_p] * 5 or \
+                getattr(runner.run, "restype", None) is not ctypes.c_int or \
+                getattr(runner.workspace_bytes, "restype", None) is not ctypes.c_int64:
+            return None
         size_names = [runner.dim_of[s] for s in pir.sym_order]
     else:
         size_names = list(exe.dim_keys)
