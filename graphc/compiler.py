@@ -228,16 +228,19 @@ class Function:
         # the C backend's at once; the NumPy backend's from its second call, so that a
         # function called once never pays for loading the extension (~0.1 s a process)
         self._fast = self._fast_call = None
-        self._fast_later = backend == "numpy"
+        self._fast_tried, self._fast_later = False, backend == "numpy"
         if backend == "c":
             self._use_fast_path()
         self.compile_seconds = time.perf_counter() - t0
 
     def _use_fast_path(self) -> None:
-        self._fast_later = False
-        fast = make_caller(self, self._exe)
-        self._fast_exe = self._exe   # the executable the fast path runs (tests wrap _exe)
-        self._fast, self._fast_call = fast, (fast.call if fast is not None else None)
+        with self._lock:   # once, whatever the threads: calls counted on it are never lost
+            if self._fast_tried:
+                return
+            self._fast_tried, self._fast_later = True, False
+            fast = make_caller(self, self._exe)
+            self._fast_exe = self._exe   # the executable the fast path runs (tests wrap _exe)
+            self._fast, self._fast_call = fast, (fast.call if fast is not None else None)
 
     @property
     def calls(self) -> int:
