@@ -6,7 +6,6 @@ parameter state and atomic updates, the in-process compile cache and the stats.
 """
 from __future__ import annotations
 
-import gc as pygc
 import io
 import threading
 import time
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .codegen.base import Program, backend_builder, check_options
+from .codegen.fastcall import make_caller
 from .drawing import draw
 from .errors import CompileError, FeedError, GraphcError
 from .graph_format import read_graph, write_graph
@@ -23,7 +23,7 @@ from .interpreter import check_feed
 from .params_file import load_params, save_params
 from . import progress
 from .bind import OPS
-from .ir import Tensor, as_list, dims_match, format_shape, topo_order
+from .ir import Tensor, as_list, collector_paused, dims_match, format_shape, topo_order
 from .passes.pipeline import run_pipeline
 from .step_commit import deferred_interrupts, holding
 from .random import counter_updates
@@ -97,17 +97,9 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     if hit is not None:
         _CACHE.move_to_end(key)
         return hit
-    collecting = pygc.isenabled()
-    # compiling allocates a container per node many times over, which keeps triggering
-    # the cycle collector over a graph reference counting frees anyway (it is acyclic):
-    # ~15% of a 20,000-node compile
-    pygc.disable()
-    try:
+    with collector_paused():   # ~15% of a 20,000-node compile otherwise
         with progress.phase(f"compiling {options.get('name', 'graph')} for {backend}"):  # if slow, on a tty
             f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
-    finally:
-        if collecting:
-            pygc.enable()
     _CACHE[key] = f
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -232,8 +224,33 @@ class Function:
         # any backend runs (cross_entropy's labels), the same for every backend
         self._checked_inputs = [(k, p) for k, p in enumerate(self.inputs)
                                 if has_requirements(p)]
+        self._slow_calls = 0
+        # the fast path (graphc.codegen.fastcall), where this function and machine have one:
+        # the C backend's at once; the NumPy backend's from its second call, so that a
+        # function called once never pays for loading the extension (~0.1 s a process)
+        self._fast = self._fast_call = None
+        self._fast_tried, self._fast_later = False, backend == "numpy"
+        if backend == "c":
+            self._use_fast_path()
         self.compile_seconds = time.perf_counter() - t0
-        self.calls = 0
+
+    def _use_fast_path(self) -> None:
+        with self._lock:   # once, whatever the threads: calls counted on it are never lost
+            if self._fast_tried:
+                return
+            self._fast_tried, self._fast_later = True, False
+            fast = make_caller(self, self._exe)
+            self._fast_exe = self._exe   # the executable the fast path runs (tests wrap _exe)
+            self._fast, self._fast_call = fast, (fast.call if fast is not None else None)
+
+    @property
+    def calls(self) -> int:
+        """How many calls completed (and committed their updates)."""
+        return self._slow_calls + (self._fast.calls if self._fast is not None else 0)
+
+    @calls.setter
+    def calls(self, n: int) -> None:
+        self._slow_calls = n - (self._fast.calls if self._fast is not None else 0)
 
     # ---- calling ------------------------------------------------------------------------
     def _feeds(self, args, feeds) -> tuple[list[np.ndarray], dict]:
@@ -292,6 +309,12 @@ class Function:
         parameters is held until the call ends: the step is committed, then the
         interrupt is raised (``graphc.step_commit``).
         """
+        if self._fast_later and self._slow_calls and not feeds:
+            self._use_fast_path()
+        if self._fast_call is not None and not feeds and self._exe is self._fast_exe:
+            out = self._fast_call(args)   # None: a call only the Python path below takes
+            if out is not None:
+                return out
         arrays, bindings = self._feeds(args, feeds)
         for k, p in self._checked_inputs:
             check_value(p, arrays[k])

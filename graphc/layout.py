@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import networkx as nx
-
 MARGIN = 16.0
 H_GAP = 20.0   # between boxes of a layer
 V_GAP = 36.0   # between layers (room for the edges' arrowheads)
@@ -59,6 +57,8 @@ def layered_layout(widths: Sequence[float], edges: Sequence[tuple[int, int]],
 
 def _layers(n: int, edges, succs) -> list[int]:
     """Topological generations, then each source moved to just above its first user."""
+    import networkx as nx   # here, not at import: ~80 ms that only a drawing needs
+
     graph = nx.DiGraph()
     graph.add_nodes_from(range(n))
     graph.add_edges_from(edges)

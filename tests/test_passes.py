@@ -4,6 +4,7 @@ unoptimized graph (the oracle), and formulas against SymPy."""
 from __future__ import annotations
 
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -403,3 +404,21 @@ def test_positivity_guard_is_bounded_on_deep_graphs():
         t = t * gc.exp(x)
     assert positive(t) is False   # beyond the bound: unknown, so not claimed
     assert positive(gc.sigmoid(x)) and not positive(x) and not positive(gc.sqrt(x))
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x * 1e30 * 1e30,                 # k*(k2*y) folds to inf
+    lambda x: -(3e38 * (x * 3e38)),
+    lambda x: (x + 3e38) + 3e38,               # (x+c1)+c2 folds to inf
+    lambda x: 1e-30 * (1e-30 * x) + 1.0,       # folds to 0 (underflow)
+])
+def test_constants_folding_to_inf_warn_nothing(make):
+    """graphc's own constant arithmetic never warns: folding to inf is what the run would
+    compute (the overflow warning leaked out of canonicalize's rules)."""
+    x = gc.placeholder("x", (3,))
+    y = make(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = gc.compile(y)
+        got = f(np.ones(3, np.float32))
+    np.testing.assert_array_equal(got, gc.evaluate(y, {x: np.ones(3, np.float32)}))

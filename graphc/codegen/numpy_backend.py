@@ -83,12 +83,21 @@ def _scalar(v, dtype: np.dtype) -> str:
     text = _elem(v, dtype)
     if dtype.kind == "b" or dtype == np.float64:
         return text
-    return f"np.{dtype.name}({text})"
+    return f"np.{_dtype_name(dtype)}({text})"
+
+
+def _scalar_stem(v, dtype: np.dtype) -> str:
+    """The name of a typed scalar made at import: its dtype and value (``f32_9`` for
+    ``np.float32(9.0)``, ``f32_m0_5`` for -0.5, ``i64_3``)."""
+    dtype = np.dtype(dtype)
+    value = _elem(v, dtype).replace("np.", "").replace("-", "m").replace(".", "_")
+    value = value[:-2] if value.endswith("_0") else value
+    return f"{dtype.kind}{dtype.itemsize * 8}_{value}"
 
 
 def _array_literal(arr: np.ndarray) -> str:
     flat = ", ".join(_elem(v, arr.dtype) for v in arr.reshape(-1))
-    text = f"np.array([{flat}], dtype=np.{arr.dtype.name})"
+    text = f"np.array([{flat}], dtype=np.{_dtype_name(arr.dtype)})"
     return text if arr.ndim == 1 else f"{text}.reshape({tuple(arr.shape)!r})"
 
 
@@ -182,8 +191,18 @@ def render(program: Program) -> Rendered:
     upd_pos: dict[int, int] = {}
     for k, u in enumerate(program.updates):
         upd_pos.setdefault(id(u), k)
+    # typed scalars (``np.float32(9.0)``) are made once at import: made per call, each
+    # costs about as much as a small ufunc call
+    scalar_text: dict[int, str] = {}
+    typed: dict[str, str] = {}   # literal -> the stem of its name (``f32_9`` for 9.0)
+    for n in order:
+        if n.op == "constant" and n.attr("value").array.ndim == 0:
+            text = scalar_text[id(n)] = _scalar(n.attr("value").array, n.dtype)
+            if text.startswith("np.") and text not in typed:
+                typed[text] = _scalar_stem(n.attr("value").array, n.dtype)
     raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]
     raw += ["C"] * len(const_nodes)
+    raw += list(typed.values())
     for k, n in enumerate(inner):
         if id(n) in out_pos:
             raw.append(f"out{out_pos[id(n)]}")
@@ -199,15 +218,16 @@ def render(program: Program) -> Rendered:
         names[id(n)] = next(it)
     dim_names = {d: next(it) for d in dim_keys}
     const_names = [next(it) for _ in const_nodes]
+    typed_names = {text: next(it) for text in typed}
     for n in inner:
         names[id(n)] = next(it)
 
     # constants: scalars inline, small arrays as module constants, large ones in the file
     code_of: dict[int, str] = {}
-    const_lines, consts = [], {}
-    for n in order:
-        if n.op == "constant" and n.attr("value").array.ndim == 0:
-            code_of[id(n)] = _scalar(n.attr("value").array, n.dtype)
+    const_lines = [f"{name} = {text}" for text, name in typed_names.items()]
+    consts = {}
+    for k, text in scalar_text.items():
+        code_of[k] = typed_names.get(text, text)
     for n, cname in zip(const_nodes, const_names):
         arr = n.attr("value").array
         if arr.size <= INLINE_CONST_MAX:
@@ -499,6 +519,19 @@ class NumpyExecutable:
 
     def _run(self, inputs, params, bindings):
         sizes = tuple(int(bindings[d]) for d in self.dim_keys)
+        ws = self.workspace_for(sizes)
+        refused = getattr(self.module, "CheckIndexError", None)   # only if check_index is used
+        try:
+            outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        except Exception as err:
+            if refused is not None and isinstance(err, refused):
+                raise EvalError(str(err)) from None
+            raise
+        return list(outs), list(new)
+
+    def workspace_for(self, sizes: tuple) -> list:
+        """The scratch buffers for run-time ``sizes`` (dims in ``dim_keys`` order); the
+        memory stats follow the last sizes used."""
         ws = self._ws.get(sizes)
         if ws is None:
             ws = self.module.workspace(*sizes)
@@ -510,14 +543,7 @@ class NumpyExecutable:
         if sizes != self._last_sizes:
             self._last_sizes = sizes
             self._memory_stats(dict(zip(self.dim_keys, sizes)))
-        refused = getattr(self.module, "CheckIndexError", None)   # only if check_index is used
-        try:
-            outs, new = self.module.compute(*inputs, *params, *sizes, ws)
-        except Exception as err:
-            if refused is not None and isinstance(err, refused):
-                raise EvalError(str(err)) from None
-            raise
-        return list(outs), list(new)
+        return ws
 
     def export(self, directory: str, name: str) -> list[str]:
         os.makedirs(directory, exist_ok=True)

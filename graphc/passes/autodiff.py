@@ -22,8 +22,9 @@ from typing import Sequence
 
 from .. import api as A
 from ..errors import GradError
-from ..ir import Tensor, as_list, broadcast_dims, format_shape, topo_order, user_location
-from ..bind import bind
+from ..ir import (Tensor, as_list, broadcast_dims, collector_paused, format_shape, topo_order,
+                  user_location)
+from ..bind import bind, build_site, built_at
 from ..ops import OPS, unbroadcast
 
 
@@ -190,6 +191,13 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
     >>> gc.evaluate(gc.grad(gc.maximum(a, 2.0), a, seed=[1., 1.]))  # tie at a = 2
     array([0.5, 1. ], dtype=float32)
     """
+    # many nodes, no cycles: the collector only costs here; every node of the gradient
+    # comes from the user's grad call (looked up once, not per node)
+    with collector_paused(), built_at(build_site.location or user_location()):
+        return _grad(y, wrt, seed, allow_unused)
+
+
+def _grad(y: Tensor, wrt, seed, allow_unused: bool):
     if not isinstance(y, Tensor):
         raise GradError(f"grad: y must be a Tensor, got {type(y).__name__} ({user_location()})")
     single = isinstance(wrt, Tensor)

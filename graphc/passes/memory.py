@@ -175,6 +175,14 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
     buffer_key: list[tuple] = []           # buffer index -> (dtype, size_key)
     fit_key: dict[tuple, tuple] = {}       # (dtype name, dims) -> (dtype, size_key)
 
+    dtype_names: dict = {}                 # NumPy works a dtype's name out on every access
+
+    def name_of(dtype) -> str:
+        got = dtype_names.get(dtype)
+        if got is None:
+            got = dtype_names[dtype] = np.dtype(dtype).name
+        return got
+
     def key_of(dtype, dims) -> tuple:
         k = (dtype, dims)
         got = fit_key.get(k)
@@ -223,7 +231,7 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 is_free.discard(chosen)
             if chosen is None:
                 chosen = len(plan.buffers)
-                plan.buffers.append(Buffer(chosen, np.dtype(v.dtype).name, tuple(v.dims)))
+                plan.buffers.append(Buffer(chosen, name_of(v.dtype), tuple(v.dims)))
                 buffer_key.append(want)
             buffer_of[v.key] = chosen
             holders.setdefault(chosen, set()).add(v.key)

@@ -253,14 +253,18 @@ def rewrite(outputs, rule, max_steps: int | None = None,
     order = topo_order(outs) if order is None else order
     saved = _state.strict
     _state.strict = strict
+    # rules fold constants with NumPy: 1e30 * 1e30 is inf, as it is at run time, and
+    # graphc's own arithmetic never warns about it
     try:
-        result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
-        if check_dims and not strict and result is not outputs and result is not outs:
-            if unbound_dims(topo_order(result)) - unbound_dims(order):
-                _state.strict = True
-                result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
+        with np.errstate(all="ignore"):
+            result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
+            if check_dims and not strict and result is not outputs and result is not outs:
                 if unbound_dims(topo_order(result)) - unbound_dims(order):
-                    result = outputs  # even so (a static zero): keep the graph as it was
+                    _state.strict = True
+                    result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute,
+                                           memo)
+                    if unbound_dims(topo_order(result)) - unbound_dims(order):
+                        result = outputs  # even so (a static zero): keep the graph as it was
     finally:
         _state.strict = saved
     return result

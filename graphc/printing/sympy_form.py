@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import GraphcError
 from ..ir import Tensor, topo_order
 from ..ops import OPS
-from .functions import NAMED_OPS, exact_constant, relu_or_step
 from .naming import Namer, dim_fn, dim_texts, shape_text
 
 
@@ -18,6 +17,8 @@ def _sympy_number(v, dtype):
     """A constant element as SymPy writes it: an integer, a fraction whose float is the
     value (in the constant's dtype), a known irrational (``2/sqrt(pi)``), else a Float."""
     import sympy
+
+    from .functions import exact_constant   # SymPy, imported when a formula needs it
 
     v = v.item() if hasattr(v, "item") else v
     if isinstance(v, (bool, np.bool_)):
@@ -70,6 +71,8 @@ def expr(t: Tensor, simplify: bool = False):
     -y + sigmoid(z)
     """
     import sympy
+
+    from .functions import NAMED_OPS, relu_or_step   # SymPy's: imported when needed
 
     if not isinstance(t, Tensor):
         raise GraphcError(f"expr: expected a Tensor, got {type(t).__name__}")
