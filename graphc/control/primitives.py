@@ -139,8 +139,10 @@ def scan_length(length, xs: list) -> int:
     return int(xs[0].shape[0])
 
 
-def run_scan(body: Body, arrays: list, length, reverse: bool, run=run_body) -> list:
-    """All results of a scan (final carries, stacked ys, stacked carries-in)."""
+def run_scan(body: Body, arrays: list, length, reverse: bool, run=run_body,
+             save: bool = True) -> list:
+    """All results of a scan (final carries, stacked ys, stacked carries-in; the last
+    only with ``save``). ``run(body, outputs, arrays)`` runs one step."""
     nc, nx, nk, ny = scan_counts(body)
     carry = [np.asarray(a) for a in arrays[:nc]]
     xs, consts = arrays[nc:nc + nx], list(arrays[nc + nx:])
@@ -152,11 +154,12 @@ def run_scan(body: Body, arrays: list, length, reverse: bool, run=run_body) -> l
         if ys is None:
             ys = [np.empty((steps, *np.shape(y)), body.outputs[nc + j].dtype)
                   for j, y in enumerate(outs[nc:])]
-            saved = [np.empty((steps, *c.shape), c.dtype) for c in carry]
+            saved = [np.empty((steps, *c.shape), c.dtype) if save else None for c in carry]
         for j, y in enumerate(outs[nc:]):
             ys[j][t] = y
-        for j, c in enumerate(carry):
-            saved[j][t] = c
+        if save:
+            for j, c in enumerate(carry):
+                saved[j][t] = c
         carry = [np.asarray(c) for c in outs[:nc]]
     if ys is None:   # no steps: empty stacks, shaped from the body's static shapes
         bindings = {}
