@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import CompileError
 from ..ir import Tensor, as_list, topo_order, users_of
 from ..ops import OPS
 
@@ -439,6 +440,11 @@ def schedule(outputs) -> Schedule:
     """Fuse the graph of ``outputs`` (outputs + updates) into kernels."""
     roots = as_list(outputs)
     order = topo_order(roots)
+    for n in order:
+        if OPS[n.op].kind == "loop":
+            raise CompileError(
+                f"the C and CUDA backends do not run {n.op} yet (created at {n.location}): "
+                f"compile graphs with loops or branches with backend='numpy'")
     canon = dim_classes(order)
     mat = _materialize(order, roots, canon)
     kernels: list[Group] = []
