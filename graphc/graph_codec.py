@@ -123,6 +123,14 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "interior": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
     "fill": ("a number", lambda v: isinstance(v, float)),
     "axis": ("an int", _is_int),
+    # loops and branches (graphc.control): sub-graphs have no file encoding yet, so a graph
+    # holding one is refused when saved (``Body.__reduce__``) and never read back
+    "body": ("a loop body (not savable yet)", lambda v: False),
+    "cond": ("a loop condition (not savable yet)", lambda v: False),
+    "branches": ("branch bodies (not savable yet)", lambda v: False),
+    "length": ("a number of steps", lambda v: _is_dim(v)),
+    "reverse": ("a bool", lambda v: isinstance(v, bool)),
+    "output": ("an int", _is_int),
 }
 
 
