@@ -18,8 +18,8 @@ loop, not two.
 >>> c = gc.placeholder("c", (3,))
 >>> w = gc.parameter("w", [1., 2., 3.])
 >>> inputs, outputs, outer = close([c], [c * gc.exp(w)])
->>> [p.name for p in inputs], [o.name for o in outer]
-(['c', 'w'], ['w'])
+>>> [p.name for p in inputs], [o.op for o in outer]   # exp(w) is computed outside
+(['c', 'c0'], ['exp'])
 """
 from __future__ import annotations
 
