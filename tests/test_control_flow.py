@@ -10,14 +10,17 @@ import graphc as gc
 from graphc.ir import topo_order
 
 F64 = "float64"
-RUNNERS = ["interpreter", "numpy"]
+RUNNERS = ["interpreter", "numpy", "c", "cuda-emulate"]
 
 
 def run(outputs, feeds, how):
-    """Evaluate ``outputs`` (a list) with the interpreter or a compiled NumPy function."""
+    """Evaluate ``outputs`` (a list) with the interpreter or a compiled function."""
     if how == "interpreter":
         return gc.evaluate(list(outputs), feeds)
-    f = gc.compile(list(outputs), backend="numpy")
+    if how == "cuda-emulate":
+        f = gc.compile(list(outputs), backend="cuda", device="emulate")
+    else:
+        f = gc.compile(list(outputs), backend=how)
     return f(**feeds)
 
 
@@ -395,12 +398,18 @@ def test_carry_changing_shape_is_an_error_naming_it():
                 lambda: gc.constant([1.0, 2.0]))
 
 
-@pytest.mark.parametrize("backend, options", [("c", {}), ("cuda", {"device": "emulate"})])
-def test_native_backends_refuse_loops_clearly(backend, options):
-    x = gc.placeholder("x", (3,))
-    total, _ = gc.scan(lambda c, e: (c + e, None), gc.constant(0.0), x)
-    with pytest.raises(gc.CompileError, match=r"do not run scan yet.*backend='numpy'"):
-        gc.compile(total, backend=backend, **options)
+def test_native_backends_run_the_scan_in_a_c_driver():
+    x = gc.placeholder("x", (300, 3), F64)
+    total, hs = gc.scan(lambda c, e: (gc.tanh(c + e), c), gc.constant(np.zeros(3)), x)
+    f = gc.compile([total, hs, gc.grad(gc.sum(total) + gc.sum(hs), x)], backend="c")
+    xv = np.random.default_rng(0).normal(size=(300, 3))
+    want = gc.evaluate([total, hs, gc.grad(gc.sum(total) + gc.sum(hs), x)], {"x": xv})
+    for got, exp in zip(f(xv), want):
+        np.testing.assert_allclose(got, exp, rtol=1e-12)
+    assert f._exe.stats["loops"] == 2
+    assert all(stage.driver is not None for *_, stage, _ in f._exe.stages)
+    with pytest.raises(gc.CompileError, match="cannot be exported"):
+        f.export("/tmp/never_written_loops")
 
 
 def test_show_lists_the_body_nested():

@@ -20,7 +20,7 @@ import ctypes
 
 
 from ..errors import CompileError, GraphcError
-from . import native_export, toolchain
+from . import native_export, native_loops, toolchain
 from .c_family import ctype, is_column_reduction
 from .cuda_dialect import CUDA
 from .kernel_ir import lower
@@ -275,6 +275,8 @@ def build(program, **options) -> CudaExecutable:
                           "or 'emulate' (the same CUDA code run on the CPU)")
     lang = "cuda-emulate" if device == "emulate" else "cuda"
     toolchain.require(lang)
+    if native_loops.has_loops(program):   # loops: staged programs (codegen/native_loops)
+        return native_loops.build_staged(program, build, {"device": device}, "cuda")
     pir, source = render_source(program)
     try:
         lib = toolchain.compile_and_load(source, lang, name=sanitize_names([program.name])[0])

@@ -443,8 +443,8 @@ def schedule(outputs) -> Schedule:
     for n in order:
         if OPS[n.op].kind == "loop":
             raise CompileError(
-                f"the C and CUDA backends do not run {n.op} yet (created at {n.location}): "
-                f"compile graphs with loops or branches with backend='numpy'")
+                f"{n.op} (created at {n.location}) has no fused kernel: the native backends "
+                f"run loops and branches as staged programs (codegen/native_loops)")
     canon = dim_classes(order)
     mat = _materialize(order, roots, canon)
     kernels: list[Group] = []
