@@ -10,7 +10,11 @@ import graphc as gc
 from graphc.ir import topo_order
 
 F64 = "float64"
-RUNNERS = ["interpreter", "numpy", "c", "cuda-emulate"]
+# the CUDA emulation compiles slowly (C++): the RNN runs on it by default; the nested scan,
+# cond and while_loop run on it with -m slow
+RUNNERS = ["interpreter", "numpy", "c"]
+ALL_RUNNERS = RUNNERS + ["cuda-emulate"]
+SLOW_RUNNERS = RUNNERS + [pytest.param("cuda-emulate", marks=pytest.mark.slow)]
 
 
 def run(outputs, feeds, how):
@@ -70,7 +74,7 @@ def rnn_graph():
     return loss, [xs, h0, wx, wh, b]
 
 
-@pytest.mark.parametrize("how", RUNNERS)
+@pytest.mark.parametrize("how", ALL_RUNNERS)
 def test_elman_rnn_loss_and_all_gradients(how):
     loss, wrt = rnn_graph()
     grads = gc.grad(loss, wrt)
@@ -199,7 +203,7 @@ def test_rk4_over_100_steps_gradients_wrt_initial_state_and_parameter(how):
                                rtol=1e-7)
 
 
-@pytest.mark.parametrize("how", RUNNERS)
+@pytest.mark.parametrize("how", SLOW_RUNNERS)
 def test_nested_scan_and_its_gradient(how):
     m = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
     x = gc.placeholder("x", (2, 3), F64)
@@ -283,7 +287,7 @@ def test_pytrees_none_ys_reverse_and_fori_loop(how):
 
 # ---- cond / switch / while --------------------------------------------------------------
 
-@pytest.mark.parametrize("how", RUNNERS)
+@pytest.mark.parametrize("how", SLOW_RUNNERS)
 def test_cond_value_and_gradient_through_each_branch(how):
     x = gc.placeholder("x", (), F64)
     w = gc.placeholder("w", (2,), F64)
@@ -312,7 +316,7 @@ def test_switch_clamps_its_index(how):
         assert run([y], {"i": iv, "x": 2.0}, how)[0] == want
 
 
-@pytest.mark.parametrize("how", RUNNERS)
+@pytest.mark.parametrize("how", SLOW_RUNNERS)
 def test_while_loop_forward_and_jvp(how):
     x = gc.placeholder("x", (), F64)
     a = gc.placeholder("a", (), F64)
