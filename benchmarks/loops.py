@@ -1,5 +1,5 @@
 """Loops: compile time vs trip count, an LSTM and an RK4 integration with gradients,
-graphc (numpy backend) side by side with torch eager and JAX (``lax.scan`` under jit).
+graphc (numpy and c backends) side by side with torch eager and JAX (``lax.scan`` under jit).
 
 Run: ``PYTHONPATH=. /work/benchenv/bin/python benchmarks/loops.py`` (peers that are not
 installed are skipped). Writes the ``loops`` section of benchmarks/RESULTS.md. The machine
@@ -49,6 +49,8 @@ def all_nodes(roots) -> int:
 # ---- compile time vs trip count --------------------------------------------------------
 
 def compile_rows():
+    warm = gc.placeholder("warm", (3, 2))   # imports (SymPy...) are not compile time
+    gc.compile(gc.grad(gc.sum(gc.scan(lambda c, e: (gc.tanh(c * e), c), warm[0], warm)[1]), warm))
     rows = []
     for steps in (10, 1_000, 100_000):
         t0 = time.perf_counter()
@@ -73,7 +75,7 @@ def lstm_data():
             (r.normal(size=(I + H, 4 * H)) * 0.1).astype(np.float32))
 
 
-def lstm_graphc():
+def lstm_graphc(backend="numpy"):
     xs = gc.placeholder("xs", (T, B, I))
     w = gc.placeholder("w", (I + H, 4 * H))
 
@@ -89,7 +91,7 @@ def lstm_graphc():
     (h, _), _ = gc.scan(cell, (zeros, zeros), xs)
     loss = gc.sum(h * h)
     t0 = time.perf_counter()
-    f = gc.compile([loss, gc.grad(loss, w)])
+    f = gc.compile([loss, gc.grad(loss, w)], backend=backend)
     return f, time.perf_counter() - t0
 
 
@@ -136,7 +138,7 @@ def lstm_jax(x_np, w_np):
 N_RK, DT, DIM = 100, 0.01, 64
 
 
-def rk4_graphc():
+def rk4_graphc(backend="numpy"):
     y0 = gc.placeholder("y0", (DIM,), "float64")
     k = gc.placeholder("k", (), "float64")
 
@@ -152,7 +154,7 @@ def rk4_graphc():
 
     yT, _ = gc.scan(step, y0, length=N_RK)
     loss = gc.sum(yT * yT)
-    return gc.compile([loss, *gc.grad(loss, [y0, k])])
+    return gc.compile([loss, *gc.grad(loss, [y0, k])], backend=backend)
 
 
 def rk4_torch(y0_np, k_v):
@@ -208,8 +210,8 @@ def main():
     lines = ["## Loops: `gc.scan` (compile time vs trip count, LSTM, RK4)", ""]
     lines.append(f"{platform.machine()} / CPython {platform.python_version()} / NumPy "
                  f"{np.__version__}, {os.cpu_count()} CPUs (shared: noisy), "
-                 f"{time.strftime('%Y-%m-%d')}. graphc runs on the numpy backend (c and cuda "
-                 f"do not run loops yet). Median of 3 calls after one warm-up.")
+                 f"{time.strftime('%Y-%m-%d')}. graphc's c backend runs a scan's steps "
+                 f"in a C driver calling the body's compiled entry point. Median of 3 calls after one warm-up.")
     lines += ["", "Compile time vs trip count (tanh RNN, hidden 8, loss + gradient, numpy "
               "backend; nodes include the bodies):", "",
               "| steps | nodes | build + compile s |", "|---:|---:|---:|"]
@@ -217,30 +219,37 @@ def main():
         lines.append(f"| {steps:,} | {nodes} | {secs:.2f} |")
 
     x_np, w_np = lstm_data()
-    f, compile_s = lstm_graphc()
-    results = [("graphc numpy", median_time(lambda: f(x_np, w_np)))]
+    results, notes = [], []
+    for backend in ("numpy", "c"):
+        f, compile_s = lstm_graphc(backend)
+        results.append((f"graphc {backend}", median_time(lambda: f(x_np, w_np))))
+        notes.append(f"{backend} {compile_s:.2f} s")
+    check = [f(x_np, w_np) for f in (lstm_graphc("numpy")[0], lstm_graphc("c")[0])]
+    np.testing.assert_allclose(check[0][1], check[1][1], rtol=2e-3, atol=1e-4)
     for name, make in (("torch eager", lstm_torch), ("JAX jit lax.scan", lstm_jax)):
         run = peer(make, x_np, w_np)
         results.append((name, run if isinstance(run, str) else median_time(run)))
     lines += ["", f"LSTM batch {B}, hidden {H}, input {I}, {T} steps, float32, loss + "
-              f"gradient w.r.t. the weights (graphc compile {compile_s:.2f} s):", "",
-              "| implementation | s / call | ratio to graphc |", "|---|---:|---:|"]
-    base = results[0][1]
+              f"gradient w.r.t. the weights (graphc compile: {', '.join(notes)}):", "",
+              "| implementation | s / call | ratio to graphc c |", "|---|---:|---:|"]
+    base = results[1][1]
     for name, t in results:
         lines.append(f"| {name} | {t:.3f} | {t / base:.2f} |" if not isinstance(t, str)
                      else f"| {name} | not run: {t} | |")
 
     r = np.random.default_rng(1)
     y0, kv = r.normal(size=DIM), 1.3
-    g = rk4_graphc()
-    results = [("graphc numpy", median_time(lambda: g(y0, kv)))]
+    results = []
+    for backend in ("numpy", "c"):
+        g = rk4_graphc(backend)
+        results.append((f"graphc {backend}", median_time(lambda: g(y0, kv))))
     for name, make in (("torch eager", rk4_torch), ("JAX jit lax.scan", rk4_jax)):
         run = peer(make, y0, kv)
         results.append((name, run if isinstance(run, str) else median_time(run)))
     lines += ["", f"RK4, {N_RK} steps of a {DIM}-dim ODE, float64, loss + gradient w.r.t. "
               f"the initial state and a parameter:", "",
-              "| implementation | ms / call | ratio to graphc |", "|---|---:|---:|"]
-    base = results[0][1]
+              "| implementation | ms / call | ratio to graphc c |", "|---|---:|---:|"]
+    base = results[1][1]
     for name, t in results:
         lines.append(f"| {name} | {t * 1e3:.1f} | {t / base:.2f} |" if not isinstance(t, str)
                      else f"| {name} | not run: {t} | |")

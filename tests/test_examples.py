@@ -133,7 +133,14 @@ def check_dask_training(out: str) -> None:
     assert float(r["accuracy"]) >= 0.7             # 3 classes: chance is about 1/3
 
 
+def check_rnn_scan(out: str) -> None:
+    r = result_fields(out)
+    assert float(r["grad_rel_err"]) < 1e-5         # the scan's gradient vs central differences
+    assert float(r["loss_after"]) < 0.5 * float(r["loss_before"])
+
+
 CHECKERS = {
+    "rnn_scan.py": check_rnn_scan,
     "seed.py": check_seed,
     "logistic_newton.py": check_logistic_newton,
     "rosenbrock.py": check_rosenbrock,
