@@ -83,7 +83,8 @@ def _length_of(xs: list, xpaths: list, length, loc: str):
     raise UsageError(f"scan: pass xs or length= to say how many steps to run ({loc})")
 
 
-def scan(fn, init, xs=None, length=None, reverse: bool = False, unroll: int = 1):
+def scan(fn, init, xs=None, length=None, reverse: bool = False, unroll: int = 1,
+         checkpoint: int | None = None):
     """Loop ``fn(carry, x) -> (carry, y)`` over the leading axis of ``xs``; returns
     ``(final_carry, stacked_ys)`` (``jax.lax.scan``'s contract).
 
@@ -91,6 +92,10 @@ def scan(fn, init, xs=None, length=None, reverse: bool = False, unroll: int = 1)
     ``None``. ``fn`` is traced once: the graph does not grow with the number of steps.
     ``reverse=True`` runs from the last step to the first (``ys[t]`` still pairs with
     ``xs[t]``). ``unroll`` is accepted for compatibility; the backends run a rolled loop.
+    ``checkpoint=k`` trades memory for recomputation in reverse mode: the loop becomes a
+    scan over segments of ``k`` steps, each a scan, so the gradient saves one carry per
+    segment and recomputes a segment's carries while going back through it (``k`` near
+    ``sqrt(length)``: memory ~ 2 sqrt(length) carries instead of ``length``).
 
     >>> import graphc as gc
     >>> x = gc.placeholder("x", (5,))
@@ -110,6 +115,17 @@ def scan(fn, init, xs=None, length=None, reverse: bool = False, unroll: int = 1)
     xpaths = paths(xtree)
     x_leaves = [_tensor(v, f"scan: xs{p}", loc) for v, p in zip(x_leaves, xpaths)]
     steps = _length_of(x_leaves, xpaths, length, loc)
+    if checkpoint is not None:
+        if not isinstance(checkpoint, numbers.Integral) or isinstance(checkpoint, bool) \
+                or checkpoint < 1:
+            raise UsageError(f"scan: checkpoint must be an int >= 1 (steps per segment), got "
+                             f"{checkpoint!r} ({loc})")
+        if not isinstance(steps, int):
+            raise UsageError(f"scan: checkpoint= needs a number of steps known when the graph "
+                             f"is built; xs has a run-time first dimension ({loc})")
+        if checkpoint < steps:
+            return _checkpointed(fn, unflatten(ctree, init_leaves), x_leaves, xtree, steps,
+                                 int(checkpoint), bool(reverse))
     carry_phs = [step_placeholder(f"carry{p}", c.dims, c.dtype, loc)
                  for c, p in zip(init_leaves, cpaths)]
     x_phs = [step_placeholder(f"x{p}", x.dims[1:], x.dtype, loc)
@@ -129,6 +145,40 @@ def scan(fn, init, xs=None, length=None, reverse: bool = False, unroll: int = 1)
     results = [bind("scan", *operands, body=body, length=steps, reverse=bool(reverse),
                     output=k) for k in range(nc + ny)]
     return unflatten(ctree, results[:nc]), unflatten(ytree, results[nc:])
+
+
+def _checkpointed(fn, init, x_leaves: list, xtree, steps: int, k: int, reverse: bool):
+    """``scan(fn, init, xs)`` as a scan over ``steps // k`` segments of ``k`` steps (each an
+    inner scan) plus a scan over the remaining steps."""
+    segments, rest = divmod(steps, k)
+    main = segments * k
+    seg_x = [bind("reshape", x[:main], shape=(segments, k, *x.dims[1:])) for x in x_leaves]
+    tail_x = [x[main:] for x in x_leaves]
+
+    def segment(carry, xs_seg):
+        return scan(fn, carry, xs_seg, length=k, reverse=reverse)
+
+    def run_main(carry):
+        carry, ys = scan(segment, carry, unflatten(xtree, seg_x) if x_leaves else None,
+                         length=segments, reverse=reverse)
+        leaves, tree = flatten(ys)
+        return carry, [bind("reshape", y, shape=(main, *y.dims[2:])) for y in leaves], tree
+
+    def run_tail(carry):
+        carry, ys = scan(fn, carry, unflatten(xtree, tail_x) if x_leaves else None,
+                         length=rest, reverse=reverse)
+        return carry, flatten(ys)[0]
+
+    if reverse and rest:     # the last steps run first
+        carry, tail_ys = run_tail(init)
+        carry, main_ys, tree = run_main(carry)
+    else:
+        carry, main_ys, tree = run_main(init)
+        tail_ys = []
+        if rest:
+            carry, tail_ys = run_tail(carry)
+    ys = [A.concatenate([a, b], axis=0) for a, b in zip(main_ys, tail_ys)] if rest else main_ys
+    return carry, unflatten(tree, ys)
 
 
 def fori_loop(lower, upper, body_fn, init):
