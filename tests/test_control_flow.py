@@ -474,3 +474,58 @@ def test_checkpoint_needs_static_steps():
     with pytest.raises(gc.UsageError, match="checkpoint= needs"):
         gc.scan(lambda c, e: (c + e, None), gc.constant(np.zeros(3, np.float32)), x,
                 checkpoint=2)
+
+
+@pytest.mark.parametrize("how", RUNNERS)
+def test_run_time_sizes_parameters_and_updates_through_a_scan(how):
+    """A batch of run-time size, a closed-over parameter trained by an update, an int
+    carry and an output that does not depend on the carry."""
+    x = gc.placeholder("x", (6, None, 2), F64)
+    w = gc.parameter("w", np.array([[0.5, -0.25], [0.1, 0.3]]))
+
+    def step(c, e):
+        h, n = c
+        return (gc.tanh(h @ w + e), n + 1), (gc.sum(h, axis=1), w)
+
+    h0 = x[0] * 0.0
+    (hT, n), (sums, ws) = gc.scan(step, (h0, gc.constant(0, "int32")), x)
+    loss = gc.sum(hT ** 2) + gc.sum(sums)
+    g = gc.grad(loss, w)
+    xv = np.random.default_rng(4).normal(size=(6, 5, 2))
+    if how == "interpreter":
+        out = gc.evaluate([loss, n, ws, g], {"x": xv})
+    else:
+        f = gc.compile([loss, n, ws, g], backend=how)
+        out = f(xv)
+        assert f(xv[:, :3])[0].shape == ()              # another batch size
+
+    def loss_np(wv):
+        h, total = np.zeros((5, 2)), 0.0
+        for t in range(6):
+            total += h.sum()
+            h = np.tanh(h @ wv + xv[t])
+        return total + np.sum(h ** 2)
+    np.testing.assert_allclose(out[0], loss_np(w.value), rtol=1e-12)
+    assert out[1] == 6
+    np.testing.assert_allclose(out[2], np.broadcast_to(w.value, (6, 2, 2)))
+    np.testing.assert_allclose(out[3], fd_grad(loss_np, w.value), rtol=1e-7)
+    if how != "interpreter":   # training through the loop: one update per call
+        step_fn = gc.compile(loss, updates={w: w - 0.05 * g}, backend=how)
+        first = float(step_fn(xv))
+        for _ in range(20):
+            last = float(step_fn(xv))
+        assert last < first
+
+
+@pytest.mark.parametrize("how", RUNNERS)
+def test_zero_length_scan_and_closed_over_branch_constants(how):
+    x = gc.placeholder("x", (0, 3), F64)
+    c, ys = gc.scan(lambda c, e: (c + e, c * e), gc.constant(np.ones(3)), x)
+    p = gc.placeholder("p", (), F64)
+    w = gc.constant(np.array([2.0, 3.0, 4.0]))
+    y = gc.cond(p > 0, lambda a: a * w, lambda a: a - w, p)
+    out = run([c, ys, y, gc.grad(gc.sum(y), p)], {"x": np.zeros((0, 3)), "p": -1.0}, how)
+    np.testing.assert_allclose(out[0], np.ones(3))
+    assert out[1].shape == (0, 3)
+    np.testing.assert_allclose(out[2], -1.0 - np.array([2.0, 3.0, 4.0]))
+    assert out[3] == 3.0
