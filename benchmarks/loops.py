@@ -53,14 +53,19 @@ def compile_rows():
     gc.compile(gc.grad(gc.sum(gc.scan(lambda c, e: (gc.tanh(c * e), c), warm[0], warm)[1]), warm))
     rows = []
     for steps in (10, 1_000, 100_000):
-        t0 = time.perf_counter()
-        x = gc.placeholder("x", (steps, 8), "float64")
-        w = gc.placeholder("w", (8, 8), "float64")
-        hT, hs = gc.scan(lambda h, e: (gc.tanh(h @ w + e), h), gc.constant(np.zeros(8)), x)
-        loss = gc.sum(hT) + gc.sum(hs * hs)
-        g = gc.grad(loss, w)
-        f = gc.compile([loss, g], name=f"rnn{steps}")
-        rows.append((steps, all_nodes([loss, g]), time.perf_counter() - t0))
+        best = None
+        for _ in range(2):   # best of two fresh builds (the first warms per-process caches)
+            t0 = time.perf_counter()
+            x = gc.placeholder("x", (steps, 8), "float64")
+            w = gc.placeholder("w", (8, 8), "float64")
+            hT, hs = gc.scan(lambda h, e: (gc.tanh(h @ w + e), h), gc.constant(np.zeros(8)),
+                             x)
+            loss = gc.sum(hT) + gc.sum(hs * hs)
+            g = gc.grad(loss, w)
+            gc.compile([loss, g], name=f"rnn{steps}")
+            secs = time.perf_counter() - t0
+            best = secs if best is None else min(best, secs)
+        rows.append((steps, all_nodes([loss, g]), best))
     return rows
 
 
@@ -214,7 +219,7 @@ def main():
                  f"in a C driver calling the body's compiled entry point. Median of 3 calls after one warm-up.")
     lines += ["", "Compile time vs trip count (tanh RNN, hidden 8, loss + gradient, numpy "
               "backend; nodes include the bodies):", "",
-              "| steps | nodes | build + compile s |", "|---:|---:|---:|"]
+              "| steps | nodes | build + compile s (best of 2) |", "|---:|---:|---:|"]
     for steps, nodes, secs in compile_rows():
         lines.append(f"| {steps:,} | {nodes} | {secs:.2f} |")
 
