@@ -333,10 +333,13 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             continue
         # a costly value read through a broadcast would be recomputed for every copy:
         # store it once at its own (smaller) shape instead
-        if OPS[n.op].kind == "elementwise" or n.op == "broadcast_to":
+        if OPS[n.op].kind == "elementwise" or n.op in ("broadcast_to", "pad"):
             for i in n.inputs:
+                # (a pad evaluates its operand, clamped, at every padded position too: a
+                # concatenation's gradient would compute each costly piece once per piece)
                 if icost[id(i)] >= BROADCAST_COST and id(i) not in mat and \
-                        OPS[i.op].kind == "elementwise" and _is_broadcast(i, n, canon):
+                        OPS[i.op].kind == "elementwise" and (
+                            n.op == "pad" or _is_broadcast(i, n, canon)):
                     mat.add(id(i))
                     icost[id(i)] = 0.0
                     isize[id(i)] = 0
