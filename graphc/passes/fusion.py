@@ -17,7 +17,8 @@ The schedule is data, decided here once for every C-family backend:
   in loads (``IndexTerm``: an offset, a scale per kernel axis, and for pads a validity
   condition whose failing elements take the fill value), never copies;
 * a cost rule bounds recomputation: an unstored value used twice is stored once its
-  inline cost passes ``COST_LIMIT``;
+  inline cost passes ``COST_LIMIT``; a costly value read through a broadcast or a pad
+  (which evaluates it at every padded position) is stored first;
 * a size rule bounds kernels: an expression that would pass ``KERNEL_OPS`` ops inline
   stores its largest operands, and no kernel grows past ``KERNEL_OPS`` fused ops (a
   10,000-op chain becomes ~80 kernels, not one function the C compiler takes minutes
