@@ -105,6 +105,9 @@ def formula_text(n: Tensor, args: list[tuple[str, int]],
         if len(dims) == 1:
             return dim(dims[0]), ATOM
         return " * ".join(dim(d) for d in dims), 2
+    if n.attr("output") is not None and isinstance(n.attr("output"), int):
+        # one result of a loop or branch (graphc.control): say which
+        return f"{n.op}({', '.join(a[0] for a in args)})[{n.attr('output')}]", ATOM
     return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
 
 
