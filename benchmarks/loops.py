@@ -216,7 +216,8 @@ def main():
     lines.append(f"{platform.machine()} / CPython {platform.python_version()} / NumPy "
                  f"{np.__version__}, {os.cpu_count()} CPUs (shared: noisy), "
                  f"{time.strftime('%Y-%m-%d')}. graphc's c backend runs a scan's steps "
-                 f"in a C driver calling the body's compiled entry point. Median of 3 calls after one warm-up.")
+                 f"in a C driver calling the body's compiled entry point. Median of 3 calls "
+                 f"after one warm-up.")
     lines += ["", "Compile time vs trip count (tanh RNN, hidden 8, loss + gradient, numpy "
               "backend; nodes include the bodies):", "",
               "| steps | nodes | build + compile s (best of 2) |", "|---:|---:|---:|"]

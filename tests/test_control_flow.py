@@ -529,3 +529,39 @@ def test_zero_length_scan_and_closed_over_branch_constants(how):
     assert out[1].shape == (0, 3)
     np.testing.assert_allclose(out[2], -1.0 - np.array([2.0, 3.0, 4.0]))
     assert out[3] == 3.0
+
+
+def test_numpy_export_keeps_the_loops(tmp_path):
+    """The exported module embeds each body as a module of its own and runs without
+    graphc: a nested scan, a large constant inside a body, a cond and a while loop."""
+    import subprocess
+    import sys
+    x = gc.placeholder("x", (6, None, 3), F64)
+    w = gc.parameter("w", np.random.default_rng(0).normal(size=(3, 3)))
+    table = np.linspace(-1, 1, 60).reshape(20, 3)
+
+    def step(h, e):
+        inner, _ = gc.scan(lambda a, v: (a * 0.5 + v, None), h, gc.stack([e, e]))
+        return gc.tanh(inner @ w + gc.sum(gc.constant(table)[:, None, :] * e, axis=0)), gc.sum(h)
+
+    hT, ys = gc.scan(step, x[0] * 0, x)
+    y = gc.cond(gc.sum(hT) > 0, lambda a: a * 2, lambda a: a - 1, hT)
+    n = gc.while_loop(lambda c: c < 100.0, lambda c: c * 2.0 + gc.sum(x[0]) * 0,
+                      gc.constant(1.0, F64))
+    loss = gc.sum(y) + gc.sum(ys) + n
+    outputs = [loss, gc.grad(loss, w)]
+    f = gc.compile(outputs)
+    f.export(str(tmp_path), name="model")
+    xv = np.random.default_rng(1).normal(size=(6, 4, 3))
+    np.save(tmp_path / "x.npy", xv)
+    code = ("import sys, numpy as np\nsys.modules['graphc'] = None\nimport model\n"
+            "out = model.load()(np.load('x.npy'))\nnp.save('out0.npy', out[0])\n"
+            "np.save('out1.npy', out[1])\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    want = gc.evaluate(outputs, {"x": xv})
+    np.testing.assert_allclose(np.load(tmp_path / "out0.npy"), want[0], rtol=1e-12)
+    np.testing.assert_allclose(np.load(tmp_path / "out1.npy"), want[1], rtol=1e-12)
+    text = (tmp_path / "model.py").read_text()
+    assert "_Scan(_Body(" in text and "'loop0__" in text   # a body's constant in the file

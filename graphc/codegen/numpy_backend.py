@@ -37,7 +37,7 @@ from ..printing import const_text, formula_text
 from . import cache
 from .base import Program
 from .naming import comment_text, sanitize_names
-from .numpy_loops import LoopRunner, loop_key
+from .numpy_loops import LoopRunner, loop_key, module_text
 from .numpy_spelling import HELPERS, NUMPY_OPS, Spelling, defined_names
 
 LEAVES = ops_where(kind="leaf")
@@ -534,20 +534,19 @@ class NumpyExecutable:
         return list(outs), list(new)
 
     def export(self, directory: str, name: str) -> list[str]:
-        if self.rendered.loops:
-            ops = sorted({n.op for n, _ in self.rendered.loops})
-            raise CompileError(f"export: the numpy backend cannot export a graph with "
-                               f"{', '.join(ops)} yet (its bodies are compiled in-process)")
         os.makedirs(directory, exist_ok=True)
         py = os.path.join(directory, f"{name}.py")
         npz = os.path.join(directory, f"{name}.npz")
+        # loops: their bodies' modules embedded as text, with standalone runners
+        text, loop_consts = module_text(self, build)
         with open(py, "w", encoding="utf-8") as fh:
-            fh.write(self.rendered.text)
+            fh.write(text)
         keys = {}
         names = self._param_keys()
         for p, key in names:
             keys[key] = np.asarray(p.state.value)
         keys.update(self.rendered.consts)
+        keys.update(loop_consts)
         np.savez(npz, **keys)
         return [py, npz]
 

@@ -62,7 +62,8 @@ def describe(treedef) -> str:
     if treedef[0] in ("leaf", "none"):
         return "tensor" if treedef[0] == "leaf" else "None"
     if treedef[0] == "dict":
-        return "{" + ", ".join(f"{k!r}: {describe(c)}" for k, c in zip(treedef[1], treedef[2])) + "}"
+        items = (f"{k!r}: {describe(c)}" for k, c in zip(treedef[1], treedef[2]))
+        return "{" + ", ".join(items) + "}"
     inner = ", ".join(describe(c) for c in treedef[1])
     return f"({inner}{',' if len(treedef[1]) == 1 else ''})" if treedef[0] == "tuple" \
         else f"[{inner}]"
