@@ -565,3 +565,13 @@ def test_numpy_export_keeps_the_loops(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "out1.npy"), want[1], rtol=1e-12)
     text = (tmp_path / "model.py").read_text()
     assert "_Scan(_Body(" in text and "'loop0__" in text   # a body's constant in the file
+
+
+def test_drawing_and_latex_of_a_graph_with_loops():
+    x = gc.placeholder("x", (4,))
+    c, _ = gc.scan(lambda c, e: (c * e, c), gc.constant(1.0), x)
+    assert "<svg" in gc.draw(c)
+    assert "<svg" in gc.compile(c).draw(engine="layered")
+    assert "scan" in gc.latex(c)
+    with pytest.raises(gc.GraphcError, match="not elementwise"):
+        gc.expr(c)
