@@ -575,3 +575,11 @@ def test_drawing_and_latex_of_a_graph_with_loops():
     assert "scan" in gc.latex(c)
     with pytest.raises(gc.GraphcError, match="not elementwise"):
         gc.expr(c)
+
+
+def test_str_shows_the_call_and_the_body_as_lets():
+    x = gc.placeholder("x", (4,))
+    w = gc.parameter("w", 2.0)
+    c, _ = gc.scan(lambda c, e: (gc.tanh(c * e + w), c), gc.constant(1.0), x)
+    assert str(c) == ("scan(1, x, w)[0]\nwhere scan body (carry, x, w) ->\n"
+                      "  out0 = tanh(carry * x + w)\n  out1 = carry")
