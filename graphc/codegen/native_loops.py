@@ -23,7 +23,8 @@ import ctypes
 import numpy as np
 
 from ..bind import bind, built_at, ops_where
-from ..control.primitives import branch_index, run_scan, run_while, scan_counts, scan_length
+from ..control.primitives import branch_index, group_key, run_scan, run_while, \
+    scan_counts, scan_length
 from ..errors import CompileError
 from ..ir import Tensor, fresh_uid, resolve_dims, topo_order
 from ..passes.pipeline import run_pipeline
@@ -38,12 +39,6 @@ def _is_loop(n: Tensor) -> bool:
 
 def has_loops(program: Program) -> bool:
     return any(_is_loop(n) for n in topo_order(program.roots))
-
-
-def group_key(n: Tensor) -> tuple:
-    return (n.op, tuple(id(i) for i in n.inputs),
-            tuple((k, id(v) if isinstance(v, (Body, tuple)) else v)
-                  for k, v in n.attrs if k != "output"))
 
 
 def _placeholder(like: Tensor, name: str) -> Tensor:

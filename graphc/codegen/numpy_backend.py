@@ -37,7 +37,8 @@ from ..printing import const_text, formula_text
 from . import cache
 from .base import Program
 from .naming import comment_text, sanitize_names
-from .numpy_loops import LoopRunner, loop_key, module_text
+from ..control.primitives import group_key
+from .numpy_loops import LoopRunner, module_text
 from .numpy_spelling import HELPERS, NUMPY_OPS, Spelling, defined_names
 
 LEAVES = ops_where(kind="leaf")
@@ -276,7 +277,7 @@ def render(program: Program) -> Rendered:
     args = [names[id(p)] for p in inputs + params] + dim_args + ["ws"]
     body = []
     buffer_of, buffers = plan.buffer_of, plan.buffers
-    loops: dict = {}   # loop_key -> (index in LOOPS, a node, results read)
+    loops: dict = {}   # group_key -> (index in LOOPS, a node, results read)
     for n in order:
         op = n.op
         if op == "shape_size":
@@ -305,7 +306,7 @@ def render(program: Program) -> Rendered:
             body.append(f"    {name} = {sp.template.format(*operands, **attrs)}")
             continue
         if sp.kind == "loop":   # run once per group of results, the others read .last
-            key = loop_key(n)
+            key = group_key(n)
             seen = loops.get(key)
             if seen is None:
                 seen = loops[key] = (len(loops), n, set())

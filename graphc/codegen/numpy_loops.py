@@ -101,13 +101,6 @@ class LoopRunner:
         return self.last
 
 
-def loop_key(n: Tensor) -> tuple:
-    """Nodes with equal keys are results of one run of a loop."""
-    return (n.op, tuple(id(i) for i in n.inputs),
-            tuple((k, id(v) if isinstance(v, (Body, tuple)) else v)
-                  for k, v in n.attrs if k != "output"))
-
-
 # ---- standalone exports: the bodies embedded in the exported module ------------------------
 
 STANDALONE_RUNTIME = '''
