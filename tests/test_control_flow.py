@@ -583,3 +583,17 @@ def test_str_shows_the_call_and_the_body_as_lets():
     c, _ = gc.scan(lambda c, e: (gc.tanh(c * e + w), c), gc.constant(1.0), x)
     assert str(c) == ("scan(1, x, w)[0]\nwhere scan body (carry, x, w) ->\n"
                       "  out0 = tanh(carry * x + w)\n  out1 = carry")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_per_step_outputs_nobody_reads_are_not_computed(backend):
+    x = gc.placeholder("x", (5,), F64)
+    c, (unused, used) = gc.scan(lambda c, e: (c * e, (gc.exp(c) * 3, c + 1)),
+                                gc.constant(1.0, F64), x)
+    f = gc.compile([c, used], backend=backend)
+    out = f(np.arange(1.0, 6.0))
+    np.testing.assert_allclose(out[0], 120.0)
+    np.testing.assert_allclose(out[1], [2.0, 2.0, 3.0, 7.0, 25.0])
+    body_source = "".join(text for name, text in f.source.items() if "body" in name) \
+        if backend == "c" else repr(f._exe.module.LOOPS[0].scan_body.outputs)
+    assert "exp" not in body_source

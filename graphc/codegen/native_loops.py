@@ -23,8 +23,8 @@ import ctypes
 import numpy as np
 
 from ..bind import bind, built_at, ops_where
-from ..control.primitives import branch_index, group_key, run_scan, run_while, \
-    scan_counts, scan_length
+from ..control.primitives import branch_index, group_key, pruned_scan, run_scan, \
+    run_while, scan_counts, scan_length
 from ..errors import CompileError
 from ..ir import Tensor, fresh_uid, resolve_dims, topo_order
 from ..passes.pipeline import run_pipeline
@@ -119,8 +119,9 @@ class LoopStage:
     def __init__(self, node: Tensor, needed: set, build, options, name: str, backend: str):
         self.op, self.attrs, self.needed = node.op, dict(node.attrs), needed
         self.driver = None
-        if self.op == "scan":
-            self.body = CompiledBody(self.attrs["body"], build, options, f"{name}_body")
+        if self.op == "scan":   # per-step outputs no node reads are not computed
+            self.scan_body, self.expand = pruned_scan(self.attrs["body"], needed)
+            self.body = CompiledBody(self.scan_body, build, options, f"{name}_body")
             runner = getattr(self.body.exe, "runner", None)
             if backend == "c" and runner is not None and _driver() is not None:
                 self.driver = runner
@@ -145,9 +146,10 @@ class LoopStage:
             nc, _, _, ny = scan_counts(a["body"])
             save = any(o >= nc + ny for o in self.needed)
             if self.driver is not None:
-                return _drive_scan(self.driver, self.body, a, arrays, save)
-            return run_scan(a["body"], arrays, a["length"], a["reverse"],
-                            run=self.body.stepper(), save=save)
+                return self.expand(_drive_scan(self.driver, self.body,
+                                               {**a, "body": self.scan_body}, arrays, save))
+            return self.expand(run_scan(self.scan_body, arrays, a["length"], a["reverse"],
+                                        run=self.body.stepper(), save=save))
         if self.op == "while_loop":
             cs, bs = self.cond.stepper(), self.body.stepper()
             return run_while(a["cond"], a["body"], arrays,

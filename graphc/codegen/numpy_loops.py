@@ -21,7 +21,8 @@ import numpy as np
 
 from ..ir import Tensor
 from ..passes.pipeline import run_pipeline
-from ..control.primitives import branch_index, run_scan, run_while, scan_counts
+from ..control.primitives import branch_index, pruned_scan, run_scan, run_while, \
+    scan_counts
 from ..subgraph import Body
 from .base import Program
 
@@ -73,8 +74,9 @@ class LoopRunner:
         self.attrs = dict(node.attrs)
         self.needed = needed
         self.last = None
-        if node.op == "scan":
-            self.body = CompiledBody(self.attrs["body"], build, "scan_body")
+        if node.op == "scan":   # per-step outputs no node reads are not computed
+            self.scan_body, self.expand = pruned_scan(self.attrs["body"], needed)
+            self.body = CompiledBody(self.scan_body, build, "scan_body")
         elif node.op == "while_loop":
             self.cond = CompiledBody(self.attrs["cond"], build, "while_cond")
             self.body = CompiledBody(self.attrs["body"], build, "while_body")
@@ -88,8 +90,8 @@ class LoopRunner:
         if self.op == "scan":
             nc, _, _, ny = scan_counts(a["body"])
             save = any(o >= nc + ny for o in self.needed)
-            self.last = run_scan(a["body"], arrays, a["length"], a["reverse"],
-                                 run=self.body.stepper(), save=save)
+            self.last = self.expand(run_scan(self.scan_body, arrays, a["length"],
+                                             a["reverse"], run=self.body.stepper(), save=save))
         elif self.op == "while_loop":
             cond_step, body_step = self.cond.stepper(), self.body.stepper()
             self.last = run_while(a["cond"], a["body"], arrays,

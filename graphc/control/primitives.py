@@ -182,6 +182,29 @@ def run_scan(body: Body, arrays: list, length, reverse: bool, run=run_body,
     return [np.array(c) for c in carry] + ys + saved
 
 
+def pruned_scan(body: Body, needed: set):
+    """``(body', expand)``: the body without the per-step outputs no node reads (dead code
+    across the loop boundary), and ``expand(results)`` putting ``run_scan``'s results of
+    ``body'`` back at the original output indices (``None`` where pruned)."""
+    nc, _, _, ny = scan_counts(body)
+    keep = [j for j in range(ny) if nc + j in needed]
+    if len(keep) == ny:
+        return body, lambda results: results
+    key = ("pruned", tuple(keep))
+    small = body.derived.get(key)
+    if small is None:
+        small = body.derived[key] = Body(
+            body.inputs, body.outputs[:nc] + tuple(body.outputs[nc + j] for j in keep),
+            body.kind, {**body.counts, "y": len(keep)})
+
+    def expand(results):
+        ys = [None] * ny
+        for i, j in enumerate(keep):
+            ys[j] = results[nc + i]
+        return list(results[:nc]) + ys + list(results[nc + len(keep):])
+    return small, expand
+
+
 def _scan_impl(*arrays, body, length, reverse, output):
     results = _memoized(body, ("scan", length, reverse), arrays,
                         lambda: run_scan(body, list(arrays), length, reverse))
