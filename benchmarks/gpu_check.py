@@ -9,7 +9,10 @@
    elements (kernels only, timed with CUDA events through ``<prefix>_run_device``) against
    a device-to-device copy measured in the same run;
 3. training step time of an MLP 784-256-10 (batch 256) and 4096-4096-4096 (batch 4096),
-   graphc vs PyTorch eager and torch.compile when importable.
+   graphc vs PyTorch eager and torch.compile when importable;
+4. issue 17's workloads (3-input elementwise on 10M, attention 16x256x64, softmax
+   4096x4096, each with its gradients, and the tutorial's per-call time), graphc cuda
+   side by side with torch eager and torch.compile, as ratios.
 
 Without a GPU it says what is missing, runs the CUDA path under the CPU emulation on
 small sizes (``device="emulate"``) as a smoke test, and exits 0.
@@ -188,6 +191,100 @@ def mlp(sizes: tuple, batch: int, rows: list, device: str) -> None:
         rows.append([f"{label}: torch.compile", f"failed: {type(e).__name__}", "", ""])
 
 
+# ---- issue 17's workloads: graphc cuda side by side with torch eager and torch.compile ----
+
+def _elementwise3(n):
+    a, b, c = (gc.placeholder(k, (None,)) for k in "abc")
+    loss = gc.sum(gc.tanh(a) * gc.sigmoid(b) + gc.exp(-c * c) * a)
+    rng = np.random.default_rng(0)
+    feeds = {k: rng.standard_normal(n).astype(np.float32) for k in "abc"}
+
+    def torch_fn(torch, t):
+        return (torch.tanh(t["a"]) * torch.sigmoid(t["b"]) + torch.exp(-t["c"] ** 2) * t["a"]).sum()
+    return [loss, *gc.grad(loss, [a, b, c])], [a, b, c], feeds, torch_fn
+
+
+def _attention(batch, seq, width):
+    q, k, v = (gc.placeholder(n, (None, seq, width)) for n in "qkv")
+    out = gc.softmax(q @ gc.swapaxes(k, -1, -2) / 8.0, axis=-1) @ v
+    loss = gc.sum(out * out)
+    rng = np.random.default_rng(1)
+    feeds = {n: rng.standard_normal((batch, seq, width)).astype(np.float32) for n in "qkv"}
+
+    def torch_fn(torch, t):
+        o = torch.softmax(t["q"] @ t["k"].transpose(-1, -2) / 8.0, dim=-1) @ t["v"]
+        return (o * o).sum()
+    return [loss, *gc.grad(loss, [q, k, v])], [q, k, v], feeds, torch_fn
+
+
+def _softmax(rows, cols):
+    x = gc.placeholder("x", (None, cols))
+    s = gc.softmax(x, axis=-1)
+    loss = gc.sum(s * s)
+    feeds = {"x": np.random.default_rng(2).standard_normal((rows, cols)).astype(np.float32)}
+
+    def torch_fn(torch, t):
+        st = torch.softmax(t["x"], dim=-1)
+        return (st * st).sum()
+    return [loss, *gc.grad(loss, [x])], [x], feeds, torch_fn
+
+
+def _tutorial():
+    a, b = gc.placeholder("a", (2,)), gc.placeholder("b", (2,))
+    E = 3 * a ** 3 - b ** 2
+    feeds = {"a": np.array([2.0, 4.0], np.float32), "b": np.array([7.0, 5.0], np.float32)}
+
+    def torch_fn(torch, t):
+        return (3 * t["a"] ** 3 - t["b"] ** 2).sum()
+    return [E, *gc.grad(gc.sum(E), [a, b])], [a, b], feeds, torch_fn
+
+
+def workloads(rows: list, device: str, small: bool) -> None:
+    """Each workload: graphc cuda (inputs uploaded each call), then torch eager and
+    torch.compile on the GPU with resident inputs (a lower bound graphc's call includes
+    the upload for), as ratios to torch eager."""
+    cases = [("3-input elementwise, loss + 3 gradients", _elementwise3(10_000 if small else 10_000_000)),
+             ("attention softmax(QK^T/8)V, fwd + 3 gradients",
+              _attention(*((2, 16, 8) if small else (16, 256, 64)))),
+             ("softmax, fwd + gradient", _softmax(*((32, 64) if small else (4096, 4096)))),
+             ("tutorial (2 elements), per call", _tutorial())]
+    opts = {"device": device} if device == "emulate" else {}
+    for label, (outputs, inputs, feeds, torch_fn) in cases:
+        f = gc.compile(outputs, inputs=inputs, backend="cuda", **opts)
+        args = [feeds[p.name] for p in inputs]
+        got = f(*args)
+        want = gc.evaluate(outputs, {p: feeds[p.name] for p in inputs})
+        ok = all(np.allclose(g, w, rtol=2e-3, atol=2e-3) for g, w in zip(got, want))
+        t_graphc = best_time(lambda: f(*args), repeat=10)
+        row = [f"{label}: graphc cuda{' (emulated)' if device == 'emulate' else ''}",
+               f"{t_graphc * 1e3:.3f} ms", f"{f.stats['kernels']} kernels",
+               "ok" if ok else "MISMATCH"]
+        rows.append(row)
+        try:
+            import torch
+        except Exception:  # noqa: BLE001
+            continue
+        if device == "emulate" or not torch.cuda.is_available():
+            continue
+        tt = {k: torch.tensor(v, device="cuda", requires_grad=True) for k, v in feeds.items()}
+
+        def step(fn):
+            loss = fn(torch, tt)
+            grads = torch.autograd.grad(loss, [tt[p.name] for p in inputs])
+            torch.cuda.synchronize()
+            return loss, grads
+        t_eager = best_time(lambda: step(torch_fn), repeat=10)
+        rows.append([f"{label}: torch eager", f"{t_eager * 1e3:.3f} ms",
+                     f"graphc {t_graphc / t_eager:.2f}x", ""])
+        try:
+            compiled = torch.compile(torch_fn)
+            t_comp = best_time(lambda: step(compiled), repeat=10, warmup=3)
+            rows.append([f"{label}: torch.compile", f"{t_comp * 1e3:.3f} ms",
+                         f"graphc {t_graphc / t_comp:.2f}x", ""])
+        except Exception as e:  # noqa: BLE001
+            rows.append([f"{label}: torch.compile", f"failed: {type(e).__name__}", "", ""])
+
+
 def table(rows: list) -> str:
     head = ["check", "result", "measure", "status"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -213,6 +310,7 @@ def main(argv=None) -> int:
               "on small sizes, as a smoke test.")
         if toolchain.have_cxx_compiler():
             mlp((64, 32, 10), 16, rows, "emulate")
+            workloads(rows, "emulate", small=True)
             run_suite({"device": "emulate"}, rows, quick=True)
         rows.append(["GPU bandwidth / timings", "skipped: " + "; ".join(missing), "", "skipped"])
         header = "## GPU check (not run: no GPU in this environment)"
@@ -221,6 +319,7 @@ def main(argv=None) -> int:
         bandwidth(args.n, rows)
         mlp((784, 256, 10), 256, rows, "gpu")
         mlp((4096, 4096, 4096), 4096, rows, "gpu")
+        workloads(rows, "gpu", small=False)
         header = f"## GPU check ({toolchain.gpu_arch()})"
     text = "\n".join([header, "", f"`python benchmarks/gpu_check.py`, "
                       f"{time.perf_counter() - t0:.0f} s.", "", table(rows)])

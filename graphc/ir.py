@@ -8,7 +8,8 @@ still two parameters.
 
 Shapes are tuples of dims; a dim is an ``int`` or a ``str`` (a symbolic size known
 at run time). A ``None`` in a placeholder's shape becomes an anonymous symbolic dim
-whose name starts with ``?``; ``Tensor.shape`` shows those as ``None``.
+whose name starts with ``?``; ``Tensor.shape`` shows those as ``None`` (a
+``ShapeView``: passing ``x.shape`` on keeps the run-time sizes' identity).
 """
 from __future__ import annotations
 
@@ -145,8 +146,16 @@ class Tensor:
     # ---- public properties -------------------------------------------
     @property
     def shape(self) -> tuple:
-        """The static shape; ``None`` where the size is known only at run time."""
-        return tuple(None if isinstance(d, str) and d.startswith("?") else d for d in self.dims)
+        """The static shape, ``None`` where the size is known only at run time.
+
+        Passed on whole, it keeps the run-time sizes (see ``ShapeView``):
+
+        >>> import graphc as gc
+        >>> x = gc.placeholder("x", (None, 4))
+        >>> x.shape, gc.zeros(x.shape).dims == x.dims
+        ((None, 4), True)
+        """
+        return ShapeView(self.dims)
 
     @property
     def ndim(self) -> int:
@@ -221,6 +230,25 @@ def format_dim(d: Dim) -> str:
     if isinstance(d, str):
         return "None" if d.startswith("?") else d
     return str(d)
+
+
+class ShapeView(tuple):
+    """``Tensor.shape``: a plain tuple with ``None`` for run-time sizes, which remembers
+    the tensor's dims, so that passing the whole shape on (``gc.zeros(x.shape)``,
+    ``gc.random.normal(x.shape)``, ``reshape(y, x.shape)``) keeps the run-time sizes'
+    identity. A single entry (``x.shape[0]``) is just ``None``: use ``x.dims[0]`` for that.
+    """
+
+    def __new__(cls, dims: Shape):
+        view = super().__new__(cls, (None if isinstance(d, str) and d.startswith("?") else d
+                                     for d in dims))
+        view.dims = tuple(dims)
+        return view
+
+
+def shape_dims(shape) -> tuple | None:
+    """The dims behind a ``Tensor.shape`` passed as a shape argument (None otherwise)."""
+    return shape.dims if isinstance(shape, ShapeView) else None
 
 
 def format_shape(dims: Iterable[Dim]) -> str:

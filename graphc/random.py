@@ -33,7 +33,7 @@ import numpy as np
 from .api import cast, constant, cos, log1p, parameter, sqrt
 from .bind import bind
 from .errors import ShapeError, UsageError
-from .ir import Tensor, topo_order, user_location
+from .ir import Tensor, shape_dims, topo_order, user_location
 
 DEFAULT_SEED = 2 ** 31          # seed=None: DEFAULT_SEED, DEFAULT_SEED + 1, ... in creation order
 _default_seeds = itertools.count(DEFAULT_SEED)
@@ -44,6 +44,8 @@ __all__ = ["uniform", "normal", "bernoulli", "randint", "random_uniform", "DEFAU
 def _dims(shape, what: str) -> tuple:
     if isinstance(shape, Tensor):
         return shape.dims
+    if shape_dims(shape) is not None:  # another tensor's .shape: its run-time sizes too
+        return shape_dims(shape)
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
     dims = []
@@ -54,8 +56,8 @@ def _dims(shape, what: str) -> tuple:
             dims.append(d)
         else:
             raise ShapeError(f"{what}: bad dimension {d!r} in shape {tuple(shape)!r}; a run-time "
-                             f"dimension is given by name (x.dims[0]) or by passing the tensor "
-                             f"x itself ({user_location()})")
+                             f"size is given by another tensor's shape (x.shape), by name "
+                             f"(x.dims[0]) or by passing the tensor x itself ({user_location()})")
     return tuple(dims)
 
 

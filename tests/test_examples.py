@@ -139,6 +139,13 @@ def check_rnn_scan(out: str) -> None:
     assert float(r["loss_after"]) < 0.5 * float(r["loss_before"])
 
 
+def check_tiny_transformer(out: str) -> None:
+    # the counting language's next token needs attention to the previous position
+    losses = [float(v) for v in re.findall(r"step\s+\d+\s+loss ([0-9.]+)", out)]
+    assert len(losses) >= 2 and losses[-1] < 0.2 * losses[0]
+    assert float(result_fields(out)["accuracy"]) >= 0.95   # chance is 1/16
+
+
 CHECKERS = {
     "rnn_scan.py": check_rnn_scan,
     "seed.py": check_seed,
@@ -150,6 +157,7 @@ CHECKERS = {
     "mlp_train.py": check_mlp_train,
     "save_and_load.py": check_save_and_load,
     "dask_training.py": check_dask_training,
+    "tiny_transformer.py": check_tiny_transformer,
 }
 
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))

@@ -160,3 +160,17 @@ def test_costly_value_is_stored_before_a_broadcast_not_recomputed():
     rng = np.random.default_rng(4)
     compile_and_compare(out, {"b": rng.normal(size=64).astype(np.float32),
                               "x": rng.normal(size=(5, 64)).astype(np.float32)})
+
+
+@needs_c
+def test_a_transcendental_read_through_windows_is_stored_once():
+    # y[:, 1:] + y[:, :-1] reads tanh(x * w) at two shifted places: recomputing it per
+    # window would evaluate tanh twice per output; it is stored once instead
+    x = gc.placeholder("x", (None, 8), "float64")
+    w = gc.parameter("w", np.linspace(0.5, 1.5, 8))
+    y = gc.tanh(x * w)
+    z = y[:, 1:] + y[:, :-1]
+    f = compile_and_compare([z], {"x": np.random.default_rng(0).normal(size=(3, 8))})
+    n, fused = _kernels(f)
+    assert n == 2
+    assert sum(k["ops"].count("tanh") for k in fused) == 1

@@ -98,3 +98,37 @@ def test_eviction_spares_a_loaded_library(cache_root, monkeypatch):
     assert os.path.exists(path) and not other.exists()  # LRU, not loaded: evicted
     assert cache.loaded_paths() >= {path}
     assert lib.graphc_lifetime_102() == 102
+
+
+OPENMP_AFTER_UNLOAD = r"""
+import gc as pygc, sys
+import numpy as np
+import graphc as gc
+from graphc import compiler
+compiler.CACHE_SIZE = 0      # keep no Function alive in the in-process cache
+
+def runtimes():
+    with open("/proc/self/maps") as maps:
+        return {l.split()[-1] for l in maps if "libgomp" in l or "libomp" in l}
+
+x = gc.placeholder("x", (None, 4096))
+for k in range(3):
+    f = gc.compile(gc.tanh(x * (k + 1.5)), backend="c")
+    f(x=np.ones((512, 4096), np.float32))        # big enough for the parallel loop
+    loaded = runtimes()
+    del f
+    pygc.collect()
+    # the runtime's parked worker threads would crash if its code were unmapped
+    assert runtimes() == loaded, (loaded, runtimes())
+print("threads runtime kept:", sorted(loaded))
+"""
+
+
+def test_the_openmp_runtime_stays_mapped_after_its_libraries_unload(cache_root):
+    """dlclose of the last graphc library used to unmap libgomp under its parked worker
+    threads: an intermittent segfault when they woke (often at exit)."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", OPENMP_AFTER_UNLOAD], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -101,11 +101,11 @@ def test_default_seeds_are_fixed_and_distinct():
 
 def test_run_time_shapes_and_bad_seeds():
     x = gc.placeholder("x", (None, 2))
-    f = gc.compile([gc.random.uniform(x, seed=31), gc.random.uniform((x.dims[0], 4), seed=32)],
-                   inputs=[x])
-    a, b = f(x=np.zeros((5, 2), np.float32))
-    assert a.shape == (5, 2) and b.shape == (5, 4)
-    with pytest.raises(gc.ShapeError, match="by name"):
+    f = gc.compile([gc.random.uniform(x, seed=31), gc.random.uniform((x.dims[0], 4), seed=32),
+                    gc.random.uniform(x.shape, seed=33)], inputs=[x])
+    a, b, c = f(x=np.zeros((5, 2), np.float32))
+    assert a.shape == (5, 2) and b.shape == (5, 4) and c.shape == (5, 2)
+    with pytest.raises(gc.ShapeError, match=r"by name \(x\.dims\[0\]\)"):
         gc.random.uniform((None, 3), seed=1)
     with pytest.raises(gc.UsageError, match="seed"):
         gc.random.uniform((3,), seed=-1)

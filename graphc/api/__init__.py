@@ -10,7 +10,7 @@ stable by construction. Tensor's operators and methods are attached by ``methods
 Modules: ``data`` (dtypes, leaves, lifting Python data), ``elementwise``, ``structure``
 (reductions, reshapes, matmul, one_hot), ``indexing``, ``composites``, ``statistics``
 (var, std, norm, argmax...), ``linear`` (einsum, tensordot), ``arrange`` (tile, repeat,
-roll, moveaxis, swapaxes), ``methods``.
+roll, moveaxis, swapaxes), ``constants`` (zeros, eye, arange, diag, tril...), ``methods``.
 """
 from .. import ops  # noqa: F401  (declares the primitives: fills the registry bind reads)
 from .data import (DEFAULT_FLOAT, apply, check_dtype, constant, element_count, lift,
@@ -29,4 +29,6 @@ from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, soft
 from .statistics import argmax, argmin, log_sigmoid, logaddexp, norm, std, var
 from .linear import einsum, tensordot
 from .arrange import moveaxis, repeat, roll, swapaxes, tile
+from .constants import (arange, diag, diagonal, eye, full, full_like, linspace, ones,
+    ones_like, tril, triu, zeros, zeros_like)
 from . import methods  # noqa: F401,E402  (attaches Tensor's operators and methods)

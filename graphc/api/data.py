@@ -9,7 +9,7 @@ import numpy as np
 
 from ..bind import bind, constant_node, promote
 from ..errors import DTypeError, ShapeError, UsageError
-from ..ir import ParamState, Tensor, fresh_uid, user_location
+from ..ir import ParamState, Tensor, fresh_uid, shape_dims, user_location
 
 
 DEFAULT_FLOAT = np.dtype("float32")
@@ -96,6 +96,7 @@ def placeholder(name: str, shape: Sequence = (), dtype="float32") -> Tensor:
     uid = fresh_uid()
     if isinstance(shape, (int, str)) or shape is None:
         shape = (shape,)
+    shape = shape_dims(shape) or shape  # another tensor's .shape: its run-time sizes too
     dims = []
     for axis, d in enumerate(shape):
         if d is None:

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError
-from ..ir import Tensor, format_shape, user_location
+from ..ir import Tensor, format_shape, shape_dims, user_location
 from .data import DEFAULT_FLOAT, apply, check_dtype, element_count, lift
 from .elementwise import cast, neg
 
@@ -87,16 +87,24 @@ def mean(x, axis=None, keepdims=False) -> Tensor:
 
 
 def reshape(x, shape) -> Tensor:
-    """Reshape; one ``-1`` (or ``None``) is inferred, run-time sizes carried through.
+    """Reshape; one ``-1`` is inferred, run-time sizes carried through. A ``None`` (as
+    in ``x.shape[0]``) stands for the input's run-time size when it has exactly one;
+    otherwise it is inferred like ``-1``.
 
     >>> import graphc as gc
-    >>> gc.reshape(gc.placeholder("x", (None, 784)), (-1, 28, 28)).shape
-    (None, 28, 28)
+    >>> x = gc.placeholder("x", (None, 4, 7))
+    >>> gc.reshape(x, (-1, 2, 2, 7)).shape, gc.reshape(x, (x.shape[0], -1)).shape
+    ((None, 2, 2, 7), (None, 28))
     """
     (x,) = lift([x])
     if isinstance(shape, (numbers.Integral, str)) or shape is None:
         shape = (shape,)
-    shape = [-1 if d is None else d for d in _target_dims(shape, "reshape", x)]
+    shape = _target_dims(shape, "reshape", x)
+    run_time = sorted({d for d in x.dims if isinstance(d, str)})
+    if len(run_time) == 1 and shape.count(None) == 1:
+        # reshape(x, (x.shape[0], -1)): a None stands for the input's one run-time size
+        shape = [run_time[0] if d is None else d for d in shape]
+    shape = [-1 if d is None else d for d in shape]
     if builtins.sum(1 for d in shape if d == -1) > 1:
         raise ShapeError(f"reshape: at most one -1 in {tuple(shape)} ({user_location()})")
     known_x = int(np.prod([d for d in x.dims if isinstance(d, int)], dtype=np.int64))
@@ -130,7 +138,10 @@ def reshape(x, shape) -> Tensor:
 
 
 def _target_dims(shape, what: str, x: Tensor) -> list:
-    """A user's target shape as dims: ints (NumPy ints too) stay, strings are named dims."""
+    """A user's target shape as dims: ints (NumPy ints too) stay, strings are named dims,
+    and another tensor's ``.shape`` brings its run-time sizes."""
+    if shape_dims(shape) is not None:
+        return list(shape_dims(shape))
     out = []
     for d in shape:
         if isinstance(d, numbers.Integral) and not isinstance(d, bool):

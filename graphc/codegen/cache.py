@@ -292,9 +292,31 @@ def load_library(path: str | os.PathLike) -> ctypes.CDLL:
                 lib = ctypes.CDLL(p)
             except OSError as e:
                 raise CompileError(f"cannot load compiled library {p}: {e}") from e
-            weakref.finalize(lib, _ctypes.dlclose, lib._handle)
+            _pin_thread_runtimes()
+            # not at exit: the process is going away, and closing then only adds work
+            weakref.finalize(lib, _ctypes.dlclose, lib._handle).atexit = False
             _loaded[p] = lib
         return lib
+
+
+# OpenMP runtimes keep a pool of worker threads; dlclose-ing the last library that needs
+# one unmaps its code under those (parked) threads, which crash when they wake. So the
+# first library that brings one in pins it for the life of the process.
+THREAD_RUNTIMES = ("libgomp", "libomp", "libiomp")
+_pinned: dict[str, ctypes.CDLL] = {}
+
+
+def _pin_thread_runtimes() -> None:
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(None, 5)[-1].strip() for line in maps if "/lib" in line}
+    except OSError:  # no /proc (macOS): libraries there are never unmapped by dlclose anyway
+        return
+    for path in paths:
+        name = os.path.basename(path)
+        if name.startswith(THREAD_RUNTIMES) and path not in _pinned:
+            with contextlib.suppress(OSError):
+                _pinned[path] = ctypes.CDLL(path)
 
 
 def loaded_paths() -> set[str]:

@@ -19,10 +19,12 @@ from ..errors import UsageError
 from ..ir import user_location
 from . import conv  # noqa: F401  (gc.nn.conv: convolution and pooling)
 from .dropout import dropout
+from .layers import embedding, layer_norm, linear, scaled_dot_product_attention
 from .conv import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose2d,
                    max_pool2d)
 
-__all__ = ["init", "conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+__all__ = ["init", "linear", "embedding", "layer_norm", "scaled_dot_product_attention",
+           "conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
            "adaptive_avg_pool2d", "dropout", "gelu", "relu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
            "one_hot", "cross_entropy"]
 

@@ -43,6 +43,7 @@ from ..ops import OPS
 
 COST_LIMIT = 24.0   # a shared value costing more than this (in "adds") is stored, not recomputed
 BROADCAST_COST = 8.0  # a value this costly (one transcendental) is stored before a broadcast
+WINDOW_OPS = ("slice", "pad")  # users that read a value at shifted places
 KERNEL_OPS = 128     # at most this many fused ops per kernel (measured: gcc -O3 time stays
 #                      linear in the graph's size; longer kernels gain nothing at run time)
 
@@ -356,7 +357,12 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
                     icost[id(i)], isize[id(i)] = 0.0, 0
         c = OPS[n.op].cost + sum(icost[id(i)] for i in n.inputs)
         c = min(c, 4 * COST_LIMIT)
-        if len(users[id(n)]) >= 2 and c > shared_limit and OPS[n.op].kind == "elementwise":
+        # a shared value that some user reads through a slice or pad is read at other
+        # places than it is computed (each window recomputes it): store it from one
+        # transcendental up, as for a broadcast
+        limit = BROADCAST_COST if any(u.op in WINDOW_OPS for u in users[id(n)]) \
+            else shared_limit
+        if len(users[id(n)]) >= 2 and c > limit and OPS[n.op].kind == "elementwise":
             mat.add(id(n))
             c, size = 0.0, 0
         icost[id(n)] = c
