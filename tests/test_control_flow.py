@@ -597,3 +597,21 @@ def test_per_step_outputs_nobody_reads_are_not_computed(backend):
     runner = f._exe.stages[0][3] if backend == "c" else f._exe.module.LOOPS[0]
     body_ops = {n.op for n in topo_order(list(runner.scan_body.outputs))}
     assert "exp" not in body_ops and "add" in body_ops
+
+
+@pytest.mark.parametrize("how", RUNNERS)
+def test_fori_loop_with_a_run_time_bound_is_a_while_loop(how):
+    n = gc.placeholder("n", (), "int32")
+    x = gc.placeholder("x", (), F64)
+    y = gc.fori_loop(0, n, lambda i, v: v * x + gc.cast(i, F64), gc.constant(1.0, F64))
+    out = run([y, gc.jvp(y, x, 1.0)], {"n": 5, "x": 1.5}, how)
+
+    def y_np(xv):
+        v = 1.0
+        for i in range(5):
+            v = v * xv + i
+        return v
+    np.testing.assert_allclose(out[0], y_np(1.5), rtol=1e-14)
+    np.testing.assert_allclose(out[1], (y_np(1.5 + 1e-6) - y_np(1.5 - 1e-6)) / 2e-6, rtol=1e-7)
+    with pytest.raises(gc.GradError, match="while_loop"):
+        gc.grad(y, x)
