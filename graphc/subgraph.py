@@ -34,7 +34,8 @@ class Body:
     operands) -> ``outputs``. ``counts`` says how the inputs/outputs split into groups
     (for a scan: carries, per-step slices, constants; carries out, per-step outputs)."""
 
-    __slots__ = ("inputs", "outputs", "kind", "counts", "derived", "memo", "__weakref__")
+    __slots__ = ("inputs", "outputs", "kind", "counts", "derived", "memo", "residuals",
+                 "__weakref__")
 
     def __init__(self, inputs: Sequence[Tensor], outputs: Sequence[Tensor], kind: str,
                  counts: dict):
@@ -44,6 +45,9 @@ class Body:
         self.counts = dict(counts)
         self.derived: dict = {}    # ("vjp", mask...) -> a body built from this one
         self.memo = None           # the reference interpreter's last run (see control.run)
+        # inner nodes whose per-step values a loop can also stack as results (a scan's vjp
+        # saves its body's matmul results here instead of recomputing them); only grows
+        self.residuals: list = []
 
     def __repr__(self) -> str:
         return f"<{self.kind} body: {len(self.inputs)} in, {len(self.outputs)} out>"

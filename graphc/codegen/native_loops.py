@@ -144,7 +144,7 @@ class LoopStage:
         a = self.attrs
         if self.op == "scan":
             nc, _, _, ny = scan_counts(a["body"])
-            save = any(o >= nc + ny for o in self.needed)
+            save = any(nc + ny <= o < 2 * nc + ny for o in self.needed)
             if self.driver is not None:
                 return self.expand(_drive_scan(self.driver, self.body,
                                                {**a, "body": self.scan_body}, arrays, save))

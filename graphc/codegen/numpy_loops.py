@@ -89,7 +89,7 @@ class LoopRunner:
         a = self.attrs
         if self.op == "scan":
             nc, _, _, ny = scan_counts(a["body"])
-            save = any(o >= nc + ny for o in self.needed)
+            save = any(nc + ny <= o < 2 * nc + ny for o in self.needed)
             self.last = self.expand(run_scan(self.scan_body, arrays, a["length"],
                                              a["reverse"], run=self.body.stepper(), save=save))
         elif self.op == "while_loop":
@@ -137,8 +137,8 @@ class _Body:
 
 
 class _Scan:
-    def __init__(self, body, nc, nx, ny, length, reverse):
-        self.body, self.nc, self.nx, self.ny = body, nc, nx, ny
+    def __init__(self, body, nc, nx, ny, length, reverse, nres=0):
+        self.body, self.nc, self.nx, self.ny, self.nres = body, nc, nx, ny, nres
         self.length, self.reverse, self.last = length, reverse, None
 
     def run(self, *arrays):
@@ -159,7 +159,8 @@ class _Scan:
             carry = [np.asarray(c) for c in outs[:nc]]
         if ys is None:
             raise ValueError("a zero-length scan: not supported by a standalone export")
-        self.last = [np.array(c) for c in carry] + ys + saved
+        ny = self.ny   # the body's last nres per-step outputs are saved residuals
+        self.last = [np.array(c) for c in carry] + ys[:ny] + saved + ys[ny:]
         return self.last
 
 
@@ -203,9 +204,13 @@ def standalone_section(loops: list, build, prefix: str = "") -> tuple[str, dict]
     for k, (node, _) in enumerate(loops):
         a = dict(node.attrs)
         if node.op == "scan":
-            nc, nx, _, ny = scan_counts(a["body"])
-            entries.append(f"    _Scan({body_text(a['body'], f'loop{k}')}, {nc}, {nx}, {ny}, "
-                           f"{a['length']!r}, {a['reverse']!r}),")
+            body = a["body"]
+            nc, nx, _, ny = scan_counts(body)
+            if body.residuals:   # saved residuals: more per-step outputs of the body
+                body = Body(body.inputs, body.outputs + tuple(body.residuals), body.kind,
+                            {**body.counts, "y": ny + len(body.residuals)})
+            entries.append(f"    _Scan({body_text(body, f'loop{k}')}, {nc}, {nx}, {ny}, "
+                           f"{a['length']!r}, {a['reverse']!r}, {len(a['body'].residuals)}),")
         elif node.op == "while_loop":
             entries.append(f"    _While({body_text(a['cond'], f'loop{k}_cond')}, "
                            f"{body_text(a['body'], f'loop{k}_body')}, "

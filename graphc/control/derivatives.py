@@ -19,9 +19,9 @@ derived loop.
 from __future__ import annotations
 
 from .. import api as A
-from ..bind import bind
+from ..bind import bind, built_at
 from ..errors import GradError
-from ..ir import Tensor
+from ..ir import Tensor, topo_order
 from ..passes.autodiff import grad, jvp
 from ..subgraph import Body, close
 from .api import step_placeholder
@@ -68,9 +68,51 @@ def _scan_parts(body: Body):
 
 
 def _ext_output(body: Body, j: int) -> Tensor:
-    """Per-step output j of the extended body: the ys, then the carries entering the step."""
+    """Per-step output j of the extended body: the ys, the carries entering the step, then
+    the saved residuals."""
     nc, _, _, ny = scan_counts(body)
-    return body.outputs[nc + j] if j < ny else body.inputs[j - ny]
+    if j < ny:
+        return body.outputs[nc + j]
+    return body.inputs[j - ny] if j < ny + nc else body.residuals[j - ny - nc]
+
+
+def _save_matmuls(body: Body, outputs: list, cotangent_phs: list) -> tuple[list, list]:
+    """Matmul results of the forward body that the backward body would recompute: make them
+    residuals of ``body`` (stacked by the forward scan) and read them from placeholders.
+
+    Returns ``(outputs with those nodes replaced, [(residual index, placeholder)])``. Only
+    matmuls are saved (JAX's "dots saveable" policy): elementwise work is cheap to redo,
+    a step's matmul is not."""
+    forward = {id(n) for n in topo_order(list(body.outputs))}
+    tangent = {id(p) for p in cotangent_phs}
+    order = topo_order(outputs)
+    for n in order:
+        if id(n) not in tangent and any(id(i) in tangent for i in n.inputs):
+            tangent.add(id(n))
+    chosen = [n for n in order if n.op == "matmul" and id(n) in forward
+              and id(n) not in tangent]
+    if not chosen:
+        return outputs, []
+    mapping, saved = {}, []
+    for n in chosen:
+        if not any(n is r for r in body.residuals):
+            body.residuals.append(n)
+        r = next(k for k, m in enumerate(body.residuals) if m is n)
+        ph = step_placeholder(f"saved{r}", n.dims, n.dtype, n.location)
+        mapping[id(n)] = ph
+        saved.append((r, ph))
+    new: dict = {}
+    for n in order:
+        if id(n) in mapping:
+            new[id(n)] = mapping[id(n)]
+            continue
+        ins = [new.get(id(i), i) for i in n.inputs]
+        if all(a is b for a, b in zip(ins, n.inputs)):
+            new[id(n)] = n
+        else:
+            with built_at(n.location):
+                new[id(n)] = bind(n.op, *ins, **dict(n.attrs))
+    return [new.get(id(o), o) for o in outputs], saved
 
 
 def _scan_vjp_body(body: Body, present: tuple):
@@ -88,12 +130,13 @@ def _scan_vjp_body(body: Body, present: tuple):
     new_ct = grads[:len(fc)]
     dx = grads[len(fc):len(fc) + len(fx)]
     new_acc = [a + d for a, d in zip(acc, grads[len(fc) + len(fx):])]
-    placeholders = ct + acc + list(carry) + list(xs) + cy + list(ks)
-    inputs, outputs, extras = close(placeholders, new_ct + new_acc + dx)
+    results, saved = _save_matmuls(body, new_ct + new_acc + dx, ct + acc + cy)
+    placeholders = ct + acc + list(carry) + list(xs) + cy + [p for _, p in saved] + list(ks)
+    inputs, outputs, extras = close(placeholders, results)
     bwd = Body(inputs, outputs, "scan", {"carry": len(ct) + len(acc),
-                                          "x": nc + nx + len(cy),
+                                          "x": nc + nx + len(cy) + len(saved),
                                           "const": nk + len(extras), "y": len(dx)})
-    return bwd, extras, fc, fx, fk
+    return bwd, extras, fc, fx, fk, [r for r, _ in saved]
 
 
 def scan_vjp(n: Tensor, cots: dict) -> list:
@@ -102,19 +145,21 @@ def scan_vjp(n: Tensor, cots: dict) -> list:
     nc, nx, nk, ny = scan_counts(body)
     ins = n.inputs
     init, xs, ks = ins[:nc], ins[nc:nc + nx], ins[nc + nx:]
-    present = tuple(j for j in range(ny + nc)
+    present = tuple(j for j in range(ny + nc + len(body.residuals))
                     if nc + j in cots and _float(_ext_output(body, j)))
     has_carry_cot = any(o < nc for o in cots)
     if not present and not has_carry_cot:
         return [None] * len(ins)
-    bwd, extras, fc, fx, fk = _memo(body, ("vjp", present),
-                                    lambda: _scan_vjp_body(body, present))
+    bwd, extras, fc, fx, fk, res = _memo(body, ("vjp", present),
+                                         lambda: _scan_vjp_body(body, present))
     saved = [bind("scan", *ins, body=body, length=length, reverse=reverse, output=nc + ny + j)
              for j in range(nc)]
+    stacked = [bind("scan", *ins, body=body, length=length, reverse=reverse,
+                    output=2 * nc + ny + r) for r in res]
     ct0 = [cots[j] if j in cots else zeros_like(init[j]) for j in fc]
     acc0 = [zeros_like(ks[k]) for k in fk]
     cy = [cots[nc + j] for j in present]
-    operands = ct0 + acc0 + saved + list(xs) + cy + list(ks) + list(extras)
+    operands = ct0 + acc0 + saved + list(xs) + cy + stacked + list(ks) + list(extras)
     nbc = len(fc) + len(fk)
     out = [bind("scan", *operands, body=bwd, length=length, reverse=not reverse, output=k)
            for k in range(nbc + len(fx))]
@@ -136,14 +181,18 @@ def _scan_jvp_body(body: Body, tx: tuple, tk: tuple):
     tx_ph = [_ph(xs[j], f"t_{xs[j].name}") for j in tx]
     tk_ph = [_ph(ks[k], f"t_{ks[k].name}") for k in tk]
     wrt = [carry[j] for j in fc] + [xs[j] for j in tx] + [ks[k] for k in tk]
-    outs = [body.outputs[j] for j in fc] + [body.outputs[nc + j] for j in fy]
+    res = list(body.residuals)   # their tangents: the tangent scan's own residuals
+    outs = [body.outputs[j] for j in fc] + [body.outputs[nc + j] for j in fy] + res
     tans = jvp(outs, wrt, tc_ph + tx_ph + tk_ph) if outs else []
+    n_out = len(fc) + len(fy)
     placeholders = list(carry) + tc_ph + list(xs) + tx_ph + list(ks) + tk_ph
-    new = list(body.outputs[:nc]) + tans[:len(fc)] + list(body.outputs[nc:]) + tans[len(fc):]
-    inputs, outputs, extras = close(placeholders, new)
-    fwd = Body(inputs, outputs, "scan", {"carry": nc + len(fc), "x": nx + len(tx),
-                                          "const": nk + len(tk) + len(extras),
-                                          "y": ny + len(fy)})
+    new = list(body.outputs[:nc]) + tans[:len(fc)] + list(body.outputs[nc:]) \
+        + tans[len(fc):n_out]
+    inputs, outputs, extras = close(placeholders, new + tans[n_out:])
+    fwd = Body(inputs, outputs[:len(new)], "scan",
+               {"carry": nc + len(fc), "x": nx + len(tx), "const": nk + len(tk) + len(extras),
+                "y": ny + len(fy)})
+    fwd.residuals.extend(outputs[len(new):])
     return fwd, extras, fc, fy
 
 
@@ -157,7 +206,8 @@ def scan_jvp(n: Tensor, tangents: list):
     tk = tuple(k for k in range(nk) if tangents[nc + nx + k] is not None and _float(ks[k]))
     if not _float(n) or (not tx and not tk and all(t is None for t in tangents[:nc])):
         return None
-    fwd, extras, fc, fy = _memo(body, ("jvp", tx, tk), lambda: _scan_jvp_body(body, tx, tk))
+    fwd, extras, fc, fy = _memo(body, ("jvp", tx, tk, len(body.residuals)),
+                                lambda: _scan_jvp_body(body, tx, tk))
     tc0 = [tangents[j] if tangents[j] is not None else zeros_like(init[j]) for j in fc]
     operands = (list(init) + tc0 + list(xs) + [tangents[nc + j] for j in tx] + list(ks)
                 + [tangents[nc + nx + k] for k in tk] + list(extras))
@@ -166,8 +216,10 @@ def scan_jvp(n: Tensor, tangents: list):
         index = nc + fc.index(out)
     elif out < nc + ny:
         index = nc2 + ny + fy.index(out - nc)
-    else:   # a saved carry: the tangent scan's own saved tangent carry
+    elif out < 2 * nc + ny:   # a saved carry: the tangent scan's own saved tangent carry
         index = nc2 + ny2 + nc + fc.index(out - nc - ny)
+    else:                     # a saved residual: its tangent, saved by the tangent scan
+        index = nc2 + ny2 + nc2 + (out - 2 * nc - ny)
     return bind("scan", *operands, body=fwd, length=length, reverse=reverse, output=index)
 
 

@@ -68,15 +68,18 @@ def _scan_shape(inputs, attrs):
     _check_operands("scan", inputs[:nc], body.inputs[:nc], lambda t: t.dims)
     _check_operands("scan", xs, body.inputs[nc:nc + nx], lambda t: t.dims[1:])
     _check_operands("scan", inputs[nc + nx:], body.inputs[nc + nx:], lambda t: t.dims)
-    if not 0 <= output < 2 * nc + ny:
+    if not 0 <= output < 2 * nc + ny + len(body.residuals):
         raise ShapeError(f"scan: output {output} out of range")
     if output < nc:
         return carries[output].dims, carries[output].dtype
     if output < nc + ny:
         y = body.outputs[output]
         return (length, *y.dims), y.dtype
-    c = carries[output - nc - ny]
-    return (length, *c.dims), c.dtype
+    if output < 2 * nc + ny:
+        c = carries[output - nc - ny]
+        return (length, *c.dims), c.dtype
+    r = body.residuals[output - 2 * nc - ny]
+    return (length, *r.dims), r.dtype
 
 
 def _while_shape(inputs, attrs):
@@ -145,9 +148,17 @@ def scan_length(length, xs: list) -> int:
 
 
 def run_scan(body: Body, arrays: list, length, reverse: bool, run=run_body,
-             save: bool = True) -> list:
-    """All results of a scan (final carries, stacked ys, stacked carries-in; the last
-    only with ``save``). ``run(body, outputs, arrays)`` runs one step."""
+             save: bool = True, residuals: bool = False) -> list:
+    """All results of a scan (final carries, stacked ys, stacked carries-in, the last only
+    with ``save``; then with ``residuals`` the stacked ``body.residuals``).
+    ``run(body, outputs, arrays)`` runs one step."""
+    if residuals and body.residuals:   # the residuals as more per-step outputs
+        nc, _, _, ny = scan_counts(body)
+        wide = Body(body.inputs, body.outputs + tuple(body.residuals), body.kind,
+                    {**body.counts, "y": ny + len(body.residuals)})
+        out = run_scan(wide, arrays, length, reverse, run, save)
+        return out[:nc + ny] + out[nc + ny + len(body.residuals):] + out[nc + ny:nc + ny + len(
+            body.residuals)]
     nc, nx, nk, ny = scan_counts(body)
     carry = [np.asarray(a) for a in arrays[:nc]]
     xs, consts = arrays[nc:nc + nx], list(arrays[nc + nx:])
@@ -188,26 +199,32 @@ def pruned_scan(body: Body, needed: set):
     ``body'`` back at the original output indices (``None`` where pruned)."""
     nc, _, _, ny = scan_counts(body)
     keep = [j for j in range(ny) if nc + j in needed]
-    if len(keep) == ny:
-        return body, lambda results: results
-    key = ("pruned", tuple(keep))
+    res = [r for r in range(len(body.residuals)) if 2 * nc + ny + r in needed]
+    if len(keep) == ny and not res:
+        return body, lambda results: list(results)
+    key = ("pruned", tuple(keep), tuple(res))
     small = body.derived.get(key)
-    if small is None:
+    if small is None:   # the saved residuals needed are more per-step outputs here
         small = body.derived[key] = Body(
-            body.inputs, body.outputs[:nc] + tuple(body.outputs[nc + j] for j in keep),
-            body.kind, {**body.counts, "y": len(keep)})
+            body.inputs, body.outputs[:nc] + tuple(body.outputs[nc + j] for j in keep)
+            + tuple(body.residuals[r] for r in res),
+            body.kind, {**body.counts, "y": len(keep) + len(res)})
 
     def expand(results):
         ys = [None] * ny
         for i, j in enumerate(keep):
             ys[j] = results[nc + i]
-        return list(results[:nc]) + ys + list(results[nc + len(keep):])
+        stacked = [None] * (max(res) + 1 if res else 0)
+        for i, r in enumerate(res):
+            stacked[r] = results[nc + len(keep) + i]
+        saved = list(results[nc + len(keep) + len(res):])
+        return list(results[:nc]) + ys + saved + stacked
     return small, expand
 
 
 def _scan_impl(*arrays, body, length, reverse, output):
-    results = _memoized(body, ("scan", length, reverse), arrays,
-                        lambda: run_scan(body, list(arrays), length, reverse))
+    results = _memoized(body, ("scan", length, reverse, len(body.residuals)), arrays,
+                        lambda: run_scan(body, list(arrays), length, reverse, residuals=True))
     return results[output]
 
 
