@@ -462,6 +462,11 @@ def test_checkpointed_scan_matches_the_plain_one(how, reverse):
     assert saved and all(n.shape[0] in (2, 1) for n in saved)   # per segment (and the tail)
 
 
+def _ys_of(n) -> int:
+    from graphc.control.primitives import scan_counts
+    return scan_counts(n.attr("body"))[3]
+
+
 def _saved_from(n) -> int:
     """A scan node's first ``output`` that is a saved carry."""
     from graphc.control.primitives import scan_counts
@@ -615,3 +620,25 @@ def test_fori_loop_with_a_run_time_bound_is_a_while_loop(how):
     np.testing.assert_allclose(out[1], (y_np(1.5 + 1e-6) - y_np(1.5 - 1e-6)) / 2e-6, rtol=1e-7)
     with pytest.raises(gc.GradError, match="while_loop"):
         gc.grad(y, x)
+
+
+@pytest.mark.parametrize("how", RUNNERS)
+def test_second_order_through_saved_matmul_residuals(how):
+    """The backward scan reads the forward matmul results saved per step: an hvp
+    (reverse over reverse) and a jvp of the gradient (forward over reverse) differentiate
+    through those saved results too."""
+    loss, wrt = rnn_graph()
+    xs, h0, wx, wh, b = wrt
+    g = gc.grad(loss, wh)
+    # a saved matmul result (outputs past the saved carries) is read by the backward scan
+    assert any(n.op == "scan" and n.attr("output") >= 2 * _saved_from(n) - _ys_of(n)
+               for n in topo_order(g))
+    v = np.random.default_rng(5).normal(size=(H, H))
+    feeds = dict(xs=XS, h0=H0, wx=WX, wh=WH, b=BIAS)
+    out = run([gc.hvp(loss, wh, gc.constant(v)), gc.jvp(g, wh, gc.constant(v))], feeds, how)
+
+    def grad_at(m):
+        return run([g], {**feeds, "wh": m}, "interpreter")[0]
+    want = (grad_at(WH + 1e-5 * v) - grad_at(WH - 1e-5 * v)) / 2e-5
+    np.testing.assert_allclose(out[0], want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(out[1], want, rtol=1e-6, atol=1e-8)
