@@ -642,3 +642,17 @@ def test_second_order_through_saved_matmul_residuals(how):
     want = (grad_at(WH + 1e-5 * v) - grad_at(WH - 1e-5 * v)) / 2e-5
     np.testing.assert_allclose(out[0], want, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(out[1], want, rtol=1e-6, atol=1e-8)
+
+
+def test_random_draws_inside_a_loop_are_refused_outside_they_work():
+    x = gc.placeholder("x", (4, 3))
+    with pytest.raises(gc.UsageError, match="same numbers at every step"):
+        gc.scan(lambda c, e: (c + gc.random.uniform((3,), seed=11), None),
+                gc.constant(np.zeros(3, np.float32)), x)
+    noise = gc.random.uniform((4, 3), seed=12)     # drawn outside: one row per step
+    mask = gc.random.uniform((3,), seed=13)        # drawn outside, shared by every step
+    total, _ = gc.scan(lambda c, e: (c + e[0] * e[1] * mask, None),
+                       gc.constant(np.zeros(3, np.float32)), (x, noise))
+    f = gc.compile(total)
+    a, b = f(np.ones((4, 3), np.float32)), f(np.ones((4, 3), np.float32))
+    assert not np.allclose(a, b)                   # fresh numbers per call

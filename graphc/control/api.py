@@ -14,7 +14,7 @@ import numpy as np
 from .. import api as A
 from ..bind import bind
 from ..errors import ShapeError, UsageError
-from ..ir import Tensor, format_shape, fresh_uid, user_location
+from ..ir import Tensor, format_shape, fresh_uid, topo_order, user_location
 from ..subgraph import Body, close
 from .trees import describe, flatten, paths, unflatten
 
@@ -57,6 +57,20 @@ def _check_carry(fn_name: str, new_tree, tree, init: list, loc: str, who: str) -
                 f"a carry keeps its shape and dtype across steps ({loc})")
         out.append(c)
     return out
+
+
+def _check_no_fresh_random(outputs: list, since: int, what: str, loc: str) -> None:
+    """A ``gc.random`` draw made inside a loop's function is traced once, so it would give
+    the same numbers at every step: refuse it (a stream's counter is a parameter made when
+    the draw is, after ``since``)."""
+    for n in topo_order([o for o in outputs if isinstance(o, Tensor)]):
+        if n.op == "random_uniform" and any(
+                i.op == "parameter" and (i.attr("uid") or 0) > since for i in n.inputs):
+            raise UsageError(
+                f"{what}: a random draw made inside the loop's function (created at "
+                f"{n.location}) is traced once and would repeat the same numbers at every "
+                f"step; draw them outside with a leading axis of the number of steps and "
+                f"pass them in xs ({loc})")
 
 
 def _length_of(xs: list, xpaths: list, length, loc: str):
@@ -126,6 +140,7 @@ def scan(fn, init, xs=None, length=None, reverse: bool = False, unroll: int = 1,
         if checkpoint < steps:
             return _checkpointed(fn, unflatten(ctree, init_leaves), x_leaves, xtree, steps,
                                  int(checkpoint), bool(reverse))
+    since = fresh_uid()
     carry_phs = [step_placeholder(f"carry{p}", c.dims, c.dtype, loc)
                  for c, p in zip(init_leaves, cpaths)]
     x_phs = [step_placeholder(f"x{p}", x.dims[1:], x.dtype, loc)
@@ -137,6 +152,7 @@ def scan(fn, init, xs=None, length=None, reverse: bool = False, unroll: int = 1,
     new_carry = _check_carry("scan", out[0], ctree, init_leaves, loc, "fn")
     y_leaves, ytree = flatten(out[1])
     y_leaves = [_tensor(v, f"scan: y{p}", loc) for v, p in zip(y_leaves, paths(ytree))]
+    _check_no_fresh_random(new_carry + y_leaves, since, "scan", loc)
     inputs, outputs, outer = close(carry_phs + x_phs, new_carry + y_leaves)
     nc, ny = len(carry_phs), len(y_leaves)
     body = Body(inputs, outputs, "scan", {"carry": nc, "x": len(x_phs), "const": len(outer),
@@ -235,6 +251,7 @@ def while_loop(cond_fn, body_fn, init):
     leaves, tree = flatten(init)
     cpaths = paths(tree)
     leaves = [_tensor(v, f"while_loop: init{p}", loc) for v, p in zip(leaves, cpaths)]
+    since = fresh_uid()
     phs = [step_placeholder(f"carry{p}", c.dims, c.dtype, loc) for c, p in zip(leaves, cpaths)]
     pred = cond_fn(unflatten(tree, phs))
     if isinstance(pred, (bool, np.bool_)):
@@ -245,6 +262,7 @@ def while_loop(cond_fn, body_fn, init):
         raise ShapeError(f"while_loop: cond_fn must return a bool scalar, got {what} ({loc})")
     new = _check_carry("while_loop", body_fn(unflatten(tree, phs)), tree, leaves, loc,
                        "body_fn")
+    _check_no_fresh_random([pred] + new, since, "while_loop", loc)
     inputs, outputs, outer = close(phs, [pred] + new)
     counts = {"carry": len(phs), "const": len(outer)}
     cond = Body(inputs, outputs[:1], "while_cond", counts)
