@@ -236,7 +236,9 @@ def main():
         run = peer(make, x_np, w_np)
         results.append((name, run if isinstance(run, str) else median_time(run)))
     lines += ["", f"LSTM batch {B}, hidden {H}, input {I}, {T} steps, float32, loss + "
-              f"gradient w.r.t. the weights (graphc compile: {', '.join(notes)}):", "",
+              f"gradient w.r.t. the weights (graphc compile: {', '.join(notes)}; c's includes gcc "
+              f"only when graphc's on-disk cache does not already hold the libraries, about "
+              f"3.5 s here):", "",
               "| implementation | s / call | ratio to graphc c |", "|---|---:|---:|"]
     base = results[1][1]
     for name, t in results:
