@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import time
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 import graphc as gc
+
+if TYPE_CHECKING:  # run.py imports this module: the annotation only, no import cycle
+    from run import Sizes
 
 GRAPHC_BACKENDS = {"graphc-numpy": ("numpy", {}), "graphc-c": ("c", {}),
                    "graphc-cuda-emulate": ("cuda", {"device": "emulate"})}

@@ -310,7 +310,7 @@ def main(argv=None) -> None:
                  f" (interpreter {sys.executable})")
     env = (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
            f"NumPy {np.__version__}, OpenMP {'on' if toolchain.openmp_available() else 'off'}")
-    text = "\n".join([f"## CPU (backend=\"c\")", "", f"Measured by `python benchmarks/cpu.py` on "
+    text = "\n".join(["## CPU (backend=\"c\")", "", f"Measured by `python benchmarks/cpu.py` on "
                       f"{env}; best of several runs.", "", table(rows), ""] +
                      [f"- {n}" for n in notes])
     print(text)

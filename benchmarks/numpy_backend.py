@@ -24,7 +24,6 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
 
 THREADS = os.environ.get("GRAPHC_BENCH_THREADS", "1")
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -64,6 +64,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]  # a source checkout works without installing
 
 import graphc as gc  # noqa: E402
+from graphc import progress  # noqa: E402
 from _results import write_section  # noqa: E402  (a sibling script module)
 from _cases import (CASES, GRAPHC_BACKENDS, compile_chain_reference,  # noqa: E402
                     compile_time, mlp_reference)
@@ -231,7 +232,8 @@ def run_cases(cases, impls, sizes, report: Report, data, unavailable: dict) -> N
                 log(f"   {impl:22s} {make}")
                 continue
             try:
-                setup, median, first = measure(make, sizes)
+                with progress.phase(f"benchmarking {case} with {impl}"):  # on a tty, if slow
+                    setup, median, first = measure(make, sizes)
                 status = check(first, reference, rtol, atol)
                 report.rows.append(Row(case, impl, median, setup, status))
                 log(f"   {impl:22s} {median * 1e3:10.3f} ms  (setup+first call {setup:.2f} s) "

@@ -15,7 +15,9 @@ driver as NumPy values) and the per-row class probabilities (a lazy dask array).
 from __future__ import annotations
 
 import os
+import tempfile
 
+import dask
 import dask.array as da
 import numpy as np
 from distributed import Client, LocalCluster
@@ -62,8 +64,12 @@ def main() -> None:
     n_chunks = rows.numblocks[0]
     print(f"{ROWS:,} rows x {FEATURES} features in {n_chunks} chunks of {CHUNK:,} "
           f"({rows.nbytes / 1e6:,.0f} MB if held at once; the driver never holds them)")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster):
+    # the scheduler's and workers' scratch space goes in a folder removed after the cluster
+    # closes (by default Dask leaves a dask-scratch-space folder in the temp dir)
+    with tempfile.TemporaryDirectory(prefix="graphc-dask-") as scratch, \
+            dask.config.set({"temporary-directory": scratch}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                         local_directory=scratch) as cluster, Client(cluster):
         first, acc0, _ = evaluate(rows, labels)
         print(f"before training: loss {first:.4f}  accuracy {acc0:.3f}")
         order_rng = np.random.default_rng(7)

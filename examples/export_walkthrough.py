@@ -16,6 +16,9 @@ any other failure stops the script with the error.
 
     python examples/export_walkthrough.py [OUTPUT_DIR]
     GRAPHC_EXAMPLE_SMALL=1 python examples/export_walkthrough.py
+
+The artefacts are kept in OUTPUT_DIR when one is given; without it they are written to a
+temporary folder that is removed at the end.
 """
 from __future__ import annotations
 
@@ -139,7 +142,7 @@ def build_and_run_cuda_emulation(target: Path, graph, label: str):
     The example program runs one step on the inputs and parameters saved in data/ and
     prints every result (loss, new W, new b); they are checked against the interpreter.
     """
-    print(f"{label} on a GPU machine:  cd {target} && make && ./example")
+    print(f"{label} on a GPU machine:  cd {target} && make && ./example [BATCH]")
     if not make(target, "emulate", label=label):
         return "skipped"
     res = subprocess.run(["./example_emu"], cwd=target, capture_output=True, text=True,
@@ -168,8 +171,7 @@ def build_and_run_cuda_emulation(target: Path, graph, label: str):
     return d
 
 
-def main():
-    out_root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="graphc_"))
+def main(out_root: Path, kept: bool = True):
     rng = np.random.default_rng(1)
     centers = 2.0 * rng.standard_normal((CLASSES, FEATURES))
     batches = []
@@ -233,9 +235,14 @@ def main():
             results["cuda_emulate_diff"] = build_and_run_cuda_emulation(target, graph, label)
 
     fields = " ".join(f"{k}={v if isinstance(v, str) else f'{v:.3e}'}" for k, v in results.items())
-    print(f"\nartefacts in {out_root}")
+    print(f"\nartefacts in {out_root}" if kept else
+          "\nartefacts removed with their temporary folder (pass OUTPUT_DIR to keep them)")
     print(f"RESULT {fields}")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1:
+        main(Path(sys.argv[1]))
+    else:
+        with tempfile.TemporaryDirectory(prefix="graphc_") as tmp:
+            main(Path(tmp), kept=False)

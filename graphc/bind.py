@@ -111,11 +111,11 @@ def promote(*dtypes) -> np.dtype:
     >>> promote("int64", "float32"), promote("int32", "int64"), promote("bool")
     (dtype('float32'), dtype('int64'), dtype('bool'))
     """
-    dtypes = [np.dtype(d) for d in dtypes]
-    floats = [d for d in dtypes if d.kind == "f"]
+    kinds = [np.dtype(d) for d in dtypes]
+    floats = [d for d in kinds if d.kind == "f"]
     if floats:
         return max(floats, key=lambda d: d.itemsize)
-    ints = [d for d in dtypes if d.kind in "iu"]
+    ints = [d for d in kinds if d.kind in "iu"]
     if ints:
         return np.dtype("int64") if any(d.itemsize == 8 for d in ints) else np.dtype("int32")
     return BOOL
@@ -152,6 +152,8 @@ def bind(op_name: str, *inputs: Tensor, **attrs) -> Tensor:
     for x in inputs:
         if not isinstance(x, Tensor):
             raise UsageError(f"{op_name}: inputs must be Tensors, got {type(x).__name__}")
+    if op.shape is None:
+        raise UsageError(f"{op_name}: a {op.kind} op is not built with bind")
     try:
         dims, dtype = op.shape(inputs, attrs)
     except (ShapeError, DTypeError) as e:

@@ -2,6 +2,7 @@
 
     graphc grad "3*a**3 - b**2" --wrt a b      # d/da = 9*a**2, d/db = -2*b
     graphc show examples/springs.py            # raw and optimized graph, pass statistics
+    graphc show examples/springs.py --svg springs.svg   # ... and a drawing of the graph
     graphc export examples/springs.py --backend c -o springs_c
     graphc bench --quick
     graphc cache info                          # the compile cache; also clear, prune
@@ -47,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
@@ -103,12 +104,12 @@ def cmd_grad(args) -> int:
     if point:
         feeds = {f.variables[n]: np.float64(v) for n, v in point.items()}
         values = gc.evaluate(list(grads), feeds)
-    for k, (name, e) in enumerate(zip(wrt, formulas)):
+    for k, (name, derivative) in enumerate(zip(wrt, formulas)):
         if args.latex:
             line = f"\\frac{{\\partial f}}{{\\partial {sympy.latex(sympy.Symbol(name))}}} = " \
-                   f"{sympy.latex(e)}"
+                   f"{sympy.latex(derivative)}"
         else:
-            line = f"d/d{name} = {e}"
+            line = f"d/d{name} = {derivative}"
         if values is not None:
             at = ", ".join(f"{n}={v:g}" for n, v in point.items())
             line += f"    (= {float(values[k]):.10g} at {at})"
@@ -156,6 +157,8 @@ def load_script(path: str) -> ScriptGraph:
 
     name = "graphc_user_" + "".join(c if c.isalnum() else "_" for c in p.stem)
     spec = importlib.util.spec_from_file_location(name, str(p.resolve()))
+    if spec is None or spec.loader is None:
+        raise UsageError(f"{path}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(p.resolve().parent))  # so the script can import its neighbours
     try:
@@ -210,6 +213,7 @@ def cmd_show(args) -> int:
     roots = g.outputs + list(g.updates.values())
     print(gc.show(roots, title="raw"))
     if args.raw:
+        _write_svg(args.svg, roots)
         return EXIT_OK
     try:
         result = pipeline.run_pipeline(roots, opt_level=args.opt_level, dump=dump)
@@ -226,7 +230,20 @@ def cmd_show(args) -> int:
     print(f"{'pass':<16} {'nodes before':>12} {'nodes after':>12} {'ms':>9}")
     for s in result.stats:
         print(f"{s.name:<16} {s.nodes_before:>12} {s.nodes_after:>12} {s.seconds * 1e3:>9.2f}")
+    _write_svg(args.svg, list(result.outputs))
     return EXIT_OK
+
+
+def _write_svg(path: str | None, roots: list) -> None:
+    """``show --svg PATH``: the drawing of the graph just listed (``gc.draw``)."""
+    if path is None:
+        return
+    import graphc as gc
+    try:
+        gc.draw(roots, path)
+    except OSError as e:
+        raise UsageError(f"--svg: cannot write {path}: {e.strerror or e}") from None
+    print(f"wrote {path}", file=sys.stderr)
 
 
 # ---- export ----------------------------------------------------------------------------------
@@ -331,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimization level (default 2)")
     p.add_argument("--dump", metavar="PASS", default=None,
                    help="also print the graph after pass PASS ('all': after every pass)")
+    p.add_argument("--svg", metavar="OUT.svg", default=None,
+                   help="also write a drawing of the optimized graph (the raw one with --raw) "
+                   "as SVG, as gc.draw does")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("export", help="compile a script's graph and write a standalone artefact",

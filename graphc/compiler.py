@@ -103,7 +103,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
     # ~15% of a 20,000-node compile
     pygc.disable()
     try:
-        f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
+        with progress.phase(f"compiling {options.get('name', 'graph')} for {backend}"):  # if slow, on a tty
+            f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
     finally:
         if collecting:
             pygc.enable()
@@ -216,10 +217,10 @@ class Function:
             updates=tuple(opt_updates),
             options={**options, "output_structure": structure})
         symbolic = _check_dims_bound(order, self.inputs)  # before any backend: all alike
-        with progress.phase(f"compiling {name} for {backend}"):  # shown if slow, on a tty
+        with progress.phase(f"generating {backend} code"):
             self._exe = backend_builder(backend)(self.program)
         self._constraints = _size_constraints(order) if symbolic else []
-        self._dim_source = {}
+        self._dim_source: dict = {}
         for p in self.inputs:
             for axis, d in enumerate(p.dims):
                 if isinstance(d, str):
@@ -257,7 +258,8 @@ class Function:
                 if id(p) in given:
                     raise FeedError(f"input {k!r} given both by position and by keyword")
                 given[id(p)] = v
-        arrays, bindings = [], {}
+        arrays: list = []
+        bindings: dict = {}
         for p in self.inputs:
             if id(p) not in given:
                 raise FeedError(f"missing input {p.name!r} (shape {format_shape(p.dims)}, "
@@ -300,7 +302,7 @@ class Function:
             return self._run(arrays, bindings)
 
     def _run(self, arrays, bindings):
-        params = [p.state.value for p in self.params]
+        params = [p.state.value for p in self.params]  # type: ignore[union-attr]  # (per call: no checks) parameters have a state
         with np.errstate(all="ignore"):
             outs, new = self._exe(arrays, params, bindings)
         new = list(new)
@@ -367,11 +369,32 @@ class Function:
         return self.draw()
 
     def export(self, directory: str, name: str = "model") -> list[str]:
-        """Write a standalone artefact to ``directory``; returns the paths written.
+        """Write a standalone artefact to ``directory`` (created if missing); returns the
+        paths written. It needs no graphc; which artefact depends on the backend:
 
-        For the NumPy backend: ``directory/name.py`` (imports only numpy) and
-        ``directory/name.npz`` (current parameter values); ``name.load()`` returns a
-        callable used exactly like this function.
+        * ``numpy``: ``name.py`` (imports only NumPy) and ``name.npz`` (the parameters'
+          current values); ``name.load()`` returns a callable used exactly like this
+          function (same inputs, outputs and parameter updates).
+        * ``c``: ``name.c`` and ``name.h`` (the kernels and the host entry point
+          ``graphc_<graph>_run``), a ``Makefile`` (``make`` builds ``libname.so``),
+          ``name_params.npz`` and ``name_loader.py``, whose ``load()`` returns a callable
+          used like this function (NumPy and ctypes only).
+        * ``cuda``: ``name.cu`` and ``name.h``, the headers ``graphc_cuda.h`` and
+          ``graphc_cuda_emu.h``, a ``Makefile`` (``make``: nvcc builds ``libname.so`` and
+          ``./example``; ``make emulate``: ``./example_emu``, the same ``.cu`` on the CPU
+          with a C++20 compiler), ``example_main.cpp`` and its data: one raw file per input
+          and parameter, ``data/inputs_<input>.bin`` and ``data/params_<param>.bin`` (values
+          in C order, no header). The example runs one call on them and prints every
+          result; ``./example 256`` runs it with run-time size 256 instead of the exported
+          one (the inputs' rows repeated).
+
+        >>> import os, tempfile
+        >>> import graphc as gc
+        >>> x = gc.placeholder("x", (None, 3))
+        >>> f = gc.compile(gc.sum(gc.exp(x) * 2))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     sorted(os.path.basename(p) for p in f.export(os.path.join(d, "out"), "model"))
+        ['model.npz', 'model.py']
         """
         if not isinstance(name, str) or not name.isidentifier():
             raise GraphcError(f"export: name must be a Python identifier, got {name!r}")
@@ -404,7 +427,7 @@ class Function:
         s = self.stats
         lines = [repr(self),
                  f"  nodes: {s['nodes_before']} -> {s['nodes_after']} after optimization",
-                 f"  params: {', '.join(p.name for p in self.params) or '-'}"]
+                 f"  params: {', '.join(str(p.name) for p in self.params) or '-'}"]
         if s["passes"]:
             lines.append("  passes: " + ", ".join(
                 f"{p.name} {p.nodes_before}->{p.nodes_after}" for p in s["passes"]))

@@ -331,6 +331,6 @@ def check_workers(client, module: str = "graphc") -> None:
             f"graphc.dask: {module} is not importable on worker(s) " + ", ".join(
                 f"{w}" + (f" ({type(r).__name__}: {r})" if r is not None else "")
                 for w, r in lacking.items()) +
-            f"; install it in every worker's environment (for graphc: pip install graphc, or "
-            f"the same checkout with pip install -e .)")
+            "; install it in every worker's environment (for graphc: pip install graphc, or "
+            "the same checkout with pip install -e .)")
     _checked_workers.add((client.id, workers, module))

@@ -33,6 +33,11 @@ class BackendUnavailable(CompileError):
 class NumericsError(GraphcError, FloatingPointError):
     """A NaN or Inf produced under check_numerics=True."""
 
+    node: object = None          # the first node whose value is not finite (None: unknown)
+    op: str | None = None        # its op
+    kind: str | None = None      # "NaN", "Inf" ...
+    location: str | None = None  # the user's file:line that built it
+
 
 class UsageError(GraphcError, TypeError):
     """A tensor used where Python needs a concrete value (``if t:``, ``len``, iteration)."""

@@ -22,6 +22,7 @@ import ast
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from . import api, nn
 from .bind import OPS
@@ -41,7 +42,7 @@ class FormulaError(GraphcError, ValueError):
     """A formula that is not in the accepted grammar (reported before anything is built)."""
 
 
-def _functions() -> dict[str, tuple[int, object]]:
+def _functions() -> dict[str, tuple[int, Callable[..., Tensor]]]:
     """name -> (number of arguments, builder): every elementwise primitive spelled as a
     function (not an operator) and taking only tensors, read from the op declarations, plus
     a few composites; ``max``/``min`` are the two-argument maximum/minimum, as in SymPy."""
@@ -92,7 +93,7 @@ def _check_literal(value, col: int) -> float:
     return float(value)
 
 
-def _fold(op: type, x: float, y: float, col: int) -> float:
+def _fold(op: type[ast.operator], x: float, y: float, col: int) -> float:
     """Combine two literals now (so ``9**9**9`` is refused, not handed to SymPy)."""
     if op is ast.Pow and abs(y) > MAX_LITERAL_EXPONENT:
         raise FormulaError(f"exponent {y:g} at column {col} is too large "
@@ -136,7 +137,7 @@ def parse_formula(text: str, dtype="float64") -> Formula:
 
     variables: dict[str, Tensor] = {}
     # Iterative post-order walk: values[id(node)] is a float (a literal) or a Tensor.
-    values: dict[int, object] = {}
+    values: dict[int, Any] = {}  # a float literal or a Tensor
     stack: list[tuple[ast.AST, bool]] = [(tree.body, False)]
     while stack:
         node, ready = stack.pop()
@@ -168,6 +169,7 @@ def parse_formula(text: str, dtype="float64") -> Formula:
                                        f"(limit {MAX_LITERAL_EXPONENT:g})")
                 values[id(node)] = _BINOPS[op](x, y)
         elif isinstance(node, ast.Call):
+            assert isinstance(node.func, ast.Name)  # the grammar check allows calls by name only
             _, build = FUNCTIONS[node.func.id]
             args = [values[id(a)] for a in node.args]
             if all(isinstance(a, float) for a in args):

@@ -87,6 +87,8 @@ def decode_value(data, arrays: Callable[[int], np.ndarray] | None, depth: int = 
     if tag == "tuple":
         return tuple(decode_value(v, arrays, depth + 1) for v in raw)
     if tag == "array":
+        if arrays is None:
+            raise FileFormatError("an array attribute outside a graph file (no stored arrays)")
         return ConstValue(arrays(raw))
     return raw
 

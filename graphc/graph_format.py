@@ -36,6 +36,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from typing import NoReturn
 
 from .api import constant, element_count, parameter, placeholder
 from .bind import OPS, bind
@@ -198,7 +199,7 @@ class _Rebuild:
         self.dim_map: dict[str, str] = {}
         self.built: list[Tensor] = []
 
-    def fail(self, k: int | None, text: str):
+    def fail(self, k: int | None, text: str) -> NoReturn:
         where = self.label if k is None else f"{self.label}: node {k}"
         raise FileFormatError(f"{where}: {text}")
 
@@ -362,10 +363,10 @@ class _Rebuild:
 
     def external(self, k: int, rec: dict) -> Tensor:
         """A placeholder or parameter sent beside the file (pickling)."""
-        j = rec.get("external")
-        if not isinstance(j, int) or not 0 <= j < len(self.leaves):
+        j, leaves = rec.get("external"), self.leaves or []
+        if not isinstance(j, int) or not 0 <= j < len(leaves):
             self.fail(k, f"({rec['op']}) bad reference to a leaf sent beside the graph")
-        leaf = self.leaves[j]
+        leaf = leaves[j]
         if not (isinstance(leaf, Tensor) and leaf.op == rec["op"] and leaf.name == rec.get("name")
                 and leaf.dtype.name == rec["dtype"] and len(leaf.dims) == len(rec["dims"])):
             self.fail(k, f"({rec['op']}) the leaf sent beside the graph does not match it")
@@ -393,4 +394,4 @@ def reduce_tensor(t: Tensor):
     return tensor_from_archive, (buf.getvalue(), tuple(leaves))
 
 
-Tensor.__reduce__ = reduce_tensor
+setattr(Tensor, "__reduce__", reduce_tensor)  # setattr: type checkers refuse assigning to methods

@@ -33,7 +33,7 @@ __all__ = ["zeros", "ones", "calculate_gain", "fans", "xavier_uniform", "xavier_
 
 def _shape(shape, what: str) -> tuple[int, ...]:
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0
                for d in shape):
         raise ShapeError(f"{what}: shape must be non-negative ints, got {shape!r} "
                          f"({user_location()})")
@@ -98,7 +98,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         if not isinstance(slope, numbers.Real) or isinstance(slope, bool):
             raise UsageError(f"calculate_gain: negative slope {slope!r} is not a number "
                              f"({user_location()})")
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + float(slope) ** 2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise UsageError(f"calculate_gain: unknown nonlinearity {nonlinearity!r} "

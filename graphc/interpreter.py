@@ -9,7 +9,7 @@ from .ops import OPS
 from .value_checks import check_value
 
 
-def _feed_key(k) -> str:
+def _feed_key(k) -> str | None:
     return k.name if isinstance(k, Tensor) else k
 
 
@@ -32,8 +32,9 @@ def bind_feeds(placeholders: list[Tensor], feeds: dict) -> tuple[dict, dict]:
                             f"{', '.join(p.location for p in same)}); feed them by tensor")
     if unknown:
         raise FeedError(f"unknown feed name(s) {unknown}; the graph's placeholders are "
-                        f"{sorted(known)}")
-    values, bindings = {}, {}
+                        f"{sorted(str(n) for n in known)}")
+    values: dict = {}
+    bindings: dict = {}
     for p in placeholders:
         if id(p) in by_tensor:
             raw = by_tensor[id(p)]

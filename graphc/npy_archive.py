@@ -81,7 +81,9 @@ class ArchiveReader:
                                       f"absolute or '..' paths are refused)")
             raise FileFormatError(f"{label}: the archive lists a member twice (tampered)")
         self.names = set(names)
-        self.archive_bytes = self.zip.fp.seek(0, io.SEEK_END)
+        fp = self.zip.fp
+        assert fp is not None  # open for reading until close()
+        self.archive_bytes = fp.seek(0, io.SEEK_END)
 
     def __enter__(self) -> "ArchiveReader":
         return self

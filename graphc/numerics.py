@@ -68,6 +68,7 @@ def first_nonfinite(roots: Sequence[Tensor], feeds: dict, bindings: dict) -> Fin
                     return None  # a graph we cannot replay with these feeds
                 value = np.asarray(feeds[id(n)])
             elif n.op == "parameter":
+                assert n.state is not None  # a parameter always has its state
                 value = n.state.value
             else:
                 value = run_node(n, [env[id(i)] for i in n.inputs], bindings)

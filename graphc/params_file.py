@@ -39,6 +39,7 @@ def named_parameters(params) -> dict[str, Tensor]:
     for p in params:
         if not isinstance(p, Tensor) or p.op != "parameter":
             raise UsageError(f"expected parameters, got {p!r} ({user_location()})")
+        assert p.name is not None  # parameters are always named
         if p.name in found and found[p.name] is not p:
             raise UsageError(f"two different parameters are named {p.name!r}: a file by name "
                              f"cannot tell them apart; rename one ({user_location()})")
@@ -60,7 +61,8 @@ def load_params(path, params) -> None:
     shape and dtype, and the file must hold no other name; otherwise nothing changes."""
     found = named_parameters(params)
     problems, values = [], {}
-    with ArchiveReader(path, f"parameter file {str(path)!r}", _MEMBER.fullmatch) as reader:
+    with ArchiveReader(path, f"parameter file {str(path)!r}",
+                       lambda member: _MEMBER.fullmatch(member) is not None) as reader:
         in_file = {name[:-4] for name in reader.names}
         missing = sorted(set(found) - in_file)
         extra = sorted(in_file - set(found))
@@ -79,4 +81,6 @@ def load_params(path, params) -> None:
         raise FileFormatError(f"load_params {str(path)!r}: " + "; ".join(problems)
                               + " (no parameter was changed)")
     for name, value in values.items():
-        found[name].state.value = value
+        state = found[name].state
+        assert state is not None  # a parameter always has its state
+        state.value = value

@@ -44,13 +44,14 @@ __all__ = ["uniform", "normal", "bernoulli", "randint", "random_uniform", "DEFAU
 def _dims(shape, what: str) -> tuple:
     if isinstance(shape, Tensor):
         return shape.dims
-    if shape_dims(shape) is not None:  # another tensor's .shape: its run-time sizes too
-        return shape_dims(shape)
+    given = shape_dims(shape)
+    if given is not None:  # another tensor's .shape: its run-time sizes too
+        return given
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
-    dims = []
+    dims: list[int | str] = []
     for d in shape:
-        if isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0:
+        if isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0:
             dims.append(int(d))
         elif isinstance(d, str):
             dims.append(d)
@@ -84,7 +85,7 @@ class _Stream:
         if seed is None:
             seed = next(_default_seeds)
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) \
-                or not 0 <= seed < 2 ** 32:
+                or not 0 <= int(seed) < 2 ** 32:
             raise UsageError(f"{what}: seed must be an int in [0, 2**32), got {seed!r} "
                              f"({user_location()})")
         self.seed = int(seed)
@@ -147,11 +148,11 @@ def randint(shape, low, high, dtype="int64", seed=None) -> Tensor:
     [3, 4, 5, 6]
     """
     if not (isinstance(low, numbers.Integral) and isinstance(high, numbers.Integral)
-            and 0 < high - low <= 2 ** 24):
+            and 0 < int(high) - int(low) <= 2 ** 24):
         raise UsageError(f"randint: need ints low < high with high - low <= 2**24, got "
                          f"{low!r}, {high!r} ({user_location()})")
     u = _Stream(seed, "randint").uniform(_dims(shape, "randint"), "float64")
-    return cast(u * float(high - low), dtype) + int(low)   # u >= 0: the cast is the floor
+    return cast(u * float(int(high) - int(low)), dtype) + int(low)   # u >= 0: the cast is the floor
 
 
 def counter_updates(roots, pairs) -> list[tuple[Tensor, Tensor]]:

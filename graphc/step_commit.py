@@ -50,10 +50,9 @@ class holding:
             raise
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         for lock in reversed(self.locks):
             lock.release()
-        return False
 
 
 class deferred_interrupts:
@@ -77,10 +76,9 @@ class deferred_interrupts:
             self.previous = _signal.signal(signal.SIGINT, self._record)
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         if self.previous is not None:
             _signal.signal(signal.SIGINT, self.previous)  # pending ones reach _record first
             if self.pending:
                 self.pending = False
                 self.previous(signal.SIGINT, None)
-        return False

@@ -71,7 +71,7 @@ def normalize_updates(updates) -> list[tuple[Tensor, Tensor]]:
 def check_parameter_names(order: list[Tensor]) -> None:
     """Two different parameters of one function may not share a name: they would collide
     in saved parameter files and exports (one would silently take the other's value)."""
-    seen: dict[str, Tensor] = {}
+    seen: dict[str | None, Tensor] = {}
     for n in order:
         if n.op != "parameter":
             continue

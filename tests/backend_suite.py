@@ -11,9 +11,9 @@ importing the tests::
         return request.param            # (backend name, compile options)
 
 Covered: every primitive op forward and backward (float32 and float64),
-matmuls past every GEMM tile edge with fused operands and epilogues, broadcasting, run-time (``None``) dims called with batch 1, 7 and 256, parameter
-updates (atomic), and a few steps of MLP training. Shapes are small so the suite is
-fast.
+matmuls past every GEMM tile edge with fused operands and epilogues, broadcasting, run-time
+(``None``) dims called with batch 1, 7 and 256, parameter updates (atomic), and a few steps
+of MLP training. Shapes are small so the suite is fast.
 """
 from __future__ import annotations
 

@@ -378,7 +378,9 @@ def test_random_graph_gradients_match_fd():
             if rel_err(fd, fd_coarse) > 1e-4:
                 counts["kinked"] += 1
                 continue
-            assert rel_err(g, fd) < 1e-6, (p.name, g, fd)
+            # central differences carry ~1e-16 |f| / h = 1e-10 of rounding: an absolute floor
+            # keeps tiny gradients (1e-4) from failing on that noise alone
+            assert np.max(np.abs(g - fd)) <= 1e-6 * np.max(np.abs(fd)) + 1e-8, (p.name, g, fd)
             counts["compared"] += 1
 
     run()

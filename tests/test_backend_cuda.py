@@ -106,7 +106,9 @@ def _export_case(tmp_path):
     yv = rng.integers(0, 4, size=5)
     want = gc.evaluate([loss, gW, gb], {x: xv, labels: yv})
     f._exe.export(str(tmp_path), "mlp", inputs=[xv, yv])
-    return want
+    def at_batch(n):  # with another batch size, the example repeats the exported rows
+        return gc.evaluate([loss, gW, gb], {x: np.resize(xv, (n, 3)), labels: np.resize(yv, n)})
+    return want, at_batch
 
 
 def _parse(stdout: str) -> list:
@@ -119,7 +121,7 @@ def test_exported_cuda_example_runs_under_the_emulation_header(tmp_path):
     import subprocess
     if shutil.which("make") is None:
         pytest.skip("make not found")
-    want = _export_case(tmp_path)
+    want, at_batch = _export_case(tmp_path)
     for name in ("mlp.cu", "mlp.h", "Makefile", "example_main.cpp", "graphc_cuda.h",
                  "graphc_cuda_emu.h"):
         assert (tmp_path / name).exists(), name
@@ -130,6 +132,14 @@ def test_exported_cuda_example_runs_under_the_emulation_header(tmp_path):
     assert len(got) == 5                       # 3 outputs, then the 2 updated parameters
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, np.ravel(w), rtol=1e-5, atol=1e-6)
+    # the batch size from the command line: 8 rows (the 5 exported, then 3 again), and 2
+    for n in (8, 2):
+        run = subprocess.run(["./example_emu", str(n)], cwd=tmp_path, check=True,
+                             capture_output=True, text=True)
+        for g, w in zip(_parse(run.stdout), at_batch(n)):
+            np.testing.assert_allclose(g, np.ravel(w), rtol=1e-5, atol=1e-6)
+    bad = subprocess.run(["./example_emu", "zero"], cwd=tmp_path, capture_output=True, text=True)
+    assert bad.returncode == 2 and "must be a positive integer, got zero" in bad.stderr
 
 
 def test_exported_cuda_folder_builds_with_nvcc_alone(tmp_path):

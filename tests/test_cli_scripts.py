@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -194,6 +195,35 @@ def test_bench_tiny_run_writes_only_its_section(tmp_path):
     assert "| ok |" in section and "N = 10" in section
 
 
+def test_show_svg_draws_the_listed_graph(script, tmp_path, capsys):
+    """--svg writes gc.draw's SVG of the optimized graph (the raw graph with --raw): one box
+    per node of that graph; the listing on stdout is unchanged."""
+    import xml.etree.ElementTree as ET
+    from graphc.passes import pipeline
+    svg = "{http://www.w3.org/2000/svg}"
+    g = _load(script)
+    roots = g.outputs + list(g.updates.values())
+    for extra, graph in [([], pipeline.run_pipeline(roots, opt_level=2).outputs), (["--raw"], roots)]:
+        out_svg = tmp_path / "graph.svg"
+        code, out, err = run(capsys, "show", str(script), *extra, "--svg", str(out_svg))
+        assert code == 0 and err.strip() == f"wrote {out_svg}", err
+        code, plain, _ = run(capsys, "show", str(script), *extra)
+        same = (lambda s: s) if extra else split_show_output  # the pass table's ms column varies
+        assert same(out) == same(plain)  # stdout: the listing, as without --svg
+        text = out_svg.read_text(encoding="utf-8")
+        assert text == gc.draw(list(graph))
+        boxes = [e for e in ET.fromstring(text).iter(f"{svg}g") if "node" in e.get("class", "").split()]
+        assert len(boxes) == len(gc.topo_order(list(graph))) > 0
+    # a folder that does not exist: one line on stderr, exit 2, no traceback
+    code, _, err = run(capsys, "show", str(script), "--svg", str(tmp_path / "no" / "such.svg"))
+    assert code == 2 and err.count("\n") == 1 and "--svg: cannot write" in err
+
+
+def _load(path):
+    from graphc.cli import load_script
+    return load_script(str(path))
+
+
 def test_show_dump_after_a_pass(script, capsys):
     code, out, _ = run(capsys, "show", str(script), "--dump", "simplify")
     assert code == 0 and "after simplify graph(" in out and "after fold" not in out
@@ -201,6 +231,42 @@ def test_show_dump_after_a_pass(script, capsys):
     assert code == 0 and "after fold graph(" in out and "after dce graph(" in out
     code, out, err = run(capsys, "show", str(script), "--dump", "nope")
     assert code == 2 and out == "" and "no pass named 'nope'" in err
+
+
+def readme_export_files() -> dict[str, list[str]]:
+    """backend -> the file names (globs such as ``data/inputs_*.bin``) in the README's
+    export table, for ``name="model"``."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Exporting kernels", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`") and cells[0] != "backend":
+            rows[cells[0].strip("`")] = re.findall(r"`([^`]+)`", cells[1])
+    return rows
+
+
+@pytest.mark.parametrize("backend, extra", [
+    ("numpy", []),
+    pytest.param("c", [], marks=needs_c),
+    pytest.param("cuda", ["--device", "emulate"], marks=needs_cxx),
+])
+def test_readme_export_table_names_what_the_cli_writes(tmp_path, capsys, backend, extra):
+    """Each file `graphc export` writes for model.py is named in the README's table for its
+    backend, and each name there is written."""
+    import fnmatch
+    script = tmp_path / "model.py"
+    script.write_text(SCRIPT)
+    out_dir = tmp_path / "out"
+    code, out, err = run(capsys, "export", str(script), "--backend", backend, *extra,
+                         "-o", str(out_dir))
+    assert code == 0, err
+    written = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
+    names = readme_export_files()[backend]
+    assert names
+    unnamed = [w for w in written if not any(fnmatch.fnmatchcase(w, n) for n in names)]
+    missing = [n for n in names if not any(fnmatch.fnmatchcase(w, n) for w in written)]
+    assert not unnamed and not missing, (unnamed, missing)
 
 
 @pytest.mark.parametrize("backend, extra, expected", [

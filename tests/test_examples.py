@@ -23,11 +23,18 @@ EXAMPLES = ROOT / "examples"
 
 
 def run_example(name: str, tmp_path: Path) -> str:
-    env = dict(os.environ, GRAPHC_EXAMPLE_SMALL="1", MPLBACKEND="Agg",
+    """Run examples/NAME in tmp_path/work with a fresh temp dir (TMPDIR), which must be
+    empty again afterwards: an example leaves nothing in the user's temp dir."""
+    work, temp = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    temp.mkdir()
+    env = dict(os.environ, GRAPHC_EXAMPLE_SMALL="1", MPLBACKEND="Agg", TMPDIR=str(temp),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     res = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True,
-                         cwd=tmp_path, env=env, timeout=300)
+                         cwd=work, env=env, timeout=300)
     assert res.returncode == 0, f"{name} failed:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
+    left = sorted(p.name for p in temp.iterdir())
+    assert not left, f"{name} left {left} in the temp dir"
     return res.stdout
 
 

@@ -282,7 +282,7 @@ def test_sympy_budget_skips_big_clusters_and_keeps_shared_values():
     from graphc.passes.sympy_simplify import SympyBudget, sympy_simplify
     x = gc.placeholder("x", (3,))
     h = x
-    for k in range(30):
+    for _ in range(30):
         h = gc.sin(h * 1.5 + 0.25)  # one tree of 90 elementwise nodes
     budget = SympyBudget(max_ops=10)
     assert sympy_simplify([h], budget)[0] is h and budget.stats["skipped"] >= 1

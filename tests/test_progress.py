@@ -3,6 +3,7 @@ GRAPHC_QUIET=1, and erased when the work ends."""
 from __future__ import annotations
 
 import io
+import re
 import time
 
 import numpy as np
@@ -34,9 +35,41 @@ def test_slow_work_shows_its_phases_then_erases_the_line(monkeypatch):
         with progress.phase("building C library (gcc)"):
             pass
     text = terminal.getvalue()
-    assert "\rgraphc: compiling graph...\x1b[K" in text
+    assert re.search(r"\rgraphc: compiling graph\.\.\. \d+ s\x1b\[K", text)
     assert "graphc: building C library (gcc)..." in text
     assert text.endswith("\r\x1b[K")
+
+
+def test_the_seconds_move_while_one_phase_runs(monkeypatch):
+    terminal = fake_terminal(monkeypatch)
+    monkeypatch.setattr(progress, "TICK_S", 0.05)
+    with progress.phase("building C library (gcc)", delay_s=0):
+        time.sleep(0.4)
+    lines = [s for s in terminal.getvalue().split("\r") if s.startswith("graphc:")]
+    assert len(lines) >= 3  # redrawn while the one slow step runs
+    assert terminal.getvalue().endswith("\r\x1b[K")
+
+
+def test_each_counts_the_items_of_a_loop(monkeypatch):
+    terminal = fake_terminal(monkeypatch)
+    with progress.phase("compiling graph", delay_s=0):
+        time.sleep(0.05)
+        got = [k for k in progress.each(["a", "b", "c"], "lowering kernel")]
+        names = list(progress.each(["simplify", "dce"], "optimizing: {item}, pass"))
+    assert got == ["a", "b", "c"] and names == ["simplify", "dce"]
+    text = terminal.getvalue()
+    for i in (1, 2, 3):
+        assert f"graphc: lowering kernel {i}/3..." in text
+    assert "graphc: optimizing: simplify, pass 1/2..." in text
+    assert "graphc: optimizing: dce, pass 2/2..." in text
+    # the outer phase comes back after the loop
+    assert text.rsplit("\r", 2)[-2].startswith("graphc: compiling graph...")
+
+
+def test_each_outside_a_phase_is_a_plain_loop(monkeypatch):
+    terminal = fake_terminal(monkeypatch)
+    assert list(progress.each(range(3), "lowering kernel")) == [0, 1, 2]
+    assert terminal.getvalue() == ""
 
 
 def test_quick_work_prints_nothing(monkeypatch):
@@ -65,4 +98,9 @@ def test_a_slow_compile_reports_the_native_build(monkeypatch, tmp_path):
     x = gc.placeholder("x_progress", (3,), "float64")
     f = gc.compile(gc.exp(x) * 7.25, backend="c")
     np.testing.assert_allclose(f(np.zeros(3)), [7.25] * 3)
-    assert "graphc: building C library" in terminal.getvalue()
+    text = terminal.getvalue()
+    assert "graphc: building C library from " in text
+    # every pass, every kernel: counted while they run
+    assert re.search(r"graphc: optimizing: \w+, pass 1/\d+\.\.\.", text)
+    assert "graphc: lowering kernel 1/1..." in text and "graphc: writing kernel 1/1..." in text
+    assert text.endswith("\r\x1b[K")

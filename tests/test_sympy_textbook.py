@@ -95,7 +95,7 @@ def test_expr_of_gradient_equals_sympy_diff(name):
     params, syms, grads, f_sym = _partials(name)
     rng = np.random.default_rng(7)
     points = rng.uniform(0.3, 2.0, (6, len(syms)))
-    for p, s, g in zip(params, syms, grads):
+    for s, g in zip(syms, grads):
         got = gc.expr(g)
         want = sympy.diff(f_sym, s)
         assert got.free_symbols <= set(syms), got

@@ -208,7 +208,9 @@ def scatter_into(x: Tensor, index, v) -> Tensor:
     g = g if g.dims == y.dims else broadcast_to(g, y.dims)
     n = y
     while n is not x:   # indexing is a chain of linear ops on input 0 from x to y
-        g = OPS[n.op].vjp(n, g)[0]
+        vjp = OPS[n.op].vjp
+        assert vjp is not None  # slicing, reshapes and gathers all declare theirs
+        g = vjp(n, g)[0]
         n = n.inputs[0]
     return g
 

@@ -58,7 +58,8 @@ def _ragged(value) -> str | None:
 
     Breadth-first over the nesting levels (iterative: data can be deeply nested).
     """
-    level, path_shape = [value], []
+    level: list = [value]
+    path_shape: list[int] = []
     while True:
         seqs = [v for v in level if isinstance(v, (list, tuple))
                 or (isinstance(v, np.ndarray) and v.ndim > 0)]  # a 0-d array is a scalar
@@ -97,13 +98,13 @@ def placeholder(name: str, shape: Sequence = (), dtype="float32") -> Tensor:
     if isinstance(shape, (int, str)) or shape is None:
         shape = (shape,)
     shape = shape_dims(shape) or shape  # another tensor's .shape: its run-time sizes too
-    dims = []
+    dims: list[int | str] = []
     for axis, d in enumerate(shape):
         if d is None:
             dims.append(f"?{uid}.{axis}")
         elif isinstance(d, str):
             dims.append(d)
-        elif isinstance(d, numbers.Integral) and d >= 0:
+        elif isinstance(d, numbers.Integral) and int(d) >= 0:
             dims.append(int(d))
         else:
             raise ShapeError(f"placeholder {name!r}: bad dimension {d!r} in shape {shape!r} "

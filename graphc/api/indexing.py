@@ -72,7 +72,10 @@ def getitem(x, index) -> Tensor:
     ((None, 4), (None, 5, 2), (None, 1, 2))
     """
     (x,) = lift([x])
-    starts, steps, dims, out_dims = [], [], [], []
+    starts: list[int] = []
+    steps: list[int] = []
+    dims: list[int | str] = []
+    out_dims: list[int | str] = []
     axis = 0
     for k in _expand_index(x, index):
         if k is None:
@@ -84,17 +87,24 @@ def getitem(x, index) -> Tensor:
                 raise ShapeError(f"indexing {format_shape(x.dims)}: axis {axis} has a size "
                                  f"known only at run time, so it can only be taken whole "
                                  f"(:), not {k!r} ({user_location()})")
-            starts.append(0), steps.append(1), dims.append(d), out_dims.append(d)
+            starts.append(0)
+            steps.append(1)
+            dims.append(d)
+            out_dims.append(d)
         elif isinstance(k, slice):
             start, stop, step = k.indices(d)
             n = len(range(start, stop, step))
-            starts.append(start if n else 0), steps.append(step), dims.append(n)
+            starts.append(start if n else 0)
+            steps.append(step)
+            dims.append(n)
             out_dims.append(n)
         else:
             if not -d <= k < d:
                 raise ShapeError(f"indexing {format_shape(x.dims)}: index {k} is out of "
                                  f"bounds for axis {axis} of size {d} ({user_location()})")
-            starts.append(int(k) % d), steps.append(1), dims.append(1)
+            starts.append(int(k) % d)
+            steps.append(1)
+            dims.append(1)
         axis += 1
     return reshape(slice_node(x, starts, steps, dims), tuple(out_dims))
 
@@ -204,7 +214,8 @@ def concatenate(tensors, axis=0) -> Tensor:
                              f" must agree except on axis {axis}, which must have a known size "
                              f"({user_location()})")
     total = builtins.sum(t.dims[axis] for t in tensors)
-    out, at = None, 0
+    out: Tensor | None = None
+    at = 0
     for t in tensors:
         n = t.dims[axis]
         lo = [at if k == axis else 0 for k in range(t.ndim)]
@@ -212,6 +223,7 @@ def concatenate(tensors, axis=0) -> Tensor:
         part = pad_node(t, lo, hi)
         out = part if out is None else add(out, part)
         at += n
+    assert out is not None  # tensors is not empty (checked above)
     return out
 
 

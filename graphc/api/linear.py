@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 import string
+from typing import Any
 
 import numpy as np
 
@@ -80,8 +81,8 @@ def _contract_pair(a: Tensor, la: str, b: Tensor, lb: str, keep: set) -> tuple[T
     a2 = reshape(_arrange(a, la, batch + free_a + contracted), lead + rows + [k])
     b2 = reshape(_arrange(b, lb, batch + contracted + free_b),
                  lead + [1] * (len(rows) - 1) + [k, fb])
-    out = matmul(a2, b2)
-    return reshape(out, lead + [size[c] for c in free_a + free_b]), batch + free_a + free_b
+    product = matmul(a2, b2)
+    return reshape(product, lead + [size[c] for c in free_a + free_b]), batch + free_a + free_b
 
 
 def _broadcast_as(t: Tensor, letters: str, out: str, size: dict) -> Tensor:
@@ -130,7 +131,7 @@ def _expand_ellipses(subscripts: str, operands: list[Tensor]) -> tuple[list[str]
     return specs, output.replace("...", spare)
 
 
-def einsum(subscripts: str, *operands) -> Tensor:
+def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation with NumPy's subscripts (``np.einsum``): explicit (``"ij,jk->ik"``)
     or implicit output (the indices seen once, sorted), repeated indices within an operand
     (diagonals), and ``...`` broadcasting. Lowered to matmuls, so one GEMM per pair.
@@ -143,11 +144,11 @@ def einsum(subscripts: str, *operands) -> Tensor:
     >>> gc.evaluate(gc.einsum("...i,...i->...", a, a))
     array([ 5., 25.])
     """
-    operands = lift(list(operands))
-    if not operands:
+    tensors = lift(list(operands))
+    if not tensors:
         raise UsageError(f"einsum: needs at least one operand ({user_location()})")
-    specs, output = _expand_ellipses(subscripts, operands)
-    for s, t in zip(specs, operands):
+    specs, output = _expand_ellipses(subscripts, tensors)
+    for s, t in zip(specs, tensors):
         if len(s) != t.ndim:
             raise ShapeError(f"einsum: subscripts {s!r} do not fit an operand of shape "
                              f"{format_shape(t.dims)} ({user_location()})")
@@ -157,7 +158,7 @@ def einsum(subscripts: str, *operands) -> Tensor:
             "".join(sorted(c for c in set(seen) if c.islower() and seen.count(c) == 1))
     size: dict = {}
     pairs = []
-    for s, t in zip(specs, operands):
+    for s, t in zip(specs, tensors):
         t, s = _take_diagonals(t, s)
         pairs.append((t, s))
         for c, d in zip(s, t.dims):
@@ -203,8 +204,8 @@ def tensordot(a, b, axes=2) -> Tensor:
         axes_a, axes_b = list(range(a.ndim - int(axes), a.ndim)), list(range(int(axes)))
     else:
         axes_a, axes_b = axes
-        axes_a = [axes_a] if isinstance(axes_a, numbers.Integral) else list(axes_a)
-        axes_b = [axes_b] if isinstance(axes_b, numbers.Integral) else list(axes_b)
+        axes_a = [int(axes_a)] if isinstance(axes_a, numbers.Integral) else list(axes_a)
+        axes_b = [int(axes_b)] if isinstance(axes_b, numbers.Integral) else list(axes_b)
     if len(axes_a) != len(axes_b) or not all(
             -t.ndim <= k < t.ndim for t, ks in ((a, axes_a), (b, axes_b)) for k in ks):
         raise ShapeError(f"tensordot: axes {axes!r} do not fit shapes {format_shape(a.dims)} "

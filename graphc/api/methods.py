@@ -22,20 +22,25 @@ def _attach_tensor_methods() -> None:
         setattr(Tensor, f"__r{name}__", lambda a, b, fn=fn: fn(b, a))
     for name, fn in {"lt": less, "le": less_equal, "gt": greater, "ge": greater_equal}.items():
         setattr(Tensor, f"__{name}__", lambda a, b, fn=fn: fn(a, b))
-    Tensor.__neg__ = neg
-    Tensor.__pos__ = lambda a: a
-    Tensor.__abs__ = abs
-    Tensor.T = property(lambda a: transpose(a), doc="The axes reversed (``transpose(t)``).")
-    Tensor.sum = lambda a, axis=None, keepdims=False: sum(a, axis, keepdims)
-    Tensor.mean = lambda a, axis=None, keepdims=False: mean(a, axis, keepdims)
-    Tensor.max = lambda a, axis=None, keepdims=False: max(a, axis, keepdims)
-    Tensor.min = lambda a, axis=None, keepdims=False: min(a, axis, keepdims)
-    Tensor.reshape = lambda a, *shape: reshape(a, _flat(shape))
-    Tensor.transpose = lambda a, *perm: transpose(a, _flat(perm) or None)
-    Tensor.astype = cast
-    Tensor.__getitem__ = getitem
-    Tensor.at = property(AtIndexer, doc="Functional updates: ``x.at[idx].set(v)``, "
-                         "``.add``, ``.multiply``, ``.min``, ``.max`` (JAX's spelling).")
+    # setattr: ir.Tensor declares these for type checkers, which refuse assigning to methods
+    methods = {
+        "__neg__": neg,
+        "__pos__": lambda a: a,
+        "__abs__": abs,
+        "T": property(lambda a: transpose(a), doc="The axes reversed (``transpose(t)``)."),
+        "sum": lambda a, axis=None, keepdims=False: sum(a, axis, keepdims),
+        "mean": lambda a, axis=None, keepdims=False: mean(a, axis, keepdims),
+        "max": lambda a, axis=None, keepdims=False: max(a, axis, keepdims),
+        "min": lambda a, axis=None, keepdims=False: min(a, axis, keepdims),
+        "reshape": lambda a, *shape: reshape(a, _flat(shape)),
+        "transpose": lambda a, *perm: transpose(a, _flat(perm) or None),
+        "astype": cast,
+        "__getitem__": getitem,
+        "at": property(AtIndexer, doc="Functional updates: ``x.at[idx].set(v)``, "
+                       "``.add``, ``.multiply``, ``.min``, ``.max`` (JAX's spelling)."),
+    }
+    for name, method in methods.items():
+        setattr(Tensor, name, method)
 
 
 _attach_tensor_methods()

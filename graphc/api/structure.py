@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import numbers
+from typing import Protocol
 
 import numpy as np
 
@@ -13,13 +14,23 @@ from .data import DEFAULT_FLOAT, apply, check_dtype, element_count, lift
 from .elementwise import cast, neg
 
 
-def normalize_axes(x: Tensor, axis, what: str) -> tuple:
+class Shaped(Protocol):
+    """What axis checks read: a Tensor, or a stand-in of a given rank."""
+
+    @property
+    def ndim(self) -> int: ...
+
+    @property
+    def dims(self) -> tuple: ...
+
+
+def normalize_axes(x: Shaped, axis, what: str) -> tuple:
     if axis is None:
         return tuple(range(x.ndim))
     raw = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     out = []
     for a in raw:
-        if not isinstance(a, numbers.Integral) or not -x.ndim <= a < x.ndim:
+        if not isinstance(a, numbers.Integral) or not -x.ndim <= int(a) < x.ndim:
             raise ShapeError(f"{what}: axis {a!r} is out of range for shape "
                              f"{format_shape(x.dims)} ({user_location()})")
         a = int(a) % x.ndim
@@ -124,7 +135,7 @@ def reshape(x, shape) -> Tensor:
         if len(rest) == 0:
             if known_t == 0 or known_x % known_t:
                 raise bad
-            fill = known_x // known_t
+            fill: int | str = known_x // known_t
         elif len(rest) == 1 and known_x == known_t:
             fill = rest[0]
         else:
@@ -140,9 +151,10 @@ def reshape(x, shape) -> Tensor:
 def _target_dims(shape, what: str, x: Tensor) -> list:
     """A user's target shape as dims: ints (NumPy ints too) stay, strings are named dims,
     and another tensor's ``.shape`` brings its run-time sizes."""
-    if shape_dims(shape) is not None:
-        return list(shape_dims(shape))
-    out = []
+    given = shape_dims(shape)
+    if given is not None:
+        return list(given)
+    out: list[int | str | None] = []
     for d in shape:
         if isinstance(d, numbers.Integral) and not isinstance(d, bool):
             out.append(int(d))

@@ -135,9 +135,10 @@ def emulation_pch_dir(cmd: tuple[str, ...]) -> pathlib.Path | None:
         try:
             for h in HEADERS:
                 shutil.copyfile(include_dir() / h, tmp / h)
-            r = subprocess.run([*cmd, *PCH_FLAGS, "-x", "c++-header", str(tmp / "graphc_cuda.h"),
-                                "-o", str(tmp / "graphc_cuda.h.gch")],
-                               capture_output=True, timeout=COMPILE_TIMEOUT_S)
+            with progress.phase("building the CUDA emulation's precompiled header graphc_cuda.h"):
+                r = subprocess.run([*cmd, *PCH_FLAGS, "-x", "c++-header", str(tmp / "graphc_cuda.h"),
+                                    "-o", str(tmp / "graphc_cuda.h.gch")],
+                                   capture_output=True, timeout=COMPILE_TIMEOUT_S)
             if r.returncode != 0:
                 (root / f"pch-{key[:32]}.failed").write_bytes(r.stderr[-4000:])
                 return None
@@ -195,7 +196,8 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
     fname = safe_name(name)
 
     def build() -> bytes:
-        with progress.phase(f"building {LANG_TITLE[lang]} library ({os.path.basename(cmd[0])})"), \
+        with progress.phase(f"building {LANG_TITLE[lang]} library from {fname}{SUFFIX[lang]} "
+                            f"({os.path.basename(cmd[0])})"), \
                 tempfile.TemporaryDirectory(prefix="graphc-build-") as d:
             src = os.path.join(d, fname + SUFFIX[lang])
             out = os.path.join(d, f"lib{fname}.so")

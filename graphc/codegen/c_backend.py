@@ -44,7 +44,8 @@ def render_host(pir: ProgramIR, d=C) -> str:
     the dialect ``d`` uses BLAS, ``<prefix>_set_blas``)."""
     pre = prefix(pir)
     ws_lines, where = workspace_layout(pir)
-    out, plans = [], {}
+    out: list[str] = []
+    plans: dict = {}
     if d.blas:
         gemm_lines, plans = c_blas.workspace_lines(pir)
         ws_lines = ws_lines + gemm_lines
@@ -135,7 +136,7 @@ def numpy_blas() -> tuple:
     NumPy ships, or (None, None): matmuls then run the generated kernels."""
     if _BLAS:
         return _BLAS[0]
-    found = (None, None)
+    found: tuple = (None, None)
     try:
         libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
         for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):

@@ -28,6 +28,7 @@ def blas_plan(k: KernelIR) -> dict | None:
     if k.kind != "matmul" or k.acc_dtype not in ("float32", "float64"):
         return None
     batch, m_ax, n_ax, k_ax = k.mm_axes
+    assert k.a is not None and k.b is not None  # a matmul kernel has both operand blocks
     if batch or len(k.a.instrs) != 1 or len(k.b.instrs) != 1:
         return None
     la, lb = k.a.instrs[0], k.b.instrs[0]
@@ -66,18 +67,18 @@ def epilogue_kernel(k: KernelIR, bufs: dict, d) -> tuple[str, list]:
     T = ctype(k.acc_dtype)
     reads = [b for b in dict.fromkeys(i.buf for i in k.body.instrs if i.op == "load")]
     writes = list(dict.fromkeys(s.buf for s in k.body.stores))
-    sizes = set()
+    sizes: set[str] = set()
     for m in k.dims:
         sizes.update(m.syms)
     for i in k.body.instrs:
         for s in i.strides:
             sizes.update(s.syms)
-    sizes = sorted(sizes)
-    decl = [f"const int64_t {s}" for s in sizes]
+    size_names = sorted(sizes)
+    decl = [f"const int64_t {s}" for s in size_names]
     decl += [f"const {ctype(bufs[b].dtype)}* {d.restrict} {b}" for b in reads if b not in writes]
     decl.append(f"const {T}* {d.restrict} gemm_out")
     decl += [f"{ctype(bufs[b].dtype)}* {d.restrict} {b}" for b in writes]
-    args = sizes + [b for b in reads if b not in writes] + ["gemm_out"] + writes
+    args = size_names + [b for b in reads if b not in writes] + ["gemm_out"] + writes
     lines, names = dims_lines(k, "    ", "int64_t")
     M = names[m_ax] if m_ax is not None else "1"
     N = names[n_ax] if n_ax is not None else "1"
@@ -117,8 +118,7 @@ def host_setter(prefix: str) -> list:
 
 def workspace_lines(pir: ProgramIR) -> tuple[list, dict]:
     """Workspace lines reserving the BLAS output scratch; kernel name -> BLAS plan."""
-    plans = {k.name: blas_plan(k) for k in pir.kernels}
-    plans = {n: p for n, p in plans.items() if p is not None}
+    plans = {k.name: p for k in pir.kernels if (p := blas_plan(k)) is not None}
     lines = ["    int64_t gemm_bytes = 0;"]
     for name, p in plans.items():
         k = next(k for k in pir.kernels if k.name == name)

@@ -130,7 +130,7 @@ class CDialect(CFamilyRenderer):
             lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")
             indent += "    "
         lines += self.block(k.body, ivars, indent)
-        for j in reversed(range(n)):
+        for _ in range(n):
             indent = indent[:-4]
             lines.append(indent + "}")
         return lines
@@ -229,6 +229,7 @@ class CDialect(CFamilyRenderer):
     def matmul(self, k: KernelIR) -> list:
         """Per output row, GEMM_COLUMNS columns at a time: the row of A is read once per
         column block and the accumulators stay in registers/L1."""
+        assert k.a is not None and k.b is not None  # a matmul kernel has both operand blocks
         lines, names = dims_lines(k, "    ", "int64_t")
         batch, m_ax, n_ax, k_ax, M, N, K = mm_sizes(k, names)
         iv = [f"i{j}" for j in range(len(k.dims))]

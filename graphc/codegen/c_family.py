@@ -23,6 +23,7 @@ import string
 
 import numpy as np
 
+from .. import progress
 from .kernel_types import Block, KernelIR, Literal, Mono, ProgramIR
 from .naming import Scope, comment_text
 
@@ -480,7 +481,7 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         parts += self.const_arrays(pir)
         if pir.index_sites and self.data_index_helpers:
             parts.append(self.data_index_helpers)
-        for k in pir.kernels:
+        for k in progress.each(pir.kernels, "writing kernel"):
             parts.append(self.render_kernel(k, pir.buffers))
             parts += self.kernel_companions(k, pir.buffers)
         parts.append(host)

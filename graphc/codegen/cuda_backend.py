@@ -1,4 +1,5 @@
-"""backend="cuda": the fused kernels rendered as CUDA C (``cuda_dialect``) with a generated C++ host function that runs the whole compiled function:
+"""backend="cuda": the fused kernels rendered as CUDA C (``cuda_dialect``) with a generated C++
+host function that runs the whole compiled function:
 inputs uploaded, parameters kept resident on the device between calls (re-uploaded
 only when the caller passes a different array), every kernel launched in order and
 checked (errors name the kernel), updates applied on the device, results downloaded.
@@ -157,10 +158,14 @@ def render_host(pir: ProgramIR, d=CUDA) -> str:
                    f"{_bytes(pir.params[p])}));")
     out += ["    return 0;", "}", "",
             f"GC_EXPORT void {pre}_release(void) {{",
-            f"    for (int k = 0; k < {NI}; ++k) if (gc_in[k]) {{ gcFree(gc_in[k]); gc_in[k] = NULL; gc_in_cap[k] = 0; }}",
-            f"    for (int k = 0; k < {NP}; ++k) if (gc_par[k]) {{ gcFree(gc_par[k]); gc_par[k] = NULL; gc_par_cap[k] = 0; }}",
-            f"    for (int k = 0; k < {NR}; ++k) if (gc_res[k]) {{ gcFree(gc_res[k]); gc_res[k] = NULL; gc_res_cap[k] = 0; }}",
-            f"    for (int k = 0; k < {NC}; ++k) if (gc_con[k]) {{ gcFree(gc_con[k]); gc_con[k] = NULL; gc_con_cap[k] = 0; }}",
+            f"    for (int k = 0; k < {NI}; ++k) if (gc_in[k]) {{ "
+            f"gcFree(gc_in[k]); gc_in[k] = NULL; gc_in_cap[k] = 0; }}",
+            f"    for (int k = 0; k < {NP}; ++k) if (gc_par[k]) {{ "
+            f"gcFree(gc_par[k]); gc_par[k] = NULL; gc_par_cap[k] = 0; }}",
+            f"    for (int k = 0; k < {NR}; ++k) if (gc_res[k]) {{ "
+            f"gcFree(gc_res[k]); gc_res[k] = NULL; gc_res_cap[k] = 0; }}",
+            f"    for (int k = 0; k < {NC}; ++k) if (gc_con[k]) {{ "
+            f"gcFree(gc_con[k]); gc_con[k] = NULL; gc_con_cap[k] = 0; }}",
             "    if (gc_ws) { gcFree(gc_ws); gc_ws = NULL; gc_ws_cap = 0; }",
             "}"]
     return "\n".join(out)
@@ -239,12 +244,11 @@ class CudaRunner(NativeRunner):
 
 
 class CudaExecutable:
-    def __init__(self, program, pir, source: str, runner: CudaRunner | None, device: str):
+    def __init__(self, program, pir, source: str, runner: CudaRunner, device: str):
         self.program, self.pir, self.device = program, pir, device
         self.source = {f"{pir.name}.cu": source}
         self.runner = runner
-        if runner is not None:
-            runner.n_updates = len(program.updates)
+        runner.n_updates = len(program.updates)
         self.stats = {**kernel_stats(pir), "device": device}
 
     def __call__(self, inputs, params, bindings):
@@ -273,7 +277,7 @@ def build(program, **options) -> CudaExecutable:
     if device not in ("gpu", "emulate"):
         raise GraphcError(f"backend='cuda': unknown device {device!r}; use 'gpu' (default) "
                           "or 'emulate' (the same CUDA code run on the CPU)")
-    lang = "cuda-emulate" if device == "emulate" else "cuda"
+    lang: toolchain.Lang = "cuda-emulate" if device == "emulate" else "cuda"
     toolchain.require(lang)
     if native_loops.has_loops(program):   # loops: staged programs (codegen/native_loops)
         return native_loops.build_staged(program, build, {"device": device}, "cuda")

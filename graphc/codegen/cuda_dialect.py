@@ -114,7 +114,7 @@ class CudaDialect(CFamilyRenderer):
             return self.reduce_columns(k)
         it = self.index_type(k)
         lines, names, outer, red, ivars = self.reduction_frame(k, it)
-        scratch = {}
+        scratch: dict = {}
         for p in k.phases:
             acc_t = self.acc_type(p.op, p.dtype)
             if acc_t not in scratch:

@@ -43,14 +43,14 @@ def detect_gpu() -> tuple[int, str | None]:
             return 0, None
         if lib.cuInit(0) != 0:
             return 0, None
-        n = ctypes.c_int(0)
-        if lib.cuDeviceGetCount(ctypes.byref(n)) != 0 or n.value < 1:
+        count = ctypes.c_int(0)
+        if lib.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value < 1:
             return 0, None
-        dev, major, minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
+        dev, cc_major, cc_minor = ctypes.c_int(0), ctypes.c_int(0), ctypes.c_int(0)
         lib.cuDeviceGet(ctypes.byref(dev), 0)
-        lib.cuDeviceGetAttribute(ctypes.byref(major), 75, dev)  # COMPUTE_CAPABILITY_MAJOR
-        lib.cuDeviceGetAttribute(ctypes.byref(minor), 76, dev)  # COMPUTE_CAPABILITY_MINOR
-        return n.value, (f"sm_{major.value}{minor.value}" if major.value else None)
+        lib.cuDeviceGetAttribute(ctypes.byref(cc_major), 75, dev)  # COMPUTE_CAPABILITY_MAJOR
+        lib.cuDeviceGetAttribute(ctypes.byref(cc_minor), 76, dev)  # COMPUTE_CAPABILITY_MINOR
+        return count.value, (f"sm_{cc_major.value}{cc_minor.value}" if cc_major.value else None)
     except Exception:  # any odd driver state means "no usable GPU", never a crash
         return 0, None
 

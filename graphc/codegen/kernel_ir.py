@@ -15,15 +15,19 @@ scope and lowering's own name families.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Union
 
 import numpy as np
 
+from .. import progress
 from ..bind import ops_where
 from ..ir import Tensor
 from ..passes import fusion
 from .kernel_types import (ONE, ZERO, Block, BufferRef, Instr, KernelIR, Literal, Mono, Phase,
                            ProgramIR, Store, dtype_name)
 from .naming import Scope, sanitize_names
+
+Operand = Union[str, Literal]  # an instruction's operand: a variable's name or a constant
 
 # ops whose value is their operand's, read through the load's strides: the shape ops and
 # stop_gradient (the identity at run time)
@@ -72,7 +76,7 @@ class _Lowerer:
         self.block.instrs.append(instr)
         return instr.name
 
-    def load(self, node: Tensor, amap: tuple, view_dims: tuple | None = None) -> str:
+    def load(self, node: Tensor, amap: tuple, view_dims: tuple | None = None) -> Operand:
         """Read ``node``'s buffer at ``amap`` (seen with shape ``view_dims``, a reshape of
         it, if given): affine terms fold into the strides and the constant offset; terms
         under a pad (or dividing) index their axis gated."""
@@ -112,11 +116,11 @@ class _Lowerer:
         raw = self.value(source, amap)
         if isinstance(raw, Literal):   # a one-element constant index: a named integer
             raw = self.emit(Instr(self.fresh("ix"), "size", "int64",
-                                  attrs={"size": Mono(int(raw.value))}))
+                                  attrs={"size": Mono(int(raw.value))}))  # type: ignore[call-overload]  # an int constant
         return self.emit(Instr(self.fresh("ix"), "data_index", "int64", (raw,),
                                attrs={"size": size, "site": self.p.index_site(node)}))
 
-    def terminal(self, n: Tensor, amap: tuple) -> str | None:
+    def terminal(self, n: Tensor, amap: tuple) -> Operand | None:
         key = (id(n), amap)
         if key in self.local:
             return self.local[key]
@@ -142,9 +146,9 @@ class _Lowerer:
             return self.load(n.inputs[0], amap, tuple(self.p.mono(d) for d in n.dims))
         return None
 
-    def value(self, node: Tensor, amap: tuple) -> str:
+    def value(self, node: Tensor, amap: tuple) -> Operand:
         """Variable holding ``node`` at index map ``amap`` (iterative)."""
-        stack = [(node, amap, None)]
+        stack: list[tuple[Tensor, tuple, list | None]] = [(node, amap, None)]
         while stack:
             n, a, kids = stack.pop()
             key = (id(n), a)
@@ -164,7 +168,7 @@ class _Lowerer:
                 self.memo[key] = self.combine(n, a, [self.memo[(id(c), ca)] for c, ca in kids])
         return self.memo[(id(node), amap)]
 
-    def combine(self, n: Tensor, amap: tuple, args: list) -> str:
+    def combine(self, n: Tensor, amap: tuple, args: list) -> Operand:
         if n.op == "pad":  # the input where the element is not padding, else the fill
             checks = tuple((t, self.p.mono(size)) for t, size in fusion.pad_checks(n, amap))
             inside = self.emit(Instr(self.fresh("in"), "in_range", "bool",
@@ -180,7 +184,7 @@ class _Lowerer:
             args = [*args, self.flat_index(n, amap)]
         return self.emit(Instr(self.fresh(), n.op, dtype_name(n.dtype), tuple(args)))
 
-    def axis_index(self, ax) -> str:
+    def axis_index(self, ax) -> Operand:
         """The index along one axis of a node at index-map entry ``ax``."""
         if ax is None:
             return Literal(0, "int64")
@@ -190,9 +194,9 @@ class _Lowerer:
                                    attrs={"term": ax}))
         return self.emit(Instr(self.fresh("ix"), "index", "int64", axis=ax))
 
-    def flat_index(self, n: Tensor, amap: tuple) -> str:
+    def flat_index(self, n: Tensor, amap: tuple) -> Operand:
         """``sum(index_k * stride_k)`` over ``n``'s axes (row-major strides of its dims)."""
-        flat = Literal(0, "int64")
+        flat: Operand = Literal(0, "int64")
         for ax, stride in zip(amap, _contig(tuple(self.p.mono(d) for d in n.dims))):
             if ax is None:
                 continue
@@ -210,13 +214,13 @@ class _Lowerer:
         """Compute ``node`` here; store it now if it has a buffer, else once one is known
         (a later kernel reading it creates its temp buffer)."""
         var = self.value(node, amap)
-        buf = self.p.buffer_for(node, create=False)
+        buf = self.p.stored_buffer(node)
         if buf is None:
             self.pending.append((self.block, node, var, amap))
             return
         self._store(buf, var, amap, node)
 
-    def _store(self, buf: BufferRef, var: str, amap: tuple, node: Tensor) -> None:
+    def _store(self, buf: BufferRef, var: Operand, amap: tuple, node: Tensor) -> None:
         cs = _contig(buf.dims)
         ks = [ZERO] * self.naxes
         for k, a in enumerate(amap):
@@ -233,7 +237,7 @@ class _ProgramBuilder:
         self.buffers: dict[str, BufferRef] = {}
         self.by_node: dict[int, BufferRef] = {}
         # run-time dims -> C names
-        dims = set()
+        dims: set = set()
         for n in self.sched.nodes.values():
             dims.update(d for d in n.dims if isinstance(d, str))
             if n.op in ops_where(sizes=True):
@@ -309,9 +313,14 @@ class _ProgramBuilder:
         self.by_node[id(node)] = buf
         return buf
 
-    def buffer_for(self, node: Tensor, create: bool = True) -> BufferRef | None:
+    def stored_buffer(self, node: Tensor) -> BufferRef | None:
+        """``node``'s buffer if it has one already (else None: none is made)."""
+        return self.by_node.get(id(node))
+
+    def buffer_for(self, node: Tensor) -> BufferRef:
+        """``node``'s buffer, made (a temp, or a constant's) if it has none yet."""
         buf = self.by_node.get(id(node))
-        if buf is not None or not create:
+        if buf is not None:
             return buf
         if node.op == "constant" and node.value.size > CONST_INLINE_MAX:
             buf = self._add(node, f"c{len(self.consts)}_{len(self.params)}", "param",
@@ -343,7 +352,7 @@ def _kernel_name(g: fusion.Group, ops: list) -> str:
     return f"k{g.index}_{head}{body}"
 
 
-def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
+def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> tuple[KernelIR, _Lowerer]:
     n = len(g.space)
     naxes = n + 1 if g.kind == "matmul" else n
     low = _Lowerer(pb, g, naxes)
@@ -352,6 +361,7 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
     low.inline = {id(m) for m in g.epilogue + g.stores}
     if g.kind == "matmul":
         mm = g.matmul
+        assert mm is not None  # a matmul group has its matmul
         a, b = mm.inputs
         K = a.dims[-1]
         k.dims = dims + [pb.mono(K)]
@@ -359,7 +369,7 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
         # A: (..., M, K) or (K,);  B: (..., K, N) or (K,)
         out_nb = n - (a.ndim > 1) - (b.ndim > 1)   # batch axes of the output
         def operand_map(t, is_a):
-            m = [None] * t.ndim
+            m: list[int | None] = [None] * t.ndim
             if t.ndim == 1:
                 m[0] = kax
                 return tuple(m)
@@ -408,13 +418,13 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
             low.pending.append((None, red, res, om))
         k.epilogue = low.start_block()
         for e in g.epilogue:
-            low.store(e, fusion.store_map(g, e, "epilogue", pb.sched.canon))
+            emap = fusion.store_map(g, e, "epilogue", pb.sched.canon)
+            assert emap is not None  # the scheduler put e in the epilogue: it can be stored there
+            low.store(e, emap)
         k.body = low.start_block()
         for s in g.stores:
             low.store(s, tuple(range(n)))
-    k._pending = low.pending
-    k._lowerer = low
-    return k
+    return k, low
 
 
 def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) -> None:
@@ -441,19 +451,18 @@ def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel; user
     names avoid ``reserved`` (the identifiers the target's renderer emits)."""
     pb = _ProgramBuilder(program, reserved)
-    kernels = [_lower_group(pb, g) for g in pb.sched.kernels]
+    lowered = [_lower_group(pb, g) for g in progress.each(pb.sched.kernels, "lowering kernel")]
+    kernels = [k for k, _ in lowered]
     # a value is stored when it is a root or some later kernel loads it
-    for k in kernels:
-        low = k._lowerer
-        for blk, node, var, amap in k._pending:
-            buf = pb.buffer_for(node, create=False)
+    for k, low in lowered:
+        for blk, node, var, amap in low.pending:
+            buf = pb.stored_buffer(node)
             if buf is None:
                 continue
             if blk is None:       # a reduction: its row scalar is stored in the epilogue
                 blk = k.epilogue
             low.block = blk
             low._store(buf, var, amap, node)
-        del k._pending, k._lowerer
     for k in kernels:
         _drop_dead(k)
         _collapse(k)

@@ -14,10 +14,14 @@ target text: each renderer spells it from its own per-op table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..passes import fusion
+
+if TYPE_CHECKING:  # base imports the IR types: the annotation only
+    from .base import Program
 
 
 _DTYPE_NAMES: dict = {}
@@ -122,7 +126,7 @@ class Phase:
 
     op: str          # sum | max
     block: Block
-    value: str
+    value: str | Literal  # a variable's name, or a constant
     result: str      # the row scalar's variable name
     dtype: str
 
@@ -138,8 +142,8 @@ class KernelIR:
     epilogue: Block = field(default_factory=Block)
     a: Block | None = None                      # matmul: A at (batch, i, k)
     b: Block | None = None                      # matmul: B at (batch, k, j)
-    a_value: str = ""
-    b_value: str = ""
+    a_value: str | Literal = ""  # matmul: A's operand (a variable's name, or a constant)
+    b_value: str | Literal = ""
     acc: str = "acc"
     acc_dtype: str = "float32"
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
@@ -210,7 +214,7 @@ class ProgramIR:
     sym_names: dict               # graph dim -> C name
     schedule: fusion.Schedule
     fused: list                   # per kernel: ops fused
-    program: object = None        # the codegen.base.Program lowered
+    program: Program = None  # type: ignore[assignment]  # set by lower(): the Program lowered
     param_nodes: list = field(default_factory=list)  # per params entry: its node (program
                                                       # params, then large constants)
     index_sites: list = field(default_factory=list)  # per data-index check (gather,

@@ -94,7 +94,7 @@ def _base(name: str) -> str:
     return text
 
 
-def sanitize_names(names: list[str], reserved: Iterable[str] = (), max_len: int = 40,
+def sanitize_names(names: list[str], reserved: Iterable[str] | Scope = (), max_len: int = 40,
                    ) -> list[str]:
     """Unique identifiers, one per name, valid in Python and C, in the same order.
 

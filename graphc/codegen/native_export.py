@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _meta(pir: ProgramIR) -> dict:
 def _sym_alias(pir: ProgramIR) -> dict:
     """Every C size name a loader may meet in an input's dims -> its canonical name."""
     out = {}
-    for d, name in pir.sym_names.items():
+    for name in pir.sym_names.values():
         out[name] = name
     canon = pir.schedule.canon
     for n in pir.program.inputs:
@@ -171,7 +172,7 @@ lib{name}.so: {name}.c {name}.h
 
 clean:
 \trm -f lib{name}.so
-"""
+"""  # noqa: E501 (the MVEC probe is one Makefile line: a C program fed to the compiler)
 
 
 def export_c(exe, directory: str, name: str, header: str, entry_prefix: str) -> list:
@@ -184,8 +185,8 @@ def export_c(exe, directory: str, name: str, header: str, entry_prefix: str) -> 
     paths = [_write(directory, f"{name}.c", f'#include "{name}.h"\n' + src),
              _write(directory, f"{name}.h", header),
              _write(directory, "Makefile", C_MAKEFILE.format(name=name))]
-    np.savez(os.path.join(directory, f"{name}_params.npz"),
-             **{b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.param_nodes)})
+    values: dict[str, Any] = {b.name: np.asarray(p.value) for b, p in zip(pir.params, pir.param_nodes)}
+    np.savez(os.path.join(directory, f"{name}_params.npz"), **values)
     paths.append(os.path.join(directory, f"{name}_params.npz"))
     paths.append(_write(directory, f"{name}_loader.py", LOADER.format(
         name=name, module=f"{name}_loader", prefix=entry_prefix, meta=_meta(pir),
@@ -221,18 +222,50 @@ clean:
 
 
 def _example_main(pir: ProgramIR, name: str, prefix: str, sizes: dict) -> str:
-    lines = [f"/* Example: load inputs + parameters from data/*.bin, run {name} once "
-             "(forward + backward + updates), print every result. */",
+    usage = " ".join(f"[{s}]" for s in pir.sym_order)
+    files = [f"data/inputs_{b.name}.bin" for b in pir.inputs] + \
+        [f"data/params_{b.name}.bin" for b in pir.params]
+    lines = [f"/* Example: run {name} once (outputs, then the parameter updates) and print every",
+             " * result, one line each: its name, then its values in C order.",
+             " *",
+             f" *     ./example {usage}".rstrip(),
+             " *",
+             " * Inputs and parameters are read from data/ (run it in this folder): one raw file",
+             " * per array, its values in C order in the array's dtype, no header:",
+             *[f" *     {f}" for f in files],
+             " * written by graphc's export" + (" with " + ", ".join(
+                 f"{s} = {sizes[s]}" for s in pir.sym_order) if pir.sym_order else "") + ".",
+             *([" * The run-time sizes can be given on the command line, in the order above: a",
+                " * larger size repeats an input file's values (whole rows along a leading batch",
+                " * axis), a smaller one reads its first values."] if pir.sym_order else []),
+             " */",
              "#include <stdio.h>", "#include <stdlib.h>", "#include <stdint.h>",
              f'#include "{name}.h"', "",
+             "/* `bytes` bytes of the file at `path`, its contents repeated if it is shorter. */",
              "static void* load(const char* path, size_t bytes) {",
-             "    void* p = malloc(bytes ? bytes : 1);",
+             "    unsigned char* p = (unsigned char*)malloc(bytes ? bytes : 1);",
              "    FILE* f = fopen(path, \"rb\");",
-             "    if (!f || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, \"cannot read %s\\n\", path); exit(1); }",
-             "    fclose(f);", "    return p;", "}", "",
-             "int main(void) {"]
-    for s in pir.sym_order:
-        lines.append(f"    const int64_t {s} = {sizes[s]};")
+             "    size_t got = f ? fread(p, 1, bytes, f) : 0;",
+             "    if (f) fclose(f);",
+             "    if (!f || (bytes && !got)) { fprintf(stderr, \"cannot read %s\\n\", path); exit(1); }",
+             "    for (size_t k = got; k < bytes; ++k) p[k] = p[k - got];",
+             "    return p;", "}", "",
+             "/* A run-time size from the command line, or the exported one. */",
+             "static int64_t size_arg(int argc, char** argv, int k, const char* name, int64_t dflt) {",
+             "    if (k >= argc) return dflt;",
+             "    char* end = NULL;",
+             "    long long v = strtoll(argv[k], &end, 10);",
+             "    if (end == argv[k] || *end || v < 1) {",
+             f'        fprintf(stderr, "usage: %s {usage}: %s must be a positive integer, got %s\\n", '
+             "argv[0], name, argv[k]);",
+             "        exit(2);",
+             "    }",
+             "    return (int64_t)v;",
+             "}", "",
+             "int main(int argc, char** argv) {",
+             "    (void)argc; (void)argv;"]
+    for k, s in enumerate(pir.sym_order):
+        lines.append(f'    const int64_t {s} = size_arg(argc, argv, {k + 1}, "{s}", {sizes[s]});')
     lines.append(f"    const int64_t sizes[{max(len(pir.sym_order), 1)}] = "
                  f"{{{', '.join(pir.sym_order) or '0'}}};")
     count = lambda b: f"(size_t)({b.size().c()})"

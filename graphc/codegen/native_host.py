@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import re
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def explain_compile_error(err: CompileError, source: str, pir: ProgramIR) -> Com
     kernels (or host code) its messages point into and the user names involved there,
     as graph name -> generated identifier."""
     lines = source.splitlines()
-    starts = {}   # first source line of each kernel (its header comment)
+    starts: dict[int, Any] = {}   # first source line of each kernel (its header comment)
     for no, line in enumerate(lines, 1):
         for k in pir.kernels:
             if line.startswith(f"/* {k.name}: ") or line.startswith(f"/* {k.name}_epilogue: "):
@@ -88,8 +89,8 @@ def explain_compile_error(err: CompileError, source: str, pir: ProgramIR) -> Com
     places, buffers = [], []
     for no in sorted({int(m) for m in re.findall(r"\.(?:c|cu):(\d+)", str(err))}):
         owner = max((s for s in starts if s <= no), default=None)
-        k = starts.get(owner) if owner is not None else None
-        if k is not None and not any(ln.startswith("}") for ln in lines[owner - 1:no - 1]):
+        k = starts[owner] if owner is not None else None
+        if k is not None and owner is not None and not any(ln.startswith("}") for ln in lines[owner - 1:no - 1]):
             places.append(f"kernel {k.name}")
             buffers += k.buffers_read() + k.buffers_written()
         else:
@@ -126,7 +127,7 @@ INDEX_FAULT = 3   # ``run``'s code for an index out of range (``<prefix>_index_f
 class NativeRunner:
     """Calls a generated ``run`` entry point: allocates results, keeps the workspace."""
 
-    index_fault = None   # the generated ``<prefix>_index_fault(int64_t[2])``, where checked
+    index_fault: Any = None   # the generated ``<prefix>_index_fault(int64_t[2])``, where checked
 
     def __init__(self, pir: ProgramIR, run, workspace_bytes):
         self.pir = pir

@@ -26,6 +26,7 @@ import threading
 import types
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -178,15 +179,14 @@ def render(program: Program) -> Rendered:
     leaves = inputs + params + extra_params
     const_nodes = [n for n in order if n.op == "constant" and n.attr("value").array.ndim]
     inner = [n for n in order if n.op not in LEAVES or n.op == "shape_size"]
-    out_pos = {}
+    out_pos: dict[int, int] = {}
     for k, o in enumerate(program.outputs):
         out_pos.setdefault(id(o), k)
-    upd_pos = {}
+    upd_pos: dict[int, int] = {}
     for k, u in enumerate(program.updates):
         upd_pos.setdefault(id(u), k)
     raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]
-    for n in const_nodes:
-        raw.append("C")
+    raw += ["C"] * len(const_nodes)
     for k, n in enumerate(inner):
         if id(n) in out_pos:
             raw.append(f"out{out_pos[id(n)]}")
@@ -493,7 +493,7 @@ class NumpyExecutable:
         if r.loops:   # each body compiled as its own program
             self.module.LOOPS[:] = [LoopRunner(n, needed, build) for n, needed in r.loops]
         self._ws: OrderedDict = OrderedDict()
-        self._last_sizes = None
+        self._last_sizes: tuple | None = None
         self._lock = threading.Lock()   # the scratch buffers serve one call at a time
         self.stats = {
             "backend": "numpy",
@@ -542,7 +542,7 @@ class NumpyExecutable:
         text, loop_consts = module_text(self, build)
         with open(py, "w", encoding="utf-8") as fh:
             fh.write(text)
-        keys = {}
+        keys: dict[str, Any] = {}
         names = self._param_keys()
         for p, key in names:
             keys[key] = np.asarray(p.state.value)

@@ -111,12 +111,12 @@ def embedded_source(module) -> str:
     pasted into a generated module that must not import graphc."""
     text = inspect.getsource(module)
     tree = ast.parse(text)
-    start = next(n.end_lineno for n in tree.body if isinstance(n, ast.Import)
+    start = next(n.end_lineno or n.lineno for n in tree.body if isinstance(n, ast.Import)
                  and [a.name for a in n.names] == ["numpy"])
     # its export list would restrict the generated module's own
     dropped = {line for n in tree.body if isinstance(n, ast.Assign)
                and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)
-               for line in range(n.lineno, n.end_lineno + 1)}
+               for line in range(n.lineno, (n.end_lineno or n.lineno) + 1)}
     lines = [line for k, line in enumerate(text.splitlines(), 1)
              if k > start and k not in dropped]
     body = "\n".join(lines).strip("\n")

@@ -25,8 +25,8 @@ from .conv import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv_transpo
 
 __all__ = ["init", "linear", "embedding", "layer_norm", "scaled_dot_product_attention",
            "conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
-           "adaptive_avg_pool2d", "dropout", "gelu", "relu", "sigmoid", "softplus", "softmax", "log_softmax", "logsumexp",
-           "one_hot", "cross_entropy"]
+           "adaptive_avg_pool2d", "dropout", "gelu", "relu", "sigmoid", "softplus", "softmax",
+           "log_softmax", "logsumexp", "one_hot", "cross_entropy"]
 
 
 def gelu(x, approximate=False):

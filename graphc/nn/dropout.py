@@ -20,10 +20,10 @@ def dropout(x, rate, seed=None, training=True):
     True
     """
     (x,) = lift([x])
-    if not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
+    if not isinstance(rate, numbers.Real) or not 0 <= float(rate) < 1:
         raise UsageError(f"dropout: rate must be a number in [0, 1), got {rate!r} "
                          f"({user_location()})")
     if not training or rate == 0:
         return x
-    keep = random.bernoulli(x, 1.0 - rate, seed=seed)
-    return where(keep, x * (1.0 / (1.0 - rate)), 0.0)
+    keep = random.bernoulli(x, 1.0 - float(rate), seed=seed)
+    return where(keep, x * (1.0 / (1.0 - float(rate))), 0.0)

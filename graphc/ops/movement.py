@@ -110,13 +110,17 @@ def _slice_vjp(n: Tensor, g: Tensor):
     lo, hi, interior = [], [], []
     for start, step, size, d in zip(starts, steps, n.dims, x.dims):
         if isinstance(d, str):
-            lo.append(0), hi.append(0), interior.append(0)
+            lo.append(0)
+            hi.append(0)
+            interior.append(0)
             continue
         first = start if step > 0 else start + (size - 1) * step  # smallest index read
         last = start + (size - 1) * step if step > 0 else start
         if size == 0:
             first, last = d, d - 1
-        lo.append(first), hi.append(d - 1 - last), interior.append(abs(step) - 1 if size else 0)
+        lo.append(first)
+        hi.append(d - 1 - last)
+        interior.append(abs(step) - 1 if size else 0)
     return [pad_node(g, lo, hi, interior)]
 
 

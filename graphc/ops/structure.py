@@ -8,7 +8,8 @@ import numpy as np
 from ..bind import BOOL, OpDef, bind, declare, promote
 from ..errors import DTypeError, ShapeError
 from ..ir import Tensor, broadcast_dims, format_shape
-from .builders import broadcast_node, cast_node, relabel, reshape_node, scalar_source, sum_node, transpose_node, unbroadcast
+from .builders import (broadcast_node, cast_node, relabel, reshape_node, scalar_source, sum_node,
+                       transpose_node, unbroadcast)
 
 
 # ---- reductions ----------------------------------------------------------------------------
@@ -126,8 +127,8 @@ declare(OpDef(name="reshape", arity=1, kind="shape", sizes=True,
               jvp=lambda n, t: reshape_node(t[0], n.dims), cost=0))
 declare(OpDef(name="transpose", arity=1, kind="shape",
               impl=lambda x, perm: np.transpose(x, perm), shape=_transpose_shape,
-              vjp=lambda n, g: [broadcast_node(scalar_source(g), n.inputs[0].dims)
-                                if scalar_source(g) is not None else
+              vjp=lambda n, g: [broadcast_node(s, n.inputs[0].dims)
+                                if (s := scalar_source(g)) is not None else
                                 transpose_node(g, np.argsort(n.attr("perm")).tolist())],
               jvp=lambda n, t: transpose_node(t[0], n.attr("perm")), cost=0))
 declare(OpDef(name="broadcast_to", arity=1, kind="shape", sizes=True,

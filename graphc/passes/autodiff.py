@@ -259,6 +259,7 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
                      else unbroadcast(_scale(g, p), i.dims)
                      for i, p in zip(n.inputs, parts)]
         else:
+            assert op.vjp is not None  # every differentiable op declares partials or a vjp
             grads = op.vjp(n, g)
         for inp, gi in zip(n.inputs, grads):
             if gi is None or id(inp) not in depends or inp.dtype.kind != "f":
@@ -329,6 +330,7 @@ def jvp(y, wrt, tangents):
             if out.dims != n.dims:
                 out = A.broadcast_to(out, n.dims)
         else:
+            assert op.jvp is not None  # every differentiable op declares partials or a jvp
             out = op.jvp(n, ins)
             if out is None:
                 continue
@@ -351,9 +353,11 @@ def hvp(y: Tensor, wrt, v):
     if len(wrts) != len(vs):
         raise GradError(f"hvp: {len(wrts)} wrt tensors but {len(vs)} vectors ({user_location()})")
     gs = grad(y, wrts)
-    dot = None
+    dot: Tensor | None = None
     for g, vec in zip(gs, vs):
         term = A.sum(g * vec)
         dot = term if dot is None else dot + term
+    if dot is None:
+        raise GradError(f"hvp: needs at least one wrt tensor ({user_location()})")
     out = grad(dot, wrts)
     return out[0] if single else out

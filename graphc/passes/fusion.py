@@ -373,7 +373,8 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
 def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list]:
     """Edges (materialized node, index map) the fused region of ``start`` reads, and the
     op names it fuses. Iterative: regions can be thousands of nodes deep."""
-    edges, ops = [], []
+    edges: list[tuple[Tensor, tuple | None]] = []  # None: a flat read
+    ops: list[str] = []
     seen = set()
     stack = []
     if OPS[start.op].kind == "reduce":

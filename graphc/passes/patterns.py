@@ -75,7 +75,10 @@ def instantiate(tpl, b: dict, like: Tensor) -> Tensor | None:
         return b[tpl]
     if isinstance(tpl, (int, float)):
         return scalar(tpl, like.dtype)
-    return build(tpl[0], *[instantiate(t, b, like) for t in tpl[1:]])
+    args = [instantiate(t, b, like) for t in tpl[1:]]
+    if any(a is None for a in args):
+        return None  # a callable part declined: so does the whole replacement
+    return build(tpl[0], *[a for a in args if a is not None])
 
 
 _CONST = "<const>"  # an operand that must be a (reshaped or broadcast) constant

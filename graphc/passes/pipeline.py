@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import progress
 from ..errors import GraphcError
 from ..ir import Tensor, as_list, topo_order
 from .canonicalize import CANONICALIZE
@@ -171,9 +172,8 @@ def run_pipeline(outputs, opt_level: int = 2, disable=(), dump=None,
     collecting = pygc.isenabled()
     pygc.disable()  # graphs are acyclic: reference counting frees them; the cycle GC only costs
     try:
-        for name, (_, run) in PASSES.items():
-            if name not in enabled:
-                continue
+        for name in progress.each([n for n in PASSES if n in enabled], "optimizing: {item}, pass"):
+            run = PASSES[name][1]
             t0 = time.perf_counter()
             new = run(outs, ctx)
             new_order = ctx.order if new is outs else topo_order(new)

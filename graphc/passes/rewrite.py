@@ -144,7 +144,7 @@ class _Rewriter:
         self.memo = memo
         self.unions: dict[frozenset, frozenset] = {}
         self.norm: dict[int, Tensor] = {}       # id(node) -> its normal form
-        self.redirect: dict[int, Tensor] = {}   # id(node) -> replacement being normalised
+        self.redirect: dict[int, Tensor | None] = {}   # id(node) -> replacement being normalised
         self.alive: list[Tensor] = []           # keeps keyed nodes alive so ids stay unique
 
     def apply(self, m: Tensor) -> Tensor | None:
@@ -190,7 +190,7 @@ class _Rewriter:
             if k in norm:
                 stack.pop()
                 continue
-            target = redirect.get(k)
+            target: Tensor | None = redirect.get(k)
             if target is None and k in self.subst:
                 target = redirect[k] = fit(self.subst[k], n)
                 if target is not None and target is not n:
@@ -379,7 +379,8 @@ def unbound_dims(order: list[Tensor]) -> set:
     Only leaves and the ``shape`` attributes of reshape/broadcast_to/shape_size bring
     dims into a graph; every other node's dims come from its inputs.
     """
-    bound, named = set(), set()
+    bound: set = set()
+    named: set = set()
     for n in order:
         if n.op in ("placeholder", "parameter"):
             bound.update(d for d in n.dims if isinstance(d, str))

@@ -109,7 +109,9 @@ def _to_sympy(inner: list[Tensor], leaves: list[Tensor], sp):
             if id(i) not in env:
                 env[id(i)] = _number(splat_value(i), sp)
             args.append(env[id(i)])
-        env[id(n)] = OPS[n.op].sympy(*args)
+        to_sympy = OPS[n.op].sympy
+        assert to_sympy is not None  # only ops with a SymPy form are collected here
+        env[id(n)] = to_sympy(*args)
     return env[id(inner[0])], symbols
 
 
@@ -120,7 +122,8 @@ def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
     if e.is_Number:
         return scalar(float(e), dtype)
     if e.is_Add:
-        pos, negs = [], []
+        pos: list = []
+        negs: list = []
         for t in sorted(e.args, key=lambda t: t.is_Number):  # numbers last: x + 1
             c, rest = t.as_coeff_Mul()
             (negs if c.is_negative else pos).append(-t if c.is_negative else t)
@@ -131,6 +134,7 @@ def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
         for t in negs:
             g = _from_sympy(t, leaves, dtype, sp)
             out = A.neg(g) if out is None else A.sub(out, g)
+        assert out is not None  # a SymPy sum has terms
         return out
     if e.is_Mul:
         c, rest = e.as_coeff_Mul()
@@ -179,7 +183,7 @@ def _cluster_key(inner: list[Tensor], leaves: list[Tensor]) -> tuple:
     leaf_index = {id(leaf): j for j, leaf in enumerate(dict.fromkeys(leaves))}
     parts = []
     for n in inner:
-        args = []
+        args: list[tuple[str, float]] = []
         for i in n.inputs:
             if id(i) in index:
                 args.append(("n", index[id(i)]))

@@ -24,7 +24,8 @@ from .sympy_form import expr
 __all__ = ["show", "show_expression", "tensor_repr", "expr", "latex", "formula_text",
            "const_text"]
 
-# how a Tensor shows itself (attached here: the IR knows nothing of printing)
-Tensor.__repr__ = tensor_repr
-Tensor.__str__ = show_expression
-Tensor._repr_latex_ = lambda t: f"$${latex(t)}$$"
+# how a Tensor shows itself (attached here: the IR knows nothing of printing; setattr, as
+# type checkers refuse assigning to a class's methods)
+setattr(Tensor, "__repr__", tensor_repr)
+setattr(Tensor, "__str__", show_expression)
+setattr(Tensor, "_repr_latex_", lambda t: f"$${latex(t)}$$")

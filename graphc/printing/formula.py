@@ -46,8 +46,8 @@ def _insert_unit_axes(src, dst) -> list | None:
     return index
 
 
-def formula_text(n: Tensor, args: list[tuple[str, int]],
-             dim: Callable = format_dim) -> tuple[str, int]:
+def formula_text(n: Tensor, args: list[tuple[str, float]],
+             dim: Callable = format_dim) -> tuple[str, float]:
     """Text and precedence of one node given its operands' (text, precedence).
 
     ``dim`` writes a dimension (a run-time size as ``x.shape[0]``, say)."""
@@ -218,7 +218,7 @@ def render(t: Tensor, style: Style) -> str:
     namer = Namer(full)  # every input keeps its name, shown or not
     dims = dim_fn(dim_texts(full, namer))
 
-    text: dict[int, tuple[str, int]] = {}
+    text: dict[int, tuple[str, float]] = {}
     lets = []
     for n in order:
         if OPS[n.op].fed:
@@ -252,7 +252,7 @@ class _BroadcastView:
         return self.dims if name == "shape" else default
 
 
-def _text_const(n: Tensor) -> tuple[str, int]:
+def _text_const(n: Tensor) -> tuple[str, float]:
     inline = const_text(n)
     if inline is None:
         return f"const{shape_text(n.dims)}", ATOM

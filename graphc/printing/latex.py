@@ -27,7 +27,7 @@ def _latex_dim(d) -> str:
     return str(d)
 
 
-def _latex_formula(n, args, dim=format_dim) -> tuple[str, int]:
+def _latex_formula(n, args, dim=format_dim) -> tuple[str, float]:
     """LaTeX and precedence of one node given its operands' (LaTeX, precedence)."""
     op = OPS[n.op]
 
@@ -84,7 +84,7 @@ def _latex_formula(n, args, dim=format_dim) -> tuple[str, int]:
     return call(rf"\operatorname{{{escaped}}}")
 
 
-def _latex_const(n: Tensor) -> tuple[str, int]:
+def _latex_const(n: Tensor) -> tuple[str, float]:
     arr = n.attr("value").array
     flat = arr.reshape(-1)
     if flat.size and np.all(flat == flat[0]):

@@ -91,6 +91,7 @@ def expr(t: Tensor, simplify: bool = False):
         elif n.op in _TRANSPARENT:
             env[id(n)] = env[id(n.inputs[0])]
         elif n.op == "cast":
+            assert op.sympy is not None  # cast declares its SymPy form
             env[id(n)] = op.sympy(env[id(n.inputs[0])], n.attr("dtype"))
         elif n.op == "shape_size":
             env[id(n)] = sympy.Mul(*(sympy.Symbol(dims(d), positive=True, integer=True)
