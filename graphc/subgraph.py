@@ -44,10 +44,10 @@ class Body:
         self.kind = kind
         self.counts = dict(counts)
         self.derived: dict = {}    # ("vjp", mask...) -> a body built from this one
-        self.memo = None           # the reference interpreter's last run (see control.run)
+        self.memo: tuple | None = None   # the reference interpreter's last run
         # inner nodes whose per-step values a loop can also stack as results (a scan's vjp
         # saves its body's matmul results here instead of recomputing them); only grows
-        self.residuals: list = []
+        self.residuals: list[Tensor] = []
 
     def __repr__(self) -> str:
         return f"<{self.kind} body: {len(self.inputs)} in, {len(self.outputs)} out>"

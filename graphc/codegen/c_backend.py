@@ -155,7 +155,7 @@ def numpy_blas() -> tuple:
 _BLAS_KEEP: list = []
 
 
-def build(program, **options) -> CExecutable:
+def build(program, **options) -> "CExecutable | native_loops.StagedExecutable":
     """Lower, render and compile ``program`` for the CPU."""
     toolchain.require("c")
     if native_loops.has_loops(program):   # loops: staged programs (codegen/native_loops)

@@ -270,7 +270,7 @@ def render_source(program) -> tuple[ProgramIR, str]:
     return pir, CUDA.render(pir, render_host(pir))
 
 
-def build(program, **options) -> CudaExecutable:
+def build(program, **options) -> "CudaExecutable | native_loops.StagedExecutable":
     """Lower, render and compile ``program`` with nvcc (GPU) or the emulation header."""
     options = {**program.options, **options}
     device = options.get("device") or "gpu"

@@ -96,7 +96,7 @@ class CompiledBody:
                                  options={"output_structure": "list"}), **options)
 
     def bindings(self, arrays) -> dict:
-        found = {}
+        found: dict = {}
         for p, a in zip(self.body.inputs, arrays):
             for d, s in zip(p.dims, np.shape(a)):
                 if isinstance(d, str):
@@ -104,7 +104,7 @@ class CompiledBody:
         return found
 
     def stepper(self):
-        state = {}
+        state: dict = {}
 
         def run(body, outputs, args):
             if not state:
@@ -168,7 +168,8 @@ class StagedExecutable:
         for n in order:
             if _is_loop(n):
                 groups.setdefault(group_key(n), []).append(n)
-        mapping, self.stages = {}, []
+        mapping: dict = {}
+        self.stages: list = []
         sub = _Substitution(mapping)
         for k, members in enumerate(groups.values()):
             rep = members[0]
@@ -189,7 +190,7 @@ class StagedExecutable:
         self.final = _Part(program.name, outs, build, options, program.update_params, ups)
         self.pir = getattr(self.final.exe, "pir", None)   # the last program's kernel IR
         self.source, self.stats = {}, {"backend": backend, "loops": len(self.stages)}
-        for operands, computed, part, stage, _ in self.stages:
+        for _, _, part, stage, _ in self.stages:
             if part is not None:
                 self.source.update(part.exe.source)
             self.source.update(stage.sources())

@@ -41,7 +41,7 @@ class CompiledBody:
 
     def start(self, arrays: list):
         """The (sizes, workspace) for inputs shaped like ``arrays`` (the same every step)."""
-        bindings = {}
+        bindings: dict = {}
         for p, a in zip(self.body.inputs, arrays):
             for d, s in zip(p.dims, np.shape(a)):
                 if isinstance(d, str):
@@ -56,7 +56,7 @@ class CompiledBody:
     def stepper(self):
         """``run(body, outputs, arrays)`` for ``run_scan``/``run_while``: sizes and
         workspace looked up at the first step, reused by the others."""
-        state = []
+        state: list = []
         compute = self.compute
 
         def run(body, outputs, args):
@@ -73,7 +73,7 @@ class LoopRunner:
         self.op = node.op
         self.attrs = dict(node.attrs)
         self.needed = needed
-        self.last = None
+        self.last: list | None = None
         if node.op == "scan":   # per-step outputs no node reads are not computed
             self.scan_body, self.expand = pruned_scan(self.attrs["body"], needed)
             self.body = CompiledBody(self.scan_body, build, "scan_body")
@@ -84,8 +84,8 @@ class LoopRunner:
             self.branches = [CompiledBody(b, build, f"branch{k}")
                              for k, b in enumerate(self.attrs["branches"])]
 
-    def run(self, *arrays):
-        arrays = [np.asarray(a) for a in arrays]
+    def run(self, *operands):
+        arrays = [np.asarray(a) for a in operands]
         a = self.attrs
         if self.op == "scan":
             nc, _, _, ny = scan_counts(a["body"])

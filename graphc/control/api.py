@@ -305,11 +305,11 @@ def switch(index, branches, *operands):
             raise UsageError(f"switch: branch {k} returns {describe(t)}, branch 0 returns "
                              f"{describe(out_tree)} ({loc})")
     n_out = len(results[0][0])
-    outs = [[None] * n_out for _ in branches]
+    outs: list[list[Tensor]] = [[] for _ in branches]
     for j in range(n_out):
         like = next((r[0][j] for r in results if isinstance(r[0][j], Tensor)), None)
         for k, r in enumerate(results):
-            outs[k][j] = _tensor(r[0][j], f"switch: branch {k} output", loc, like=like)
+            outs[k].append(_tensor(r[0][j], f"switch: branch {k} output", loc, like=like))
         first = outs[0][j]
         for k in range(1, len(branches)):
             o = outs[k][j]

@@ -126,6 +126,7 @@ def _scan_vjp_body(body: Body, present: tuple):
     s = _dot([(body.outputs[j], c) for j, c in zip(fc, ct)]
              + [(_ext_output(body, j), c) for j, c in zip(present, cy)])
     wrt = [carry[j] for j in fc] + [xs[j] for j in fx] + [ks[k] for k in fk]
+    assert s is not None   # scan_vjp returns early when no result has a cotangent
     grads = grad(s, wrt) if wrt else []
     new_ct = grads[:len(fc)]
     dx = grads[len(fc):len(fc) + len(fx)]
@@ -268,9 +269,10 @@ def _switch_vjp_bodies(branches: tuple, present: tuple):
     phs = branches[0].inputs
     fin = [i for i, p in enumerate(phs) if _float(p)]
     ct = [_ph(branches[0].outputs[o], f"ct{o}") for o in present]
-    grads = []
+    grads: list[Tensor] = []
     for b in branches:
         s = _dot([(b.outputs[o], c) for o, c in zip(present, ct)])
+        assert s is not None   # switch_vjp returns early when no output has a cotangent
         grads += grad(s, [phs[i] for i in fin]) if fin else []
     inputs, outs, extras = close(list(phs) + ct, grads)
     m = len(fin)

@@ -163,7 +163,8 @@ def run_scan(body: Body, arrays: list, length, reverse: bool, run=run_body,
     carry = [np.asarray(a) for a in arrays[:nc]]
     xs, consts = arrays[nc:nc + nx], list(arrays[nc + nx:])
     steps = scan_length(length, xs)
-    ys = saved = None
+    ys: list | None = None
+    saved: list = []
     for step in range(steps):
         t = steps - 1 - step if reverse else step
         outs = run(body, body.outputs, carry + [x[t] for x in xs] + consts)
@@ -178,8 +179,9 @@ def run_scan(body: Body, arrays: list, length, reverse: bool, run=run_body,
                 saved[j][t] = c
         carry = [np.asarray(c) for c in outs[:nc]]
     if ys is None:   # no steps: empty stacks, shaped from the body's static shapes
-        bindings = {}
-        for p, a in zip(body.inputs, [*carry, *[x[0:1][0:0] for x in xs], *consts]):
+        bindings: dict = {}
+        for p, a in zip(body.inputs, [*carry, *[np.empty(np.shape(x)[1:]) for x in xs],
+                                      *consts]):
             for d, s in zip(p.dims, np.shape(a)):
                 if isinstance(d, str):
                     bindings.setdefault(d, s)

@@ -237,7 +237,7 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
     wanted = {id(w) for w in wrts}
     groups = _output_groups(order)
     for n in reversed(order):
-        g = cot.get(id(n))
+        g: Tensor | dict | None = cot.get(id(n))
         op = OPS[n.op]
         if op.multi_vjp is not None and id(n) in depends:
             # one node per result of a loop: one backward loop for the whole group, built
@@ -254,6 +254,7 @@ def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
         if op.multi_vjp is not None:
             grads = op.multi_vjp(n, g)
         elif op.partials is not None:
+            assert isinstance(g, Tensor)
             parts = op.partials(n)
             grads = [None if p is None or id(i) not in depends
                      else unbroadcast(_scale(g, p), i.dims)
