@@ -30,6 +30,7 @@ from .interpreter import evaluate
 from .compiler import Function, compile
 from .drawing import draw
 from .passes.autodiff import grad, hvp, jvp
+from .control import cond, fori_loop, scan, switch, while_loop
 from .passes.pipeline import optimize
 from .printing import expr, latex, show
 from . import optim

@@ -50,6 +50,9 @@ class OpDef:
     partials: Callable | None = None  # elementwise: node -> local derivative per input
     vjp: Callable | None = None     # other ops: (node, cotangent) -> cotangent per input
     jvp: Callable | None = None     # other ops: (node, tangents) -> tangent (or None)
+    multi_vjp: Callable | None = None  # an op whose nodes come in groups (a loop's results):
+                                    # (node, {output: cotangent}) -> cotangent per input,
+                                    # once per group (``graphc.control``)
     sympy: Callable | None = None   # elementwise: SymPy form, for gc.expr
     infix: str | None = None        # how printers write it (``a + b``)
     cost: float = 1.0               # rough cost in "adds", for the simplifier's cost model

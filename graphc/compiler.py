@@ -120,7 +120,7 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
             continue
         kind = n.op if n.op == "matmul" else ("ew" if len(n.inputs) > 1 and all(
             i.ndim <= n.ndim for i in n.inputs) and n.op not in ("reshape",)
-                    and OPS[n.op].kind not in ("gather", "scatter") else None)
+                    and OPS[n.op].kind not in ("gather", "scatter", "loop") else None)
         if kind == "ew":
             for i in n.inputs:
                 for a, b in zip(reversed(i.dims), reversed(n.dims)):

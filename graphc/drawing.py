@@ -145,7 +145,10 @@ def _kernel_owners(roots) -> tuple[dict, set, int]:
     """(id(node) -> index of the kernel computing it, ids of stored nodes, kernel count).
 
     A stored node belongs to its kernel; an inline one to the first kernel that computes
-    it (a cheap value may be recomputed by several)."""
+    it (a cheap value may be recomputed by several). A graph with loops runs as staged
+    programs (``codegen/native_loops``), not one schedule: its boxes are left uncoloured."""
+    if any(OPS[n.op].kind == "loop" for n in topo_order(roots)):
+        return {}, set(), 0
     sched = schedule(roots)
     owner: dict[int, int] = {}
     for g in sched.kernels:

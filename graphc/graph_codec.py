@@ -130,6 +130,14 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     # check_index (labels computed in the graph): the range [0, size), what requires it
     "size": ("an int >= 0", lambda v: _is_int(v) and v >= 0),
     "what": ("a string", lambda v: isinstance(v, str)),
+    # loops and branches (graphc.control): sub-graphs have no file encoding yet, so a graph
+    # holding one is refused when saved (``Body.__reduce__``) and never read back
+    "body": ("a loop body (not savable yet)", lambda v: False),
+    "cond": ("a loop condition (not savable yet)", lambda v: False),
+    "branches": ("branch bodies (not savable yet)", lambda v: False),
+    "length": ("a number of steps", lambda v: _is_dim(v)),
+    "reverse": ("a bool", lambda v: isinstance(v, bool)),
+    "output": ("an int", _is_int),
 }
 
 

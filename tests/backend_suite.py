@@ -108,6 +108,16 @@ OP_CASES.update({
     "constant": ([((2, 3), "s")], lambda x: x * gc.constant(np.arange(6.0).reshape(2, 3),
                                                             x.dtype) + 1.5),
     "placeholder": ([((2, 3), "s")], lambda x: x),
+    # loops and branches: an RNN-like scan over the rows (the per-step outputs and the
+    # final carry), a while loop, a switch on a computed index
+    "scan": ([((4, 3), "s"), ((3, 3), "s")],
+             lambda x, w: (lambda c, ys: gc.sum(c) + ys)(*gc.scan(
+                 lambda h, e: (gc.tanh(h @ w + e), gc.sin(h) * e), gc.sum(x, 0) * 0.1, x))),
+    "while_loop": ([((2, 3), "f")], lambda x: gc.while_loop(
+        lambda c: gc.sum(c) < 40.0, lambda c: c * 1.5 + 0.25, x)),
+    "switch": ([((2, 3), "s")], lambda x: gc.switch(
+        gc.cast(gc.sum(x) > 0, "int32"), [lambda a: gc.exp(a) * a, lambda a: a * a - 1], x)
+        + gc.cond(gc.sum(x) < 100, lambda a: gc.sin(a), lambda a: a, x)),
     "parameter": ([((2, 3), "s")], lambda x: x * gc.parameter("p", np.full((2, 3), 0.5,
                                                                          x.dtype))),
 })
@@ -154,7 +164,9 @@ def test_op_forward_backward(backend, op, dtype):
     phs, vals = _inputs(specs, dtype, rng)
     y = build(*phs)
     outputs = [y]
-    if y.dtype.kind == "f":
+    if op == "while_loop":   # a run-time trip count: forward mode only
+        outputs.append(gc.jvp(y, phs[0], gc.constant(np.ones((2, 3), dtype))))
+    elif y.dtype.kind == "f":
         weights = gc.constant(_rand(rng, tuple(4 if d is None else d for d in y.shape),
                                     y.dtype, -1, 1))
         if any(d is None for d in y.shape):

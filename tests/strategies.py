@@ -265,6 +265,9 @@ COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
     "scatter", "random_uniform", "check_index"}
+# loops and branches take functions, not tensors: tests/test_control_flow.py and the backend
+# suite's cases cover them (every result against the interpreter, gradients against FD)
+COVERS |= {"scan", "while_loop", "switch"}
 
 
 class _Drawer:

@@ -140,6 +140,12 @@ def check_dask_training(out: str) -> None:
     assert float(r["accuracy"]) >= 0.7             # 3 classes: chance is about 1/3
 
 
+def check_rnn_scan(out: str) -> None:
+    r = result_fields(out)
+    assert float(r["grad_rel_err"]) < 1e-5         # the scan's gradient vs central differences
+    assert float(r["loss_after"]) < 0.5 * float(r["loss_before"])
+
+
 def check_tiny_transformer(out: str) -> None:
     # the counting language's next token needs attention to the previous position
     losses = [float(v) for v in re.findall(r"step\s+\d+\s+loss ([0-9.]+)", out)]
@@ -148,6 +154,7 @@ def check_tiny_transformer(out: str) -> None:
 
 
 CHECKERS = {
+    "rnn_scan.py": check_rnn_scan,
     "seed.py": check_seed,
     "logistic_newton.py": check_logistic_newton,
     "rosenbrock.py": check_rosenbrock,

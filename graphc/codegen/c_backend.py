@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from ..errors import CompileError
-from . import c_blas, native_export, toolchain
+from . import c_blas, native_export, native_loops, toolchain
 from .c_dialect import C, C_WITHOUT_BLAS
 from .c_family import ctype
 from .kernel_ir import lower
@@ -155,9 +155,11 @@ def numpy_blas() -> tuple:
 _BLAS_KEEP: list = []
 
 
-def build(program, **options) -> CExecutable:
+def build(program, **options) -> "CExecutable | native_loops.StagedExecutable":
     """Lower, render and compile ``program`` for the CPU."""
     toolchain.require("c")
+    if native_loops.has_loops(program):   # loops: staged programs (codegen/native_loops)
+        return native_loops.build_staged(program, build, options, "c")
     blas = bool(options.get("blas", True) and program.options.get("blas", True))
     pir, source = render_source(program, blas)
     # OpenMP threads that spin after a region starve BLAS threads and everything else on

@@ -21,7 +21,7 @@ import ctypes
 
 
 from ..errors import CompileError, GraphcError
-from . import native_export, toolchain
+from . import native_export, native_loops, toolchain
 from .c_family import ctype, is_column_reduction
 from .cuda_dialect import CUDA
 from .kernel_ir import lower
@@ -300,7 +300,7 @@ def render_source(program) -> tuple[ProgramIR, str]:
     return pir, CUDA.render(pir, render_host(pir))
 
 
-def build(program, **options) -> CudaExecutable:
+def build(program, **options) -> "CudaExecutable | native_loops.StagedExecutable":
     """Lower, render and compile ``program`` with nvcc (GPU) or the emulation header."""
     options = {**program.options, **options}
     device = options.get("device") or "gpu"
@@ -309,6 +309,8 @@ def build(program, **options) -> CudaExecutable:
                           "or 'emulate' (the same CUDA code run on the CPU)")
     lang: toolchain.Lang = "cuda-emulate" if device == "emulate" else "cuda"
     toolchain.require(lang)
+    if native_loops.has_loops(program):   # loops: staged programs (codegen/native_loops)
+        return native_loops.build_staged(program, build, {"device": device}, "cuda")
     pir, source = render_source(program)
     try:
         lib = toolchain.compile_and_load(source, lang, name=sanitize_names([program.name])[0])

@@ -25,7 +25,7 @@ import sys
 import threading
 import types
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,11 +38,13 @@ from ..printing import const_text, formula_text
 from . import cache
 from .base import Program
 from .naming import comment_text, sanitize_names
+from ..control.primitives import group_key
+from .numpy_loops import LoopRunner, module_text
 from .numpy_spelling import HELPERS, NUMPY_OPS, Spelling, defined_names
 
 LEAVES = ops_where(kind="leaf")
 _RESERVED = ({"np", "os", "ws", "compute", "workspace", "load", "Model", "CONST", "INPUTS",
-              "PARAMS", "UPDATES", "OUTPUTS", "DIMS", "READS"}
+              "PARAMS", "UPDATES", "OUTPUTS", "DIMS", "READS", "LOOPS"}
              | {name for text in HELPERS.values() for name in defined_names(text)})
 _DIM_SOURCES = LEAVES | ops_where(sizes=True)  # ops that bring sizes in
 INLINE_CONST_MAX = 16        # larger constants go to the values file
@@ -134,6 +136,7 @@ class Rendered:
     consts: dict              # values-file key -> array (large constants)
     n_lines: int
     n_steps: int
+    loops: list = field(default_factory=list)   # (a node of each loop, results it needs)
 
 
 def _dims_text(dims, dim_names: dict) -> str:
@@ -254,6 +257,8 @@ def render(program: Program) -> Rendered:
         reads = [id(i) for i in n.inputs]
         if sp.kind == "view":
             v = Value(id(n), _dtype_name(n.dtype), n.dims, "view", alias_of=id(n.inputs[0]))
+        elif sp.kind == "loop":   # a loop's results are new arrays (numpy_loops)
+            v = Value(id(n), _dtype_name(n.dtype), n.dims, "fresh")
         else:
             v = Value(id(n), _dtype_name(n.dtype), n.dims, "buffer")
         steps.append(Step([v], reads, inplace=sp.kind == "inplace"))
@@ -292,6 +297,7 @@ def render(program: Program) -> Rendered:
     args = [names[id(p)] for p in inputs + params] + dim_args + ["ws"]
     body = []
     buffer_of, buffers = plan.buffer_of, plan.buffers
+    loops: dict = {}   # group_key -> (index in LOOPS, a node, results read)
     for n in order:
         op = n.op
         if op == "shape_size":
@@ -318,6 +324,17 @@ def render(program: Program) -> Rendered:
         body.append(f"    # {comment_text(name + ' = ' + formula, _COMMENT_MAX)}")
         if sp.kind == "view":
             body.append(f"    {name} = {sp.template.format(*operands, **attrs)}")
+            continue
+        if sp.kind == "loop":   # run once per group of results, the others read .last
+            key = group_key(n)
+            seen = loops.get(key)
+            if seen is None:
+                seen = loops[key] = (len(loops), n, set())
+                call = f"LOOPS[{seen[0]}].run({', '.join(operands)})"
+            else:
+                call = f"LOOPS[{seen[0]}].last"
+            seen[2].add(n.attr("output"))
+            body.append(f"    {name} = {call}[{n.attr('output')}]")
             continue
         b = buffer_of.get(id(n))
         if b is None:   # escapes: new memory each call
@@ -387,7 +404,8 @@ def render(program: Program) -> Rendered:
         "import numpy as np",
         "",
         "CONST = {}  # large constants, filled from the values file",
-    ]
+    ] + (["LOOPS = []  # loop runners (graphc.codegen.numpy_loops), filled when loaded"]
+         if loops else [])
     parts = ["\n".join(header)]
     if const_lines:
         parts.append("\n".join(const_lines))
@@ -395,7 +413,8 @@ def render(program: Program) -> Rendered:
         parts.append(HELPERS[h].rstrip("\n"))
     parts += ["\n".join(ws), "\n".join(compute), "\n".join(tables), _RUNTIME.strip("\n")]
     text = "\n\n\n".join(parts) + "\n"
-    return Rendered(text, plan, tuple(dim_keys), consts, text.count("\n"), len(steps))
+    return Rendered(text, plan, tuple(dim_keys), consts, text.count("\n"), len(steps),
+                    [(n, needed) for _, n, needed in loops.values()])
 
 
 _RUNTIME = '''
@@ -491,6 +510,8 @@ class NumpyExecutable:
         self.source = {f"{self.name}.py": r.text}
         self.module = _load_module(r.text, f"<graphc:{self.name}.py>")
         self.module.CONST.update(r.consts)
+        if r.loops:   # each body compiled as its own program
+            self.module.LOOPS[:] = [LoopRunner(n, needed, build) for n, needed in r.loops]
         self._ws: OrderedDict = OrderedDict()
         self._last_sizes: tuple | None = None
         self._lock = threading.Lock()   # the scratch buffers serve one call at a time
@@ -549,13 +570,16 @@ class NumpyExecutable:
         os.makedirs(directory, exist_ok=True)
         py = os.path.join(directory, f"{name}.py")
         npz = os.path.join(directory, f"{name}.npz")
+        # loops: their bodies' modules embedded as text, with standalone runners
+        text, loop_consts = module_text(self, build)
         with open(py, "w", encoding="utf-8") as fh:
-            fh.write(self.rendered.text)
+            fh.write(text)
         keys: dict[str, Any] = {}
         names = self._param_keys()
         for p, key in names:
             keys[key] = np.asarray(p.state.value)
         keys.update(self.rendered.consts)
+        keys.update(loop_consts)
         np.savez(npz, **keys)
         return [py, npz]
 

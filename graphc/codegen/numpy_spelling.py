@@ -25,7 +25,8 @@ class Spelling:
     ``template`` is one or more statements (``;``-separated) with operands ``{0}``,
     ``{1}``..., the destination ``{out}`` and the node's attributes by name. ``kind``:
     ``inplace`` (elementwise; may write over a dead operand), ``out`` (writes ``{out}``,
-    which must not overlap an operand), ``view`` (an expression that returns a view).
+    which must not overlap an operand), ``view`` (an expression that returns a view),
+    ``loop`` (no template: the renderer calls the loop's runner, ``numpy_loops``).
     ``helper`` names a function of ``HELPERS`` the template calls. ``returns_out``: the
     template is one call that returns ``{out}`` (NumPy's ``out=`` convention), so the
     renderer can bind the result name and fill the buffer in one statement.
@@ -100,6 +101,10 @@ NUMPY_OPS: dict[str, Spelling] = {
     "check_index": Spelling("_check_index({0}, {size}, {what})", "view", helper="_check_index"),
     "scatter": Spelling("_scatter({0}, {1}, {axis}, {combine}, {out})", "out",
                         helper="_scatter"),
+    # loops and branches: a call of a runner over the compiled body (codegen/numpy_loops)
+    "scan": Spelling("", "loop"),
+    "while_loop": Spelling("", "loop"),
+    "switch": Spelling("", "loop"),
 }
 
 

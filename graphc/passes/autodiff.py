@@ -170,6 +170,24 @@ def _dependents(order: list[Tensor], sources: Sequence[Tensor]) -> set[int]:
     return dep
 
 
+def _output_groups(order: list[Tensor]) -> dict[int, list[Tensor]]:
+    """For ops with several results as sibling nodes (``OpDef.multi_vjp``): id of each
+    group's first node in ``order`` -> the group's nodes."""
+    first: dict[tuple, list[Tensor]] = {}
+    groups: dict[int, list[Tensor]] = {}
+    for n in order:
+        if OPS[n.op].multi_vjp is None:
+            continue
+        key = (n.op, tuple(id(i) for i in n.inputs),
+               tuple((k, v) for k, v in n.attrs if k != "output"))
+        members = first.get(key)
+        if members is None:
+            members = first[key] = []
+            groups[id(n)] = members
+        members.append(n)
+    return groups
+
+
 def grad(y: Tensor, wrt, seed=None, allow_unused: bool = True):
     """Reverse-mode gradient of ``y`` with respect to ``wrt`` (one tensor or a list).
 
@@ -225,16 +243,26 @@ def _grad(y: Tensor, wrt, seed, allow_unused: bool):
     depends = _dependents(order, wrts)
     cot: dict[int, Tensor] = {id(y): seed}
     wanted = {id(w) for w in wrts}
+    groups = _output_groups(order)
     for n in reversed(order):
-        g = cot.get(id(n))
-        if g is None or id(n) not in depends or not n.inputs:
+        g: Tensor | dict | None = cot.get(id(n))
+        op = OPS[n.op]
+        if op.multi_vjp is not None and id(n) in depends:
+            # one node per result of a loop: one backward loop for the whole group, built
+            # at its first member in topological order (all members' cotangents are final)
+            members = groups.get(id(n))
+            g = None if members is None else {
+                m.attr("output"): cot[id(m)] for m in members if id(m) in cot}
+        if g is None or g == {} or id(n) not in depends or not n.inputs:
             continue
         if id(n) in wanted and not any(id(i) in depends for i in n.inputs):
             continue
-        op = OPS[n.op]
         if not op.differentiable:
             continue
-        if op.partials is not None:
+        if op.multi_vjp is not None:
+            grads = op.multi_vjp(n, g)
+        elif op.partials is not None:
+            assert isinstance(g, Tensor)
             parts = op.partials(n)
             grads = [None if p is None or id(i) not in depends
                      else unbroadcast(_scale(g, p), i.dims)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..bind import OPS
 from ..interpreter import run_node
 from ..ir import Tensor, size_of
 from .rewrite import NamedRule, broadcast_to, const_node, rewrite
@@ -29,8 +30,8 @@ SMALL = 64  # elements: results up to this size are always materialised
 
 def fold_rule(n: Tensor) -> Tensor | None:
     """``n`` as a constant if all its inputs are constants, else ``None``."""
-    if not n.inputs or any(i.op != "constant" for i in n.inputs):
-        return None
+    if not n.inputs or any(i.op != "constant" for i in n.inputs) or OPS[n.op].kind == "loop":
+        return None   # (a loop's trip count is not bounded: never run one at compile time)
     size = size_of(n.dims)
     if size is None:
         return None

@@ -17,7 +17,8 @@ The schedule is data, decided here once for every C-family backend:
   in loads (``IndexTerm``: an offset, a scale per kernel axis, and for pads a validity
   condition whose failing elements take the fill value), never copies;
 * a cost rule bounds recomputation: an unstored value used twice is stored once its
-  inline cost passes ``COST_LIMIT``;
+  inline cost passes ``COST_LIMIT``; a costly value read through a broadcast or a pad
+  (which evaluates it at every padded position) is stored first;
 * a size rule bounds kernels: an expression that would pass ``KERNEL_OPS`` ops inline
   stores its largest operands, and no kernel grows past ``KERNEL_OPS`` fused ops (a
   10,000-op chain becomes ~80 kernels, not one function the C compiler takes minutes
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import CompileError
 from ..ir import Tensor, as_list, topo_order, users_of
 from ..ops import OPS
 
@@ -333,10 +335,13 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             continue
         # a costly value read through a broadcast would be recomputed for every copy:
         # store it once at its own (smaller) shape instead
-        if OPS[n.op].kind == "elementwise" or n.op == "broadcast_to":
+        if OPS[n.op].kind == "elementwise" or n.op in ("broadcast_to", "pad"):
             for i in n.inputs:
+                # (a pad evaluates its operand, clamped, at every padded position too: a
+                # concatenation's gradient would compute each costly piece once per piece)
                 if icost[id(i)] >= BROADCAST_COST and id(i) not in mat and \
-                        OPS[i.op].kind == "elementwise" and _is_broadcast(i, n, canon):
+                        OPS[i.op].kind == "elementwise" and (
+                            n.op == "pad" or _is_broadcast(i, n, canon)):
                     mat.add(id(i))
                     icost[id(i)] = 0.0
                     isize[id(i)] = 0
@@ -446,6 +451,11 @@ def schedule(outputs) -> Schedule:
     """Fuse the graph of ``outputs`` (outputs + updates) into kernels."""
     roots = as_list(outputs)
     order = topo_order(roots)
+    for n in order:
+        if OPS[n.op].kind == "loop":
+            raise CompileError(
+                f"{n.op} (created at {n.location}) has no fused kernel: the native backends "
+                f"run loops and branches as staged programs (codegen/native_loops)")
     canon = dim_classes(order)
     mat = _materialize(order, roots, canon)
     kernels: list[Group] = []

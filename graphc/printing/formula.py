@@ -11,6 +11,7 @@ import numpy as np
 from ..bind import constant_node
 from ..ir import Tensor, broadcast_dims, format_dim, topo_order
 from ..ops import OPS
+from ..subgraph import Body
 from .naming import Namer, const_text, dim_fn, dim_texts, shape_text
 
 
@@ -105,6 +106,9 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
         if len(dims) == 1:
             return dim(dims[0]), ATOM
         return " * ".join(dim(d) for d in dims), 2
+    if n.attr("output") is not None and isinstance(n.attr("output"), int):
+        # one result of a loop or branch (graphc.control): say which
+        return f"{n.op}({', '.join(a[0] for a in args)})[{n.attr('output')}]", ATOM
     return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
 
 
@@ -277,7 +281,21 @@ def show_expression(t: Tensor) -> str:
     t1 = tanh(x @ W)
     x.T @ (1 / (x.shape[0] * 2) * (1 - t1 * t1))
     """
-    return render(t, _TEXT)
+    text = render(t, _TEXT)
+    bodies: list = []
+    for n in topo_order([t]):
+        for _, v in n.attrs:
+            for b in (v if isinstance(v, tuple) else (v,)):
+                if isinstance(b, Body) and not any(b is c for c in bodies):
+                    bodies.append(b)
+    for b in bodies:   # loops and branches: each body's results as lets, like a jaxpr
+        params = ", ".join(p.name or "?" for p in b.inputs)
+        text += f"\nwhere {b.kind} body ({params}) ->"
+        for k, o in enumerate(b.outputs):
+            lines = show_expression(o).splitlines()
+            text += f"\n  out{k} = {lines[0]}" if len(lines) == 1 else \
+                f"\n  out{k} =" + "".join(f"\n    {line}" for line in lines)
+    return text
 
 
 def tensor_repr(t: Tensor) -> str:
