@@ -123,6 +123,8 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "interior": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
     "fill": ("a number", lambda v: isinstance(v, float)),
     "axis": ("an int", _is_int),
+    "reverse": ("a bool", lambda v: isinstance(v, bool)),
+    "descending": ("a bool", lambda v: isinstance(v, bool)),
 }
 
 

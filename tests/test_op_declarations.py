@@ -15,7 +15,8 @@ import graphc as gc
 from graphc.bind import OPS, OpDef, ops_where
 from graphc.formula import FUNCTIONS
 
-KINDS = {"leaf", "elementwise", "reduce", "shape", "matmul", "index", "gather", "scatter"}
+KINDS = {"leaf", "elementwise", "reduce", "shape", "matmul", "index", "gather", "scatter",
+         "lines"}
 
 
 def declaration_gaps(ops: dict[str, OpDef]) -> list[str]:

@@ -9,7 +9,8 @@ stable by construction. Tensor's operators and methods are attached by ``methods
 
 Modules: ``data`` (dtypes, leaves, lifting Python data), ``elementwise``, ``structure``
 (reductions, reshapes, matmul, one_hot), ``indexing``, ``composites``, ``statistics``
-(var, std, norm, argmax...), ``linear`` (einsum, tensordot), ``arrange`` (tile, repeat,
+(var, std, norm, argmax...), ``linear`` (einsum, tensordot), ``scans`` (cumsum,
+cumprod, logcumsumexp, argsort, sort, top_k), ``arrange`` (tile, repeat,
 roll, moveaxis, swapaxes), ``methods``.
 """
 from .. import ops  # noqa: F401  (declares the primitives: fills the registry bind reads)
@@ -28,5 +29,6 @@ from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, soft
     square)
 from .statistics import argmax, argmin, log_sigmoid, logaddexp, norm, std, var
 from .linear import einsum, tensordot
+from .scans import argsort, cumprod, cumsum, logcumsumexp, sort, top_k
 from .arrange import moveaxis, repeat, roll, swapaxes, tile
 from . import methods  # noqa: F401,E402  (attaches Tensor's operators and methods)

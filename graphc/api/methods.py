@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..ir import Tensor
 from .elementwise import abs, add, cast, div, greater, greater_equal, less, less_equal, mul, neg, pow, sub
 from .advanced import AtIndexer, getitem
+from .scans import argsort, cumprod, cumsum
 from .structure import matmul, max, mean, min, reshape, sum, transpose
 
 
@@ -33,6 +34,10 @@ def _attach_tensor_methods() -> None:
     Tensor.reshape = lambda a, *shape: reshape(a, _flat(shape))
     Tensor.transpose = lambda a, *perm: transpose(a, _flat(perm) or None)
     Tensor.astype = cast
+    Tensor.cumsum = lambda a, axis=None, dtype=None: cumsum(a, axis, dtype)
+    Tensor.cumprod = lambda a, axis=None, dtype=None: cumprod(a, axis, dtype)
+    Tensor.argsort = lambda a, axis=-1, stable=True, descending=False: argsort(
+        a, axis, stable, descending)
     Tensor.__getitem__ = getitem
     Tensor.at = property(AtIndexer, doc="Functional updates: ``x.at[idx].set(v)``, "
                          "``.add``, ``.multiply``, ``.min``, ``.max`` (JAX's spelling).")

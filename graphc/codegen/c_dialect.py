@@ -15,7 +15,7 @@ import numpy as np
 
 from . import c_blas
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
-                       mm_sizes, product, reduce_identity)
+                       mm_sizes, offset, product, reduce_identity)
 from .kernel_types import KernelIR
 
 # exp for float32 as straight-line code the compiler vectorizes (libm's expf is a call
@@ -83,6 +83,7 @@ class CDialect(CFamilyRenderer):
     prelude = ("#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
                "#define GC_INFINITY INFINITY\n"
                + GC_EXPF + vector_math_decls())
+    sort_prelude = "#include <stdlib.h>   /* argsort's scratch (malloc) */"
     float32_math = {"exp": "gc_expf", "cos": "gc_cosf"}
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
@@ -115,6 +116,63 @@ class CDialect(CFamilyRenderer):
         """A scatter_add: zeros, then every update added at its index in one serial loop
         nest (duplicate indices sum in index order: deterministic)."""
         return self.zero_fill(k) + self.elementwise(k, parallel=False)
+
+    def lines(self, k: KernelIR) -> list:
+        """A line kernel: the lines in parallel (OpenMP when the work pays), each run
+        serially along its axis: a scan's accumulator, or ``argsort``'s merge sort."""
+        lines, names, outer, ax, ivars = self.line_frame(k, "int64_t")
+        if k.line["op"] == "argsort":
+            return lines + self.argsort(k, names, outer, ax, ivars)
+        lines += self.omp(k, f"    #pragma omp parallel for if (O * N{ax} > "
+                             f"{self.par_threshold} && O > 1) schedule(static)")
+        lines.append("    for (int64_t o = 0; o < O; ++o) {")
+        lines += decompose("o", outer, names, "        ", "int64_t")
+        lines += self.line_scan(k, ivars, "        ", "int64_t")
+        lines.append("    }")
+        return lines
+
+    def argsort(self, k: KernelIR, names, outer, ax, ivars) -> list:
+        """A stable bottom-up merge sort of each line's indices by their keys (O(n log n),
+        scratch of n keys and 2n indices, allocated once per call). The lines run one
+        after another (the scratch is shared); if it cannot be allocated, every index is
+        -1 (read later as out of range)."""
+        store = k.body.stores[0]
+        T, N, ind = ctype(k.line["dtype"]), f"N{ax}", "        "
+        before = self.sort_before(k, "gc_keys[gc_src[gc_b]]", "gc_keys[gc_src[gc_a]]")
+        at = offset(store.strides, ivars)
+        return [
+            f"    const size_t gc_count = (size_t)({N} > 0 ? {N} : 1);",
+            f"    {T}* gc_keys = ({T}*)malloc(gc_count * sizeof({T}));",
+            "    int64_t* gc_src = (int64_t*)malloc(gc_count * sizeof(int64_t));",
+            "    int64_t* gc_dst = (int64_t*)malloc(gc_count * sizeof(int64_t));",
+            "    const int gc_ok = gc_keys != NULL && gc_src != NULL && gc_dst != NULL;",
+            "    for (int64_t o = 0; o < O; ++o) {",
+            *decompose("o", outer, names, ind, "int64_t"),
+            f"{ind}if (!gc_ok) {{",
+            f"{ind}    for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {store.buf}[{at}] = -1;",
+            f"{ind}    continue;",
+            f"{ind}}}",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {{",
+            *[f"{ind}    {self.instr(i, ivars)}" for i in k.body.instrs],
+            f"{ind}    gc_keys[i{ax}] = {self.operand(store.value)};",
+            f"{ind}    gc_src[i{ax}] = i{ax};",
+            f"{ind}}}",
+            f"{ind}for (int64_t gc_w = 1; gc_w < {N}; gc_w *= 2) {{",
+            f"{ind}    for (int64_t gc_lo = 0; gc_lo < {N}; gc_lo += 2 * gc_w) {{",
+            f"{ind}        const int64_t gc_mid = gc_lo + gc_w < {N} ? gc_lo + gc_w : {N};",
+            f"{ind}        const int64_t gc_hi = gc_lo + 2 * gc_w < {N} ? gc_lo + 2 * gc_w : {N};",
+            f"{ind}        int64_t gc_a = gc_lo, gc_b = gc_mid, gc_t = gc_lo;",
+            f"{ind}        while (gc_a < gc_mid && gc_b < gc_hi)   /* ties: the left run first */",
+            f"{ind}            gc_dst[gc_t++] = {before} ? gc_src[gc_b++] : gc_src[gc_a++];",
+            f"{ind}        while (gc_a < gc_mid) gc_dst[gc_t++] = gc_src[gc_a++];",
+            f"{ind}        while (gc_b < gc_hi) gc_dst[gc_t++] = gc_src[gc_b++];",
+            f"{ind}    }}",
+            f"{ind}    int64_t* gc_swap = gc_src; gc_src = gc_dst; gc_dst = gc_swap;",
+            f"{ind}}}",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {store.buf}[{at}] = gc_src[i{ax}];",
+            "    }",
+            "    free(gc_keys); free(gc_src); free(gc_dst);",
+        ]
 
     def elementwise(self, k: KernelIR, parallel: bool = True) -> list:
         n = len(k.dims)

@@ -336,7 +336,8 @@ def _kernel_name(g: fusion.Group, ops: list) -> str:
     for o in ops:
         if o not in seen and o not in PASS_THROUGH and o != "cast":
             seen.append(o)
-    head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": ""}[g.kind]
+    head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": "",
+            "lines": ""}[g.kind]
     body = "_".join(seen[:4]) or "copy"
     if len(seen) > 4:
         body += f"_etc{len(seen) - 4}"
@@ -396,6 +397,9 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
     elif g.kind == "scatter":
         k.body = low.start_block()
         _lower_scatter(pb, low, g.stores[0], k)
+    elif g.kind == "lines":
+        k.body = low.start_block()
+        _lower_lines(pb, low, g.stores[0], k)
     else:
         for q, red in enumerate(g.reductions):
             blk = low.start_block()
@@ -435,6 +439,19 @@ def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR
     k.body.stores.append(Store(buf.name, value, tuple(ks), gated=((at, cs[axis]),),
                                accumulate=True))
     k.zero_fill = (buf.name, buf.size())
+
+
+def _lower_lines(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) -> None:
+    """A line op over its output's space: the body computes the input at one element (its
+    producers inline); the renderer runs it serially along ``line["axis"]`` (a scan's
+    accumulator, or a sort's keys) and stores at the body's one store address."""
+    x = node.inputs[0]
+    value = low.value(x, tuple(range(node.ndim)))
+    buf = pb.buffer_for(node)
+    k.body.stores.append(Store(buf.name, value, tuple(_contig(buf.dims))))
+    k.line = {"axis": node.attr("axis"), "op": node.op, "dtype": dtype_name(x.dtype),
+              "reverse": bool(node.attr("reverse", False)),
+              "descending": bool(node.attr("descending", False))}
 
 
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:
@@ -513,7 +530,7 @@ def _shift_terms(i: Instr, j: int) -> None:
 def _collapse(k: KernelIR) -> None:
     """Merge adjacent axes that every access walks contiguously (fewer loops, no div/mod);
     axes an index is computed from (``index``, terms of gated loads and pads) stay."""
-    if k.kind == "matmul":
+    if k.kind in ("matmul", "lines"):   # a line kernel keeps its axis apart
         return
     pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
     pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)}

@@ -130,7 +130,7 @@ class Phase:
 @dataclass
 class KernelIR:
     name: str
-    kind: str                                   # elementwise | reduce | matmul | scatter
+    kind: str                                   # elementwise | reduce | matmul | scatter | lines
     dims: list                                  # Mono per axis
     reduce_axes: tuple = ()
     body: Block = field(default_factory=Block)  # per element (matmul: the epilogue)
@@ -144,6 +144,9 @@ class KernelIR:
     acc_dtype: str = "float32"
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
     zero_fill: tuple = ()                       # scatter: (buffer, its size) zeroed before
+    line: dict = field(default_factory=dict)    # lines: {"axis", "op", "reverse",
+    #   "descending", "dtype" (of the values along the line)}; body: the value at each
+    #   element, its one store the result's address (stored value: the scan's accumulator)
     ops: list = field(default_factory=list)
 
     def blocks(self) -> list:

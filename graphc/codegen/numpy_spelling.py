@@ -98,6 +98,13 @@ NUMPY_OPS: dict[str, Spelling] = {
     "gather": Spelling("_gather({0}, {1}, {axis}, {out})", "out", helper="_gather"),
     "scatter_add": Spelling("_scatter_add({0}, {1}, {axis}, {out})", "out",
                             helper="_scatter_add"),
+    "cumsum": Spelling("_scan(np.add, {0}, {axis}, {reverse}, {out})", "out", helper="_scan"),
+    "cumprod": Spelling("_scan(np.multiply, {0}, {axis}, {reverse}, {out})", "out",
+                        helper="_scan"),
+    "logcumsumexp": Spelling("_scan(np.logaddexp, {0}, {axis}, {reverse}, {out})", "out",
+                             helper="_scan"),
+    "argsort": Spelling("_argsort({0}, {axis}, {descending}, {out})", "out",
+                        helper="_argsort"),
 }
 
 
@@ -166,6 +173,27 @@ def _gather(x, idx, axis, out):
     """np.take(x, idx, axis) into out, indices checked."""
 ''' + _INDEX_CHECK.format(size="x.shape[axis]", op="gather") + '''\
     np.take(x, idx, axis=axis, out=out)
+''',
+    "_scan": '''\
+def _scan(ufunc, x, axis, reverse, out):
+    """ufunc.accumulate along axis into out (np.cumsum is np.add's; reverse: from the
+    end, through flipped views)."""
+    if x.shape[axis]:
+        if reverse:
+            ufunc.accumulate(np.flip(x, axis), axis=axis, dtype=out.dtype,
+                             out=np.flip(out, axis))
+        else:
+            ufunc.accumulate(x, axis=axis, dtype=out.dtype, out=out)
+''',
+    "_argsort": '''\
+def _argsort(x, axis, descending, out):
+    """Stable argsort along axis into out: NaN last; descending: NumPy's order reversed
+    (NaN first), ties still in index order."""
+    if not descending:
+        out[...] = np.argsort(x, axis=axis, kind="stable")
+    else:
+        back = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+        np.subtract(x.shape[axis] - 1, np.flip(back, axis), out=out)
 ''',
     "_scatter_add": '''\
 def _scatter_add(u, idx, axis, out):

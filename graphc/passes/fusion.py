@@ -11,6 +11,8 @@ The schedule is data, decided here once for every C-family backend:
 * a ``gather`` is a load whose index on one axis is loaded data (``DataIndex``), fused
   like any load (its source stored first unless a leaf); a ``scatter_add`` is its own
   kernel over the updates' index space (producers inline), accumulating into its output;
+* a line op (``cumsum``, ``argsort``...: ``kind="lines"``) is its own kernel over its
+  output's space, serial along its axis (producers inline, the result stored);
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
 * ``broadcast_to``, ``transpose``, ``reshape``, ``slice`` and ``pad`` are index arithmetic
@@ -50,7 +52,7 @@ class Group:
     """One fused kernel of the schedule."""
 
     index: int
-    kind: str                                   # elementwise | reduce | matmul | scatter
+    kind: str                                   # elementwise | reduce | matmul | scatter | lines
     space: tuple                                # index space (dims); for reduce: the rows' dims
     reduce_axes: tuple = ()
     matmul: Tensor | None = None
@@ -303,7 +305,7 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             mat.add(id(r))
     for n in order:
         kind = OPS[n.op].kind
-        if kind in ("reduce", "matmul", "scatter"):
+        if kind in ("reduce", "matmul", "scatter", "lines"):
             mat.add(id(n))
         if kind == "gather" and OPS[n.inputs[0].op].kind != "leaf":
             mat.add(id(n.inputs[0]))   # its rows are read at data-dependent places
@@ -374,6 +376,9 @@ def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list
     elif OPS[start.op].kind == "scatter":
         ops.append(start.op)
         stack.extend(scatter_maps(start))
+    elif OPS[start.op].kind == "lines":   # its input at every element of the lines
+        ops.append(start.op)
+        stack.append((start.inputs[0], tuple(range(start.ndim))))
     else:
         stack.append((start, amap))
     while stack:
@@ -458,6 +463,13 @@ def schedule(outputs) -> Schedule:
             placed.ops.extend(ops)
         elif kind == "scatter":  # its own kernel over the updates; producers inline
             placed = Group(len(kernels), "scatter", canon_dims(n.inputs[0].dims, canon))
+            kernels.append(placed)
+            _, ops = _walk(n, (), mat, canon)
+            placed.stores.append(n)
+            placed.ops.extend(ops)
+        elif kind == "lines":  # its own kernel, serial along the axis; producers inline
+            placed = Group(len(kernels), "lines", canon_dims(n.dims, canon),
+                           (n.attr("axis"),))
             kernels.append(placed)
             _, ops = _walk(n, (), mat, canon)
             placed.stores.append(n)

@@ -1,0 +1,167 @@
+"""Scans and orderings along an axis: ``cumsum``, ``cumprod``, ``logcumsumexp``,
+``argsort``, ``sort`` and ``top_k``, with NumPy's (and for ``top_k``, JAX's and torch's)
+spelling and semantics, on the line primitives of ``graphc.ops.lines``.
+
+``axis=None`` flattens first, as NumPy does. ``sort`` and ``top_k`` read their values with
+``take_along_axis`` at the indices ``argsort`` found, so gradients flow to the values
+through ``gather`` (a ``scatter_add`` back); the indices themselves have no gradient.
+
+>>> import graphc as gc
+>>> x = gc.constant([[3., 1., 2.], [0., 5., 4.]])
+>>> gc.evaluate(gc.cumsum(x, axis=1))
+array([[ 3.,  4.,  6.],
+       [ 0.,  5.,  9.]], dtype=float32)
+>>> values, indices = gc.top_k(x, 2)
+>>> gc.evaluate(values), gc.evaluate(indices)
+(array([[3., 2.],
+       [5., 4.]], dtype=float32), array([[0, 2],
+       [1, 2]]))
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..errors import ShapeError, UsageError
+from ..ir import Tensor, format_shape, user_location
+from ..ops.lines import argsort_node, scan_node
+from .advanced import take_along_axis
+from .data import check_dtype, lift
+from .elementwise import cast
+from .indexing import getitem as basic_getitem
+from .structure import reshape
+
+
+def _line_axis(x: Tensor, axis, what: str) -> tuple[Tensor, int]:
+    """(``x``, the axis as a non-negative int); ``axis=None``: ``x`` flattened, axis 0."""
+    if axis is None:
+        return (x if x.ndim == 1 else reshape(x, (-1,))), 0
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool) \
+            or not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"{what}: axis {axis!r} is out of range for shape "
+                         f"{format_shape(x.dims)} ({user_location()})")
+    return x, int(axis) % x.ndim
+
+
+def _accumulation_input(x, axis, dtype, what: str) -> tuple[Tensor, int]:
+    """NumPy's accumulator dtype: ``dtype`` if given; bools and integers narrower than
+    int64 accumulate in int64 (the platform integer); floats in their own dtype."""
+    (x,) = lift([x])
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    x, axis = _line_axis(x, axis, what)
+    if dtype is not None:
+        target = check_dtype(dtype, what)
+    elif x.dtype.kind in "biu":
+        target = np.dtype("int64")
+    else:
+        target = x.dtype
+    return cast(x, target), axis
+
+
+def cumsum(x, axis=None, dtype=None) -> Tensor:
+    """Running sum along ``axis`` (``np.cumsum``; ``axis=None``: of the flattened tensor).
+    Integers and bools add up in int64 unless ``dtype`` says otherwise.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.cumsum(gc.constant([[1, 2], [3, 4]])))
+    array([ 1,  3,  6, 10])
+    """
+    x, axis = _accumulation_input(x, axis, dtype, "cumsum")
+    return scan_node("cumsum", x, axis)
+
+
+def cumprod(x, axis=None, dtype=None) -> Tensor:
+    """Running product along ``axis`` (``np.cumprod``). Its gradient is exact with zeros
+    in the input (O(n) per line; see ``graphc.ops.lines``).
+
+    >>> import graphc as gc
+    >>> x = gc.parameter("x", [2., 0., 3.])
+    >>> gc.evaluate(gc.grad(gc.cumprod(x).sum(), x))
+    array([1., 8., 0.], dtype=float32)
+    """
+    x, axis = _accumulation_input(x, axis, dtype, "cumprod")
+    return scan_node("cumprod", x, axis)
+
+
+def logcumsumexp(x, axis=None) -> Tensor:
+    """``log(cumsum(exp(x)))`` along ``axis``, computed stably (``np.logaddexp.accumulate``;
+    JAX's and torch's ``logcumsumexp``): large inputs neither overflow nor lose the
+    small terms, forward or backward.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.logcumsumexp(gc.constant([1000., 1000.], "float64"))).tolist()
+    [1000.0, 1000.6931471805599]
+    """
+    (x,) = lift([x])
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    x, axis = _line_axis(x, axis, "logcumsumexp")
+    return scan_node("logcumsumexp", x, axis)
+
+
+def argsort(x, axis=-1, stable=True, descending=False) -> Tensor:
+    """Indices (int64) that sort ``x`` along ``axis``: ``np.argsort(x, axis, stable=True)``
+    (NaN sorts last), or the array API's ``descending=True`` (largest first, NaN first,
+    ties still in index order). Always stable. No gradient: it is an index.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.argsort(gc.constant([2., float("nan"), 1., 2.])))
+    array([2, 0, 3, 1])
+    """
+    (x,) = lift([x])
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    x, axis = _line_axis(x, axis, "argsort")
+    if x.dtype.kind == "b":
+        x = cast(x, "int32")
+    return argsort_node(x, axis, bool(descending))
+
+
+def _static_dims(x: Tensor, what: str) -> None:
+    if any(isinstance(d, str) for d in x.dims):
+        raise ShapeError(f"{what}: {format_shape(x.dims)} has a size known only at run time; "
+                         f"{what} reads its values with take_along_axis, which needs known "
+                         f"sizes (gc.argsort takes run-time sizes) ({user_location()})")
+
+
+def sort(x, axis=-1, stable=True, descending=False) -> Tensor:
+    """``x`` sorted along ``axis`` (``np.sort``; NaN last; ``descending``: largest first).
+    Gradients flow to the elements through their positions.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.sort(gc.constant([[3., 1., 2.]])))
+    array([[1., 2., 3.]], dtype=float32)
+    """
+    (x,) = lift([x])
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    x, axis = _line_axis(x, axis, "sort")
+    _static_dims(x, "sort")
+    return take_along_axis(x, argsort(x, axis, stable, descending), axis)
+
+
+def top_k(x, k) -> tuple[Tensor, Tensor]:
+    """The ``k`` largest elements along the last axis and their indices (int64), largest
+    first, ties in index order, NaN largest: ``jax.lax.top_k`` / ``torch.topk``. ``k`` is
+    a static int. Gradients flow through the values.
+
+    >>> import graphc as gc
+    >>> values, indices = gc.top_k(gc.constant([1., 3., 3., 2.]), 2)
+    >>> gc.evaluate(indices)
+    array([1, 2])
+    """
+    (x,) = lift([x])
+    if x.ndim == 0:
+        raise ShapeError(f"top_k: needs at least one axis, got a scalar ({user_location()})")
+    _static_dims(x, "top_k")
+    n = x.dims[-1]
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool):
+        raise UsageError(f"top_k: k must be an int, got {k!r} ({user_location()})")
+    if not 0 <= k <= n:
+        raise ShapeError(f"top_k: k={k} is out of range for the last axis of "
+                         f"{format_shape(x.dims)} (size {n}) ({user_location()})")
+    order = argsort(x, -1, descending=True)
+    indices = basic_getitem(order, (Ellipsis, slice(0, int(k))))
+    return take_along_axis(x, indices, -1), indices

@@ -1,0 +1,214 @@
+"""Line primitives: ops computed serially along one axis, one *line* at a time.
+
+A line is the 1-D run of elements along ``axis`` at fixed indices of the other axes. The
+scans (``cumsum``, ``cumprod``, ``logcumsumexp``) carry an accumulator along each line
+(``reverse``: from the last element back, as JAX's ``lax.cumsum(reverse=True)``);
+``argsort`` orders each line (stable; NaN last, or first when ``descending``, ties in
+index order either way). All share one kernel kind (``kind="lines"``): C loops over the
+lines and runs serially along the axis, CUDA gives each line a thread (``argsort``: each
+element, which counts its rank), NumPy calls ``np.cumsum`` and friends.
+
+Derivatives are graphs of these ops and elementwise ones, so second order works:
+
+* ``cumsum``: the vjp is a reversed cumsum; the jvp is a cumsum.
+* ``cumprod``: exact with zeros in the input, in O(n) per line: before a line's first
+  zero the gradient is ``revcumsum(g * out) / x``; at the first zero it is
+  ``revcumsum(g * cumprod(y))`` with that zero replaced by one in ``y``; after it, zero
+  (every product there holds the first zero). The masks come from ``cumsum(x == 0)``.
+* ``logcumsumexp``: ``grad_j = sum_{i>=j} g_i exp(x_j - out_i)``, evaluated in log space
+  (positive and negative parts of ``g`` apart), so large inputs never overflow.
+* ``argsort``: an index, not differentiable (``sort``/``top_k`` take values through
+  ``gather``, whose gradient is a ``scatter_add``).
+
+>>> import numpy as np
+>>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=False)
+array([2, 0, 3, 1])
+>>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=True)
+array([1, 0, 3, 2])
+>>> _scan_impl("cumsum", np.array([1, 2, 3]), axis=0, reverse=True)
+array([6, 5, 3])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..bind import BOOL, OpDef, bind, constant_node, declare
+from ..errors import DTypeError, ShapeError
+from ..ir import Tensor, format_shape
+
+SCANS = ("cumsum", "cumprod", "logcumsumexp")
+
+# the NumPy accumulation each scan is (the reference; np.logaddexp.accumulate is stable)
+_ACCUMULATE = {"cumsum": np.add.accumulate, "cumprod": np.multiply.accumulate,
+               "logcumsumexp": np.logaddexp.accumulate}
+
+
+def _scan_impl(op: str, x, axis, reverse):
+    x = np.asarray(x)
+    if x.shape[axis] == 0:
+        return x.copy()
+    acc = _ACCUMULATE[op]
+    if reverse:
+        return np.flip(acc(np.flip(x, axis), axis=axis, dtype=x.dtype), axis)
+    return acc(x, axis=axis, dtype=x.dtype)
+
+
+def _argsort_impl(x, axis, descending):
+    """Stable; NaN last ascending and first descending (NumPy's order reversed, ties
+    still in index order): ``n - 1 - flip(argsort(flip(x)))``."""
+    x = np.asarray(x)
+    if not descending:
+        return np.argsort(x, axis=axis, kind="stable").astype(np.int64)
+    n = x.shape[axis]
+    back = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return (n - 1 - np.flip(back, axis)).astype(np.int64)
+
+
+def _check_axis(x: Tensor, axis, op: str) -> None:
+    if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < x.ndim:
+        raise ShapeError(f"{op}: axis must be an int in [0, {x.ndim}) for "
+                         f"{format_shape(x.dims)}, got {axis!r}")
+
+
+def _scan_shape(op: str):
+    def shape(inputs, attrs):
+        x = inputs[0]
+        _check_axis(x, attrs["axis"], op)
+        if not isinstance(attrs["reverse"], bool):
+            raise ShapeError(f"{op}: reverse must be a bool, got {attrs['reverse']!r}")
+        if x.dtype == BOOL:
+            raise DTypeError(f"{op}: needs numbers, got bool (cast first)")
+        if op == "logcumsumexp" and x.dtype.kind != "f":
+            raise DTypeError(f"{op}: needs a floating-point input, got {x.dtype} of shape "
+                             f"{format_shape(x.dims)}")
+        return x.dims, x.dtype
+    return shape
+
+
+def _argsort_shape(inputs, attrs):
+    x = inputs[0]
+    _check_axis(x, attrs["axis"], "argsort")
+    if not isinstance(attrs["descending"], bool):
+        raise ShapeError(f"argsort: descending must be a bool, got {attrs['descending']!r}")
+    return x.dims, np.dtype("int64")
+
+
+# ---- graph builders the rules use ----------------------------------------------------------
+
+def scan_node(op: str, x: Tensor, axis: int, reverse: bool = False) -> Tensor:
+    return bind(op, x, axis=int(axis), reverse=bool(reverse))
+
+
+def argsort_node(x: Tensor, axis: int, descending: bool = False) -> Tensor:
+    return bind("argsort", x, axis=int(axis), descending=bool(descending))
+
+
+def _scalar(value, like: Tensor) -> Tensor:
+    return constant_node(np.asarray(value, dtype=like.dtype))
+
+
+def _where(cond: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    return bind("where", cond, a, b)
+
+
+# ---- derivatives ---------------------------------------------------------------------------
+
+def _cumsum_vjp(n: Tensor, g: Tensor):
+    return [scan_node("cumsum", g, n.attr("axis"), not n.attr("reverse"))]
+
+
+def _cumprod_masks(n: Tensor):
+    """(before, first, x_safe, y) along ``n``'s lines (in its direction): ``before`` marks
+    the elements ahead of the line's first zero, ``first`` that zero; ``x_safe`` is ``x``
+    with 1 from the first zero on; ``y`` is ``x`` with the first zero replaced by 1."""
+    x = n.inputs[0]
+    axis, rev = n.attr("axis"), n.attr("reverse")
+    zero, one = _scalar(0, x), _scalar(1, x)
+    is_zero = bind("cast", bind("equal", x, zero), dtype=x.dtype.name)
+    zeros_so_far = scan_node("cumsum", is_zero, axis, rev)
+    before = bind("equal", zeros_so_far, zero)
+    first = bind("equal", zeros_so_far * is_zero, one)   # the count is 1 at the first zero
+    return before, first, _where(before, x, one), _where(first, one, x)
+
+
+def _cumprod_vjp(n: Tensor, g: Tensor):
+    axis, rev = n.attr("axis"), n.attr("reverse")
+    before, first, x_safe, y = _cumprod_masks(n)
+    zero = _scalar(0, n)
+    ahead = scan_node("cumsum", g * n, axis, not rev) / x_safe
+    at_zero = scan_node("cumsum", g * scan_node("cumprod", y, axis, rev), axis, not rev)
+    return [_where(before, ahead, _where(first, at_zero, zero))]
+
+
+def _cumprod_jvp(n: Tensor, t):
+    if t[0] is None:
+        return None
+    axis, rev = n.attr("axis"), n.attr("reverse")
+    before, first, x_safe, y = _cumprod_masks(n)
+    zero = _scalar(0, n)
+    ahead = n * scan_node("cumsum", t[0] / x_safe, axis, rev)
+    # from the first zero on, only the zero's own tangent survives in each product
+    t_zero = bind("sum", _where(first, t[0], zero), axes=(axis,), keepdims=True)
+    return _where(before, ahead, t_zero * scan_node("cumprod", y, axis, rev))
+
+
+def _log_parts(v: Tensor):
+    """(log of v's positive part, log of its negative part's magnitude), -inf where the
+    part is zero (a where inside the log too, so no derivative ever meets log(0))."""
+    zero, one, ninf = _scalar(0, v), _scalar(1, v), _scalar(-np.inf, v)
+    pos, neg = bind("greater", v, zero), bind("less", v, zero)
+    return (_where(pos, bind("log", _where(pos, v, one)), ninf),
+            _where(neg, bind("log", _where(neg, bind("neg", v), one)), ninf))
+
+
+def _finite_out(n: Tensor) -> Tensor:
+    """``n`` with -inf (a line prefix of -inf inputs) read as 0: its terms are then
+    exp(-inf) = 0 rather than exp(-inf + inf) = NaN."""
+    ninf = _scalar(-np.inf, n)
+    return _where(bind("equal", n, ninf), _scalar(0, n), n)
+
+
+def _logcumsumexp_vjp(n: Tensor, g: Tensor):
+    x, axis, rev = n.inputs[0], n.attr("axis"), n.attr("reverse")
+    out = _finite_out(n)
+    lp, ln = _log_parts(g)
+    back = [bind("exp", x + scan_node("logcumsumexp", part - out, axis, not rev))
+            for part in (lp, ln)]
+    return [back[0] - back[1]]
+
+
+def _logcumsumexp_jvp(n: Tensor, t):
+    if t[0] is None:
+        return None
+    x, axis, rev = n.inputs[0], n.attr("axis"), n.attr("reverse")
+    out = _finite_out(n)
+    lp, ln = _log_parts(t[0])
+    parts = [bind("exp", scan_node("logcumsumexp", x + part, axis, rev) - out)
+             for part in (lp, ln)]
+    return parts[0] - parts[1]
+
+
+_DOCS = {
+    "cumsum": "running sum along axis (np.cumsum); reverse: from the end",
+    "cumprod": "running product along axis (np.cumprod); gradient exact with zeros",
+    "logcumsumexp": "running log(sum(exp)) along axis, stable (np.logaddexp.accumulate)",
+}
+
+declare(OpDef(name="cumsum", arity=1, kind="lines",
+              impl=lambda x, axis, reverse: _scan_impl("cumsum", x, axis, reverse),
+              shape=_scan_shape("cumsum"), vjp=_cumsum_vjp,
+              jvp=lambda n, t: None if t[0] is None else
+              scan_node("cumsum", t[0], n.attr("axis"), n.attr("reverse")),
+              cost=2, doc=_DOCS["cumsum"]))
+declare(OpDef(name="cumprod", arity=1, kind="lines",
+              impl=lambda x, axis, reverse: _scan_impl("cumprod", x, axis, reverse),
+              shape=_scan_shape("cumprod"), vjp=_cumprod_vjp, jvp=_cumprod_jvp,
+              cost=2, doc=_DOCS["cumprod"]))
+declare(OpDef(name="logcumsumexp", arity=1, kind="lines",
+              impl=lambda x, axis, reverse: _scan_impl("logcumsumexp", x, axis, reverse),
+              shape=_scan_shape("logcumsumexp"), vjp=_logcumsumexp_vjp,
+              jvp=_logcumsumexp_jvp, cost=8, doc=_DOCS["logcumsumexp"]))
+declare(OpDef(name="argsort", arity=1, kind="lines", impl=_argsort_impl, shape=_argsort_shape,
+              vjp=lambda n, g: [None], jvp=lambda n, t: None, differentiable=False, cost=8,
+              doc="indices that sort each line along axis (stable; NaN last, first when "
+                  "descending)"))
