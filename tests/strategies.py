@@ -219,6 +219,8 @@ def _apply(step: Step, pool, dtype) -> gc.Tensor:
         return args[0] @ args[1]
     if step.fn == "[]":
         return args[0][args[1]]
+    if step.fn == "top_k_values":
+        return gc.top_k(*args, **kwargs)[0]
     return getattr(gc, step.fn)(*args, **kwargs)
 
 
@@ -242,6 +244,8 @@ def _step_source(step: Step, dt: str) -> str:
         return f"{args[0]} @ {args[1]}"
     if step.fn == "[]":
         return f"{args[0]}[{args[1]}]"
+    if step.fn == "top_k_values":
+        return f"gc.top_k({', '.join(args)})[0]"
     return f"gc.{step.fn}({', '.join(args)})"
 
 
@@ -253,14 +257,14 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient", "slice", "pad", "gather", "random"]
+         "stop_gradient", "slice", "pad", "gather", "random", "scan", "sort"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter_add", "random_uniform"}
+    "scatter_add", "random_uniform", "cumsum", "cumprod", "logcumsumexp", "argsort"}
 
 
 class _Drawer:
@@ -521,6 +525,21 @@ class _Drawer:
             if draw(st.booleans()):
                 rows = self.push("mul", Ref(rows), draw(st.sampled_from([2.0, -0.5])))
                 self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
+        elif kind == "scan":       # running sums, products, log-sum-exps along an axis
+            if t.ndim == 0:
+                return
+            fn = draw(st.sampled_from(["cumsum", "cumprod", "logcumsumexp"]))
+            axis = draw(st.integers(-t.ndim, t.ndim - 1))
+            if fn == "cumprod":
+                k = self.small(k, 1.5)
+            self.push(fn, Ref(k), axis)
+        elif kind == "sort":       # sort or top_k values (known sizes only), gradients
+            if t.ndim == 0 or any(isinstance(d, str) for d in t.dims) or not t.dims[-1]:
+                return
+            if draw(st.booleans()):
+                self.push("sort", Ref(k), draw(st.integers(-t.ndim, t.ndim - 1)))
+            else:
+                self.push("top_k_values", Ref(k), draw(st.integers(1, t.dims[-1])))
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return
