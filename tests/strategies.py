@@ -533,11 +533,12 @@ class _Drawer:
             if fn == "cumprod":
                 k = self.small(k, 1.5)
             self.push(fn, Ref(k), axis)
-        elif kind == "sort":       # sort or top_k values (known sizes only), gradients
-            if t.ndim == 0 or any(isinstance(d, str) for d in t.dims) or not t.dims[-1]:
+        elif kind == "sort":       # sort or top_k values along an axis of known size
+            if t.ndim == 0 or not isinstance(t.dims[-1], int) or not t.dims[-1]:
                 return
             if draw(st.booleans()):
-                self.push("sort", Ref(k), draw(st.integers(-t.ndim, t.ndim - 1)))
+                axes = [a for a, d in enumerate(t.dims) if isinstance(d, int)]
+                self.push("sort", Ref(k), draw(st.sampled_from(axes)) - t.ndim)
             else:
                 self.push("top_k_values", Ref(k), draw(st.integers(1, t.dims[-1])))
         elif kind == "cross_entropy":

@@ -168,6 +168,31 @@ def test_argsort_float32_random_keys_is_a_permutation(backend, options):
     assert (np.sort(got, -1) == np.arange(257)).all()
 
 
+@each_backend
+def test_sort_and_top_k_with_run_time_batch(backend, options):
+    """A run-time batch dim: each value is selected from its line (a fused reduction)."""
+    x = gc.placeholder("x", (None, 7), "float64")
+    xv = RNG.normal(size=(5, 7))
+    xv[1, 3], xv[2, :3] = np.nan, 0.25
+    values, indices = gc.top_k(x, 3)
+    w = RNG.normal(size=(3, 3))
+    loss = gc.sum(values * gc.constant(w)) + gc.sum(gc.sort(x) * gc.sin(x))
+    got = run([values, indices, gc.sort(x)], {x: xv[2:]}, backend, options)
+    v = xv[2:]
+    want_idx = np.argsort(-v, -1, kind="stable")[:, :3]   # ties (row 0) in index order
+    np.testing.assert_array_equal(got[1], want_idx)
+    np.testing.assert_array_equal(got[0], np.take_along_axis(v, want_idx, -1))
+    np.testing.assert_array_equal(got[2], np.sort(v, -1))
+    v = RNG.normal(size=(3, 7))   # no ties: a derivative exists everywhere
+    (got_grad,) = run([gc.grad(loss, x)], {x: v}, backend, options)
+    want = numeric_grad(lambda u: np.sum(np.take_along_axis(
+        u, np.argsort(-u, -1, kind="stable")[:, :3], -1) * w) + np.sum(
+        np.sort(u, -1) * np.sin(u)), v)
+    np.testing.assert_allclose(got_grad, want, rtol=1e-6, atol=1e-8)
+    (nan_row,) = run([indices], {x: xv[1:2]}, backend, options)
+    assert nan_row[0, 0] == 3        # NaN is the largest
+
+
 def test_top_k_ties_nan_and_gradients_vs_finite_differences():
     x = gc.parameter("x", np.array([1., 3., 3., np.nan, 2.]))
     values, indices = gc.top_k(x, 3)
@@ -340,7 +365,9 @@ def test_clear_errors():
     fails(gc.ShapeError, lambda: gc.argsort(x, axis=5), "argsort", "axis 5")
     fails(gc.ShapeError, lambda: gc.top_k(x, 5), "top_k", "k=5", "size 4")
     fails(gc.UsageError, lambda: gc.top_k(x, 1.5), "top_k", "k must be an int")
-    fails(gc.ShapeError, lambda: gc.sort(gc.placeholder("y", (None, 4))), "sort",
+    fails(gc.ShapeError, lambda: gc.sort(gc.placeholder("y", (None, 4)), axis=0), "sort",
+          "run time")
+    fails(gc.ShapeError, lambda: gc.top_k(gc.placeholder("z", (3, None)), 2), "top_k",
           "run time")
     fails(gc.DTypeError, lambda: gc.logcumsumexp(gc.placeholder("i", (3,), "int32")),
           "logcumsumexp", "floating-point")

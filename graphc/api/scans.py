@@ -5,12 +5,14 @@ spelling and semantics, on the line primitives of ``graphc.ops.lines``.
 ``axis=None`` flattens first, as NumPy does. ``sort`` and ``top_k`` read their values with
 ``take_along_axis`` at the indices ``argsort`` found, so gradients flow to the values
 through ``gather`` (a ``scatter_add`` back); the indices themselves have no gradient.
+With run-time (``None``) sizes they select each value from its line instead (a fused row
+reduction, O(n) per value; see ``_take_along_line``).
 
 >>> import graphc as gc
 >>> x = gc.constant([[3., 1., 2.], [0., 5., 4.]])
 >>> gc.evaluate(gc.cumsum(x, axis=1))
-array([[ 3.,  4.,  6.],
-       [ 0.,  5.,  9.]], dtype=float32)
+array([[3., 4., 6.],
+       [0., 5., 9.]], dtype=float32)
 >>> values, indices = gc.top_k(x, 2)
 >>> gc.evaluate(values), gc.evaluate(indices)
 (array([[3., 2.],
@@ -27,10 +29,11 @@ from ..errors import ShapeError, UsageError
 from ..ir import Tensor, format_shape, user_location
 from ..ops.lines import argsort_node, scan_node
 from .advanced import take_along_axis
-from .data import check_dtype, lift
-from .elementwise import cast
-from .indexing import getitem as basic_getitem
-from .structure import reshape
+from .arrange import moveaxis
+from .data import check_dtype, constant, lift
+from .elementwise import cast, equal, where
+from .indexing import expand_dims, getitem as basic_getitem
+from .structure import reshape, sum
 
 
 def _line_axis(x: Tensor, axis, what: str) -> tuple[Tensor, int]:
@@ -119,11 +122,27 @@ def argsort(x, axis=-1, stable=True, descending=False) -> Tensor:
     return argsort_node(x, axis, bool(descending))
 
 
-def _static_dims(x: Tensor, what: str) -> None:
-    if any(isinstance(d, str) for d in x.dims):
-        raise ShapeError(f"{what}: {format_shape(x.dims)} has a size known only at run time; "
-                         f"{what} reads its values with take_along_axis, which needs known "
-                         f"sizes (gc.argsort takes run-time sizes) ({user_location()})")
+def _take_along_line(x: Tensor, idx: Tensor, axis: int, what: str) -> Tensor:
+    """``take_along_axis(x, idx, axis)`` for the indices ``argsort`` found (in range).
+    With every size known: a ``gather`` (O(1) per element). With run-time sizes (which
+    ``take_along_axis`` cannot flatten): each output selects its element from the whole
+    line, ``sum(where(idx == j, x[j], 0) over j)``, one fused row reduction (O(n) per
+    output element: O(n * k) per line for ``top_k``, O(n^2) for ``sort``)."""
+    if not any(isinstance(d, str) for d in x.dims):
+        return take_along_axis(x, idx, axis)
+    n = x.dims[axis]
+    if isinstance(n, str):
+        raise ShapeError(f"{what}: axis {axis} of {format_shape(x.dims)} has a size known only "
+                         f"at run time; {what} needs its size ({user_location()})")
+    last = x.ndim - 1
+    xs, ids = moveaxis(x, axis, last), moveaxis(idx, axis, last)
+    hit = equal(expand_dims(ids, -1), constant(np.arange(n, dtype=np.int64)))
+    picked = sum(where(hit, expand_dims(xs, -2), _zero(x)), axis=-1)
+    return moveaxis(picked, last, axis)
+
+
+def _zero(x: Tensor) -> Tensor:
+    return constant(np.zeros((), dtype=x.dtype))
 
 
 def sort(x, axis=-1, stable=True, descending=False) -> Tensor:
@@ -138,8 +157,7 @@ def sort(x, axis=-1, stable=True, descending=False) -> Tensor:
     if x.ndim == 0:
         x = reshape(x, (1,))
     x, axis = _line_axis(x, axis, "sort")
-    _static_dims(x, "sort")
-    return take_along_axis(x, argsort(x, axis, stable, descending), axis)
+    return _take_along_line(x, argsort(x, axis, stable, descending), axis, "sort")
 
 
 def top_k(x, k) -> tuple[Tensor, Tensor]:
@@ -155,8 +173,10 @@ def top_k(x, k) -> tuple[Tensor, Tensor]:
     (x,) = lift([x])
     if x.ndim == 0:
         raise ShapeError(f"top_k: needs at least one axis, got a scalar ({user_location()})")
-    _static_dims(x, "top_k")
     n = x.dims[-1]
+    if isinstance(n, str):
+        raise ShapeError(f"top_k: the last axis of {format_shape(x.dims)} has a size known "
+                         f"only at run time; top_k needs it ({user_location()})")
     if not isinstance(k, numbers.Integral) or isinstance(k, bool):
         raise UsageError(f"top_k: k must be an int, got {k!r} ({user_location()})")
     if not 0 <= k <= n:
@@ -164,4 +184,4 @@ def top_k(x, k) -> tuple[Tensor, Tensor]:
                          f"{format_shape(x.dims)} (size {n}) ({user_location()})")
     order = argsort(x, -1, descending=True)
     indices = basic_getitem(order, (Ellipsis, slice(0, int(k))))
-    return take_along_axis(x, indices, -1), indices
+    return _take_along_line(x, indices, x.ndim - 1, "top_k"), indices
