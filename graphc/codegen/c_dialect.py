@@ -71,6 +71,7 @@ def vector_math_decls() -> str:
     return "\n".join(lines) + "\n"
 
 
+SORT_RUN = 16        # argsort: runs of this many sorted by insertion, then merged
 COLUMN_BLOCK = 512   # column reductions: columns accumulated together (fits L1/L2)
 GEMM_COLUMNS = 64    # GEMM: output columns accumulated together per row
 
@@ -132,46 +133,67 @@ class CDialect(CFamilyRenderer):
         return lines
 
     def argsort(self, k: KernelIR, names, outer, ax, ivars) -> list:
-        """A stable bottom-up merge sort of each line's indices by their keys (O(n log n),
-        scratch of n keys and 2n indices, allocated once per call). The lines run one
-        after another (the scratch is shared); if it cannot be allocated, every index is
-        -1 (read later as out of range)."""
+        """A stable merge sort of each line's (key, index) pairs: runs of ``SORT_RUN`` by
+        insertion, then merged pairwise (O(n log n)),
+        lines in parallel (OpenMP when the work pays), each thread with its own scratch
+        of n keys and 2n indices; a thread that cannot allocate it writes -1 (read later
+        as an index out of range) for its lines."""
         store = k.body.stores[0]
-        T, N, ind = ctype(k.line["dtype"]), f"N{ax}", "        "
-        before = self.sort_before(k, "gc_keys[gc_src[gc_b]]", "gc_keys[gc_src[gc_a]]")
+        T, N, ind = ctype(k.line["dtype"]), f"N{ax}", "            "
+        before = self.sort_before(k, "gc_kb", "gc_ka")
+        insert_before = self.sort_before(k, "gc_kv", "gc_keys[gc_t - 1]")
         at = offset(store.strides, ivars)
-        return [
-            f"    const size_t gc_count = (size_t)({N} > 0 ? {N} : 1);",
-            f"    {T}* gc_keys = ({T}*)malloc(gc_count * sizeof({T}));",
-            "    int64_t* gc_src = (int64_t*)malloc(gc_count * sizeof(int64_t));",
-            "    int64_t* gc_dst = (int64_t*)malloc(gc_count * sizeof(int64_t));",
-            "    const int gc_ok = gc_keys != NULL && gc_src != NULL && gc_dst != NULL;",
-            "    for (int64_t o = 0; o < O; ++o) {",
+        parallel = self.omp(k, f"    #pragma omp parallel if (O * {N} > {self.par_threshold} "
+                               f"&& O > 1)")
+        R = SORT_RUN
+        return parallel + [
+            "    {",
+            f"        const size_t gc_count = (size_t)({N} > 0 ? {N} : 1);",
+            f"        {T}* gc_keys = ({T}*)malloc(gc_count * sizeof({T}));",
+            f"        {T}* gc_keys2 = ({T}*)malloc(gc_count * sizeof({T}));",
+            "        int64_t* gc_src = (int64_t*)malloc(gc_count * sizeof(int64_t));",
+            "        int64_t* gc_dst = (int64_t*)malloc(gc_count * sizeof(int64_t));",
+            "        const int gc_ok = gc_keys != NULL && gc_keys2 != NULL && gc_src != NULL "
+            "&& gc_dst != NULL;",
+            *(["        #pragma omp for schedule(static)"] if parallel else []),
+            "        for (int64_t o = 0; o < O; ++o) {",
             *decompose("o", outer, names, ind, "int64_t"),
             f"{ind}if (!gc_ok) {{",
             f"{ind}    for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {store.buf}[{at}] = -1;",
             f"{ind}    continue;",
             f"{ind}}}",
+            f"{ind}{T}* gc_ks = gc_keys; {T}* gc_kd = gc_keys2;",
+            f"{ind}int64_t* gc_is = gc_src; int64_t* gc_id = gc_dst;",
+            f"{ind}/* runs of {R} by insertion (stable: an element passes only larger keys) */",
             f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {{",
             *[f"{ind}    {self.instr(i, ivars)}" for i in k.body.instrs],
-            f"{ind}    gc_keys[i{ax}] = {self.operand(store.value)};",
-            f"{ind}    gc_src[i{ax}] = i{ax};",
+            f"{ind}    const {T} gc_kv = {self.operand(store.value)};",
+            f"{ind}    int64_t gc_t = i{ax};",
+            f"{ind}    while (gc_t % {R} != 0 && {insert_before}) {{",
+            f"{ind}        gc_keys[gc_t] = gc_keys[gc_t - 1]; gc_src[gc_t] = gc_src[gc_t - 1]; --gc_t;",
+            f"{ind}    }}",
+            f"{ind}    gc_keys[gc_t] = gc_kv; gc_src[gc_t] = i{ax};",
             f"{ind}}}",
-            f"{ind}for (int64_t gc_w = 1; gc_w < {N}; gc_w *= 2) {{",
+            f"{ind}for (int64_t gc_w = {R}; gc_w < {N}; gc_w *= 2) {{   /* merge runs pairwise */",
             f"{ind}    for (int64_t gc_lo = 0; gc_lo < {N}; gc_lo += 2 * gc_w) {{",
             f"{ind}        const int64_t gc_mid = gc_lo + gc_w < {N} ? gc_lo + gc_w : {N};",
             f"{ind}        const int64_t gc_hi = gc_lo + 2 * gc_w < {N} ? gc_lo + 2 * gc_w : {N};",
             f"{ind}        int64_t gc_a = gc_lo, gc_b = gc_mid, gc_t = gc_lo;",
-            f"{ind}        while (gc_a < gc_mid && gc_b < gc_hi)   /* ties: the left run first */",
-            f"{ind}            gc_dst[gc_t++] = {before} ? gc_src[gc_b++] : gc_src[gc_a++];",
-            f"{ind}        while (gc_a < gc_mid) gc_dst[gc_t++] = gc_src[gc_a++];",
-            f"{ind}        while (gc_b < gc_hi) gc_dst[gc_t++] = gc_src[gc_b++];",
+            f"{ind}        while (gc_a < gc_mid && gc_b < gc_hi) {{   /* ties: the left run first */",
+            f"{ind}            const {T} gc_ka = gc_ks[gc_a], gc_kb = gc_ks[gc_b];",
+            f"{ind}            if ({before}) {{ gc_kd[gc_t] = gc_kb; gc_id[gc_t++] = gc_is[gc_b++]; }}",
+            f"{ind}            else {{ gc_kd[gc_t] = gc_ka; gc_id[gc_t++] = gc_is[gc_a++]; }}",
+            f"{ind}        }}",
+            f"{ind}        for (; gc_a < gc_mid; ++gc_a, ++gc_t) {{ gc_kd[gc_t] = gc_ks[gc_a]; gc_id[gc_t] = gc_is[gc_a]; }}",
+            f"{ind}        for (; gc_b < gc_hi; ++gc_b, ++gc_t) {{ gc_kd[gc_t] = gc_ks[gc_b]; gc_id[gc_t] = gc_is[gc_b]; }}",
             f"{ind}    }}",
-            f"{ind}    int64_t* gc_swap = gc_src; gc_src = gc_dst; gc_dst = gc_swap;",
+            f"{ind}    {T}* gc_kswap = gc_ks; gc_ks = gc_kd; gc_kd = gc_kswap;",
+            f"{ind}    int64_t* gc_iswap = gc_is; gc_is = gc_id; gc_id = gc_iswap;",
             f"{ind}}}",
-            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {store.buf}[{at}] = gc_src[i{ax}];",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {store.buf}[{at}] = gc_is[i{ax}];",
+            "        }",
+            "        free(gc_keys); free(gc_keys2); free(gc_src); free(gc_dst);",
             "    }",
-            "    free(gc_keys); free(gc_src); free(gc_dst);",
         ]
 
     def elementwise(self, k: KernelIR, parallel: bool = True) -> list:
