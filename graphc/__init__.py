@@ -22,7 +22,7 @@ from .api import (concat, concatenate, expand_dims, flip, newaxis, pad, split, s
                   gather, scatter_add, stack, take, take_along_axis)
 from .api import (argmax, argmin, einsum, log_sigmoid, logaddexp, moveaxis, norm, repeat, roll,
                   std, swapaxes, tensordot, tile, var)
-from .api import argsort, cumprod, cumsum, logcumsumexp, sort, top_k
+from .api import argsort, cummax, cummin, cumprod, cumsum, logcumsumexp, sort, top_k
 from . import nn
 from .nn import gelu
 from .interpreter import evaluate

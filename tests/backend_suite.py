@@ -99,6 +99,9 @@ OP_CASES.update({
     "cumprod": ([((None, 4), "s")], lambda x: gc.cumprod(x + 0.5, axis=1) * gc.cumprod(x, 0)),
     "logcumsumexp": ([((None, 4), "s")],
                      lambda x: gc.logcumsumexp(x * 3, axis=1) + gc.logcumsumexp(x, axis=0)),
+    "cummax": ([((None, 5), "s")],
+               lambda x: gc.cummax(x * 2, axis=1) + gc.cummax(gc.exp(x), axis=-1)),
+    "cummin": ([((3, 4), "s")], lambda x: gc.cummin(x, axis=0) * gc.cummin(x)[:4]),
     "argsort": ([((3, 5), "s")],
                 lambda x: gc.sort(x * x, axis=1) + gc.top_k(gc.exp(x), 5)[0]
                 + gc.cast(gc.argsort(x, axis=0), x.dtype)),

@@ -264,7 +264,7 @@ KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "t
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter_add", "random_uniform", "cumsum", "cumprod", "logcumsumexp", "argsort"}
+    "scatter_add", "random_uniform", "cumsum", "cumprod", "logcumsumexp", "cummax", "cummin", "argsort"}
 
 
 class _Drawer:
@@ -528,8 +528,13 @@ class _Drawer:
         elif kind == "scan":       # running sums, products, log-sum-exps along an axis
             if t.ndim == 0:
                 return
-            fn = draw(st.sampled_from(["cumsum", "cumprod", "logcumsumexp"]))
-            axis = draw(st.integers(-t.ndim, t.ndim - 1))
+            fn = draw(st.sampled_from(["cumsum", "cumprod", "logcumsumexp", "cummax",
+                                       "cummin"]))
+            axes = [a for a, d in enumerate(t.dims) if isinstance(d, int)]
+            if fn in ("cummax", "cummin") and not axes:
+                return   # their gradient selects along the axis: its size must be known
+            axis = draw(st.sampled_from(axes)) - t.ndim if fn in ("cummax", "cummin") \
+                else draw(st.integers(-t.ndim, t.ndim - 1))
             if fn == "cumprod":
                 k = self.small(k, 1.5)
             self.push(fn, Ref(k), axis)

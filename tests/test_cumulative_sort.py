@@ -121,6 +121,43 @@ def test_logcumsumexp_float32_large_inputs(backend, options, dtype):
     assert np.isfinite(got_g).all()
 
 
+@each_backend
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "bool"])
+def test_cummax_cummin_match_numpy(backend, options, dtype):
+    if dtype == "bool":
+        xv = RNG.random((4, 6)) > 0.5
+    elif dtype.startswith("int"):
+        xv = RNG.integers(-3, 4, (4, 6)).astype(dtype)
+    else:
+        xv = RNG.normal(size=(4, 6)).astype(dtype)
+        xv[1, 2], xv[3, 0] = np.nan, np.nan
+    x = gc.placeholder("x", (4, 6), dtype)
+    got = run([gc.cummax(x, axis=1), gc.cummin(x, axis=0), gc.cummax(x), gc.cummin(x, -1)],
+              {x: xv}, backend, options)
+    wants = [np.maximum.accumulate(xv, 1), np.minimum.accumulate(xv, 0),
+             np.maximum.accumulate(xv.ravel()), np.minimum.accumulate(xv, -1)]
+    for g, w in zip(got, wants):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+@each_backend
+def test_cummax_gradient_goes_to_the_latest_tied_maximum(backend, options):
+    x = gc.placeholder("x", (None, 7), "float64")
+    xv = np.array([[1., 3., 3., 2., 3., 0., 5.], [4., 4., 1., 5., -1., 5., 6.]])
+    w = RNG.normal(size=(2, 7))
+    got = run([gc.grad(gc.sum(gc.cummax(x, 1) * gc.constant(w)), x),
+               gc.grad(gc.sum(gc.cummin(x, 1) * gc.constant(w)), x)], {x: xv}, backend, options)
+    for g, acc in zip(got, (np.maximum.accumulate, np.minimum.accumulate)):
+        out = acc(xv, 1)
+        want = np.zeros_like(xv)
+        for r in range(2):
+            for i in range(7):   # the latest j <= i holding out[i] (torch.cummax's index)
+                j = max(j for j in range(i + 1) if xv[r, j] == out[r, i])
+                want[r, j] += w[r, i]
+        np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
 # ---- sorting ---------------------------------------------------------------------------------
 
 @each_backend
@@ -292,10 +329,11 @@ def test_against_torch_float64():
     w = RNG.normal(size=xv.shape)
     x = gc.parameter("x", xv)
     ys = [gc.cumsum(x, 1), gc.cumprod(x, 1), gc.logcumsumexp(x, 1), gc.sort(x, 1),
-          gc.top_k(x, 3)[0]]
+          gc.top_k(x, 3)[0], gc.cummax(x, 1), gc.cummin(x, 0)]
     tx = torch.tensor(xv, requires_grad=True)
     tys = [torch.cumsum(tx, 1), torch.cumprod(tx, 1), torch.logcumsumexp(tx, 1),
-           torch.sort(tx, dim=1, stable=True).values, torch.topk(tx, 3).values]
+           torch.sort(tx, dim=1, stable=True).values, torch.topk(tx, 3).values,
+           torch.cummax(tx, 1).values, torch.cummin(tx, 0).values]
     for y, ty in zip(ys, tys):
         np.testing.assert_allclose(gc.evaluate(y), ty.detach().numpy(), rtol=1e-12)
         wt = w[:, :ty.shape[1]]

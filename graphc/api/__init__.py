@@ -29,6 +29,6 @@ from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, soft
     square)
 from .statistics import argmax, argmin, log_sigmoid, logaddexp, norm, std, var
 from .linear import einsum, tensordot
-from .scans import argsort, cumprod, cumsum, logcumsumexp, sort, top_k
+from .scans import argsort, cummax, cummin, cumprod, cumsum, logcumsumexp, sort, top_k
 from .arrange import moveaxis, repeat, roll, swapaxes, tile
 from . import methods  # noqa: F401,E402  (attaches Tensor's operators and methods)

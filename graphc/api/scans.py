@@ -1,5 +1,5 @@
 """Scans and orderings along an axis: ``cumsum``, ``cumprod``, ``logcumsumexp``,
-``argsort``, ``sort`` and ``top_k``, with NumPy's (and for ``top_k``, JAX's and torch's)
+``cummax``, ``cummin``, ``argsort``, ``sort`` and ``top_k``, with NumPy's (and for ``top_k``, JAX's and torch's)
 spelling and semantics, on the line primitives of ``graphc.ops.lines``.
 
 ``axis=None`` flattens first, as NumPy does. ``sort`` and ``top_k`` read their values with
@@ -31,9 +31,9 @@ from ..ops.lines import argsort_node, scan_node
 from .advanced import take_along_axis
 from .arrange import moveaxis
 from .data import check_dtype, constant, lift
-from .elementwise import cast, equal, where
+from .elementwise import cast, equal, not_equal, where
 from .indexing import expand_dims, getitem as basic_getitem
-from .structure import reshape, sum
+from .structure import broadcast_to, reshape, sum
 
 
 def _line_axis(x: Tensor, axis, what: str) -> tuple[Tensor, int]:
@@ -102,6 +102,46 @@ def logcumsumexp(x, axis=None) -> Tensor:
         x = reshape(x, (1,))
     x, axis = _line_axis(x, axis, "logcumsumexp")
     return scan_node("logcumsumexp", x, axis)
+
+
+def _running_extreme(x, axis, op: str) -> Tensor:
+    (x,) = lift([x])
+    if x.ndim == 0:
+        x = reshape(x, (1,))
+    x, axis = _line_axis(x, axis, op)
+    extreme = scan_node(op, x, axis)
+    if x.dtype.kind != "f":
+        return extreme            # integers and bools: no gradient to route
+    # the index of the running extreme: the latest element that set or tied it (NaN
+    # sets it for good); its value is the extreme's, and gradients flow to it
+    ones = broadcast_to(constant(np.ones((), np.int64)), x.dims)
+    iota = scan_node("cumsum", ones, axis) - 1
+    holds = where(not_equal(x, x), True, equal(x, extreme))
+    at = scan_node("cummax", where(holds, iota, constant(np.int64(-1))), axis)
+    return _take_along_line(x, at, axis, op)
+
+
+def cummax(x, axis=None) -> Tensor:
+    """Running maximum along ``axis`` (``np.maximum.accumulate``, ``jax.lax.cummax``;
+    ``axis=None``: of the flattened tensor); NaN propagates. The gradient goes to the
+    element holding the maximum (the latest of ties, as ``torch.cummax``).
+
+    >>> import graphc as gc
+    >>> x = gc.parameter("x", [1., 3., 2., 3.])
+    >>> gc.evaluate(gc.cummax(x)), gc.evaluate(gc.grad(gc.cummax(x).sum(), x))
+    (array([1., 3., 3., 3.], dtype=float32), array([1., 2., 0., 1.], dtype=float32))
+    """
+    return _running_extreme(x, axis, "cummax")
+
+
+def cummin(x, axis=None) -> Tensor:
+    """Running minimum along ``axis`` (``np.minimum.accumulate``); as ``cummax``.
+
+    >>> import graphc as gc
+    >>> gc.evaluate(gc.cummin(gc.constant([[3, 1, 2]]), axis=1))
+    array([[3, 1, 1]])
+    """
+    return _running_extreme(x, axis, "cummin")
 
 
 def argsort(x, axis=-1, stable=True, descending=False) -> Tensor:

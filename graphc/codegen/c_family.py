@@ -75,6 +75,9 @@ OP_TEXT: dict[str, str] = {
 SCAN_TEXT: dict[str, tuple[str, str]] = {
     "cumsum": ("0", "{acc} + {v}"),
     "cumprod": ("1", "{acc} * {v}"),
+    # {lowest}/{highest}: the dtype's -inf/+inf (its least/greatest integer); NaN sticks
+    "cummax": ("{lowest}", "(({acc} != {acc} || {acc} >= {v}) ? {acc} : {v})"),
+    "cummin": ("{highest}", "(({acc} != {acc} || {acc} <= {v}) ? {acc} : {v})"),
     "logcumsumexp": ("(-GC_INFINITY)",
                      "({acc} == {v} ? {acc} + {ln2} : {acc} > {v} ? "
                      "{acc} + {log1p}({exp}({v} - {acc})) : {v} + {log1p}({exp}({acc} - {v})))"),
@@ -237,6 +240,15 @@ def reduce_identity(op: str, dtype: str) -> str:
     return f"(({ctype(dtype)}){np.iinfo(np.dtype(dtype)).min}LL)" if dtype != "bool" else "false"
 
 
+def _greatest(dtype: str) -> str:
+    """The start value of a running minimum: +inf, the greatest integer, or true."""
+    if np.dtype(dtype).kind == "f":
+        return "GC_INFINITY"
+    if dtype == "bool":
+        return "true"
+    return f"(({ctype(dtype)}){np.iinfo(np.dtype(dtype)).max}LL)"
+
+
 def is_column_reduction(k: KernelIR) -> bool:
     """The innermost axis is kept: neighbouring outputs read neighbouring addresses."""
     n = len(k.dims)
@@ -381,6 +393,7 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         the end when ``reverse``) and every step is stored."""
         ax, dtype, store = k.line["axis"], k.line["dtype"], k.body.stores[0]
         start, step = SCAN_TEXT[k.line["op"]]
+        start = start.format(lowest=reduce_identity("max", dtype), highest=_greatest(dtype))
         step = step.format(acc="gc_acc", v=self.operand(store.value),
                            ln2=c_literal(np.log(2.0), dtype), **self.math_names(dtype))
         at = f"N{ax} - 1 - gc_step" if k.line["reverse"] else "gc_step"

@@ -103,6 +103,10 @@ NUMPY_OPS: dict[str, Spelling] = {
                         helper="_scan"),
     "logcumsumexp": Spelling("_scan(np.logaddexp, {0}, {axis}, {reverse}, {out})", "out",
                              helper="_scan"),
+    "cummax": Spelling("_scan(np.maximum, {0}, {axis}, {reverse}, {out})", "out",
+                       helper="_scan"),
+    "cummin": Spelling("_scan(np.minimum, {0}, {axis}, {reverse}, {out})", "out",
+                       helper="_scan"),
     "argsort": Spelling("_argsort({0}, {axis}, {descending}, {out})", "out",
                         helper="_argsort"),
 }

@@ -22,6 +22,10 @@ Derivatives are graphs of these ops and elementwise ones, so second order works:
   (positive and negative parts of ``g`` apart), so large inputs never overflow.
 * ``argsort``: an index, not differentiable (``sort``/``top_k`` take values through
   ``gather``, whose gradient is a ``scatter_add``).
+* ``cummax``/``cummin``: the running extreme's value; not differentiable as a primitive:
+  ``gc.cummax`` takes the values at the running extreme's index (found by a ``cummax`` of
+  indices), so the gradient reaches the element that holds it (the latest of ties, as
+  torch does).
 
 >>> import numpy as np
 >>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=False)
@@ -39,11 +43,13 @@ from ..bind import BOOL, OpDef, bind, constant_node, declare
 from ..errors import DTypeError, ShapeError
 from ..ir import Tensor, format_shape
 
-SCANS = ("cumsum", "cumprod", "logcumsumexp")
+SCANS = ("cumsum", "cumprod", "logcumsumexp", "cummax", "cummin")
 
-# the NumPy accumulation each scan is (the reference; np.logaddexp.accumulate is stable)
+# the NumPy accumulation each scan is (the reference; np.logaddexp.accumulate is stable;
+# np.maximum/np.minimum propagate NaN)
 _ACCUMULATE = {"cumsum": np.add.accumulate, "cumprod": np.multiply.accumulate,
-               "logcumsumexp": np.logaddexp.accumulate}
+               "logcumsumexp": np.logaddexp.accumulate, "cummax": np.maximum.accumulate,
+               "cummin": np.minimum.accumulate}
 
 
 def _scan_impl(op: str, x, axis, reverse):
@@ -79,7 +85,7 @@ def _scan_shape(op: str):
         _check_axis(x, attrs["axis"], op)
         if not isinstance(attrs["reverse"], bool):
             raise ShapeError(f"{op}: reverse must be a bool, got {attrs['reverse']!r}")
-        if x.dtype == BOOL:
+        if x.dtype == BOOL and op not in ("cummax", "cummin"):
             raise DTypeError(f"{op}: needs numbers, got bool (cast first)")
         if op == "logcumsumexp" and x.dtype.kind != "f":
             raise DTypeError(f"{op}: needs a floating-point input, got {x.dtype} of shape "
@@ -232,6 +238,13 @@ declare(OpDef(name="logcumsumexp", arity=1, kind="lines",
               impl=lambda x, axis, reverse: _scan_impl("logcumsumexp", x, axis, reverse),
               shape=_scan_shape("logcumsumexp"), vjp=_logcumsumexp_vjp,
               jvp=_logcumsumexp_jvp, cost=8, doc=_DOCS["logcumsumexp"]))
+for _name, _what in (("cummax", "maximum"), ("cummin", "minimum")):
+    declare(OpDef(name=_name, arity=1, kind="lines",
+                  impl=lambda x, axis, reverse, _op=_name: _scan_impl(_op, x, axis, reverse),
+                  shape=_scan_shape(_name), vjp=lambda n, g: [None], jvp=lambda n, t: None,
+                  differentiable=False, cost=2,
+                  doc=f"running {_what} along axis (np.{_what}.accumulate; NaN propagates); "
+                      f"gc.{_name} differentiates through the index of the extreme"))
 declare(OpDef(name="argsort", arity=1, kind="lines", impl=_argsort_impl, shape=_argsort_shape,
               vjp=lambda n, g: [None], jvp=lambda n, t: None, differentiable=False, cost=8,
               doc="indices that sort each line along axis (stable; NaN last, first when "
