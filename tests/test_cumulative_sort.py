@@ -358,11 +358,17 @@ def test_producers_fuse_into_the_line_kernel():
     assert f.stats["kernels"] == 1
     assert f.stats["fused"][0]["kind"] == "lines"
     assert set(f.stats["fused"][0]["ops"]) == {"cumsum", "add", "mul", "exp"}
-    # the gradient: cumsum(exp(x)) (a product term), the reversed cumsum of x, then
-    # one elementwise kernel combining them
+    # the gradient: cumsum(exp(x)), then the reversed cumsum of x with the elementwise
+    # work combining both fused into its line loop (its epilogue)
     g = gc.grad(gc.sum(gc.cumsum(gc.exp(x), 1) * x), x)
-    assert [k["kind"] for k in gc.compile([g], backend="c").stats["fused"]] == \
-        ["lines", "lines", "elementwise"]
+    f = gc.compile([g], backend="c")
+    assert [k["kind"] for k in f.stats["fused"]] == ["lines", "lines"]
+    assert "add" in f.stats["fused"][1]["ops"] and "mul" in f.stats["fused"][1]["ops"]
+    xv = RNG.normal(size=(3, 16)).astype(np.float32)
+    np.testing.assert_allclose(f(xv)[0], gc.evaluate(g, {x: xv}), rtol=1e-5)
+    # a scan read only by its fused consumer is never written to memory
+    f = gc.compile([gc.log(gc.cumsum(gc.exp(x), 1)) * 2 + x], backend="c")
+    assert f.stats["kernels"] == 1 and "t0_cumsum" not in f.source["graph.c"]
 
 
 def test_printing():

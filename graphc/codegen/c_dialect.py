@@ -167,7 +167,7 @@ class CDialect(CFamilyRenderer):
             f"{ind}/* runs of {R} by insertion (stable: an element passes only larger keys) */",
             f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {{",
             *[f"{ind}    {self.instr(i, ivars)}" for i in k.body.instrs],
-            f"{ind}    const {T} gc_kv = {self.operand(store.value)};",
+            f"{ind}    const {T} gc_kv = {self.operand(k.line['value'])};",
             f"{ind}    int64_t gc_t = i{ax};",
             f"{ind}    while (gc_t % {R} != 0 && {insert_before}) {{",
             f"{ind}        gc_keys[gc_t] = gc_keys[gc_t - 1]; gc_src[gc_t] = gc_src[gc_t - 1]; --gc_t;",

@@ -391,19 +391,21 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
     def line_scan(self, k: KernelIR, ivars: list, indent: str, it: str) -> list:
         """One line of a scan, its other indices set: the accumulator walks the axis (from
         the end when ``reverse``) and every step is stored."""
-        ax, dtype, store = k.line["axis"], k.line["dtype"], k.body.stores[0]
+        ax, dtype = k.line["axis"], k.line["dtype"]
         start, step = SCAN_TEXT[k.line["op"]]
         start = start.format(lowest=reduce_identity("max", dtype), highest=_greatest(dtype))
-        step = step.format(acc="gc_acc", v=self.operand(store.value),
+        step = step.format(acc="gc_acc", v=self.operand(k.line["value"]),
                            ln2=c_literal(np.log(2.0), dtype), **self.math_names(dtype))
         at = f"N{ax} - 1 - gc_step" if k.line["reverse"] else "gc_step"
         return ([f"{indent}{ctype(dtype)} gc_acc = {start};",
                  f"{indent}for ({it} gc_step = 0; gc_step < N{ax}; ++gc_step) {{",
                  f"{indent}    const {it} i{ax} = {at};"]
                 + [f"{indent}    {self.instr(i, ivars)}" for i in k.body.instrs]
-                + [f"{indent}    gc_acc = {step};",
-                   f"{indent}    {store.buf}[{offset(store.strides, ivars)}] = gc_acc;",
-                   f"{indent}}}"])
+                + [f"{indent}    gc_acc = {step};"]
+                + [f"{indent}    {s.buf}[{offset(s.strides, ivars)}] = gc_acc;"
+                   for s in k.body.stores]
+                + self.block(k.epilogue, ivars, indent + "    ")   # fused consumers
+                + [f"{indent}}}"])
 
     def sort_before(self, k: KernelIR, a: str, b: str) -> str:
         """C condition: key ``a`` sorts strictly before key ``b`` (``SORT_BEFORE``)."""
@@ -483,6 +485,10 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         for p in k.phases:
             add(p.block)
             text[p.result] = f"{p.op}({show(p.value)})"
+        if k.kind == "lines":   # a scan's epilogue reads its accumulator: cumsum(...)
+            add(k.body)
+            text["gc_acc"] = (f"{k.line['op']}({show(k.line['value'])}, "
+                              f"axis={k.line['axis']})")
         add(k.epilogue)
         add(k.body)
         return show
@@ -492,8 +498,9 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         lines = [f"/* {k.name}: {k.kind} kernel fusing {len(k.ops)} ops"]
         for blk in (k.epilogue, k.body):
             for s in blk.stores:
-                if k.kind == "lines":   # the line op of the value: cumsum(x[i0, i1], axis=1)
-                    text = f"{s.buf} = {k.line['op']}({show(s.value)}, axis={k.line['axis']})"
+                if k.kind == "lines" and blk is k.body:   # cumsum(x[i0, i1], axis=1)
+                    text = (f"{s.buf} = {k.line['op']}({show(k.line['value'])}, "
+                            f"axis={k.line['axis']})")
                     lines.append(f" *   {comment_text(text, COMMENT_LEN)}")
                     continue
                 target = s.buf + "".join(f"[{show(v)}]" for v, _ in s.gated)

@@ -88,13 +88,13 @@ class CudaDialect(CFamilyRenderer):
         lines.append(f"    for ({it} flat = {grid}; flat < total; flat += {stride}) {{")
         lines += decompose("flat", list(range(len(k.dims))), names, "        ", it)
         lines += self.block(Block(k.body.instrs), ivars, "        ")
-        lines += [f"        const {T} gc_key = {self.operand(store.value)};",
+        lines += [f"        const {T} gc_key = {self.operand(k.line['value'])};",
                   f"        const {it} gc_self = i{ax};",
                   f"        {it} gc_rank = 0;",
                   f"        for ({it} gc_j = 0; gc_j < N{ax}; ++gc_j) {{",
                   f"            const {it} i{ax} = gc_j;   /* the other element's values */"]
         lines += self.block(Block(k.body.instrs), ivars, "            ")
-        lines += [f"            const {T} gc_other = {self.operand(store.value)};",
+        lines += [f"            const {T} gc_other = {self.operand(k.line['value'])};",
                   f"            gc_rank += {before} || (!{after} && gc_j < gc_self);",
                   "        }",
                   f"        {store.buf}[{offset(store.strides, ranked)}] = gc_self;",

@@ -400,6 +400,12 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
     elif g.kind == "lines":
         k.body = low.start_block()
         _lower_lines(pb, low, g.stores[0], k)
+        if len(g.stores) > 1:   # a scan's consumers: the accumulator is the value there
+            k.epilogue = low.start_block()
+            ident = tuple(range(n))
+            low.local[(id(g.stores[0]), ident)] = "gc_acc"
+            for s in g.stores[1:]:
+                low.store(s, ident)
     else:
         for q, red in enumerate(g.reductions):
             blk = low.start_block()
@@ -443,15 +449,18 @@ def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR
 
 def _lower_lines(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) -> None:
     """A line op over its output's space: the body computes the input at one element (its
-    producers inline); the renderer runs it serially along ``line["axis"]`` (a scan's
-    accumulator, or a sort's keys) and stores at the body's one store address."""
+    producers inline, its value ``line["value"]``); the renderer runs it serially along
+    ``line["axis"]`` (a scan's accumulator, or a sort's keys) and stores at the body's
+    one store address, if any. A scan's
+    epilogue block (its fused consumers) runs after each step, reading ``gc_acc``."""
     x = node.inputs[0]
-    value = low.value(x, tuple(range(node.ndim)))
-    buf = pb.buffer_for(node)
-    k.body.stores.append(Store(buf.name, value, tuple(_contig(buf.dims))))
+    ident = tuple(range(node.ndim))
     k.line = {"axis": node.attr("axis"), "op": node.op, "dtype": dtype_name(x.dtype),
-              "reverse": bool(node.attr("reverse", False)),
+              "value": low.value(x, ident), "reverse": bool(node.attr("reverse", False)),
               "descending": bool(node.attr("descending", False))}
+    # the result is stored only if a root or a later kernel reads it (a scan whose one
+    # consumer is fused into its epilogue is never written)
+    low.pending.append((k.body, node, "gc_acc", ident))
 
 
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:
@@ -487,6 +496,8 @@ def _drop_dead(k: KernelIR) -> None:
         live = {s.value for s in blk.stores}
         live.update(var for s in blk.stores for var, _ in s.gated)
         live.update(p.value for p in k.phases if p.block is blk)
+        if blk is k.body and k.kind == "lines":
+            live.add(k.line["value"])
         if blk is k.a:
             live.add(k.a_value)
         if blk is k.b:

@@ -145,8 +145,8 @@ class KernelIR:
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
     zero_fill: tuple = ()                       # scatter: (buffer, its size) zeroed before
     line: dict = field(default_factory=dict)    # lines: {"axis", "op", "reverse",
-    #   "descending", "dtype" (of the values along the line)}; body: the value at each
-    #   element, its one store the result's address (stored value: the scan's accumulator)
+    #   "descending", "dtype" and "value" (the values along the line)}; body: computes
+    #   the value at each element; its store (if any) is the result's address
     ops: list = field(default_factory=list)
 
     def blocks(self) -> list:

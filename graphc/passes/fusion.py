@@ -12,7 +12,8 @@ The schedule is data, decided here once for every C-family backend:
   like any load (its source stored first unless a leaf); a ``scatter_add`` is its own
   kernel over the updates' index space (producers inline), accumulating into its output;
 * a line op (``cumsum``, ``argsort``...: ``kind="lines"``) is its own kernel over its
-  output's space, serial along its axis (producers inline, the result stored);
+  output's space, serial along its axis (producers inline, the result stored); a scan's
+  elementwise consumers at the same element are its epilogue, inside the line loop;
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
 * ``broadcast_to``, ``transpose``, ``reshape``, ``slice`` and ``pad`` are index arithmetic
@@ -413,7 +414,7 @@ def _legal(group: Group, edges: list, kernel_of: dict, role: str, canon: dict) -
         if group.kind == "elementwise":
             if m != tuple(range(len(group.space))):
                 return False
-        elif group.kind == "matmul":
+        elif group.kind in ("matmul", "lines"):
             if m != tuple(range(len(group.space))):
                 return False
         else:
@@ -524,7 +525,9 @@ def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set,
                     (g.epilogue if role == "epilogue" else g.stores).append(n)
                     g.ops.extend(ops)
                     return g
-        elif g.kind == "matmul" or g.kind == "elementwise":
+        elif g.kind in ("matmul", "elementwise") or (g.kind == "lines"
+                                                     and g.stores[0].op != "argsort"):
+            # a scan's consumers at the same element run inside its line loop
             amap = store_map(g, n, "store", canon)
             if amap is None:
                 continue
