@@ -37,6 +37,8 @@ array([6, 5, 3])
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..bind import BOOL, OpDef, bind, constant_node, declare
@@ -225,22 +227,22 @@ _DOCS = {
 }
 
 declare(OpDef(name="cumsum", arity=1, kind="lines",
-              impl=lambda x, axis, reverse: _scan_impl("cumsum", x, axis, reverse),
+              impl=functools.partial(_scan_impl, "cumsum"),
               shape=_scan_shape("cumsum"), vjp=_cumsum_vjp,
               jvp=lambda n, t: None if t[0] is None else
               scan_node("cumsum", t[0], n.attr("axis"), n.attr("reverse")),
               cost=2, doc=_DOCS["cumsum"]))
 declare(OpDef(name="cumprod", arity=1, kind="lines",
-              impl=lambda x, axis, reverse: _scan_impl("cumprod", x, axis, reverse),
+              impl=functools.partial(_scan_impl, "cumprod"),
               shape=_scan_shape("cumprod"), vjp=_cumprod_vjp, jvp=_cumprod_jvp,
               cost=2, doc=_DOCS["cumprod"]))
 declare(OpDef(name="logcumsumexp", arity=1, kind="lines",
-              impl=lambda x, axis, reverse: _scan_impl("logcumsumexp", x, axis, reverse),
+              impl=functools.partial(_scan_impl, "logcumsumexp"),
               shape=_scan_shape("logcumsumexp"), vjp=_logcumsumexp_vjp,
               jvp=_logcumsumexp_jvp, cost=8, doc=_DOCS["logcumsumexp"]))
 for _name, _what in (("cummax", "maximum"), ("cummin", "minimum")):
     declare(OpDef(name=_name, arity=1, kind="lines",
-                  impl=lambda x, axis, reverse, _op=_name: _scan_impl(_op, x, axis, reverse),
+                  impl=functools.partial(_scan_impl, _name),
                   shape=_scan_shape(_name), vjp=lambda n, g: [None], jvp=lambda n, t: None,
                   differentiable=False, cost=2,
                   doc=f"running {_what} along axis (np.{_what}.accumulate; NaN propagates); "
