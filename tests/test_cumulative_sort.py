@@ -386,7 +386,7 @@ def test_saved_and_loaded_graph(tmp_path):
     s = gc.placeholder("s", (2, 5), "float64")
     outs = [gc.cumsum(x, 1), gc.cumprod(x, 0), gc.logcumsumexp(x, 1), gc.sort(s, 1),
             gc.top_k(s, 2)[1], gc.argsort(x, 1, descending=True), gc.cummax(s, 1),
-            gc.cummin(x, 0),
+            gc.cummin(x, 1),
             gc.grad(gc.sum(gc.cumprod(x, 1) ** 2), x)]
     path = tmp_path / "lines.graphc"
     gc.save(path, outs, inputs=[x, s])

@@ -124,7 +124,9 @@ def _running_extreme(x, axis, op: str) -> Tensor:
 def cummax(x, axis=None) -> Tensor:
     """Running maximum along ``axis`` (``np.maximum.accumulate``, ``jax.lax.cummax``;
     ``axis=None``: of the flattened tensor); NaN propagates. The gradient goes to the
-    element holding the maximum (the latest of ties, as ``torch.cummax``).
+    element holding the maximum (the latest of ties, as ``torch.cummax``). For floats
+    the axis needs a known size (the values are selected along it); with run-time
+    sizes elsewhere each value is selected from its line (O(n^2) per line).
 
     >>> import graphc as gc
     >>> x = gc.parameter("x", [1., 3., 2., 3.])
