@@ -125,6 +125,7 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "axis": ("an int", _is_int),
     "reverse": ("a bool", lambda v: isinstance(v, bool)),
     "descending": ("a bool", lambda v: isinstance(v, bool)),
+    "count": ("an int or null", lambda v: v is None or _is_int(v)),
 }
 
 

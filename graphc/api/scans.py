@@ -32,7 +32,7 @@ from .advanced import take_along_axis
 from .arrange import moveaxis
 from .data import check_dtype, constant, lift
 from .elementwise import cast, equal, not_equal, where
-from .indexing import expand_dims, getitem as basic_getitem
+from .indexing import expand_dims
 from .structure import broadcast_to, reshape, sum
 
 
@@ -224,6 +224,7 @@ def top_k(x, k) -> tuple[Tensor, Tensor]:
     if not 0 <= k <= n:
         raise ShapeError(f"top_k: k={k} is out of range for the last axis of "
                          f"{format_shape(x.dims)} (size {n}) ({user_location()})")
-    order = argsort(x, -1, descending=True)
-    indices = basic_getitem(order, (Ellipsis, slice(0, int(k))))
+    (lifted,) = lift([x])
+    keys = cast(lifted, "int32") if lifted.dtype.kind == "b" else lifted
+    indices = argsort_node(keys, x.ndim - 1, descending=True, count=int(k))
     return _take_along_line(x, indices, x.ndim - 1, "top_k"), indices

@@ -72,6 +72,7 @@ def vector_math_decls() -> str:
 
 
 SORT_RUN = 16        # argsort: runs of this many sorted by insertion, then merged
+SELECT_MAX = 64      # argsort keeping at most this many (top_k): selection, not a sort
 COLUMN_BLOCK = 512   # column reductions: columns accumulated together (fits L1/L2)
 GEMM_COLUMNS = 64    # GEMM: output columns accumulated together per row
 
@@ -145,7 +146,10 @@ class CDialect(CFamilyRenderer):
         at = offset(store.strides, ivars)
         parallel = self.omp(k, f"    #pragma omp parallel if (O * {N} > {self.par_threshold} "
                                f"&& O > 1)")
-        R = SORT_RUN
+        R, count = SORT_RUN, k.line["count"]
+        kept = N if count is None else str(count)
+        if count is not None and count <= SELECT_MAX:
+            return parallel + self.select(k, names, outer, ax, ivars, count, bool(parallel))
         return parallel + [
             "    {",
             f"        const size_t gc_count = (size_t)({N} > 0 ? {N} : 1);",
@@ -190,9 +194,42 @@ class CDialect(CFamilyRenderer):
             f"{ind}    {T}* gc_kswap = gc_ks; gc_ks = gc_kd; gc_kd = gc_kswap;",
             f"{ind}    int64_t* gc_iswap = gc_is; gc_is = gc_id; gc_id = gc_iswap;",
             f"{ind}}}",
-            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {store.buf}[{at}] = gc_is[i{ax}];",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {kept}; ++i{ax}) {store.buf}[{at}] = gc_is[i{ax}];",
             "        }",
             "        free(gc_keys); free(gc_keys2); free(gc_src); free(gc_dst);",
+            "    }",
+        ]
+
+    def select(self, k: KernelIR, names, outer, ax, ivars, count: int, parallel: bool) -> list:
+        """``argsort`` keeping the first ``count`` (``top_k``): one pass over each line
+        with the best ``count`` (key, index) pairs kept in order by insertion (a later
+        element passes only strictly worse keys: stable), O(n) per line when few
+        elements enter, O(n * count) at worst."""
+        store = k.body.stores[0]
+        T, N, C, ind = ctype(k.line["dtype"]), f"N{ax}", count, "            "
+        at = offset(store.strides, ivars)
+        better_than_worst = self.sort_before(k, "gc_kv", f"gc_keys[{C - 1}]")
+        passes = self.sort_before(k, "gc_kv", "gc_keys[gc_t - 1]")
+        return [
+            "    {",
+            f"        {T} gc_keys[{max(C, 1)}];",
+            f"        int64_t gc_src[{max(C, 1)}];",
+            *(["        #pragma omp for schedule(static)"] if parallel else []),
+            "        for (int64_t o = 0; o < O; ++o) {",
+            *decompose("o", outer, names, ind, "int64_t"),
+            f"{ind}int64_t gc_filled = 0;",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N} && {C} > 0; ++i{ax}) {{",
+            *[f"{ind}    {self.instr(i, ivars)}" for i in k.body.instrs],
+            f"{ind}    const {T} gc_kv = {self.operand(k.line['value'])};",
+            f"{ind}    if (gc_filled == {C} && !{better_than_worst}) continue;",
+            f"{ind}    int64_t gc_t = gc_filled < {C} ? gc_filled++ : {C - 1};",
+            f"{ind}    while (gc_t > 0 && {passes}) {{",
+            f"{ind}        gc_keys[gc_t] = gc_keys[gc_t - 1]; gc_src[gc_t] = gc_src[gc_t - 1]; --gc_t;",
+            f"{ind}    }}",
+            f"{ind}    gc_keys[gc_t] = gc_kv; gc_src[gc_t] = i{ax};",
+            f"{ind}}}",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < gc_filled; ++i{ax}) {store.buf}[{at}] = gc_src[i{ax}];",
+            "        }",
             "    }",
         ]
 

@@ -97,7 +97,10 @@ class CudaDialect(CFamilyRenderer):
         lines += [f"            const {T} gc_other = {self.operand(k.line['value'])};",
                   f"            gc_rank += {before} || (!{after} && gc_j < gc_self);",
                   "        }",
-                  f"        {store.buf}[{offset(store.strides, ranked)}] = gc_self;",
+                  (f"        {store.buf}[{offset(store.strides, ranked)}] = gc_self;"
+                   if k.line["count"] is None else   # top_k: only the first count ranks
+                   f"        if (gc_rank < {k.line['count']}) "
+                   f"{store.buf}[{offset(store.strides, ranked)}] = gc_self;"),
                   "    }"]
         return lines
 

@@ -457,7 +457,7 @@ def _lower_lines(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) 
     ident = tuple(range(node.ndim))
     k.line = {"axis": node.attr("axis"), "op": node.op, "dtype": dtype_name(x.dtype),
               "value": low.value(x, ident), "reverse": bool(node.attr("reverse", False)),
-              "descending": bool(node.attr("descending", False))}
+              "descending": bool(node.attr("descending", False)), "count": node.attr("count")}
     # the result is stored only if a root or a later kernel reads it (a scan whose one
     # consumer is fused into its epilogue is never written)
     low.pending.append((k.body, node, "gc_acc", ident))

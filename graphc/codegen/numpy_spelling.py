@@ -107,7 +107,7 @@ NUMPY_OPS: dict[str, Spelling] = {
                        helper="_scan"),
     "cummin": Spelling("_scan(np.minimum, {0}, {axis}, {reverse}, {out})", "out",
                        helper="_scan"),
-    "argsort": Spelling("_argsort({0}, {axis}, {descending}, {out})", "out",
+    "argsort": Spelling("_argsort({0}, {axis}, {descending}, {count}, {out})", "out",
                         helper="_argsort"),
 }
 
@@ -190,14 +190,15 @@ def _scan(ufunc, x, axis, reverse, out):
             ufunc.accumulate(x, axis=axis, dtype=out.dtype, out=out)
 ''',
     "_argsort": '''\
-def _argsort(x, axis, descending, out):
+def _argsort(x, axis, descending, count, out):
     """Stable argsort along axis into out: NaN last; descending: NumPy's order reversed
-    (NaN first), ties still in index order."""
+    (NaN first), ties still in index order; the first count (None: all)."""
     if not descending:
-        out[...] = np.argsort(x, axis=axis, kind="stable")
+        order = np.argsort(x, axis=axis, kind="stable")
     else:
-        back = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
-        np.subtract(x.shape[axis] - 1, np.flip(back, axis), out=out)
+        order = x.shape[axis] - 1 - np.flip(
+            np.argsort(np.flip(x, axis), axis=axis, kind="stable"), axis)
+    out[...] = order[(slice(None),) * axis + (slice(0, out.shape[axis]),)]
 ''',
     "_scatter_add": '''\
 def _scatter_add(u, idx, axis, out):

@@ -28,10 +28,10 @@ Derivatives are graphs of these ops and elementwise ones, so second order works:
   torch does).
 
 >>> import numpy as np
->>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=False)
+>>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=False, count=None)
 array([2, 0, 3, 1])
->>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=True)
-array([1, 0, 3, 2])
+>>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=True, count=3)
+array([1, 0, 3])
 >>> _scan_impl("cumsum", np.array([1, 2, 3]), axis=0, reverse=True)
 array([6, 5, 3])
 """
@@ -64,15 +64,19 @@ def _scan_impl(op: str, x, axis, reverse):
     return acc(x, axis=axis, dtype=x.dtype)
 
 
-def _argsort_impl(x, axis, descending):
+def _argsort_impl(x, axis, descending, count):
     """Stable; NaN last ascending and first descending (NumPy's order reversed, ties
-    still in index order): ``n - 1 - flip(argsort(flip(x)))``."""
+    still in index order): ``n - 1 - flip(argsort(flip(x)))``; the first ``count`` along
+    the axis (None: all)."""
     x = np.asarray(x)
     if not descending:
-        return np.argsort(x, axis=axis, kind="stable").astype(np.int64)
-    n = x.shape[axis]
-    back = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
-    return (n - 1 - np.flip(back, axis)).astype(np.int64)
+        order = np.argsort(x, axis=axis, kind="stable")
+    else:
+        back = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+        order = x.shape[axis] - 1 - np.flip(back, axis)
+    if count is not None:
+        order = order[(slice(None),) * axis + (slice(0, count),)]
+    return order.astype(np.int64)
 
 
 def _check_axis(x: Tensor, axis, op: str) -> None:
@@ -101,7 +105,15 @@ def _argsort_shape(inputs, attrs):
     _check_axis(x, attrs["axis"], "argsort")
     if not isinstance(attrs["descending"], bool):
         raise ShapeError(f"argsort: descending must be a bool, got {attrs['descending']!r}")
-    return x.dims, np.dtype("int64")
+    count, axis = attrs["count"], attrs["axis"]
+    if count is None:
+        return x.dims, np.dtype("int64")
+    n = x.dims[axis]
+    if not isinstance(count, int) or isinstance(count, bool) or isinstance(n, str) \
+            or not 0 <= count <= n:
+        raise ShapeError(f"argsort: count must be an int in [0, {n}] (axis {axis} of "
+                         f"{format_shape(x.dims)}), got {count!r}")
+    return x.dims[:axis] + (count,) + x.dims[axis + 1:], np.dtype("int64")
 
 
 # ---- graph builders the rules use ----------------------------------------------------------
@@ -110,8 +122,11 @@ def scan_node(op: str, x: Tensor, axis: int, reverse: bool = False) -> Tensor:
     return bind(op, x, axis=int(axis), reverse=bool(reverse))
 
 
-def argsort_node(x: Tensor, axis: int, descending: bool = False) -> Tensor:
-    return bind("argsort", x, axis=int(axis), descending=bool(descending))
+def argsort_node(x: Tensor, axis: int, descending: bool = False, count=None) -> Tensor:
+    """The indices sorting ``x`` along ``axis``, the first ``count`` of them (None: all:
+    ``top_k`` keeps k, and the kernels then select rather than sort)."""
+    return bind("argsort", x, axis=int(axis), descending=bool(descending),
+                count=None if count is None else int(count))
 
 
 def _scalar(value, like: Tensor) -> Tensor:

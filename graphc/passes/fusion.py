@@ -469,7 +469,8 @@ def schedule(outputs) -> Schedule:
             placed.stores.append(n)
             placed.ops.extend(ops)
         elif kind == "lines":  # its own kernel, serial along the axis; producers inline
-            placed = Group(len(kernels), "lines", canon_dims(n.dims, canon),
+            # over the input's space: argsort's output may keep only part of each line
+            placed = Group(len(kernels), "lines", canon_dims(n.inputs[0].dims, canon),
                            (n.attr("axis"),))
             kernels.append(placed)
             _, ops = _walk(n, (), mat, canon)
