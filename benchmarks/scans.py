@@ -7,8 +7,8 @@ and JAX jit when installed, measured in one run.
 * cumsum: ``loss = sum(cumsum(x, axis=1) * w)`` and ``dx`` (a reversed cumsum of ``w``),
   x of shape (4096, 1024), float32.
 * top_k: ``loss = sum(top_k(x, 8).values * w)`` and ``dx`` (a scatter of ``w``), x of shape
-  (4096, 1024), float32. graphc sorts each whole line (a stable merge sort) then keeps k;
-  torch and JAX select the top k only.
+  (4096, 1024), float32. graphc c selects the k best of each line in one pass (an
+  argsort keeping k); NumPy by hand sorts whole lines (it has no stable partial sort).
 
 Writes only its own section of RESULTS.md (``<!-- scans:begin/end -->``).
 """
