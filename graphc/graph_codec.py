@@ -126,6 +126,7 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "reverse": ("a bool", lambda v: isinstance(v, bool)),
     "descending": ("a bool", lambda v: isinstance(v, bool)),
     "count": ("an int or null", lambda v: v is None or _is_int(v)),
+    "index": ("a bool", lambda v: isinstance(v, bool)),
 }
 
 

@@ -142,6 +142,27 @@ def test_cummax_cummin_match_numpy(backend, options, dtype):
 
 
 @each_backend
+@pytest.mark.parametrize("dtype", ["float64", "int32", "bool"])
+def test_cummax_index_primitive(backend, options, dtype):
+    """cummax/cummin with index=True: where the running extreme is (latest tie; NaN: the
+    first NaN), forward and reverse, computed in the scan's own loop."""
+    from graphc.ops.lines import extreme_node
+    xv = np.array([[1., 3., 3., 2., np.nan, 5., np.nan], [0., -1., 0., 4., 4., 2., 4.]])
+    if dtype != "float64":
+        xv = np.nan_to_num(xv, nan=7.0).astype(dtype)
+    x = gc.placeholder("x", xv.shape, dtype)
+    outs = [extreme_node(op, x, 1, reverse, True) for op in ("cummax", "cummin")
+            for reverse in (False, True)]
+    got = run(outs, {x: xv}, backend, options)
+    want = gc.evaluate(outs, {x: xv})
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    if dtype == "float64":
+        np.testing.assert_array_equal(want[0], [[0, 1, 2, 2, 4, 4, 4], [0, 0, 2, 3, 4, 4, 6]])
+        np.testing.assert_array_equal(want[2], [[0, 0, 0, 0, 4, 4, 4], [0, 1, 1, 1, 1, 1, 1]])
+
+
+@each_backend
 def test_cummax_gradient_goes_to_the_latest_tied_maximum(backend, options):
     x = gc.placeholder("x", (None, 7), "float64")
     xv = np.array([[1., 3., 3., 2., 3., 0., 5.], [4., 4., 1., 5., -1., 5., 6.]])
@@ -287,7 +308,8 @@ def test_second_order_through_cumsum_and_cumprod(backend, options):
 
     def f(t):
         return gc.sum(gc.cumprod(t, 1) * gc.cumsum(gc.sin(t), 0)) + gc.sum(
-            gc.logcumsumexp(t * t, 1))
+            gc.logcumsumexp(t * t, 1)) + gc.sum(gc.sort(t, 1) ** 3 * gc.constant(v)) + \
+            gc.sum(gc.cummax(gc.sin(t), 0) ** 2)
     h = gc.hvp(f(x), x, gc.constant(v))
     (got,) = run([h], {x: xv}, backend, options)
 

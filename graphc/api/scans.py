@@ -27,13 +27,13 @@ import numpy as np
 
 from ..errors import ShapeError, UsageError
 from ..ir import Tensor, format_shape, user_location
-from ..ops.lines import argsort_node, scan_node
+from ..ops.lines import argsort_node, extreme_node, scan_node
 from .advanced import take_along_axis
 from .arrange import moveaxis
 from .data import check_dtype, constant, lift
-from .elementwise import cast, equal, not_equal, where
+from .elementwise import cast, equal, where
 from .indexing import expand_dims
-from .structure import broadcast_to, reshape, sum
+from .structure import reshape, sum
 
 
 def _line_axis(x: Tensor, axis, what: str) -> tuple[Tensor, int]:
@@ -109,16 +109,11 @@ def _running_extreme(x, axis, op: str) -> Tensor:
     if x.ndim == 0:
         x = reshape(x, (1,))
     x, axis = _line_axis(x, axis, op)
-    extreme = scan_node(op, x, axis)
     if x.dtype.kind != "f":
-        return extreme            # integers and bools: no gradient to route
-    # the index of the running extreme: the latest element that set or tied it (NaN
-    # sets it for good); its value is the extreme's, and gradients flow to it
-    ones = broadcast_to(constant(np.ones((), np.int64)), x.dims)
-    iota = scan_node("cumsum", ones, axis) - 1
-    holds = where(not_equal(x, x), True, equal(x, extreme))
-    at = scan_node("cummax", where(holds, iota, constant(np.int64(-1))), axis)
-    return _take_along_line(x, at, axis, op)
+        return extreme_node(op, x, axis)   # integers and bools: no gradient to route
+    # the index of the running extreme (the latest element that set or tied it; NaN
+    # sets it for good): its value is the extreme's, and gradients flow to it
+    return _take_along_line(x, extreme_node(op, x, axis, index=True), axis, op)
 
 
 def cummax(x, axis=None) -> Tensor:

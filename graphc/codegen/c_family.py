@@ -397,12 +397,19 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         step = step.format(acc="gc_acc", v=self.operand(k.line["value"]),
                            ln2=c_literal(np.log(2.0), dtype), **self.math_names(dtype))
         at = f"N{ax} - 1 - gc_step" if k.line["reverse"] else "gc_step"
-        return ([f"{indent}{ctype(dtype)} gc_acc = {start};",
-                 f"{indent}for ({it} gc_step = 0; gc_step < N{ax}; ++gc_step) {{",
+        result, first, update = "gc_acc", [], f"gc_acc = {step};"
+        if k.line.get("index"):   # where the extreme is: moves when the value sets or ties it
+            result, first = "gc_at", [f"{indent}{self.index_t} gc_at = 0;"]
+            v = self.operand(k.line["value"])
+            keeps = ">=" if k.line["op"] == "cummax" else "<="
+            update = (f"if (gc_step == 0 || (gc_acc == gc_acc && ({v} != {v} || "
+                      f"{v} {keeps} gc_acc))) {{ gc_acc = {v}; gc_at = i{ax}; }}")
+        return ([f"{indent}{ctype(dtype)} gc_acc = {start};"] + first +
+                [f"{indent}for ({it} gc_step = 0; gc_step < N{ax}; ++gc_step) {{",
                  f"{indent}    const {it} i{ax} = {at};"]
                 + [f"{indent}    {self.instr(i, ivars)}" for i in k.body.instrs]
-                + [f"{indent}    gc_acc = {step};"]
-                + [f"{indent}    {s.buf}[{offset(s.strides, ivars)}] = gc_acc;"
+                + [f"{indent}    {update}"]
+                + [f"{indent}    {s.buf}[{offset(s.strides, ivars)}] = {result};"
                    for s in k.body.stores]
                 + self.block(k.epilogue, ivars, indent + "    ")   # fused consumers
                 + [f"{indent}}}"])
@@ -487,8 +494,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
             text[p.result] = f"{p.op}({show(p.value)})"
         if k.kind == "lines":   # a scan's epilogue reads its accumulator: cumsum(...)
             add(k.body)
-            text["gc_acc"] = (f"{k.line['op']}({show(k.line['value'])}, "
-                              f"axis={k.line['axis']})")
+            text["gc_acc"] = text["gc_at"] = (f"{k.line['op']}({show(k.line['value'])}, "
+                                              f"axis={k.line['axis']})")
         add(k.epilogue)
         add(k.body)
         return show

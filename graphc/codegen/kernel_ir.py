@@ -403,7 +403,8 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
         if len(g.stores) > 1:   # a scan's consumers: the accumulator is the value there
             k.epilogue = low.start_block()
             ident = tuple(range(n))
-            low.local[(id(g.stores[0]), ident)] = "gc_acc"
+            low.local[(id(g.stores[0]), ident)] = \
+                "gc_at" if g.stores[0].attr("index") else "gc_acc"   # cummax's index
             for s in g.stores[1:]:
                 low.store(s, ident)
     else:
@@ -457,7 +458,8 @@ def _lower_lines(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) 
     ident = tuple(range(node.ndim))
     k.line = {"axis": node.attr("axis"), "op": node.op, "dtype": dtype_name(x.dtype),
               "value": low.value(x, ident), "reverse": bool(node.attr("reverse", False)),
-              "descending": bool(node.attr("descending", False)), "count": node.attr("count")}
+              "descending": bool(node.attr("descending", False)), "count": node.attr("count"),
+              "index": bool(node.attr("index", False))}
     # the result is stored only if a root or a later kernel reads it (a scan whose one
     # consumer is fused into its epilogue is never written)
     low.pending.append((k.body, node, "gc_acc", ident))

@@ -103,10 +103,10 @@ NUMPY_OPS: dict[str, Spelling] = {
                         helper="_scan"),
     "logcumsumexp": Spelling("_scan(np.logaddexp, {0}, {axis}, {reverse}, {out})", "out",
                              helper="_scan"),
-    "cummax": Spelling("_scan(np.maximum, {0}, {axis}, {reverse}, {out})", "out",
-                       helper="_scan"),
-    "cummin": Spelling("_scan(np.minimum, {0}, {axis}, {reverse}, {out})", "out",
-                       helper="_scan"),
+    "cummax": Spelling("_extreme(np.maximum, {0}, {axis}, {reverse}, {index}, {out})", "out",
+                       helper="_extreme"),
+    "cummin": Spelling("_extreme(np.minimum, {0}, {axis}, {reverse}, {index}, {out})", "out",
+                       helper="_extreme"),
     "argsort": Spelling("_argsort({0}, {axis}, {descending}, {count}, {out})", "out",
                         helper="_argsort"),
 }
@@ -188,6 +188,28 @@ def _scan(ufunc, x, axis, reverse, out):
                              out=np.flip(out, axis))
         else:
             ufunc.accumulate(x, axis=axis, dtype=out.dtype, out=out)
+''',
+    "_extreme": '''\
+def _extreme(ufunc, x, axis, reverse, index, out):
+    """np.maximum/minimum.accumulate along axis into out; index: where the running
+    extreme is (the latest element that set or tied it; once NaN, the first NaN)."""
+    if reverse:
+        x, out = np.flip(x, axis), np.flip(out, axis)
+    n = x.shape[axis]
+    if n == 0:
+        return
+    if not index:
+        ufunc.accumulate(x, axis=axis, dtype=out.dtype, out=out)
+        return
+    m = ufunc.accumulate(x, axis=axis)
+    before = np.concatenate([np.take(m, [0], axis=axis),
+                             np.take(m, np.arange(n - 1), axis=axis)], axis)
+    holds = (x == m) | (np.isnan(x) & ~np.isnan(before) if x.dtype.kind == "f" else False)
+    holds[(slice(None),) * axis + (slice(0, 1),)] = True
+    iota = np.arange(n).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    np.maximum.accumulate(np.where(holds, iota, -1), axis=axis, out=out)
+    if reverse:
+        np.subtract(n - 1, out, out=out)
 ''',
     "_argsort": '''\
 def _argsort(x, axis, descending, count, out):

@@ -22,10 +22,10 @@ Derivatives are graphs of these ops and elementwise ones, so second order works:
   (positive and negative parts of ``g`` apart), so large inputs never overflow.
 * ``argsort``: an index, not differentiable (``sort``/``top_k`` take values through
   ``gather``, whose gradient is a ``scatter_add``).
-* ``cummax``/``cummin``: the running extreme's value; not differentiable as a primitive:
-  ``gc.cummax`` takes the values at the running extreme's index (found by a ``cummax`` of
-  indices), so the gradient reaches the element that holds it (the latest of ties, as
-  torch does).
+* ``cummax``/``cummin``: the running extreme's value, or with ``index=True`` the index
+  holding it; not differentiable as a primitive: ``gc.cummax`` takes the values at that
+  index, so the gradient reaches the element that holds the extreme (the latest of
+  ties, as torch does).
 
 >>> import numpy as np
 >>> _argsort_impl(np.array([2., np.nan, 1., 2.]), axis=0, descending=False, count=None)
@@ -79,6 +79,28 @@ def _argsort_impl(x, axis, descending, count):
     return order.astype(np.int64)
 
 
+def _extreme_impl(op: str, x, axis, reverse, index):
+    """cummax/cummin's value, or (``index``) the index holding it: the latest element
+    that set or tied the running extreme; once NaN, the first NaN's."""
+    x = np.asarray(x)
+    if not index:
+        return _scan_impl(op, x, axis, reverse)
+    if reverse:
+        n = x.shape[axis]
+        at = _extreme_impl(op, np.flip(x, axis), axis, False, True)
+        return np.flip(np.where(at < 0, at, n - 1 - at), axis)
+    m = _scan_impl(op, x, axis, False)
+    start = np.full_like(np.take(m, [0], axis=axis), np.nan if x.dtype.kind == "f" else 0)
+    before = np.concatenate([start, np.take(m, np.arange(m.shape[axis] - 1), axis=axis)], axis)
+    nan = np.isnan(x) & ~np.isnan(before) if x.dtype.kind == "f" else np.zeros(x.shape, bool)
+    first = np.zeros(x.shape, bool)
+    first[(slice(None),) * axis + (slice(0, 1),)] = True   # the first element sets it
+    holds = (x == m) | nan | first
+    iota = np.arange(x.shape[axis]).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    picked = np.where(holds, iota, -1).astype(np.int64)
+    return _scan_impl("cummax", picked, axis, False) if x.size else picked
+
+
 def _check_axis(x: Tensor, axis, op: str) -> None:
     if not isinstance(axis, int) or isinstance(axis, bool) or not 0 <= axis < x.ndim:
         raise ShapeError(f"{op}: axis must be an int in [0, {x.ndim}) for "
@@ -96,6 +118,8 @@ def _scan_shape(op: str):
         if op == "logcumsumexp" and x.dtype.kind != "f":
             raise DTypeError(f"{op}: needs a floating-point input, got {x.dtype} of shape "
                              f"{format_shape(x.dims)}")
+        if attrs.get("index"):   # cummax/cummin: the index of the extreme
+            return x.dims, np.dtype("int64")
         return x.dims, x.dtype
     return shape
 
@@ -119,7 +143,17 @@ def _argsort_shape(inputs, attrs):
 # ---- graph builders the rules use ----------------------------------------------------------
 
 def scan_node(op: str, x: Tensor, axis: int, reverse: bool = False) -> Tensor:
+    if op in ("cummax", "cummin"):
+        return extreme_node(op, x, axis, reverse)
     return bind(op, x, axis=int(axis), reverse=bool(reverse))
+
+
+def extreme_node(op: str, x: Tensor, axis: int, reverse: bool = False,
+                 index: bool = False) -> Tensor:
+    """``cummax``/``cummin`` of ``x``: the value, or (``index``) where it is, computed in
+    the same loop (never by comparing recomputed values, which may differ in the last
+    bits between kernels)."""
+    return bind(op, x, axis=int(axis), reverse=bool(reverse), index=bool(index))
 
 
 def argsort_node(x: Tensor, axis: int, descending: bool = False, count=None) -> Tensor:
@@ -257,7 +291,7 @@ declare(OpDef(name="logcumsumexp", arity=1, kind="lines",
               jvp=_logcumsumexp_jvp, cost=8, doc=_DOCS["logcumsumexp"]))
 for _name, _what in (("cummax", "maximum"), ("cummin", "minimum")):
     declare(OpDef(name=_name, arity=1, kind="lines",
-                  impl=functools.partial(_scan_impl, _name),
+                  impl=functools.partial(_extreme_impl, _name),
                   shape=_scan_shape(_name), vjp=lambda n, g: [None], jvp=lambda n, t: None,
                   differentiable=False, cost=2,
                   doc=f"running {_what} along axis (np.{_what}.accumulate; NaN propagates); "
