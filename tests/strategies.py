@@ -530,20 +530,15 @@ class _Drawer:
                 return
             fn = draw(st.sampled_from(["cumsum", "cumprod", "logcumsumexp", "cummax",
                                        "cummin"]))
-            axes = [a for a, d in enumerate(t.dims) if isinstance(d, int)]
-            if fn in ("cummax", "cummin") and not axes:
-                return   # their gradient selects along the axis: its size must be known
-            axis = draw(st.sampled_from(axes)) - t.ndim if fn in ("cummax", "cummin") \
-                else draw(st.integers(-t.ndim, t.ndim - 1))
+            axis = draw(st.integers(-t.ndim, t.ndim - 1))
             if fn == "cumprod":
                 k = self.small(k, 1.5)
             self.push(fn, Ref(k), axis)
-        elif kind == "sort":       # sort or top_k values along an axis of known size
-            if t.ndim == 0 or not isinstance(t.dims[-1], int) or not t.dims[-1]:
+        elif kind == "sort":       # sort (any axis) or top_k values (a known last axis)
+            if t.ndim == 0:
                 return
-            if draw(st.booleans()):
-                axes = [a for a, d in enumerate(t.dims) if isinstance(d, int)]
-                self.push("sort", Ref(k), draw(st.sampled_from(axes)) - t.ndim)
+            if draw(st.booleans()) or not isinstance(t.dims[-1], int) or not t.dims[-1]:
+                self.push("sort", Ref(k), draw(st.integers(-t.ndim, t.ndim - 1)))
             else:
                 self.push("top_k_values", Ref(k), draw(st.integers(1, t.dims[-1])))
         elif kind == "cross_entropy":

@@ -33,7 +33,7 @@ from .arrange import moveaxis
 from .data import check_dtype, constant, lift
 from .elementwise import cast, equal, where
 from .indexing import expand_dims
-from .structure import reshape, sum
+from .structure import broadcast_to, reshape, sum
 
 
 def _line_axis(x: Tensor, axis, what: str) -> tuple[Tensor, int]:
@@ -119,9 +119,8 @@ def _running_extreme(x, axis, op: str) -> Tensor:
 def cummax(x, axis=None) -> Tensor:
     """Running maximum along ``axis`` (``np.maximum.accumulate``, ``jax.lax.cummax``;
     ``axis=None``: of the flattened tensor); NaN propagates. The gradient goes to the
-    element holding the maximum (the latest of ties, as ``torch.cummax``). For floats
-    the axis needs a known size (the values are selected along it); with run-time
-    sizes elsewhere each value is selected from its line (O(n^2) per line).
+    element holding the maximum (the latest of ties, as ``torch.cummax``). With run-time
+    sizes each value is selected from its line (O(n^2) per line; known sizes: a gather).
 
     >>> import graphc as gc
     >>> x = gc.parameter("x", [1., 3., 2., 3.])
@@ -164,16 +163,18 @@ def _take_along_line(x: Tensor, idx: Tensor, axis: int, what: str) -> Tensor:
     With every size known: a ``gather`` (O(1) per element). With run-time sizes (which
     ``take_along_axis`` cannot flatten): each output selects its element from the whole
     line, ``sum(where(idx == j, x[j], 0) over j)``, one fused row reduction (O(n) per
-    output element: O(n * k) per line for ``top_k``, O(n^2) for ``sort``)."""
+    output element: O(n * k) per line for ``top_k``, O(n^2) for ``sort``); the positions
+    ``j`` along a run-time axis are a running count."""
     if not any(isinstance(d, str) for d in x.dims):
         return take_along_axis(x, idx, axis)
-    n = x.dims[axis]
-    if isinstance(n, str):
-        raise ShapeError(f"{what}: axis {axis} of {format_shape(x.dims)} has a size known only "
-                         f"at run time; {what} needs its size ({user_location()})")
-    last = x.ndim - 1
+    n, last = x.dims[axis], x.ndim - 1
     xs, ids = moveaxis(x, axis, last), moveaxis(idx, axis, last)
-    hit = equal(expand_dims(ids, -1), constant(np.arange(n, dtype=np.int64)))
+    if isinstance(n, str):   # positions along a run-time axis: a running count of ones
+        ones = broadcast_to(constant(np.ones((), np.int64)), xs.dims)
+        positions = expand_dims(scan_node("cumsum", ones, last) - 1, -2)
+    else:
+        positions = constant(np.arange(n, dtype=np.int64))
+    hit = equal(expand_dims(ids, -1), positions)
     picked = sum(where(hit, expand_dims(xs, -2), _zero(x)), axis=-1)
     return moveaxis(picked, last, axis)
 
@@ -213,7 +214,8 @@ def top_k(x, k) -> tuple[Tensor, Tensor]:
     n = x.dims[-1]
     if isinstance(n, str):
         raise ShapeError(f"top_k: the last axis of {format_shape(x.dims)} has a size known "
-                         f"only at run time; top_k needs it ({user_location()})")
+                         f"only at run time, so k cannot be checked against it; give it a "
+                         f"size ({user_location()})")
     if not isinstance(k, numbers.Integral) or isinstance(k, bool):
         raise UsageError(f"top_k: k must be an int, got {k!r} ({user_location()})")
     if not 0 <= k <= n:
