@@ -24,6 +24,7 @@ from .api import (argmax, argmin, einsum, log_sigmoid, logaddexp, moveaxis, norm
                   std, swapaxes, tensordot, tile, var)
 from .api import (arange, diag, diagonal, eye, full, full_like, linspace, ones, ones_like,
                   tril, triu, zeros, zeros_like)
+from .api import argsort, cummax, cummin, cumprod, cumsum, logcumsumexp, sort, top_k
 from . import nn
 from .nn import gelu
 from .interpreter import evaluate

@@ -44,7 +44,7 @@ class OpDef:
 
     name: str
     arity: int                      # number of tensor inputs
-    kind: str                       # leaf|elementwise|reduce|shape|matmul|index|gather|scatter
+    kind: str                       # leaf|elementwise|reduce|shape|matmul|index|gather|scatter|lines
     impl: Callable                  # impl(*arrays, **attrs) -> ndarray (the interpreter's)
     shape: Callable | None = None   # shape(inputs, attrs) -> (dims, dtype); raises on misuse
     partials: Callable | None = None  # elementwise: node -> local derivative per input

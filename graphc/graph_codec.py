@@ -138,6 +138,9 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "length": ("a number of steps", lambda v: _is_dim(v)),
     "reverse": ("a bool", lambda v: isinstance(v, bool)),
     "output": ("an int", _is_int),
+    "descending": ("a bool", lambda v: isinstance(v, bool)),
+    "count": ("an int or null", lambda v: v is None or _is_int(v)),
+    "index": ("a bool", lambda v: isinstance(v, bool)),
 }
 
 

@@ -101,6 +101,17 @@ OP_CASES.update({
     "scatter": ([((5, 3), "s"), ((None, 3), "s"), ((None,), "i")],
                 lambda x, u, i: gc.exp(x.at[i - 1].add(u * 2)) + x.at[1:3, ::2].add(x[:2, :2] * 3)
                 + x.at[i].multiply(u) + x.at[i + 2].min(u) * x.at[i, 1:].max(u[:, :2])),
+    "cumsum": ([((None, 3, 4), "s")],
+               lambda x: gc.cumsum(gc.tanh(x) * 2, axis=1) + gc.cumsum(x, axis=-1)[:, ::-1]),
+    "cumprod": ([((None, 4), "s")], lambda x: gc.cumprod(x + 0.5, axis=1) * gc.cumprod(x, 0)),
+    "logcumsumexp": ([((None, 4), "s")],
+                     lambda x: gc.logcumsumexp(x * 3, axis=1) + gc.logcumsumexp(x, axis=0)),
+    "cummax": ([((None, 5), "s")],
+               lambda x: gc.cummax(x * 2, axis=1) + gc.cummax(gc.exp(x), axis=-1)),
+    "cummin": ([((3, 4), "s")], lambda x: gc.cummin(x, axis=0) * gc.cummin(x)[:4]),
+    "argsort": ([((3, 5), "s")],
+                lambda x: gc.sort(x * x, axis=1) + gc.top_k(gc.exp(x), 5)[0]
+                + gc.cast(gc.argsort(x, axis=0), x.dtype)),
     "shape_size": ([((None, 3), "s")], lambda x: gc.mean(x) * x),
     # a run-time dim, a call counter past 2**32 and a broadcast (index arithmetic per axis)
     "random_uniform": ([((None, 3), "s")], lambda x: gc.random_uniform(3, 5, x, x.dtype) * x

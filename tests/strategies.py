@@ -221,6 +221,8 @@ def _apply(step: Step, pool, dtype) -> gc.Tensor:
         return args[0][args[1]]
     if step.fn.startswith("at."):   # x.at[idx].multiply/min/max(v): a scatter's combines
         return getattr(args[0].at[args[1]], step.fn[3:])(args[2])
+    if step.fn == "top_k_values":
+        return gc.top_k(*args, **kwargs)[0]
     return getattr(gc, step.fn)(*args, **kwargs)
 
 
@@ -246,6 +248,8 @@ def _step_source(step: Step, dt: str) -> str:
         return f"{args[0]}[{args[1]}]"
     if step.fn.startswith("at."):
         return f"{args[0]}.at[{args[1]}].{step.fn[3:]}({args[2]})"
+    if step.fn == "top_k_values":
+        return f"gc.top_k({', '.join(args)})[0]"
     return f"gc.{step.fn}({', '.join(args)})"
 
 
@@ -257,14 +261,15 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient", "slice", "pad", "gather", "random"]
+         "stop_gradient", "slice", "pad", "gather", "random", "scan", "sort"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter", "random_uniform", "check_index"}
+    "scatter", "random_uniform", "check_index", "cumsum", "cumprod", "logcumsumexp",
+    "cummax", "cummin", "argsort"}
 # loops and branches take functions, not tensors: tests/test_control_flow.py and the backend
 # suite's cases cover them (every result against the interpreter, gradients against FD)
 COVERS |= {"scan", "while_loop", "switch"}
@@ -534,6 +539,22 @@ class _Drawer:
                     self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
                 else:   # duplicates combined: the scatter's mul, min and max
                     self.push(f"at.{how}", Ref(k), Ref(idx), Ref(rows))
+        elif kind == "scan":       # running sums, products, log-sum-exps along an axis
+            if t.ndim == 0:
+                return
+            fn = draw(st.sampled_from(["cumsum", "cumprod", "logcumsumexp", "cummax",
+                                       "cummin"]))
+            axis = draw(st.integers(-t.ndim, t.ndim - 1))
+            if fn == "cumprod":
+                k = self.small(k, 1.5)
+            self.push(fn, Ref(k), axis)
+        elif kind == "sort":       # sort (any axis) or top_k values (a known last axis)
+            if t.ndim == 0:
+                return
+            if draw(st.booleans()) or not isinstance(t.dims[-1], int) or not t.dims[-1]:
+                self.push("sort", Ref(k), draw(st.integers(-t.ndim, t.ndim - 1)))
+            else:
+                self.push("top_k_values", Ref(k), draw(st.integers(1, t.dims[-1])))
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return

@@ -16,7 +16,7 @@ from graphc.bind import OPS, OpDef, ops_where
 from graphc.formula import FUNCTIONS
 
 KINDS = {"leaf", "elementwise", "reduce", "shape", "matmul", "index", "gather", "scatter",
-         "loop"}
+         "loop", "lines"}
 
 
 def declaration_gaps(ops: dict[str, OpDef]) -> list[str]:

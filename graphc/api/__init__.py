@@ -9,8 +9,9 @@ stable by construction. Tensor's operators and methods are attached by ``methods
 
 Modules: ``data`` (dtypes, leaves, lifting Python data), ``elementwise``, ``structure``
 (reductions, reshapes, matmul, one_hot), ``indexing``, ``composites``, ``statistics``
-(var, std, norm, argmax...), ``linear`` (einsum, tensordot), ``arrange`` (tile, repeat,
-roll, moveaxis, swapaxes), ``constants`` (zeros, eye, arange, diag, tril...), ``methods``.
+(var, std, norm, argmax...), ``linear`` (einsum, tensordot), ``scans`` (cumsum,
+cumprod, logcumsumexp, argsort, sort, top_k), ``arrange`` (tile, repeat, roll, moveaxis,
+swapaxes), ``constants`` (zeros, eye, arange, diag, tril...), ``methods``.
 """
 from .. import ops  # noqa: F401  (declares the primitives: fills the registry bind reads)
 from .data import (DEFAULT_FLOAT, apply, check_dtype, constant, element_count, lift,
@@ -28,6 +29,7 @@ from .composites import (clip, cross_entropy, log_softmax, logsumexp, relu, soft
     square)
 from .statistics import argmax, argmin, log_sigmoid, logaddexp, norm, std, var
 from .linear import einsum, tensordot
+from .scans import argsort, cummax, cummin, cumprod, cumsum, logcumsumexp, sort, top_k
 from .arrange import moveaxis, repeat, roll, swapaxes, tile
 from .constants import (arange, diag, diagonal, eye, full, full_like, linspace, ones,
     ones_like, tril, triu, zeros, zeros_like)

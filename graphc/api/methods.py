@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..ir import Tensor
 from .elementwise import abs, add, cast, div, greater, greater_equal, less, less_equal, mul, neg, pow, sub
 from .advanced import AtIndexer, getitem
+from .scans import argsort, cumprod, cumsum
 from .structure import matmul, max, mean, min, reshape, sum, transpose
 
 
@@ -35,6 +36,10 @@ def _attach_tensor_methods() -> None:
         "reshape": lambda a, *shape: reshape(a, _flat(shape)),
         "transpose": lambda a, *perm: transpose(a, _flat(perm) or None),
         "astype": cast,
+        "cumsum": lambda a, axis=None, dtype=None: cumsum(a, axis, dtype),
+        "cumprod": lambda a, axis=None, dtype=None: cumprod(a, axis, dtype),
+        "argsort": lambda a, axis=-1, stable=True, descending=False: argsort(
+            a, axis, stable, descending),
         "__getitem__": getitem,
         "at": property(AtIndexer, doc="Functional updates: ``x.at[idx].set(v)``, "
                        "``.add``, ``.multiply``, ``.min``, ``.max`` (JAX's spelling)."),

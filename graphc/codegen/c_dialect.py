@@ -15,7 +15,7 @@ import numpy as np
 
 from . import c_blas
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
-                       mm_sizes, product, reduce_identity)
+                       mm_sizes, offset, product, reduce_identity)
 from .kernel_types import KernelIR
 
 # exp for float32 as straight-line code the compiler vectorizes (libm's expf is a call
@@ -71,6 +71,8 @@ def vector_math_decls() -> str:
     return "\n".join(lines) + "\n"
 
 
+SORT_RUN = 16        # argsort: runs of this many sorted by insertion, then merged
+SELECT_MAX = 64      # argsort keeping at most this many (top_k): selection, not a sort
 COLUMN_BLOCK = 512   # column reductions: columns accumulated together (fits L1/L2)
 GEMM_COLUMNS = 64    # GEMM: output columns accumulated together per row
 
@@ -83,6 +85,7 @@ class CDialect(CFamilyRenderer):
     prelude = ("#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
                "#define GC_INFINITY INFINITY\n"
                + GC_EXPF + vector_math_decls())
+    sort_prelude = "#include <stdlib.h>   /* argsort's scratch (malloc) */"
     float32_math = {"exp": "gc_expf", "cos": "gc_cosf"}
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
@@ -115,6 +118,122 @@ class CDialect(CFamilyRenderer):
         """A scatter: the combine's identity, then every update combined at its index in
         one serial loop nest (duplicate indices combine in index order: deterministic)."""
         return self.zero_fill(k) + self.elementwise(k, parallel=False)
+
+    def lines(self, k: KernelIR) -> list:
+        """A line kernel: the lines in parallel (OpenMP when the work pays), each run
+        serially along its axis: a scan's accumulator, or ``argsort``'s merge sort."""
+        lines, names, outer, ax, ivars = self.line_frame(k, "int64_t")
+        if k.line["op"] == "argsort":
+            return lines + self.argsort(k, names, outer, ax, ivars)
+        lines += self.omp(k, f"    #pragma omp parallel for if (O * N{ax} > "
+                             f"{self.par_threshold} && O > 1) schedule(static)")
+        lines.append("    for (int64_t o = 0; o < O; ++o) {")
+        lines += decompose("o", outer, names, "        ", "int64_t")
+        lines += self.line_scan(k, ivars, "        ", "int64_t")
+        lines.append("    }")
+        return lines
+
+    def argsort(self, k: KernelIR, names, outer, ax, ivars) -> list:
+        """A stable merge sort of each line's (key, index) pairs: runs of ``SORT_RUN`` by
+        insertion, then merged pairwise (O(n log n)),
+        lines in parallel (OpenMP when the work pays), each thread with its own scratch
+        of n keys and 2n indices; a thread that cannot allocate it writes -1 (read later
+        as an index out of range) for its lines."""
+        store = k.body.stores[0]
+        T, N, ind = ctype(k.line["dtype"]), f"N{ax}", "            "
+        before = self.sort_before(k, "gc_kb", "gc_ka")
+        insert_before = self.sort_before(k, "gc_kv", "gc_keys[gc_t - 1]")
+        at = offset(store.strides, ivars)
+        parallel = self.omp(k, f"    #pragma omp parallel if (O * {N} > {self.par_threshold} "
+                               f"&& O > 1)")
+        R, count = SORT_RUN, k.line["count"]
+        kept = N if count is None else str(count)
+        if count is not None and count <= SELECT_MAX:
+            return parallel + self.select(k, names, outer, ax, ivars, count, bool(parallel))
+        return parallel + [
+            "    {",
+            f"        const size_t gc_count = (size_t)({N} > 0 ? {N} : 1);",
+            f"        {T}* gc_keys = ({T}*)malloc(gc_count * sizeof({T}));",
+            f"        {T}* gc_keys2 = ({T}*)malloc(gc_count * sizeof({T}));",
+            "        int64_t* gc_src = (int64_t*)malloc(gc_count * sizeof(int64_t));",
+            "        int64_t* gc_dst = (int64_t*)malloc(gc_count * sizeof(int64_t));",
+            "        const int gc_ok = gc_keys != NULL && gc_keys2 != NULL && gc_src != NULL "
+            "&& gc_dst != NULL;",
+            *(["        #pragma omp for schedule(static)"] if parallel else []),
+            "        for (int64_t o = 0; o < O; ++o) {",
+            *decompose("o", outer, names, ind, "int64_t"),
+            f"{ind}if (!gc_ok) {{",
+            f"{ind}    for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {store.buf}[{at}] = -1;",
+            f"{ind}    continue;",
+            f"{ind}}}",
+            f"{ind}{T}* gc_ks = gc_keys; {T}* gc_kd = gc_keys2;",
+            f"{ind}int64_t* gc_is = gc_src; int64_t* gc_id = gc_dst;",
+            f"{ind}/* runs of {R} by insertion (stable: an element passes only larger keys) */",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N}; ++i{ax}) {{",
+            *[f"{ind}    {self.instr(i, ivars)}" for i in k.body.instrs],
+            f"{ind}    const {T} gc_kv = {self.operand(k.line['value'])};",
+            f"{ind}    int64_t gc_t = i{ax};",
+            f"{ind}    while (gc_t % {R} != 0 && {insert_before}) {{",
+            f"{ind}        gc_keys[gc_t] = gc_keys[gc_t - 1]; gc_src[gc_t] = gc_src[gc_t - 1]; --gc_t;",
+            f"{ind}    }}",
+            f"{ind}    gc_keys[gc_t] = gc_kv; gc_src[gc_t] = i{ax};",
+            f"{ind}}}",
+            f"{ind}for (int64_t gc_w = {R}; gc_w < {N}; gc_w *= 2) {{   /* merge runs pairwise */",
+            f"{ind}    for (int64_t gc_lo = 0; gc_lo < {N}; gc_lo += 2 * gc_w) {{",
+            f"{ind}        const int64_t gc_mid = gc_lo + gc_w < {N} ? gc_lo + gc_w : {N};",
+            f"{ind}        const int64_t gc_hi = gc_lo + 2 * gc_w < {N} ? gc_lo + 2 * gc_w : {N};",
+            f"{ind}        int64_t gc_a = gc_lo, gc_b = gc_mid, gc_t = gc_lo;",
+            f"{ind}        while (gc_a < gc_mid && gc_b < gc_hi) {{   /* ties: the left run first */",
+            f"{ind}            const {T} gc_ka = gc_ks[gc_a], gc_kb = gc_ks[gc_b];",
+            f"{ind}            if ({before}) {{ gc_kd[gc_t] = gc_kb; gc_id[gc_t++] = gc_is[gc_b++]; }}",
+            f"{ind}            else {{ gc_kd[gc_t] = gc_ka; gc_id[gc_t++] = gc_is[gc_a++]; }}",
+            f"{ind}        }}",
+            f"{ind}        for (; gc_a < gc_mid; ++gc_a, ++gc_t) "
+            f"{{ gc_kd[gc_t] = gc_ks[gc_a]; gc_id[gc_t] = gc_is[gc_a]; }}",
+            f"{ind}        for (; gc_b < gc_hi; ++gc_b, ++gc_t) "
+            f"{{ gc_kd[gc_t] = gc_ks[gc_b]; gc_id[gc_t] = gc_is[gc_b]; }}",
+            f"{ind}    }}",
+            f"{ind}    {T}* gc_kswap = gc_ks; gc_ks = gc_kd; gc_kd = gc_kswap;",
+            f"{ind}    int64_t* gc_iswap = gc_is; gc_is = gc_id; gc_id = gc_iswap;",
+            f"{ind}}}",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {kept}; ++i{ax}) {store.buf}[{at}] = gc_is[i{ax}];",
+            "        }",
+            "        free(gc_keys); free(gc_keys2); free(gc_src); free(gc_dst);",
+            "    }",
+        ]
+
+    def select(self, k: KernelIR, names, outer, ax, ivars, count: int, parallel: bool) -> list:
+        """``argsort`` keeping the first ``count`` (``top_k``): one pass over each line
+        with the best ``count`` (key, index) pairs kept in order by insertion (a later
+        element passes only strictly worse keys: stable), O(n) per line when few
+        elements enter, O(n * count) at worst."""
+        store = k.body.stores[0]
+        T, N, C, ind = ctype(k.line["dtype"]), f"N{ax}", count, "            "
+        at = offset(store.strides, ivars)
+        better_than_worst = self.sort_before(k, "gc_kv", f"gc_keys[{C - 1}]")
+        passes = self.sort_before(k, "gc_kv", "gc_keys[gc_t - 1]")
+        return [
+            "    {",
+            f"        {T} gc_keys[{max(C, 1)}];",
+            f"        int64_t gc_src[{max(C, 1)}];",
+            *(["        #pragma omp for schedule(static)"] if parallel else []),
+            "        for (int64_t o = 0; o < O; ++o) {",
+            *decompose("o", outer, names, ind, "int64_t"),
+            f"{ind}int64_t gc_filled = 0;",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < {N} && {C} > 0; ++i{ax}) {{",
+            *[f"{ind}    {self.instr(i, ivars)}" for i in k.body.instrs],
+            f"{ind}    const {T} gc_kv = {self.operand(k.line['value'])};",
+            f"{ind}    if (gc_filled == {C} && !{better_than_worst}) continue;",
+            f"{ind}    int64_t gc_t = gc_filled < {C} ? gc_filled++ : {C - 1};",
+            f"{ind}    while (gc_t > 0 && {passes}) {{",
+            f"{ind}        gc_keys[gc_t] = gc_keys[gc_t - 1]; gc_src[gc_t] = gc_src[gc_t - 1]; --gc_t;",
+            f"{ind}    }}",
+            f"{ind}    gc_keys[gc_t] = gc_kv; gc_src[gc_t] = i{ax};",
+            f"{ind}}}",
+            f"{ind}for (int64_t i{ax} = 0; i{ax} < gc_filled; ++i{ax}) {store.buf}[{at}] = gc_src[i{ax}];",
+            "        }",
+            "    }",
+        ]
 
     def elementwise(self, k: KernelIR, parallel: bool = True) -> list:
         n = len(k.dims)

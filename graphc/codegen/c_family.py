@@ -71,6 +71,26 @@ OP_TEXT: dict[str, str] = {
     "random_uniform": "graphc_philox_uniform_{dtype}({0}, {1}, {2})",
 }
 
+# a scan's accumulator: its start value and one step, ``{acc}`` combined with the line's
+# next value ``{v}`` ({exp}... math names per dtype as in OP_TEXT; {ln2} log(2) in the
+# dtype). logcumsumexp steps as NumPy's logaddexp does (equal operands: + log 2, which
+# keeps -inf and +inf; else the larger plus log1p(exp(-difference))), so NaN propagates
+SCAN_TEXT: dict[str, tuple[str, str]] = {
+    "cumsum": ("0", "{acc} + {v}"),
+    "cumprod": ("1", "{acc} * {v}"),
+    # {lowest}/{highest}: the dtype's -inf/+inf (its least/greatest integer); NaN sticks
+    "cummax": ("{lowest}", "(({acc} != {acc} || {acc} >= {v}) ? {acc} : {v})"),
+    "cummin": ("{highest}", "(({acc} != {acc} || {acc} <= {v}) ? {acc} : {v})"),
+    "logcumsumexp": ("(-GC_INFINITY)",
+                     "({acc} == {v} ? {acc} + {ln2} : {acc} > {v} ? "
+                     "{acc} + {log1p}({exp}({v} - {acc})) : {v} + {log1p}({exp}({acc} - {v})))"),
+}
+
+# a sort's order: does key {a} come strictly before key {b}? (NaN largest: last when
+# ascending, first when descending; equal keys keep their index order: the sort is stable)
+SORT_BEFORE = {False: "({a} < {b} || ({a} == {a} && {b} != {b}))",
+               True: "({a} > {b} || ({a} != {a} && {b} == {b}))"}
+
 # random_uniform per element: Philox-4x32-10 at counter (flat index, call), key ``key``, the
 # first word, as float k * 2**-24 (top 24 bits) or double k * 2**-32: the same function as
 # graphc.philox (NumPy), so every backend draws the same bits; QUAL is the dialect's
@@ -272,6 +292,15 @@ def reduce_identity(op: str, dtype: str) -> str:
     return f"(({ctype(dtype)}){np.iinfo(np.dtype(dtype)).min}LL)" if dtype != "bool" else "false"
 
 
+def _greatest(dtype: str) -> str:
+    """The start value of a running minimum: +inf, the greatest integer, or true."""
+    if np.dtype(dtype).kind == "f":
+        return "GC_INFINITY"
+    if dtype == "bool":
+        return "true"
+    return f"(({ctype(dtype)}){np.iinfo(np.dtype(dtype)).max}LL)"
+
+
 def is_column_reduction(k: KernelIR) -> bool:
     """The innermost axis is kept: neighbouring outputs read neighbouring addresses."""
     n = len(k.dims)
@@ -308,6 +337,7 @@ class CFamilyRenderer:
     families: tuple = (r"i\d+", r"N\d+", r"a_r\d+", r"rem_\w+", r"c\d+(_\d+)?_host",
                        r"(gc|GC|graphc|GRAPHC)_\w*", r"gc[A-Z]\w*", r"(cuda|CUDA)\w*",
                        r"cu[A-Z]\w*")
+    sort_prelude = ""               # what an argsort kernel needs (C: malloc's header)
     own_names: frozenset = frozenset()   # a dialect's kernel-shape locals
     own_families: tuple = ()
 
@@ -406,6 +436,47 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         buf, size, fill = k.zero_fill
         return [f"    for (int64_t z = 0; z < {size.c()}; ++z) {buf}[z] = {self.operand(fill)};"]
 
+    # ---- line kernels (cumsum, argsort...: serial along one axis) ----------------------
+
+    def line_frame(self, k: KernelIR, it: str) -> tuple:
+        """(lines naming the sizes ``N<j>`` and the number of lines ``O``; the other axes;
+        the line axis; the index variables) of a line kernel."""
+        n, ax = len(k.dims), k.line["axis"]
+        lines, names = dims_lines(k, "    ", it)
+        outer = [a for a in range(n) if a != ax]
+        lines.append(f"    const {it} O = {product([names[a] for a in outer])};")
+        return lines, names, outer, ax, [f"i{j}" for j in range(n)]
+
+    def line_scan(self, k: KernelIR, ivars: list, indent: str, it: str) -> list:
+        """One line of a scan, its other indices set: the accumulator walks the axis (from
+        the end when ``reverse``) and every step is stored."""
+        ax, dtype = k.line["axis"], k.line["dtype"]
+        start, step = SCAN_TEXT[k.line["op"]]
+        start = start.format(lowest=reduce_identity("max", dtype), highest=_greatest(dtype))
+        step = step.format(acc="gc_acc", v=self.operand(k.line["value"]),
+                           ln2=c_literal(np.log(2.0), dtype), **self.math_names(dtype))
+        at = f"N{ax} - 1 - gc_step" if k.line["reverse"] else "gc_step"
+        result, first, update = "gc_acc", [], f"gc_acc = {step};"
+        if k.line.get("index"):   # where the extreme is: moves when the value sets or ties it
+            result, first = "gc_at", [f"{indent}{self.index_t} gc_at = 0;"]
+            v = self.operand(k.line["value"])
+            keeps = ">=" if k.line["op"] == "cummax" else "<="
+            update = (f"if (gc_step == 0 || (gc_acc == gc_acc && ({v} != {v} || "
+                      f"{v} {keeps} gc_acc))) {{ gc_acc = {v}; gc_at = i{ax}; }}")
+        return ([f"{indent}{ctype(dtype)} gc_acc = {start};"] + first +
+                [f"{indent}for ({it} gc_step = 0; gc_step < N{ax}; ++gc_step) {{",
+                 f"{indent}    const {it} i{ax} = {at};"]
+                + [f"{indent}    {self.instr(i, ivars)}" for i in k.body.instrs]
+                + [f"{indent}    {update}"]
+                + [f"{indent}    {s.buf}[{offset(s.strides, ivars)}] = {result};"
+                   for s in k.body.stores]
+                + self.block(k.epilogue, ivars, indent + "    ")   # fused consumers
+                + [f"{indent}}}"])
+
+    def sort_before(self, k: KernelIR, a: str, b: str) -> str:
+        """C condition: key ``a`` sorts strictly before key ``b`` (``SORT_BEFORE``)."""
+        return SORT_BEFORE[k.line["descending"]].format(a=a, b=b)
+
     def reduction_frame(self, k: KernelIR, it: str) -> tuple:
         """What every reduction kernel starts with: (lines naming the sizes ``N<j>``, the
         outputs ``O`` and the reduced elements ``R``; the size names; the kept axes; the
@@ -480,6 +551,10 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         for p in k.phases:
             add(p.block)
             text[p.result] = f"{p.op}({show(p.value)})"
+        if k.kind == "lines":   # a scan's epilogue reads its accumulator: cumsum(...)
+            add(k.body)
+            text["gc_acc"] = text["gc_at"] = (f"{k.line['op']}({show(k.line['value'])}, "
+                                              f"axis={k.line['axis']})")
         add(k.epilogue)
         add(k.body)
         return show
@@ -489,6 +564,11 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         lines = [f"/* {k.name}: {k.kind} kernel fusing {len(k.ops)} ops"]
         for blk in (k.epilogue, k.body):
             for s in blk.stores:
+                if k.kind == "lines" and blk is k.body:   # cumsum(x[i0, i1], axis=1)
+                    text = (f"{s.buf} = {k.line['op']}({show(k.line['value'])}, "
+                            f"axis={k.line['axis']})")
+                    lines.append(f" *   {comment_text(text, COMMENT_LEN)}")
+                    continue
                 target = s.buf + "".join(f"[{show(v)}]" for v, _ in s.gated)
                 assign = {"": "=", "add": "+=", "mul": "*=", "min": "min=",
                           "max": "max="}[s.accumulate]
@@ -542,6 +622,9 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         parts += self.const_arrays(pir)
         if pir.index_sites and self.data_index_helpers:
             parts.append(self.data_index_helpers)
+        if self.sort_prelude and any(k.kind == "lines" and k.line["op"] == "argsort"
+                                     for k in pir.kernels):
+            parts.append(self.sort_prelude)
         for k in progress.each(pir.kernels, "writing kernel"):
             parts.append(self.render_kernel(k, pir.buffers))
             parts += self.kernel_companions(k, pir.buffers)

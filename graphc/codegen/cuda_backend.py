@@ -42,9 +42,13 @@ def _bytes(buf: BufferRef) -> str:
 def _launch(k: KernelIR, args: list, d) -> list:
     """Grid/block of one kernel (computed on the host from the run-time sizes)."""
     dims = [m.c() for m in k.dims]
-    if k.kind in ("elementwise", "scatter"):
+    if k.kind in ("elementwise", "scatter") or (k.kind == "lines" and k.line["op"] == "argsort"):
         total = "*".join(f"(int64_t)({x})" for x in dims) or "1"
         grid, block = f"gc_blocks({total}, {d.block_threads})", str(d.block_threads)
+    elif k.kind == "lines":                        # a scan: one thread per line
+        lines = "*".join(f"(int64_t)({x})" for a, x in enumerate(dims)
+                         if a != k.line["axis"]) or "1"
+        grid, block = f"gc_blocks({lines}, {d.block_threads})", str(d.block_threads)
     elif k.kind == "reduce":
         outer = [dims[a] for a in range(len(dims)) if a not in k.reduce_axes]
         red = [dims[a] for a in k.reduce_axes]

@@ -13,8 +13,8 @@ True
 from __future__ import annotations
 
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
-                       mm_sizes, product, reduce_identity)
-from .kernel_types import KernelIR
+                       mm_sizes, offset, product, reduce_identity)
+from .kernel_types import Block, KernelIR
 
 TILE, TK, THREADS_2D = 64, 16, 16   # GEMM: 64x64 tile, k-step 16, 16x16 threads x 4x4
 
@@ -66,6 +66,45 @@ class CudaDialect(CFamilyRenderer):
         from run to run); the host fills the output with the combine's identity first
         (``gcMemset`` for zeros, else the ``gc_fill`` kernel)."""
         return self.elementwise(k)
+
+    def lines(self, k: KernelIR) -> list:
+        """A line kernel. Scans: one thread per line, serial along the axis (threads of a
+        warp walk neighbouring lines). ``argsort``: one thread per element, which counts
+        the elements of its line that sort before it (its rank, O(n) per thread, O(n^2)
+        per line: no scratch memory; stable, ties ranked by index) and writes its index
+        there."""
+        it = self.index_type(k)
+        lines, names, outer, ax, ivars = self.line_frame(k, it)
+        grid = f"({it})blockIdx.x * blockDim.x + threadIdx.x"
+        stride = f"({it})gridDim.x * blockDim.x"
+        if k.line["op"] != "argsort":
+            lines.append(f"    for ({it} o = {grid}; o < O; o += {stride}) {{")
+            lines += decompose("o", outer, names, "        ", it)
+            lines += self.line_scan(k, ivars, "        ", it)
+            return lines + ["    }"]
+        store, T = k.body.stores[0], ctype(k.line["dtype"])
+        ranked = ivars[:ax] + ["gc_rank"] + ivars[ax + 1:]
+        before = self.sort_before(k, "gc_other", "gc_key")
+        after = self.sort_before(k, "gc_key", "gc_other")
+        lines.append(f"    const {it} total = {product(names)};")
+        lines.append(f"    for ({it} flat = {grid}; flat < total; flat += {stride}) {{")
+        lines += decompose("flat", list(range(len(k.dims))), names, "        ", it)
+        lines += self.block(Block(k.body.instrs), ivars, "        ")
+        lines += [f"        const {T} gc_key = {self.operand(k.line['value'])};",
+                  f"        const {it} gc_self = i{ax};",
+                  f"        {it} gc_rank = 0;",
+                  f"        for ({it} gc_j = 0; gc_j < N{ax}; ++gc_j) {{",
+                  f"            const {it} i{ax} = gc_j;   /* the other element's values */"]
+        lines += self.block(Block(k.body.instrs), ivars, "            ")
+        lines += [f"            const {T} gc_other = {self.operand(k.line['value'])};",
+                  f"            gc_rank += {before} || (!{after} && gc_j < gc_self);",
+                  "        }",
+                  (f"        {store.buf}[{offset(store.strides, ranked)}] = gc_self;"
+                   if k.line["count"] is None else   # top_k: only the first count ranks
+                   f"        if (gc_rank < {k.line['count']}) "
+                   f"{store.buf}[{offset(store.strides, ranked)}] = gc_self;"),
+                  "    }"]
+        return lines
 
     def accumulate_store(self, target: str, value: str, combine: str) -> str:
         if combine == "add":

@@ -363,7 +363,8 @@ def _kernel_name(g: fusion.Group, ops: list) -> str:
     for o in ops:
         if o not in seen and o not in PASS_THROUGH and o != "cast":
             seen.append(o)
-    head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": ""}[g.kind]
+    head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": "",
+            "lines": ""}[g.kind]
     body = "_".join(seen[:4]) or "copy"
     if len(seen) > 4:
         body += f"_etc{len(seen) - 4}"
@@ -424,6 +425,16 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> tuple[KernelIR, _Lower
     elif g.kind == "scatter":
         k.body = low.start_block()
         _lower_scatter(pb, low, g.stores[0], k)
+    elif g.kind == "lines":
+        k.body = low.start_block()
+        _lower_lines(pb, low, g.stores[0], k)
+        if len(g.stores) > 1:   # a scan's consumers: the accumulator is the value there
+            k.epilogue = low.start_block()
+            ident = tuple(range(n))
+            low.local[(id(g.stores[0]), ident)] = \
+                "gc_at" if g.stores[0].attr("index") else "gc_acc"   # cummax's index
+            for s in g.stores[1:]:
+                low.store(s, ident)
     else:
         for q, red in enumerate(g.reductions):
             blk = low.start_block()
@@ -468,6 +479,23 @@ def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR
                    Literal(scatter_identity(combine, node.dtype).item(), buf.dtype))
 
 
+def _lower_lines(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) -> None:
+    """A line op over its output's space: the body computes the input at one element (its
+    producers inline, its value ``line["value"]``); the renderer runs it serially along
+    ``line["axis"]`` (a scan's accumulator, or a sort's keys) and stores at the body's
+    one store address, if any. A scan's
+    epilogue block (its fused consumers) runs after each step, reading ``gc_acc``."""
+    x = node.inputs[0]
+    ident = tuple(range(node.ndim))
+    k.line = {"axis": node.attr("axis"), "op": node.op, "dtype": dtype_name(x.dtype),
+              "value": low.value(x, ident), "reverse": bool(node.attr("reverse", False)),
+              "descending": bool(node.attr("descending", False)), "count": node.attr("count"),
+              "index": bool(node.attr("index", False))}
+    # the result is stored only if a root or a later kernel reads it (a scan whose one
+    # consumer is fused into its epilogue is never written)
+    low.pending.append((k.body, node, "gc_acc", ident))
+
+
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel; user
     names avoid ``reserved`` (the identifiers the target's renderer emits)."""
@@ -500,6 +528,8 @@ def _drop_dead(k: KernelIR) -> None:
         live = {s.value for s in blk.stores}
         live.update(var for s in blk.stores for var, _ in s.gated)
         live.update(p.value for p in k.phases if p.block is blk)
+        if blk is k.body and k.kind == "lines":
+            live.add(k.line["value"])
         if blk is k.a:
             live.add(k.a_value)
         if blk is k.b:
@@ -543,7 +573,7 @@ def _shift_terms(i: Instr, j: int) -> None:
 def _collapse(k: KernelIR) -> None:
     """Merge adjacent axes that every access walks contiguously (fewer loops, no div/mod);
     axes an index is computed from (``index``, terms of gated loads and pads) stay."""
-    if k.kind == "matmul":
+    if k.kind in ("matmul", "lines"):   # a line kernel keeps its axis apart
         return
     pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
     pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)

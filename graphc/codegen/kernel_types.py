@@ -135,7 +135,7 @@ class Phase:
 @dataclass
 class KernelIR:
     name: str
-    kind: str                                   # elementwise | reduce | matmul | scatter
+    kind: str                                   # elementwise | reduce | matmul | scatter | lines
     dims: list                                  # Mono per axis
     reduce_axes: tuple = ()
     body: Block = field(default_factory=Block)  # per element (matmul: the epilogue)
@@ -150,6 +150,9 @@ class KernelIR:
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
     zero_fill: tuple = ()                       # scatter: (buffer, its size, its fill: the
                                                 # combine's identity, a Literal) set before
+    line: dict = field(default_factory=dict)    # lines: {"axis", "op", "reverse",
+    #   "descending", "dtype" and "value" (the values along the line)}; body: computes
+    #   the value at each element; its store (if any) is the result's address
     ops: list = field(default_factory=list)
 
     def blocks(self) -> list:

@@ -105,6 +105,17 @@ NUMPY_OPS: dict[str, Spelling] = {
     "scan": Spelling("", "loop"),
     "while_loop": Spelling("", "loop"),
     "switch": Spelling("", "loop"),
+    "cumsum": Spelling("_scan(np.add, {0}, {axis}, {reverse}, {out})", "out", helper="_scan"),
+    "cumprod": Spelling("_scan(np.multiply, {0}, {axis}, {reverse}, {out})", "out",
+                        helper="_scan"),
+    "logcumsumexp": Spelling("_scan(np.logaddexp, {0}, {axis}, {reverse}, {out})", "out",
+                             helper="_scan"),
+    "cummax": Spelling("_extreme(np.maximum, {0}, {axis}, {reverse}, {index}, {out})", "out",
+                       helper="_extreme"),
+    "cummin": Spelling("_extreme(np.minimum, {0}, {axis}, {reverse}, {index}, {out})", "out",
+                       helper="_extreme"),
+    "argsort": Spelling("_argsort({0}, {axis}, {descending}, {count}, {out})", "out",
+                        helper="_argsort"),
 }
 
 
@@ -203,5 +214,49 @@ def _scatter(u, idx, axis, combine, out):
         out.fill(info.max if combine == "min" else info.min)
     rows = u.reshape(out.shape[:axis] + (idx.size,) + out.shape[axis + 1:])
     ufunc.at(np.moveaxis(out, axis, 0), idx.reshape(-1), np.moveaxis(rows, axis, 0))
+''',
+    "_scan": '''\
+def _scan(ufunc, x, axis, reverse, out):
+    """ufunc.accumulate along axis into out (np.cumsum is np.add's; reverse: from the
+    end, through flipped views)."""
+    if x.shape[axis]:
+        if reverse:
+            ufunc.accumulate(np.flip(x, axis), axis=axis, dtype=out.dtype,
+                             out=np.flip(out, axis))
+        else:
+            ufunc.accumulate(x, axis=axis, dtype=out.dtype, out=out)
+''',
+    "_extreme": '''\
+def _extreme(ufunc, x, axis, reverse, index, out):
+    """np.maximum/minimum.accumulate along axis into out; index: where the running
+    extreme is (the latest element that set or tied it; once NaN, the first NaN)."""
+    if reverse:
+        x, out = np.flip(x, axis), np.flip(out, axis)
+    n = x.shape[axis]
+    if n == 0:
+        return
+    if not index:
+        ufunc.accumulate(x, axis=axis, dtype=out.dtype, out=out)
+        return
+    m = ufunc.accumulate(x, axis=axis)
+    before = np.concatenate([np.take(m, [0], axis=axis),
+                             np.take(m, np.arange(n - 1), axis=axis)], axis)
+    holds = (x == m) | (np.isnan(x) & ~np.isnan(before) if x.dtype.kind == "f" else False)
+    holds[(slice(None),) * axis + (slice(0, 1),)] = True
+    iota = np.arange(n).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    np.maximum.accumulate(np.where(holds, iota, -1), axis=axis, out=out)
+    if reverse:
+        np.subtract(n - 1, out, out=out)
+''',
+    "_argsort": '''\
+def _argsort(x, axis, descending, count, out):
+    """Stable argsort along axis into out: NaN last; descending: NumPy's order reversed
+    (NaN first), ties still in index order; the first count (None: all)."""
+    if not descending:
+        order = np.argsort(x, axis=axis, kind="stable")
+    else:
+        order = x.shape[axis] - 1 - np.flip(
+            np.argsort(np.flip(x, axis), axis=axis, kind="stable"), axis)
+    out[...] = order[(slice(None),) * axis + (slice(0, out.shape[axis]),)]
 ''',
 }

@@ -11,6 +11,9 @@ The schedule is data, decided here once for every C-family backend:
 * a ``gather`` is a load whose index on one axis is loaded data (``DataIndex``), fused
   like any load (its source stored first unless a leaf); a ``scatter`` is its own
   kernel over the updates' index space (producers inline), accumulating into its output;
+* a line op (``cumsum``, ``argsort``...: ``kind="lines"``) is its own kernel over its
+  output's space, serial along its axis (producers inline, the result stored); a scan's
+  elementwise consumers at the same element are its epilogue, inside the line loop;
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
 * ``broadcast_to``, ``transpose``, ``reshape``, ``slice`` and ``pad`` are index arithmetic
@@ -53,7 +56,7 @@ class Group:
     """One fused kernel of the schedule."""
 
     index: int
-    kind: str                                   # elementwise | reduce | matmul | scatter
+    kind: str                                   # elementwise | reduce | matmul | scatter | lines
     space: tuple                                # index space (dims); for reduce: the rows' dims
     reduce_axes: tuple = ()
     matmul: Tensor | None = None
@@ -306,7 +309,7 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             mat.add(id(r))
     for n in order:
         kind = OPS[n.op].kind
-        if kind in ("reduce", "matmul", "scatter"):
+        if kind in ("reduce", "matmul", "scatter", "lines"):
             mat.add(id(n))
         if kind == "gather" and OPS[n.inputs[0].op].kind != "leaf":
             mat.add(id(n.inputs[0]))   # its rows are read at data-dependent places
@@ -386,6 +389,9 @@ def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list
     elif OPS[start.op].kind == "scatter":
         ops.append(start.op)
         stack.extend(scatter_maps(start))
+    elif OPS[start.op].kind == "lines":   # its input at every element of the lines
+        ops.append(start.op)
+        stack.append((start.inputs[0], tuple(range(start.ndim))))
     else:
         stack.append((start, amap))
     while stack:
@@ -420,7 +426,7 @@ def _legal(group: Group, edges: list, kernel_of: dict, role: str, canon: dict) -
         if group.kind == "elementwise":
             if m != tuple(range(len(group.space))):
                 return False
-        elif group.kind == "matmul":
+        elif group.kind in ("matmul", "lines"):
             if m != tuple(range(len(group.space))):
                 return False
         else:
@@ -479,6 +485,14 @@ def schedule(outputs) -> Schedule:
             _, ops = _walk(n, (), mat, canon)
             placed.stores.append(n)
             placed.ops.extend(ops)
+        elif kind == "lines":  # its own kernel, serial along the axis; producers inline
+            # over the input's space: argsort's output may keep only part of each line
+            placed = Group(len(kernels), "lines", canon_dims(n.inputs[0].dims, canon),
+                           (n.attr("axis"),))
+            kernels.append(placed)
+            _, ops = _walk(n, (), mat, canon)
+            placed.stores.append(n)
+            placed.ops.extend(ops)
         elif kind == "reduce":
             space, axes = canon_dims(n.inputs[0].dims, canon), tuple(n.attr("axes"))
             edges, ops = _walk(n, (), mat, canon)
@@ -529,7 +543,9 @@ def _place_elementwise(n: Tensor, kernels: list, kernel_of: dict, mat: set,
                     (g.epilogue if role == "epilogue" else g.stores).append(n)
                     g.ops.extend(ops)
                     return g
-        elif g.kind == "matmul" or g.kind == "elementwise":
+        elif g.kind in ("matmul", "elementwise") or (g.kind == "lines"
+                                                     and g.stores[0].op != "argsort"):
+            # a scan's consumers at the same element run inside its line loop
             amap = store_map(g, n, "store", canon)
             if amap is None:
                 continue

@@ -101,6 +101,11 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
         extra = f", interior={n.attr('interior')}" if any(n.attr("interior")) else ""
         extra += f", fill={n.attr('fill')!r}" if n.attr("fill") else ""
         return f"pad({args[0][0]}, ({widths}{',' if n.ndim == 1 else ''}){extra})", ATOM
+    if op.kind == "lines":   # cumsum(x, axis=1), argsort(x, axis=0, descending=True)
+        extra = "".join(f", {k}=True" for k in ("reverse", "descending", "index")
+                        if n.attr(k))
+        extra += f", count={n.attr('count')}" if n.attr("count") is not None else ""
+        return f"{n.op}({args[0][0]}, axis={n.attr('axis')}{extra})", ATOM
     if n.op == "shape_size":
         dims = n.attr("shape")
         if len(dims) == 1:

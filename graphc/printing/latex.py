@@ -76,6 +76,9 @@ def _latex_formula(n, args, dim=format_dim) -> tuple[str, float]:
         return args[0]
     if n.op == "one_hot":
         return call(r"\operatorname{onehot}", f"_{{{n.attr('depth')}}}")
+    if op.kind == "lines":   # \operatorname{cumsum}_{axis=1}(x)
+        sub = rf"_{{\mathrm{{axis}}={n.attr('axis')}}}"
+        return call(rf"\operatorname{{{n.op}}}", sub)
     if n.op == "shape_size":
         return r" \cdot ".join(_latex_dim(dim(d)) for d in n.attr("shape")), 2
     if op.latex is not None:
