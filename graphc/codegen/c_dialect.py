@@ -71,6 +71,23 @@ def vector_math_decls() -> str:
     return "\n".join(lines) + "\n"
 
 
+def distinct_stores(k: KernelIR, axis: int | None = None, blocks=None) -> bool:
+    """Every store of ``blocks`` (default: all of ``k``'s) writes a different element on
+    each step of ``axis`` (default: the innermost; no scatter, no broadcast store): the
+    loop over it may run as SIMD lanes."""
+    if not k.dims:
+        return False
+    axis = len(k.dims) - 1 if axis is None else axis
+    stores = [s for blk in (k.blocks() if blocks is None else blocks) for s in blk.stores]
+    return all(not s.accumulate and not s.gated and not s.strides[axis].is_zero
+               for s in stores)
+
+
+def simd_line(indent: str, ok: bool = True) -> list:
+    """``#pragma omp simd`` before an innermost loop whose steps are independent."""
+    return [f"{indent}#pragma omp simd"] if ok else []
+
+
 COLUMN_BLOCK = 512   # column reductions: columns accumulated together (fits L1/L2)
 GEMM_COLUMNS = 64    # GEMM: output columns accumulated together per row
 
@@ -88,11 +105,24 @@ class CDialect(CFamilyRenderer):
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
                               # BLAS threads on small kernels)
     own_names = frozenset({"O", "R", "B", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
-                           "accs", "a_ik", "gemm_out"})
+                           "accs", "a_ik", "gemm_out", "gemm_row"})
     own_families = (r"nan_r\d+", r"acc_r\d+")
 
     def __init__(self, blas: bool = True):
         self.blas = blas
+        self.bools: set = set()   # the bool variables of the kernel being rendered
+
+    def render_kernel(self, k: KernelIR, bufs: dict) -> str:
+        self.bools = {i.name for b in k.blocks() for i in b.instrs if i.dtype == "bool"}
+        return super().render_kernel(k, bufs)
+
+    def instr(self, ins, ivars: list) -> str:
+        # bool -> number as a select: GCC does not vectorize a bool-to-float conversion
+        if (ins.op == "cast" and ins.dtype != "bool" and ins.args and isinstance(ins.args[0], str)
+                and ins.args[0] in self.bools):
+            t = ctype(ins.dtype)
+            return f"const {t} {ins.name} = ({ins.args[0]} ? ({t})1 : ({t})0);"
+        return super().instr(ins, ivars)
 
     def omp(self, k: KernelIR, line: str) -> list:
         """``line`` (a ``#pragma omp parallel``), unless the kernel's size is known now and
@@ -122,11 +152,17 @@ class CDialect(CFamilyRenderer):
         ivars = [f"i{j}" for j in range(n)]
         if n == 0:
             return lines + ["    {"] + self.block(k.body, ivars, "        ") + ["    }"]
+        simd = parallel and distinct_stores(k)
         if parallel:
-            lines += self.omp(k, f"    #pragma omp parallel for if ({product(names)} > "
-                                 f"{self.par_threshold}) schedule(static)")
+            par = self.omp(k, f"    #pragma omp parallel for{' simd' if simd and n == 1 else ''}"
+                              f" if ({product(names)} > {self.par_threshold}) schedule(static)")
+            lines += par
+            if simd and n == 1 and not par:
+                lines.append("    #pragma omp simd")
         indent = "    "
         for j in range(n):
+            if simd and j == n - 1 and n > 1:
+                lines.append(f"{indent}#pragma omp simd")
             lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")
             indent += "    "
         lines += self.block(k.body, ivars, indent)
@@ -169,6 +205,7 @@ class CDialect(CFamilyRenderer):
                 lines.append(f"                {acc} = ({value} > {acc} || {value} != {value})"
                              f" ? {value} : {acc};")
             lines += ["            }", "        }"]
+        lines += simd_line("        ", distinct_stores(k, blocks=[k.epilogue]))
         lines.append("        for (int64_t o = ob; o < oe; ++o) {")
         lines += decompose("o", outer, names, "            ", "int64_t")
         lines += prior(len(k.phases))
@@ -177,6 +214,7 @@ class CDialect(CFamilyRenderer):
         if k.body.instrs or k.body.stores:
             lines.append("        for (int64_t r = 0; r < R; ++r) {")
             lines += decompose("r", red, names, "            ", "int64_t")
+            lines += simd_line("            ", distinct_stores(k, blocks=[k.body]))
             lines.append("            for (int64_t o = ob; o < oe; ++o) {")
             lines += ["    " + x for x in decompose("o", outer, names, "            ", "int64_t")]
             lines += ["    " + x for x in prior(len(k.phases))]
@@ -204,6 +242,8 @@ class CDialect(CFamilyRenderer):
                 lines.append(f"        int nan_{p.result} = 0;")
                 lines.append(f"        #pragma omp simd reduction(max:{acc}) "
                              f"reduction(|:nan_{p.result})")
+            else:
+                lines.append(f"        #pragma omp simd reduction(max:{acc})")
             lines.append("        for (int64_t r = 0; r < R; ++r) {")
             lines += decompose("r", red, names, "            ", "int64_t")
             lines += self.block(p.block, ivars, "            ")
@@ -219,6 +259,7 @@ class CDialect(CFamilyRenderer):
             lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)}){acc};")
         lines += self.block(k.epilogue, ivars, "        ")
         if k.body.instrs or k.body.stores:
+            lines += simd_line("        ", distinct_stores(k, red[-1], [k.body]))
             lines.append("        for (int64_t r = 0; r < R; ++r) {")
             lines += decompose("r", red, names, "            ", "int64_t")
             lines += self.block(k.body, ivars, "            ")
@@ -250,6 +291,7 @@ class CDialect(CFamilyRenderer):
         lines.append(f"{ind}    for (int64_t i{k_ax} = 0; i{k_ax} < {K}; ++i{k_ax}) {{")
         lines += self.block(k.a, iv, ind + "        ")
         lines.append(f"{ind}        const {T} a_ik = {self.operand(k.a_value)};")
+        lines.append(f"{ind}        #pragma omp simd")
         lines.append(f"{ind}        for (int64_t jj = 0; jj < jn; ++jj) {{")
         if n_ax is not None:
             lines.append(f"{ind}            const int64_t i{n_ax} = j0 + jj;")
@@ -257,6 +299,7 @@ class CDialect(CFamilyRenderer):
         lines.append(f"{ind}            accs[jj] += a_ik * {self.operand(k.b_value)};")
         lines.append(f"{ind}        }}")
         lines.append(f"{ind}    }}")
+        lines += simd_line(f"{ind}    ", n_ax is not None and distinct_stores(k, n_ax, [k.body]))
         lines.append(f"{ind}    for (int64_t jj = 0; jj < jn; ++jj) {{")
         if n_ax is not None:
             lines.append(f"{ind}        const int64_t i{n_ax} = j0 + jj;")
