@@ -48,16 +48,15 @@ ALLOWED = {
     # a checked data index (gather/take) records the first index out of range in a
     # global: a side effect per element, which GCC does not vectorize
     "gather": ("gc_checked_index", None, "checked data indices record the first fault"),
+    # the OpenMP loop of a kernel calling its step function (the rows, vectorized inside)
+    "step": (r"_step\(", None, "the parallel loop over a kernel's step function"),
+    # the host's loop over batch slices, one BLAS GEMM call each
+    "blas": (r"gc_[sd]gemm\(", None, "one BLAS call per batch slice"),
     # a load strided along the innermost axis (a transposing copy, the generated GEMM's
     # transposed operand): GCC 12 builds no vectors from these strided float loads inside
     # OpenMP-outlined loops. The GEMMs run through BLAS unless blas=False.
     "strided": (r"\[[^\]]*\bi\d+\*\w+", "no vectype for stmt",
                 "a load strided along the innermost axis"),
-    # the row loop of a reduction kernel that reads the reduction's result (softmax's
-    # gradient): inside the OpenMP-outlined function GCC 12 reports "control flow in
-    # loop" (the same loop vectorizes when the kernel is not outlined)
-    "row_after_reduction": (r"\br\d+\b", "control flow in loop",
-                            "a reduction's row loop reading its result, OpenMP-outlined"),
 }
 
 FOR = re.compile(r"\bfor\s*\(")
@@ -113,6 +112,9 @@ def trip_count(header: str, above: list) -> int | None:
         return None
     consts = {}
     for line in above:
+        jn = re.match(r"\s*const int64_t jn = (\w+) - j0", line)   # a GEMM column block
+        if jn and jn.group(1) in consts:
+            consts["jn"] = min(consts[jn.group(1)], 64)
         d = re.match(r"\s*const int64_t (\w+) = ([\w*]+);", line)
         if d:
             try:
