@@ -170,6 +170,29 @@ def batch_offset(plan: dict, which: str) -> str:
     return " + ".join(terms) if terms else "0"
 
 
+def direct_output(k: KernelIR, plan: dict) -> str | None:
+    """The buffer the product can be written into directly: the kernel's only work is
+    storing ``acc`` into a buffer laid out as the product (batch slices, rows, columns),
+    so no epilogue (and no copy) is needed; else None."""
+    if k.body.instrs or len(k.body.stores) != 1 or k.epilogue.instrs or k.epilogue.stores:
+        return None
+    st = k.body.stores[0]
+    if st.value != "acc" or st.gated or st.accumulate:
+        return None
+    batch, m_ax, n_ax, k_ax = k.mm_axes
+    want, step = {}, Mono(1)
+    for ax in [a for a in (n_ax, m_ax) if a is not None] + list(reversed(batch)):
+        want[ax] = step
+        step = step * k.dims[ax]
+    for ax, stride in enumerate(st.strides):
+        if ax == k_ax:
+            if not stride.is_zero:
+                return None
+        elif stride != want.get(ax, stride) and not (k.dims[ax] == Mono(1)):
+            return None
+    return st.buf
+
+
 def host_call(k: KernelIR, plan: dict, pir: ProgramIR, d) -> list:
     """Run kernel ``k`` through BLAS (one GEMM per batch slice) + its epilogue when the
     pointer is set, else itself."""
@@ -179,14 +202,20 @@ def host_call(k: KernelIR, plan: dict, pir: ProgramIR, d) -> list:
     _, full = d.signature(k, pir.buffers)
     ta, tb = (112 if plan["ta"] else 111), (112 if plan["tb"] else 111)
     M, N = plan["M"].c(), plan["N"].c()
-    return [f"    if ({fn}) {{   /* {k.name} through BLAS, then its epilogue */",
-            f"        {T}* gemm_out = ({T}*)(ws + off_gemm);",
+    direct = direct_output(k, plan)
+    if direct is not None and pir.buffers[direct].dtype != k.acc_dtype:
+        direct = None
+    target = direct or f"({T}*)(ws + off_gemm)"
+    epilogue = ([f"        {k.name}_epilogue({', '.join(args)});"] if direct is None else [])
+    return [f"    if ({fn}) {{   /* {k.name} through BLAS"
+            f"{', then its epilogue' if direct is None else ''} */",
+            f"        {T}* gemm_out = {target};",
             f"        for (int64_t gemm_i = 0; gemm_i < {plan['B'].c()}; ++gemm_i)",
             f"            {fn}(101, {ta}, {tb}, {M}, {N}, {plan['K'].c()}, 1, "
             f"{plan['a']} + {batch_offset(plan, 'a')}, {plan['lda'].c()}, "
             f"{plan['b']} + {batch_offset(plan, 'b')}, {plan['ldb'].c()}, 0, "
             f"gemm_out + gemm_i * ({M}) * ({N}), {N});",
-            f"        {k.name}_epilogue({', '.join(args)});",
+            *epilogue,
             "    } else {",
             f"        {k.name}({', '.join(full)});",
             "    }"]
