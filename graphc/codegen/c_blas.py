@@ -103,8 +103,8 @@ def epilogue_kernel(k: KernelIR, bufs: dict, d) -> tuple[str, list]:
     out = [f"/* {k.name}_epilogue: the epilogue of {k.name} over a BLAS product */",
            f"static void {k.name}_epilogue({', '.join(decl)}) {{"] + lines
     out.append(f"    const int64_t B = {product([names[a] for a in batch])};")
-    out.append(f"    #pragma omp parallel for collapse(2) if (B * {M} * {N} > {d.par_threshold}) "
-               "schedule(static)")
+    out.append(d.threads_clause(f"    #pragma omp parallel for collapse(2) if (B * {M} * {N} > "
+                                f"{d.par_threshold}) schedule(static)"))
     out.append("    for (int64_t bb = 0; bb < B; ++bb) {")
     out.append(f"    for (int64_t im = 0; im < {M}; ++im) {{")
     out += decompose("bb", batch, names, "        ", "int64_t")

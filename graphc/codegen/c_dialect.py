@@ -48,6 +48,30 @@ static inline float gc_expf(float x) {
 }
 """
 
+# OpenMP threads of a parallel kernel: the CPUs the process may run on now (its affinity
+# mask, which taskset, cgroups or os.sched_setaffinity may have narrowed since the OpenMP
+# runtime started), at most OpenMP's own limit (OMP_NUM_THREADS). Asked only when a kernel
+# is large enough to go parallel (a system call: about a microsecond).
+GC_THREADS = """\
+#ifdef _OPENMP
+#include <omp.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
+static inline int gc_threads(void) {
+    int n = omp_get_max_threads();
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        const int cpus = CPU_COUNT(&set);
+        if (cpus > 0 && cpus < n) n = cpus;
+    }
+#endif
+    return n;
+}
+#endif
+"""
+
 # libm functions whose glibc SIMD variants (libmvec, <= 4 ulp in float64 and float32,
 # exact NaN/Inf/overflow handling by falling back to the scalar function per lane) the
 # kernels may call: declared ``omp declare simd`` so GCC vectorizes loops calling them.
@@ -117,14 +141,15 @@ class CDialect(CFamilyRenderer):
     ``blas``, each matmul BLAS can run also gets its epilogue kernel (``c_blas``)."""
 
     name = "c"
-    prelude = ("#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
+    prelude = ("#define _GNU_SOURCE   /* CPU_COUNT, sched_getaffinity */\n"
+               "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
                "#define GC_INFINITY INFINITY\n"
-               + GC_EXPF + vector_math_decls())
+               + GC_THREADS + GC_EXPF + vector_math_decls())
     float32_math = {"exp": "gc_expf", "cos": "gc_cosf"}
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
                               # BLAS threads on small kernels)
-    own_names = frozenset({"O", "R", "B", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
+    own_names = frozenset({"O", "R", "B", "n", "set", "cpus", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
                            "accs", "a_ik", "gemm_out", "gemm_row"})
     own_families = (r"nan_r\d+", r"acc_r\d+")
 
@@ -161,6 +186,15 @@ class CDialect(CFamilyRenderer):
             return f"const {t} {ins.name} = ({ins.args[0]} ? ({t})1 : ({t})0);"
         return super().instr(ins, ivars)
 
+    def threads_clause(self, line: str) -> str:
+        """A ``#pragma omp parallel ... if (COND) ...`` line with ``num_threads``: the
+        process's CPUs (``gc_threads``) when COND holds."""
+        start, end = line.find(" if ("), line.rfind(") schedule(")
+        if start < 0 or end < start:
+            return line
+        cond = line[start + 5:end]
+        return f"{line[:end + 1]} num_threads(({cond}) ? gc_threads() : 1){line[end + 1:]}"
+
     def omp(self, k: KernelIR, line: str) -> list:
         """``line`` (a ``#pragma omp parallel``), unless the kernel's size is known now and
         under the threshold: then its ``if`` clause is false on every call, yet GCC would
@@ -169,9 +203,9 @@ class CDialect(CFamilyRenderer):
         for m in k.dims:
             v = m.static()
             if v is None:
-                return [line]
+                return [self.threads_clause(line)]
             static *= v
-        return [] if static <= self.par_threshold else [line]
+        return [] if static <= self.par_threshold else [self.threads_clause(line)]
 
     def kernel_companions(self, k: KernelIR, bufs: dict) -> list:
         if not self.blas or c_blas.blas_plan(k) is None:
@@ -314,8 +348,9 @@ class CDialect(CFamilyRenderer):
         T, W = ctype(k.acc_dtype), GEMM_COLUMNS
         ind = "        "
         lines.append(f"    const int64_t B = {product([names[a] for a in batch])};")
-        lines.append(f"    #pragma omp parallel for collapse(2) if (B * {M} * {N} * {K} > "
-                     f"{self.par_threshold}) schedule(static)")
+        lines.append(self.threads_clause(
+            f"    #pragma omp parallel for collapse(2) if (B * {M} * {N} * {K} > "
+            f"{self.par_threshold}) schedule(static)"))
         lines.append("    for (int64_t bb = 0; bb < B; ++bb) {")
         lines.append(f"    for (int64_t im = 0; im < {M}; ++im) {{")
         lines += decompose("bb", batch, names, ind, "int64_t")
