@@ -26,7 +26,7 @@ pytestmark = [
 
 # prints gc_threads() before and after the program narrows its own mask to one CPU,
 # and the size of an OpenMP team that asked for gc_threads() threads
-PROGRAM = C.prelude + r"""
+PROGRAM = "#define _GNU_SOURCE\n#include <sched.h>\n" + C.prelude + r"""
 #include <stdio.h>
 static int team(void) {
     int size = 0;

@@ -48,10 +48,16 @@ ALLOWED = {
     # a checked data index (gather/take) records the first index out of range in a
     # global: a side effect per element, which GCC does not vectorize
     "gather": ("gc_checked_index", None, "checked data indices record the first fault"),
+    # counting the CPUs of the affinity mask, once per parallel region
+    "threads": (r"^gc_threads$", None, "the CPU count of the affinity mask (16 words)"),
     # the OpenMP loop of a kernel calling its step function (the rows, vectorized inside)
     "step": (r"_step\(", None, "the parallel loop over a kernel's step function"),
     # the host's loop over batch slices, one BLAS GEMM call each
     "blas": (r"gc_[sd]gemm\(", None, "one BLAS call per batch slice"),
+    # a float clamped by maximum/minimum then cast to an integer: GCC 12 sinks the cast
+    # into the select's arms and reports "control flow in loop" (seen only in fuzz graphs)
+    "clamp_to_int": (r"\(\((u?int(8|16|32|64)_t)\)v\d+\)", "control flow in loop",
+                     "a clamped float cast to an integer"),
     # a load strided along the innermost axis (a transposing copy, the generated GEMM's
     # transposed operand): GCC 12 builds no vectors from these strided float loads inside
     # OpenMP-outlined loops. The GEMMs run through BLAS unless blas=False.
@@ -113,8 +119,8 @@ def trip_count(header: str, above: list) -> int | None:
     consts = {}
     for line in above:
         jn = re.match(r"\s*const int64_t jn = (\w+) - j0", line)   # a GEMM column block
-        if jn and jn.group(1) in consts:
-            consts["jn"] = min(consts[jn.group(1)], 64)
+        if jn and (jn.group(1) in consts or jn.group(1).isdigit()):
+            consts["jn"] = min(int(consts.get(jn.group(1), jn.group(1))), 64)
         d = re.match(r"\s*const int64_t (\w+) = ([\w*]+);", line)
         if d:
             try:

@@ -131,22 +131,22 @@ _BLAS: list = []
 
 
 def numpy_blas() -> tuple:
-    """Addresses of ``cblas_sgemm``/``cblas_dgemm`` (64-bit ints) in the OpenBLAS that
-    NumPy ships, or (None, None): matmuls then run the generated kernels."""
+    """Addresses of ``cblas_sgemm``/``cblas_dgemm``/``cblas_sgemv``/``cblas_dgemv``
+    (64-bit ints) in the OpenBLAS that NumPy ships, or Nones: matmuls then run the
+    generated kernels."""
     if _BLAS:
         return _BLAS[0]
-    found = (None, None)
+    found = (None,) * 4
     try:
         libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
         for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas64_*.so"))):
             lib = ctypes.CDLL(path)
-            s = ctypes.cast(lib.scipy_cblas_sgemm64_, ctypes.c_void_p).value
-            d = ctypes.cast(lib.scipy_cblas_dgemm64_, ctypes.c_void_p).value
+            found = tuple(ctypes.cast(getattr(lib, f"scipy_cblas_{f}64_"), ctypes.c_void_p).value
+                          for f in ("sgemm", "dgemm", "sgemv", "dgemv"))
             _BLAS_KEEP.append(lib)
-            found = (s, d)
             break
     except (OSError, AttributeError):
-        found = (None, None)
+        found = (None,) * 4
     _BLAS.append(found)
     return found
 
@@ -175,7 +175,7 @@ def build(program, **options) -> CExecutable:
     if blas:
         setter = getattr(lib, f"{pre}_set_blas")
         setter.restype = None
-        setter.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        setter.argtypes = [ctypes.c_void_p] * 4
         setter(*numpy_blas())
     wsb = getattr(lib, f"{pre}_workspace_bytes")
     wsb.restype = ctypes.c_int64

@@ -130,15 +130,23 @@ typedef void (*gc_sgemm_t)(int, int, int, int64_t, int64_t, int64_t, float, cons
                            int64_t, const float*, int64_t, float, float*, int64_t);
 typedef void (*gc_dgemm_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
                            int64_t, const double*, int64_t, double, double*, int64_t);
+typedef void (*gc_sgemv_t)(int, int, int64_t, int64_t, float, const float*, int64_t,
+                           const float*, int64_t, float, float*, int64_t);
+typedef void (*gc_dgemv_t)(int, int, int64_t, int64_t, double, const double*, int64_t,
+                           const double*, int64_t, double, double*, int64_t);
 static gc_sgemm_t gc_sgemm = 0;
 static gc_dgemm_t gc_dgemm = 0;
+static gc_sgemv_t gc_sgemv = 0;
+static gc_dgemv_t gc_dgemv = 0;
 """
 
 
 def host_setter(prefix: str) -> list:
     """The BLAS declarations and ``<prefix>_set_blas``, which installs the pointers."""
-    return [BLAS_DECL, f"void {prefix}_set_blas(void* sgemm, void* dgemm) {{",
-            "    gc_sgemm = (gc_sgemm_t)sgemm;", "    gc_dgemm = (gc_dgemm_t)dgemm;", "}", ""]
+    return [BLAS_DECL, f"void {prefix}_set_blas(void* sgemm, void* dgemm, void* sgemv, "
+            "void* dgemv) {",
+            "    gc_sgemm = (gc_sgemm_t)sgemm;", "    gc_dgemm = (gc_dgemm_t)dgemm;",
+            "    gc_sgemv = (gc_sgemv_t)sgemv;", "    gc_dgemv = (gc_dgemv_t)dgemv;", "}", ""]
 
 
 def workspace_lines(pir: ProgramIR) -> tuple[list, dict]:
@@ -170,7 +178,7 @@ def batch_offset(plan: dict, which: str) -> str:
     return " + ".join(terms) if terms else "0"
 
 
-def direct_output(k: KernelIR, plan: dict) -> str | None:
+def direct_output(k: KernelIR, bufs: dict) -> str | None:
     """The buffer the product can be written into directly: the kernel's only work is
     storing ``acc`` into a buffer laid out as the product (batch slices, rows, columns),
     so no epilogue (and no copy) is needed; else None."""
@@ -190,7 +198,7 @@ def direct_output(k: KernelIR, plan: dict) -> str | None:
                 return None
         elif stride != want.get(ax, stride) and not (k.dims[ax] == Mono(1)):
             return None
-    return st.buf
+    return st.buf if bufs[st.buf].dtype == k.acc_dtype else None
 
 
 def host_call(k: KernelIR, plan: dict, pir: ProgramIR, d) -> list:
@@ -202,19 +210,36 @@ def host_call(k: KernelIR, plan: dict, pir: ProgramIR, d) -> list:
     _, full = d.signature(k, pir.buffers)
     ta, tb = (112 if plan["ta"] else 111), (112 if plan["tb"] else 111)
     M, N = plan["M"].c(), plan["N"].c()
-    direct = direct_output(k, plan)
-    if direct is not None and pir.buffers[direct].dtype != k.acc_dtype:
-        direct = None
+    direct = direct_output(k, pir.buffers)
     target = direct or f"({T}*)(ws + off_gemm)"
     epilogue = ([f"        {k.name}_epilogue({', '.join(args)});"] if direct is None else [])
+    a_at = f"{plan['a']} + {batch_offset(plan, 'a')}"
+    b_at = f"{plan['b']} + {batch_offset(plan, 'b')}"
+    K = plan["K"].c()
+    if plan["N"] == Mono(1) and plan["M"] != Mono(1):
+        # matrix-vector (OpenBLAS runs GEMM with N = 1 several times slower): y = op(A) b;
+        # b's K elements are b_at[k * incb], its stride along K ("ldb" of a K x 1 view)
+        fn = "gc_sgemv" if T == "float" else "gc_dgemv"
+        rows, cols = (K, M) if plan["ta"] else (M, K)
+        inc = "1" if plan["tb"] else plan["ldb"].c()
+        call = (f"{fn}(101, {ta}, {rows}, {cols}, 1, {a_at}, {plan['lda'].c()}, {b_at}, "
+                f"{inc}, 0, gemm_out + gemm_i * ({M}), 1);")
+    elif plan["M"] == Mono(1) and plan["N"] != Mono(1):
+        # vector-matrix: y = op(B)^T a, a's K elements strided by its K stride
+        fn = "gc_sgemv" if T == "float" else "gc_dgemv"
+        rows, cols = (N, K) if plan["tb"] else (K, N)
+        trans = 111 if plan["tb"] else 112
+        inc = plan["lda"].c() if plan["ta"] else "1"
+        call = (f"{fn}(101, {trans}, {rows}, {cols}, 1, {b_at}, {plan['ldb'].c()}, {a_at}, "
+                f"{inc}, 0, gemm_out + gemm_i * ({N}), 1);")
+    else:
+        call = (f"{fn}(101, {ta}, {tb}, {M}, {N}, {K}, 1, {a_at}, {plan['lda'].c()}, {b_at}, "
+                f"{plan['ldb'].c()}, 0, gemm_out + gemm_i * ({M}) * ({N}), {N});")
     return [f"    if ({fn}) {{   /* {k.name} through BLAS"
             f"{', then its epilogue' if direct is None else ''} */",
             f"        {T}* gemm_out = {target};",
             f"        for (int64_t gemm_i = 0; gemm_i < {plan['B'].c()}; ++gemm_i)",
-            f"            {fn}(101, {ta}, {tb}, {M}, {N}, {plan['K'].c()}, 1, "
-            f"{plan['a']} + {batch_offset(plan, 'a')}, {plan['lda'].c()}, "
-            f"{plan['b']} + {batch_offset(plan, 'b')}, {plan['ldb'].c()}, 0, "
-            f"gemm_out + gemm_i * ({M}) * ({N}), {N});",
+            f"            {call}",
             *epilogue,
             "    } else {",
             f"        {k.name}({', '.join(full)});",

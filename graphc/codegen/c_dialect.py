@@ -55,15 +55,19 @@ static inline float gc_expf(float x) {
 GC_THREADS = """\
 #ifdef _OPENMP
 #include <omp.h>
+#include <stddef.h>
 #ifdef __linux__
-#include <sched.h>
+/* glibc's sched_getaffinity under its own name, with a plain mask: no _GNU_SOURCE needed
+ * (an exported library's header may include libc headers before this prelude) */
+extern int gc_sched_getaffinity(int, size_t, unsigned long*) __asm__("sched_getaffinity");
 #endif
 static inline int gc_threads(void) {
     int n = omp_get_max_threads();
 #ifdef __linux__
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        const int cpus = CPU_COUNT(&set);
+    unsigned long mask[16] = {0};   /* 1024 CPUs, glibc's cpu_set_t */
+    if (gc_sched_getaffinity(0, sizeof mask, mask) == 0) {
+        int cpus = 0;
+        for (int w = 0; w < 16; ++w) cpus += __builtin_popcountl(mask[w]);
         if (cpus > 0 && cpus < n) n = cpus;
     }
 #endif
@@ -141,15 +145,14 @@ class CDialect(CFamilyRenderer):
     ``blas``, each matmul BLAS can run also gets its epilogue kernel (``c_blas``)."""
 
     name = "c"
-    prelude = ("#define _GNU_SOURCE   /* CPU_COUNT, sched_getaffinity */\n"
-               "#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
+    prelude = ("#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
                "#define GC_INFINITY INFINITY\n"
                + GC_THREADS + GC_EXPF + vector_math_decls())
     float32_math = {"exp": "gc_expf", "cos": "gc_cosf"}
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
                               # BLAS threads on small kernels)
-    own_names = frozenset({"O", "R", "B", "n", "set", "cpus", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
+    own_names = frozenset({"O", "R", "B", "n", "w", "mask", "cpus", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
                            "accs", "a_ik", "gemm_out", "gemm_row"})
     own_families = (r"nan_r\d+", r"acc_r\d+")
 
@@ -208,8 +211,8 @@ class CDialect(CFamilyRenderer):
         return [] if static <= self.par_threshold else [self.threads_clause(line)]
 
     def kernel_companions(self, k: KernelIR, bufs: dict) -> list:
-        if not self.blas or c_blas.blas_plan(k) is None:
-            return []
+        if not self.blas or c_blas.blas_plan(k) is None or c_blas.direct_output(k, bufs):
+            return []   # no BLAS, or BLAS writes the product where it belongs
         return [c_blas.epilogue_kernel(k, bufs, self)[0]]
 
     def scatter(self, k: KernelIR) -> list:
