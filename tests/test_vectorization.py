@@ -144,14 +144,14 @@ def allowed(loop: dict, why: list) -> str | None:
     return None
 
 
-def vector_report(source: str) -> list[tuple[str, int, str]]:
+def vector_report(source: str, extra: tuple = ()) -> list[tuple[str, int, str]]:
     """(kind, line, message) of GCC's vectorizer report for ``source``, compiled with the
     C backend's flags (to an object file: nothing is linked or loaded)."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "k.c")
         Path(path).write_text(source)
         flags = [f for f in build.default_flags("c") if f != "-shared"]
-        argv = [*toolchain_c_command(), *flags, *EXTRA_FLAGS, "-c", path, "-o",
+        argv = [*toolchain_c_command(), *flags, *EXTRA_FLAGS, *extra, "-c", path, "-o",
                 os.path.join(d, "k.o"), "-fopt-info-vec-optimized", "-fopt-info-vec-missed"]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
@@ -166,10 +166,11 @@ def toolchain_c_command() -> tuple:
     return tuple(c_command())
 
 
-def unvectorized(source: str) -> list[str]:
-    """Each innermost loop of ``source`` GCC did not vectorize and ALLOWED does not name."""
+def unvectorized(source: str, extra: tuple = ()) -> list[str]:
+    """Each innermost loop of ``source`` GCC did not vectorize and ALLOWED does not name
+    (compiled with the C backend's flags, then ``extra``)."""
     loops = innermost_loops(source)
-    report = vector_report(source)
+    report = vector_report(source, extra)
     done = set()
     for kind, line, msg in report:
         if kind == "optimized" and "loop vectorized" in msg:
@@ -306,3 +307,27 @@ def test_loop_finder():
     loops = innermost_loops(src)
     assert [(lp["line"], lp["last"], lp["kernel"]) for lp in loops] == \
         [(3, 3, "k0_x"), (4, 6, "k0_x")]
+
+
+@pytest.mark.skipif(not probes.vector_math_available(),
+                    reason="glibc's SIMD libm (libmvec) is not available here")
+def test_large_sources_compile_at_O1_and_still_vectorize(monkeypatch):
+    """Huge translation units get -O1 (compile time); their simd loops still vectorize."""
+    from graphc.codegen import c_backend
+    graphs = benchmark_graphs()
+    for name in ("chain_bwd", "elementwise3", "softmax"):
+        bad = unvectorized(c_source(*graphs[name]), c_backend.LARGE_SOURCE_FLAGS)
+        assert not bad, f"{name} at {c_backend.LARGE_SOURCE_FLAGS}:\n" + "\n".join(bad)
+    seen = []
+    real = c_backend.toolchain.compile_and_load
+
+    def spy(source, lang, flags=(), name=None):
+        seen.append(flags)
+        return real(source, lang, flags=flags, name=name)
+    monkeypatch.setattr(c_backend, "LARGE_SOURCE", 0)
+    monkeypatch.setattr(c_backend.toolchain, "compile_and_load", spy)
+    x = gc.placeholder("x", (None,))
+    f = gc.compile([gc.tanh(x) * gc.exp(-x)], inputs=[x], backend="c")
+    v = np.linspace(-3, 3, 1001, dtype=np.float32)
+    np.testing.assert_allclose(f(v)[0], np.tanh(v) * np.exp(-v), rtol=2e-6, atol=1e-7)
+    assert seen and seen[-1][-len(c_backend.LARGE_SOURCE_FLAGS):] == c_backend.LARGE_SOURCE_FLAGS
