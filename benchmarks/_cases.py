@@ -413,7 +413,9 @@ def case_elementwise3(impl, sizes, data):
         backend, opts = GRAPHC_BACKENDS[impl]
 
         def make():
-            A, B, C = (gc.placeholder(n, (None,)) for n in "abc")
+            # one named run-time length: the three inputs share it (with three anonymous
+            # dims, the gradient's reshape between them hides the shared product from CSE)
+            A, B, C = (gc.placeholder(n, ("n",)) for n in "abc")
             loss = gc.sum(gc.tanh(A) * gc.sigmoid(B) * gc.exp(C))
             f = gc.compile([loss, *gc.grad(loss, [A, B, C])], inputs=[A, B, C],
                            backend=backend, **opts)

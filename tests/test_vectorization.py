@@ -222,7 +222,7 @@ def benchmark_graphs() -> dict:
     x = gc.placeholder("x", (None,))
     y = chain_expr(gc, x)
     graphs["chain_bwd"] = ([y, gc.grad(gc.sum(y), x)], [x])
-    a, b, c = (gc.placeholder(n, (None,)) for n in "abc")
+    a, b, c = (gc.placeholder(n, ("n",)) for n in "abc")
     loss = gc.sum(gc.tanh(a) * gc.sigmoid(b) * gc.exp(c))
     graphs["elementwise3"] = ([loss, *gc.grad(loss, [a, b, c])], [a, b, c])
     X, R = gc.placeholder("x", (None, 64)), gc.placeholder("r", (None, 64))
