@@ -108,3 +108,23 @@ def test_a_compiled_function_under_a_narrowed_mask_is_right():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
                        timeout=300)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="no /proc here")
+def test_processes_whose_kernels_went_parallel_exit_cleanly():
+    """The OpenMP runtime stays loaded after the last generated library is closed: before,
+    unloading libgomp under its idle worker threads crashed about every other exit."""
+    code = (
+        "import numpy as np, graphc as gc\n"
+        "from graphc.codegen import build\n"
+        "x = gc.placeholder('x', (None,))\n"
+        "f = gc.compile(gc.sin(x) * 2, inputs=[x], backend='c')\n"
+        "f(np.ones(3_000_000, np.float32))\n"
+        "assert build._PINNED_OPENMP, 'no OpenMP runtime pinned'\n"
+        "del f\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    for _ in range(4):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           cwd=root, env=env, timeout=300)
+        assert r.returncode == 0, (r.returncode, r.stderr[-3000:])

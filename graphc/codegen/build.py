@@ -220,7 +220,29 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
 def load_library(path: str | os.PathLike) -> ctypes.CDLL:
     """ctypes.CDLL for ``path``, loaded once per process while in use (closed when the
     last user of the CDLL, e.g. the Function built on it, is gone)."""
-    return cache.load_library(path)
+    lib = cache.load_library(path)
+    pin_openmp_runtime()
+    return lib
+
+
+_PINNED_OPENMP: list = []
+
+
+def pin_openmp_runtime() -> None:
+    """Keep the OpenMP runtime a generated library brought in loaded for good: closing
+    the last such library would otherwise unload libgomp under its own idle worker
+    threads, which then crash the process (seen at interpreter exit, about every other
+    run of a program whose kernels went parallel)."""
+    if _PINNED_OPENMP:
+        return
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:
+        return
+    for path in sorted(set(re.findall(r"(/\S*/lib(?:g|i|i5)?omp[\w.-]*\.so[\d.]*)$", maps,
+                                      re.M))):
+        _PINNED_OPENMP.append(ctypes.CDLL(path))
 
 
 def compile_and_load(source: str, lang: Lang, flags: tuple[str, ...] = (),
