@@ -392,11 +392,6 @@ def softmax_reference(data):
 
 # ---- the issue-17 workloads: a 3-input elementwise loss, attention ----------------------------
 
-def ew3_loss(m, a, b, c):
-    sig = (lambda v: 1 / (1 + m.exp(-v)))
-    return m.tanh(a) * sig(b) * m.exp(c)
-
-
 def ew3_np(a, b, c):
     """Loss and its three gradients by hand, sharing tanh, sigmoid and exp."""
     t, s, e = np.tanh(a), 1 / (1 + np.exp(-b)), np.exp(c)

@@ -94,7 +94,8 @@ class Sizes:
     warmup: int = 1
 
 
-QUICK = Sizes(chain=1_000_000, softmax=1024, elementwise3=1_000_000, attention=(4, 128, 64), compile_nodes=(100, 1_000), repeat=3,
+QUICK = Sizes(chain=1_000_000, softmax=1024, elementwise3=1_000_000,
+              attention=(4, 128, 64), compile_nodes=(100, 1_000), repeat=3,
               compile_timeout=60.0)
 
 

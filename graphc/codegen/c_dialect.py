@@ -152,7 +152,7 @@ class CDialect(CFamilyRenderer):
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
                               # BLAS threads on small kernels)
-    own_names = frozenset({"O", "R", "B", "n", "w", "mask", "cpus", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
+    own_names = frozenset({"O", "R", "B", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
                            "accs", "a_ik", "gemm_out", "gemm_row"})
     own_families = (r"nan_r\d+", r"acc_r\d+")
 
