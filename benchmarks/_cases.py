@@ -395,6 +395,129 @@ def softmax_reference(data):
     return [y, y * (r - (y * r).sum(-1, keepdims=True))]
 
 
+# ---- the issue-17 workloads: a 3-input elementwise loss, attention ----------------------------
+
+def ew3_np(a, b, c):
+    """Loss and its three gradients by hand, sharing tanh, sigmoid and exp."""
+    t, s, e = np.tanh(a), 1 / (1 + np.exp(-b)), np.exp(c)
+    se = s * e
+    tse = t * se
+    return [np.array(tse.sum()), (1 - t * t) * se, tse * (1 - s), tse]
+
+
+def case_elementwise3(impl, sizes, data):
+    a, b, c = data["ew3_a"], data["ew3_b"], data["ew3_c"]
+    if impl in GRAPHC_BACKENDS:
+        if impl == "graphc-cuda-emulate" and a.size > sizes.emulate_max:
+            return "skipped: CPU emulation of CUDA, size above --emulate-max"
+        backend, opts = GRAPHC_BACKENDS[impl]
+
+        def make():
+            # one named run-time length: the three inputs share it (with three anonymous
+            # dims, the gradient's reshape between them hides the shared product from CSE)
+            A, B, C = (gc.placeholder(n, ("n",)) for n in "abc")
+            loss = gc.sum(gc.tanh(A) * gc.sigmoid(B) * gc.exp(C))
+            f = gc.compile([loss, *gc.grad(loss, [A, B, C])], inputs=[A, B, C],
+                           backend=backend, **opts)
+            return lambda: f(a, b, c)
+        return make
+    if impl == "numpy":
+        return lambda: (lambda: ew3_np(a, b, c))
+    if impl in ("torch", "torch.compile"):
+        import torch
+
+        def make():
+            ts = [torch.from_numpy(v) for v in (a, b, c)]
+
+            def step(a, b, c):
+                vs = [v.detach().requires_grad_(True) for v in (a, b, c)]
+                loss = (torch.tanh(vs[0]) * torch.sigmoid(vs[1]) * torch.exp(vs[2])).sum()
+                return [loss.detach(), *torch.autograd.grad(loss, vs)]
+            f = torch.compile(step) if impl == "torch.compile" else step
+            return lambda: list(f(*ts))
+        return make
+    if impl == "jax-jit":
+        import jax
+        import jax.numpy as jnp
+
+        def make():
+            def loss(a, b, c):
+                return jnp.sum(jnp.tanh(a) * jax.nn.sigmoid(b) * jnp.exp(c))
+            f = jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2)))
+            js = [jnp.asarray(v) for v in (a, b, c)]
+
+            def run():
+                v, g = f(*js)
+                return [x.block_until_ready() for x in (v, *g)]
+            return run
+        return make
+    return None
+
+
+def elementwise3_reference(data):
+    return ew3_np(*(data[k].astype(np.float64) for k in ("ew3_a", "ew3_b", "ew3_c")))
+
+
+def attention_np(q, k, v, r):
+    """softmax(q k^T / 8) v and the gradients of sum(out * r) w.r.t. q, k, v, by hand."""
+    s = q @ np.swapaxes(k, -1, -2) / 8
+    p = softmax_np(s)
+    out = p @ v
+    dv = np.swapaxes(p, -1, -2) @ r
+    dp = r @ np.swapaxes(v, -1, -2)
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True)) / 8
+    return [out, ds @ k, np.swapaxes(ds, -1, -2) @ q, dv]
+
+
+def case_attention(impl, sizes, data):
+    q, k, v, r = (data[f"att_{n}"] for n in "qkvr")
+    if impl in GRAPHC_BACKENDS:
+        if impl == "graphc-cuda-emulate" and q.size * 64 > sizes.emulate_max:
+            return "skipped: CPU emulation of CUDA, size above --emulate-max"
+        backend, opts = GRAPHC_BACKENDS[impl]
+
+        def make():
+            Q, K, V, R = (gc.placeholder(n, (None,) + q.shape[1:]) for n in "QKVR")
+            out = gc.softmax(Q @ gc.swapaxes(K, -1, -2) / 8.0, axis=-1) @ V
+            f = gc.compile([out, *gc.grad(gc.sum(out * R), [Q, K, V])], inputs=[Q, K, V, R],
+                           backend=backend, **opts)
+            return lambda: f(q, k, v, r)
+        return make
+    if impl == "numpy":
+        return lambda: (lambda: attention_np(q, k, v, r))
+    if impl in ("torch", "torch.compile"):
+        import torch
+
+        def make():
+            ts = [torch.from_numpy(x) for x in (q, k, v, r)]
+
+            def step(q, k, v, r):
+                vs = [x.detach().requires_grad_(True) for x in (q, k, v)]
+                out = torch.softmax(vs[0] @ vs[1].transpose(-1, -2) / 8, -1) @ vs[2]
+                return [out.detach(), *torch.autograd.grad(out, vs, r)]
+            f = torch.compile(step) if impl == "torch.compile" else step
+            return lambda: list(f(*ts))
+        return make
+    if impl == "jax-jit":
+        import jax
+        import jax.numpy as jnp
+
+        def make():
+            def fb(q, k, v, r):
+                out, vjp = jax.vjp(lambda q, k, v: jax.nn.softmax(
+                    q @ jnp.swapaxes(k, -1, -2) / 8, axis=-1) @ v, q, k, v)
+                return (out, *vjp(r))
+            f = jax.jit(fb)
+            js = [jnp.asarray(x) for x in (q, k, v, r)]
+            return lambda: [o.block_until_ready() for o in f(*js)]
+        return make
+    return None
+
+
+def attention_reference(data):
+    return attention_np(*(data[f"att_{n}"].astype(np.float64) for n in "qkvr"))
+
+
 CASES = {
     "tutorial": (case_tutorial, tutorial_reference, "E = 3a^3 - b^2: dE/da, dE/db (2 elements)",
                  (1e-5, 1e-5)),
@@ -404,6 +527,11 @@ CASES = {
                   "elementwise chain, forward + gradient", (1e-4, 1e-5)),
     "mlp": (case_mlp, None, "MLP 784-256-10 SGD step, batch 256", (2e-3, 1e-5)),
     "softmax": (case_softmax, softmax_reference, "softmax and its gradient", (1e-3, 1e-7)),
+    "elementwise3": (case_elementwise3, elementwise3_reference,
+                     "sum(tanh(a) sigmoid(b) exp(c)) and its 3 gradients", (1e-3, 1e-6)),
+    "attention": (case_attention, attention_reference,
+                  "softmax(Q K^T / 8) V and the gradients of sum(out * r) w.r.t. Q, K, V",
+                  (1e-3, 1e-5)),
 }
 
 

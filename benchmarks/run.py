@@ -12,6 +12,8 @@ NumPy reference before any timing counts):
   chain_bwd   the same chain, forward and gradient of its sum
   mlp         one SGD step of an MLP 784-256-10 (ReLU, softmax cross-entropy), batch 256
   softmax     softmax of a 4096x4096 matrix and the gradient of sum(softmax(x) * r)
+  elementwise3  sum(tanh(a) * sigmoid(b) * exp(c)) over 10M float32 and its 3 gradients
+  attention   softmax(Q K^T / 8) V, batch 16 x 256 x 64, forward and the 3 gradients
   compile     time to differentiate and compile chained graphs of 100/1,000/10,000 nodes
 
 Implementations: graphc with each backend that works here (numpy, c, cuda under
@@ -80,6 +82,8 @@ class Sizes:
     chain: int = 10_000_000
     batch: int = 256
     softmax: int = 4096
+    elementwise3: int = 10_000_000
+    attention: tuple = (16, 256, 64)   # batch, sequence, head size
     compile_nodes: tuple = (100, 1_000, 10_000)
     # peers' compile times are measured up to this many nodes (torch.compile takes
     # about half a minute for 100 nodes here, and grows faster than linearly)
@@ -91,7 +95,8 @@ class Sizes:
     warmup: int = 1
 
 
-QUICK = Sizes(chain=1_000_000, softmax=1024, compile_nodes=(100, 1_000), repeat=3,
+QUICK = Sizes(chain=1_000_000, softmax=1024, elementwise3=1_000_000,
+              attention=(4, 128, 64), compile_nodes=(100, 1_000), repeat=3,
               compile_timeout=60.0)
 
 
@@ -196,6 +201,10 @@ def make_data(sizes: Sizes):
             "mlp_labels": rng.integers(0, 10, sizes.batch),
             "sm_x": (3 * rng.standard_normal((sizes.softmax, sizes.softmax))).astype(np.float32),
             "sm_r": rng.standard_normal((sizes.softmax, sizes.softmax)).astype(np.float32)}
+    for n in "abc":
+        data[f"ew3_{n}"] = rng.uniform(-2, 2, sizes.elementwise3).astype(np.float32)
+    for n in "qkvr":
+        data[f"att_{n}"] = rng.standard_normal(sizes.attention).astype(np.float32)
     data["mlp_params"] = [
         (rng.standard_normal((784, 256)) * np.sqrt(2 / 784)).astype(np.float32),
         np.zeros(256, np.float32),

@@ -221,7 +221,8 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
 
 def load_library(path: str | os.PathLike) -> ctypes.CDLL:
     """ctypes.CDLL for ``path``, loaded once per process while in use (closed when the
-    last user of the CDLL, e.g. the Function built on it, is gone)."""
+    last user of the CDLL, e.g. the Function built on it, is gone; the OpenMP runtime it
+    brings in stays: see ``cache.load_library``)."""
     return cache.load_library(path)
 
 

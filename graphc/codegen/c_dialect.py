@@ -11,6 +11,8 @@ True
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import c_blas
@@ -46,6 +48,34 @@ static inline float gc_expf(float x) {
 }
 """
 
+# OpenMP threads of a parallel kernel: the CPUs the process may run on now (its affinity
+# mask, which taskset, cgroups or os.sched_setaffinity may have narrowed since the OpenMP
+# runtime started), at most OpenMP's own limit (OMP_NUM_THREADS). Asked only when a kernel
+# is large enough to go parallel (a system call: about a microsecond).
+GC_THREADS = """\
+#ifdef _OPENMP
+#include <omp.h>
+#include <stddef.h>
+#ifdef __linux__
+/* glibc's sched_getaffinity under its own name, with a plain mask: no _GNU_SOURCE needed
+ * (an exported library's header may include libc headers before this prelude) */
+extern int gc_sched_getaffinity(int, size_t, unsigned long*) __asm__("sched_getaffinity");
+#endif
+static inline int gc_threads(void) {
+    int n = omp_get_max_threads();
+#ifdef __linux__
+    unsigned long mask[16] = {0};   /* 1024 CPUs, glibc's cpu_set_t */
+    if (gc_sched_getaffinity(0, sizeof mask, mask) == 0) {
+        int cpus = 0;
+        for (int w = 0; w < 16; ++w) cpus += __builtin_popcountl(mask[w]);
+        if (cpus > 0 && cpus < n) n = cpus;
+    }
+#endif
+    return n;
+}
+#endif
+"""
+
 # libm functions whose glibc SIMD variants (libmvec, <= 4 ulp in float64 and float32,
 # exact NaN/Inf/overflow handling by falling back to the scalar function per lane) the
 # kernels may call: declared ``omp declare simd`` so GCC vectorizes loops calling them.
@@ -73,6 +103,43 @@ def vector_math_decls() -> str:
 
 SORT_RUN = 16        # argsort: runs of this many sorted by insertion, then merged
 SELECT_MAX = 64      # argsort keeping at most this many (top_k): selection, not a sort
+
+
+def distinct_stores(k: KernelIR, axis: int | None = None, blocks=None) -> bool:
+    """Every store of ``blocks`` (default: all of ``k``'s) writes a different element on
+    each step of ``axis`` (default: the innermost; no scatter, no broadcast store): the
+    loop over it may run as SIMD lanes."""
+    if not k.dims:
+        return False
+    axis = len(k.dims) - 1 if axis is None else axis
+    stores = [s for blk in (k.blocks() if blocks is None else blocks) for s in blk.stores]
+    return all(not s.accumulate and not s.gated and not s.strides[axis].is_zero
+               for s in stores)
+
+
+def split_parallel_loop(body: list):
+    """(frame lines, [pragma, for line], loop variable, loop body lines) of a kernel body
+    that is one ``#pragma omp parallel for`` loop (not ``simd``, not ``collapse``), else
+    None."""
+    at = [j for j, line in enumerate(body) if line.startswith("    #pragma omp parallel for")]
+    if len(at) != 1 or j_bad(body[at[0]]) or at[0] + 1 >= len(body) or body[-1] != "    }":
+        return None
+    j = at[0]
+    loop = re.match(r"    for \(int64_t (\w+) = ", body[j + 1])
+    if loop is None:
+        return None
+    return body[:j], body[j:j + 2], loop.group(1), body[j + 2:-1]
+
+
+def j_bad(pragma: str) -> bool:
+    return " simd" in pragma or "collapse" in pragma
+
+
+def simd_line(indent: str, ok: bool = True) -> list:
+    """``#pragma omp simd`` before an innermost loop whose steps are independent."""
+    return [f"{indent}#pragma omp simd"] if ok else []
+
+
 COLUMN_BLOCK = 512   # column reductions: columns accumulated together (fits L1/L2)
 GEMM_COLUMNS = 64    # GEMM: output columns accumulated together per row
 
@@ -84,18 +151,57 @@ class CDialect(CFamilyRenderer):
     name = "c"
     prelude = ("#include <math.h>\n#include <stdbool.h>\n#include <stdint.h>\n#include <string.h>\n"
                "#define GC_INFINITY INFINITY\n"
-               + GC_EXPF + vector_math_decls())
+               + GC_THREADS + GC_EXPF + vector_math_decls())
     sort_prelude = "#include <stdlib.h>   /* argsort's scratch (malloc) */"
     float32_math = {"exp": "gc_expf", "cos": "gc_cosf"}
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
                               # BLAS threads on small kernels)
     own_names = frozenset({"O", "R", "B", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
-                           "accs", "a_ik", "gemm_out"})
+                           "accs", "a_ik", "gemm_out", "gemm_row"})
     own_families = (r"nan_r\d+", r"acc_r\d+")
 
     def __init__(self, blas: bool = True):
         self.blas = blas
+        self.bools: set = set()   # the bool variables of the kernel being rendered
+
+    def render_kernel(self, k: KernelIR, bufs: dict) -> str:
+        self.bools = {i.name for b in k.blocks() for i in b.instrs if i.dtype == "bool"}
+        decl, args = self.signature(k, bufs)
+        body = getattr(self, k.kind)(k)
+        sep = ",\n" + " " * (len(self.kernel_qual) + len(k.name) + 2)
+        lines = self.header_comment(k)
+        split = split_parallel_loop(body)
+        if split is not None:
+            # the parallel loop's body as its own function: in the function GCC outlines
+            # for OpenMP, the inner loops lose what restrict and the kernel's constants tell
+            # the vectorizer (measured: a softmax-gradient row loop 35x slower there)
+            frame, head, var, inner = split
+            rows = f"{k.name}_step"
+            lines += [f"__attribute__((noinline)) static void {rows}(const int64_t {var}, "
+                      f"{sep.join(decl)}) {{"] + frame + inner + ["}"]
+            body = frame + head + [f"        {rows}({var}, {', '.join(args)});", "    }"]
+        lines.append(f"{self.kernel_qual} {k.name}({sep.join(decl)}) {{")
+        lines += body
+        lines.append("}")
+        return "\n".join(lines)
+
+    def instr(self, ins, ivars: list) -> str:
+        # bool -> number as a select: GCC does not vectorize a bool-to-float conversion
+        if (ins.op == "cast" and ins.dtype != "bool" and ins.args and isinstance(ins.args[0], str)
+                and ins.args[0] in self.bools):
+            t = ctype(ins.dtype)
+            return f"const {t} {ins.name} = ({ins.args[0]} ? ({t})1 : ({t})0);"
+        return super().instr(ins, ivars)
+
+    def threads_clause(self, line: str) -> str:
+        """A ``#pragma omp parallel ... if (COND) ...`` line with ``num_threads``: the
+        process's CPUs (``gc_threads``) when COND holds."""
+        start, end = line.find(" if ("), line.rfind(") schedule(")
+        if start < 0 or end < start:
+            return line
+        cond = line[start + 5:end]
+        return f"{line[:end + 1]} num_threads(({cond}) ? gc_threads() : 1){line[end + 1:]}"
 
     def omp(self, k: KernelIR, line: str) -> list:
         """``line`` (a ``#pragma omp parallel``), unless the kernel's size is known now and
@@ -105,13 +211,13 @@ class CDialect(CFamilyRenderer):
         for m in k.dims:
             v = m.static()
             if v is None:
-                return [line]
+                return [self.threads_clause(line)]
             static *= v
-        return [] if static <= self.par_threshold else [line]
+        return [] if static <= self.par_threshold else [self.threads_clause(line)]
 
     def kernel_companions(self, k: KernelIR, bufs: dict) -> list:
-        if not self.blas or c_blas.blas_plan(k) is None:
-            return []
+        if not self.blas or c_blas.blas_plan(k) is None or c_blas.direct_output(k, bufs):
+            return []   # no BLAS, or BLAS writes the product where it belongs
         return [c_blas.epilogue_kernel(k, bufs, self)[0]]
 
     def scatter(self, k: KernelIR) -> list:
@@ -241,11 +347,17 @@ class CDialect(CFamilyRenderer):
         ivars = [f"i{j}" for j in range(n)]
         if n == 0:
             return lines + ["    {"] + self.block(k.body, ivars, "        ") + ["    }"]
+        simd = parallel and distinct_stores(k)
         if parallel:
-            lines += self.omp(k, f"    #pragma omp parallel for if ({product(names)} > "
-                                 f"{self.par_threshold}) schedule(static)")
+            par = self.omp(k, f"    #pragma omp parallel for{' simd' if simd and n == 1 else ''}"
+                              f" if ({product(names)} > {self.par_threshold}) schedule(static)")
+            lines += par
+            if simd and n == 1 and not par:
+                lines.append("    #pragma omp simd")
         indent = "    "
         for j in range(n):
+            if simd and j == n - 1 and n > 1:
+                lines.append(f"{indent}#pragma omp simd")
             lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")
             indent += "    "
         lines += self.block(k.body, ivars, indent)
@@ -288,6 +400,7 @@ class CDialect(CFamilyRenderer):
                 lines.append(f"                {acc} = ({value} > {acc} || {value} != {value})"
                              f" ? {value} : {acc};")
             lines += ["            }", "        }"]
+        lines += simd_line("        ", distinct_stores(k, blocks=[k.epilogue]))
         lines.append("        for (int64_t o = ob; o < oe; ++o) {")
         lines += decompose("o", outer, names, "            ", "int64_t")
         lines += prior(len(k.phases))
@@ -296,6 +409,7 @@ class CDialect(CFamilyRenderer):
         if k.body.instrs or k.body.stores:
             lines.append("        for (int64_t r = 0; r < R; ++r) {")
             lines += decompose("r", red, names, "            ", "int64_t")
+            lines += simd_line("            ", distinct_stores(k, blocks=[k.body]))
             lines.append("            for (int64_t o = ob; o < oe; ++o) {")
             lines += ["    " + x for x in decompose("o", outer, names, "            ", "int64_t")]
             lines += ["    " + x for x in prior(len(k.phases))]
@@ -323,6 +437,8 @@ class CDialect(CFamilyRenderer):
                 lines.append(f"        int nan_{p.result} = 0;")
                 lines.append(f"        #pragma omp simd reduction(max:{acc}) "
                              f"reduction(|:nan_{p.result})")
+            else:
+                lines.append(f"        #pragma omp simd reduction(max:{acc})")
             lines.append("        for (int64_t r = 0; r < R; ++r) {")
             lines += decompose("r", red, names, "            ", "int64_t")
             lines += self.block(p.block, ivars, "            ")
@@ -338,6 +454,7 @@ class CDialect(CFamilyRenderer):
             lines.append(f"        const {ctype(p.dtype)} {p.result} = ({ctype(p.dtype)}){acc};")
         lines += self.block(k.epilogue, ivars, "        ")
         if k.body.instrs or k.body.stores:
+            lines += simd_line("        ", distinct_stores(k, red[-1], [k.body]))
             lines.append("        for (int64_t r = 0; r < R; ++r) {")
             lines += decompose("r", red, names, "            ", "int64_t")
             lines += self.block(k.body, ivars, "            ")
@@ -356,8 +473,9 @@ class CDialect(CFamilyRenderer):
         T, W = ctype(k.acc_dtype), GEMM_COLUMNS
         ind = "        "
         lines.append(f"    const int64_t B = {product([names[a] for a in batch])};")
-        lines.append(f"    #pragma omp parallel for collapse(2) if (B * {M} * {N} * {K} > "
-                     f"{self.par_threshold}) schedule(static)")
+        lines.append(self.threads_clause(
+            f"    #pragma omp parallel for collapse(2) if (B * {M} * {N} * {K} > "
+            f"{self.par_threshold}) schedule(static)"))
         lines.append("    for (int64_t bb = 0; bb < B; ++bb) {")
         lines.append(f"    for (int64_t im = 0; im < {M}; ++im) {{")
         lines += decompose("bb", batch, names, ind, "int64_t")
@@ -370,6 +488,7 @@ class CDialect(CFamilyRenderer):
         lines.append(f"{ind}    for (int64_t i{k_ax} = 0; i{k_ax} < {K}; ++i{k_ax}) {{")
         lines += self.block(k.a, iv, ind + "        ")
         lines.append(f"{ind}        const {T} a_ik = {self.operand(k.a_value)};")
+        lines.append(f"{ind}        #pragma omp simd")
         lines.append(f"{ind}        for (int64_t jj = 0; jj < jn; ++jj) {{")
         if n_ax is not None:
             lines.append(f"{ind}            const int64_t i{n_ax} = j0 + jj;")
@@ -377,6 +496,7 @@ class CDialect(CFamilyRenderer):
         lines.append(f"{ind}            accs[jj] += a_ik * {self.operand(k.b_value)};")
         lines.append(f"{ind}        }}")
         lines.append(f"{ind}    }}")
+        lines += simd_line(f"{ind}    ", n_ax is not None and distinct_stores(k, n_ax, [k.body]))
         lines.append(f"{ind}    for (int64_t jj = 0; jj < jn; ++jj) {{")
         if n_ax is not None:
             lines.append(f"{ind}        const int64_t i{n_ax} = j0 + jj;")
