@@ -31,6 +31,7 @@ from .passes.autodiff import grad, hvp, jvp
 from .passes.pipeline import optimize
 from .printing import expr, latex, show
 from . import optim
+from . import linalg  # noqa: F401  (gc.linalg: solve, cholesky, slogdet, eigh...)
 from . import random  # noqa: F401  (gc.random: Philox streams in the graph)
 from .random import random_uniform
 from .saving import load, load_params, save, save_params

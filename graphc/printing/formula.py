@@ -11,6 +11,7 @@ import numpy as np
 from ..bind import constant_node
 from ..ir import Tensor, broadcast_dims, format_dim, topo_order
 from ..ops import OPS
+from .linalg import linalg_text
 from .naming import Namer, const_text, dim_fn, dim_texts, shape_text
 
 
@@ -105,6 +106,8 @@ def formula_text(n: Tensor, args: list[tuple[str, int]],
         if len(dims) == 1:
             return dim(dims[0]), ATOM
         return " * ".join(dim(d) for d in dims), 2
+    if op.kind == "linalg":
+        return linalg_text(n, args)
     return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
 
 

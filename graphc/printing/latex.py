@@ -8,6 +8,7 @@ from ..errors import GraphcError
 from ..ir import Tensor, format_dim
 from ..ops import OPS
 from .formula import ATOM, Style, needs_parens, render
+from .linalg import linalg_latex
 from .naming import scalar_text
 from .sympy_form import expr
 
@@ -78,6 +79,8 @@ def _latex_formula(n, args, dim=format_dim) -> tuple[str, int]:
         return call(r"\operatorname{onehot}", f"_{{{n.attr('depth')}}}")
     if n.op == "shape_size":
         return r" \cdot ".join(_latex_dim(dim(d)) for d in n.attr("shape")), 2
+    if op.kind == "linalg":
+        return linalg_latex(n, args, wrap)
     if op.latex is not None:
         return call(op.latex)
     escaped = n.op.replace("_", r"\_")
