@@ -123,6 +123,9 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "interior": ("a tuple of ints", lambda v: isinstance(v, tuple) and all(map(_is_int, v))),
     "fill": ("a number", lambda v: isinstance(v, float)),
     "axis": ("an int", _is_int),
+    "lower": ("a bool", lambda v: isinstance(v, bool)),
+    "trans": ("0 or 1", lambda v: _is_int(v) and v in (0, 1)),
+    "unit_diagonal": ("a bool", lambda v: isinstance(v, bool)),
 }
 
 

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bind import ops_where
-from ..errors import CompileError
+from ..errors import CompileError, LinAlgError
 from ..ir import Tensor, topo_order
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
+from ..ops.linalg import FAILURES as LINALG_FAILURES
 from ..printing import const_text, formula_text
+from ..printing.linalg import failure_message
 from . import cache
 from .base import Program
 from .naming import comment_text, sanitize_names
@@ -291,6 +293,8 @@ def render(program: Program) -> Rendered:
                 attrs[k] = f"np.{_dtype_name(np.dtype(v))}"
             else:
                 attrs[k] = repr(v)
+        if n.op in LINALG_FAILURES:   # the message of a run-time failure names the input
+            attrs["message"] = repr(failure_message(n))
         name = names[id(n)]
         texts = [_const_comment(i) if i.op == "constant" else names[id(i)]
                  for i in n.inputs]
@@ -510,7 +514,10 @@ class NumpyExecutable:
         if sizes != self._last_sizes:
             self._last_sizes = sizes
             self._memory_stats(dict(zip(self.dim_keys, sizes)))
-        outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        try:
+            outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        except np.linalg.LinAlgError as e:   # its message names the op and its input
+            raise LinAlgError(str(e)) from None
         return list(outs), list(new)
 
     def export(self, directory: str, name: str) -> list[str]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Tensor
+from ..ops.linalg import FAILURES, PUBLIC
 
-ATOM = 10   # the precedence of an atom (a call, a name): never parenthesised
+ATOM = 9   # formula.ATOM (which imports this module): an atom, a call or a name
 
 # op -> how the formula writes a node: a call of NumPy's, indexed where NumPy's returns a tuple
 _TEXT = {"cholesky": "cholesky({0})", "solve": "solve({0}, {1})",
@@ -65,3 +66,20 @@ def linalg_latex(n: Tensor, args: list, wrap) -> tuple[str, int]:
              "eigh_vectors": r"\operatorname{eigvecs}", "qr_q": r"\operatorname{Q}",
              "qr_r": r"\operatorname{R}"}
     return rf"{names[n.op]}\left({a}\right)", ATOM
+
+
+def input_label(t: Tensor) -> str:
+    """How a failure message names an op's input: its name if it is a named input or
+    parameter, else its formula (shortened)."""
+    if t.name:
+        return repr(t.name)
+    text = str(t)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def failure_message(n: Tensor) -> str:
+    """What a run-time failure of linear-algebra node ``n`` says:
+    ``gc.linalg.cholesky: input 'Sigma' is not positive definite (created at f.py:3)``."""
+    public = "inv" if n.op == "solve" and is_identity(n.inputs[1]) else PUBLIC[n.op]
+    return (f"gc.linalg.{public}: input {input_label(n.inputs[0])} {FAILURES[n.op]} "
+            f"(created at {n.location})")
