@@ -20,10 +20,13 @@ import numpy as np
 
 from ..bind import ops_where
 from ..ir import Tensor
+from ..ops.linalg import FAILURES as LINALG_FAILURES
 from ..passes import fusion
+from ..printing.linalg import failure_message
 from .kernel_types import (ONE, ZERO, Block, BufferRef, Instr, KernelIR, Literal, Mono, Phase,
                            ProgramIR, Store, dtype_name)
 from .naming import Scope, sanitize_names
+
 
 # ops whose value is their operand's, read through the load's strides: the shape ops and
 # stop_gradient (the identity at run time)
@@ -268,6 +271,7 @@ class _ProgramBuilder:
         self.temps: list[BufferRef] = []
         self.results: list[BufferRef] = []
         self.index_sites: list[str] = []   # per data-index check: the op and where it was made
+        self.linalg_sites: list[str] = []  # per linalg kernel that can fail: its message
         self.root_sources = []
         for r in roots:
             if r.op in ops_where(kind="leaf"):
@@ -336,7 +340,8 @@ def _kernel_name(g: fusion.Group, ops: list) -> str:
     for o in ops:
         if o not in seen and o not in PASS_THROUGH and o != "cast":
             seen.append(o)
-    head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": ""}[g.kind]
+    head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": "",
+            "linalg": ""}[g.kind]
     body = "_".join(seen[:4]) or "copy"
     if len(seen) > 4:
         body += f"_etc{len(seen) - 4}"
@@ -396,6 +401,8 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> KernelIR:
     elif g.kind == "scatter":
         k.body = low.start_block()
         _lower_scatter(pb, low, g.stores[0], k)
+    elif g.kind == "linalg":
+        _lower_linalg(pb, g.stores[0], k)
     else:
         for q, red in enumerate(g.reductions):
             blk = low.start_block()
@@ -437,6 +444,27 @@ def _lower_scatter(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR
     k.zero_fill = (buf.name, buf.size())
 
 
+def _lower_linalg(pb: _ProgramBuilder, node: Tensor, k: KernelIR) -> None:
+    """A linear-algebra op over its batch axes: whole contiguous matrices of its (stored)
+    inputs in, its output written (``codegen.linalg_kernels`` renders one matrix)."""
+    a = node.inputs[0]
+    batch = a.ndim - 2
+    k.dims = [pb.mono(d) for d in a.dims[:batch]]
+    m, n = a.dims[-2:]
+    rhs = 0
+    if len(node.inputs) > 1:
+        b = node.inputs[1]
+        rhs = 1 if b.ndim == a.ndim - 1 else b.dims[-1]
+    site = -1
+    if node.op in LINALG_FAILURES:
+        site = len(pb.linalg_sites)
+        pb.linalg_sites.append(failure_message(node))
+    k.linalg = {"op": node.op, "attrs": dict(node.attrs), "n": int(n), "m": int(m),
+                "k": int(rhs), "dtype": dtype_name(a.dtype), "site": site,
+                "reads": [pb.buffer_for(i).name for i in node.inputs],
+                "write": pb.buffer_for(node).name}
+
+
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel; user
     names avoid ``reserved`` (the identifiers the target's renderer emits)."""
@@ -460,7 +488,7 @@ def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
     return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
                      pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused,
-                     program, pb.param_nodes, pb.index_sites)
+                     program, pb.param_nodes, pb.index_sites, pb.linalg_sites)
 
 
 def _drop_dead(k: KernelIR) -> None:
@@ -513,7 +541,7 @@ def _shift_terms(i: Instr, j: int) -> None:
 def _collapse(k: KernelIR) -> None:
     """Merge adjacent axes that every access walks contiguously (fewer loops, no div/mod);
     axes an index is computed from (``index``, terms of gated loads and pads) stay."""
-    if k.kind == "matmul":
+    if k.kind in ("matmul", "linalg"):
         return
     pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
     pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)}

@@ -145,13 +145,16 @@ class KernelIR:
     mm_axes: tuple = ()                         # matmul: (batch axes, M axis|None, N axis|None, K axis)
     zero_fill: tuple = ()                       # scatter: (buffer, its size) zeroed before
     ops: list = field(default_factory=list)
+    linalg: dict | None = None                  # linalg: {"op", "attrs", "reads", "write",
+    #   "n", "m", "k", "dtype", "site"}: one op over the batch axes (``dims``), whole
+    #   contiguous matrices in and out (``codegen.linalg_kernels``)
 
     def blocks(self) -> list:
         out = [self.body, self.epilogue] + [p.block for p in self.phases]
         return out + [b for b in (self.a, self.b) if b is not None]
 
     def buffers_read(self) -> list:
-        seen = []
+        seen = list(self.linalg["reads"]) if self.linalg else []
         for b in self.blocks():
             for i in b.instrs:
                 if i.op == "load" and i.buf not in seen:
@@ -159,7 +162,7 @@ class KernelIR:
         return seen
 
     def buffers_written(self) -> list:
-        seen = []
+        seen = [self.linalg["write"]] if self.linalg else []
         for b in self.blocks():
             for s in b.stores:
                 if s.buf not in seen:
@@ -215,6 +218,8 @@ class ProgramIR:
                                                       # params, then large constants)
     index_sites: list = field(default_factory=list)  # per data-index check (gather,
                                                       # scatter_add): "op (created at ...)"
+    linalg_sites: list = field(default_factory=list)  # per linalg kernel that can fail:
+                                                       # its error message
 
     @property
     def sym_order(self) -> list:

@@ -11,6 +11,8 @@ The schedule is data, decided here once for every C-family backend:
 * a ``gather`` is a load whose index on one axis is loaded data (``DataIndex``), fused
   like any load (its source stored first unless a leaf); a ``scatter_add`` is its own
   kernel over the updates' index space (producers inline), accumulating into its output;
+* a linear-algebra op (``kind="linalg"``) is its own kernel over its batch axes, reading
+  whole stored matrices (its computed inputs are stored first) and writing its output;
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
 * ``broadcast_to``, ``transpose``, ``reshape``, ``slice`` and ``pad`` are index arithmetic
@@ -204,6 +206,10 @@ def dim_classes(order: list) -> dict:
         elif kind == "matmul":
             a, b = n.inputs
             union(a.dims[-1], b.dims[0] if b.ndim == 1 else b.dims[-2])
+        elif kind == "linalg":   # batch axes: the inputs' and the output's are one
+            for i in n.inputs:
+                for d, e in zip(i.dims[:n.inputs[0].ndim - 2], n.dims):
+                    union(d, e)
     return {d: find(d) for d in parent}
 
 
@@ -303,8 +309,10 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             mat.add(id(r))
     for n in order:
         kind = OPS[n.op].kind
-        if kind in ("reduce", "matmul", "scatter"):
+        if kind in ("reduce", "matmul", "scatter", "linalg"):
             mat.add(id(n))
+        if kind == "linalg":   # reads whole contiguous matrices: anything computed is stored
+            mat.update(id(i) for i in n.inputs if OPS[i.op].kind != "leaf")
         if kind == "gather" and OPS[n.inputs[0].op].kind != "leaf":
             mat.add(id(n.inputs[0]))   # its rows are read at data-dependent places
         if kind == "matmul":
@@ -368,8 +376,8 @@ def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list
     if OPS[start.op].kind == "reduce":
         ops.append(start.op)
         stack.append((start.inputs[0], tuple(range(start.inputs[0].ndim))))
-    elif OPS[start.op].kind == "matmul":
-        ops.append("matmul")
+    elif OPS[start.op].kind in ("matmul", "linalg"):
+        ops.append(start.op)
         return edges, ops
     elif OPS[start.op].kind == "scatter":
         ops.append(start.op)
@@ -456,6 +464,11 @@ def schedule(outputs) -> Schedule:
             kernels.append(placed)
             _, ops = _walk(n, (), mat, canon)
             placed.ops.extend(ops)
+        elif kind == "linalg":   # its own kernel over the batch axes, inputs stored
+            placed = Group(len(kernels), "linalg", canon_dims(n.dims, canon))
+            kernels.append(placed)
+            placed.stores.append(n)
+            placed.ops.append(n.op)
         elif kind == "scatter":  # its own kernel over the updates; producers inline
             placed = Group(len(kernels), "scatter", canon_dims(n.inputs[0].dims, canon))
             kernels.append(placed)
