@@ -219,7 +219,13 @@ def _apply(step: Step, pool, dtype) -> gc.Tensor:
         return args[0] @ args[1]
     if step.fn == "[]":
         return args[0][args[1]]
-    return getattr(gc, step.fn)(*args, **kwargs)
+    # "linalg.qr[1]": a function of a gc namespace, one item of the tuple it returns
+    name, _, item = step.fn.partition("[")
+    fn = gc
+    for part in name.split("."):
+        fn = getattr(fn, part)
+    out = fn(*args, **kwargs)
+    return out[int(item[:-1])] if item else out
 
 
 def _arg_source(a, dt: str) -> str:
@@ -242,7 +248,8 @@ def _step_source(step: Step, dt: str) -> str:
         return f"{args[0]} @ {args[1]}"
     if step.fn == "[]":
         return f"{args[0]}[{args[1]}]"
-    return f"gc.{step.fn}({', '.join(args)})"
+    name, _, item = step.fn.partition("[")
+    return f"gc.{name}({', '.join(args)})" + (f"[{item}" if item else "")
 
 
 # ---- drawing -----------------------------------------------------------------------------------
@@ -253,14 +260,17 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient", "slice", "pad", "gather", "random"]
+         "stop_gradient", "slice", "pad", "gather", "random", "linalg"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
 COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
-    "scatter_add", "random_uniform"}
+    "scatter_add", "random_uniform", "cholesky", "solve_triangular", "solve", "logabsdet",
+    "det_sign", "eigvalsh", "eigh_vectors", "qr_q", "qr_r"}
+# linear algebra: drawn on a positive-definite matrix made from an entry (``linalg_step``)
+LINALG = ["solve", "cholesky", "det", "eigvalsh", "eigh", "qr_q", "qr_r"]
 
 
 class _Drawer:
@@ -521,11 +531,46 @@ class _Drawer:
             if draw(st.booleans()):
                 rows = self.push("mul", Ref(rows), draw(st.sampled_from([2.0, -0.5])))
                 self.push("scatter_add", Ref(k), Ref(idx), Ref(rows), axis)
+        elif kind == "linalg":
+            self.linalg_step(k)
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return
             lab = self.add_label_leaf(self.values[k].shape[:-1], t.dims[:-1], t.dims[-1])
             self.push("cross_entropy", Ref(k), Ref(lab))
+
+    def linalg_step(self, k: int) -> None:
+        """``S = outer(t, t) + diag(d+1, ..., 2d)`` per row ``t`` of the entry (positive
+        definite, distinct eigenvalues), then one linalg op whose result, brought back to
+        the entry's shape, is added to it."""
+        draw = self.draw
+        t = self.built[k]
+        if t.ndim == 0 or not isinstance(t.dims[-1], int) or not 1 <= t.dims[-1] <= 5:
+            return
+        k = self.small(k, 2)
+        d = t.dims[-1]
+        col = self.push("reshape", Ref(k), ("$dims", k, t.ndim, (1,)))
+        row = self.push("reshape", Ref(k), ("$dims", k, t.ndim - 1, (1,)))
+        diag = self.push("linalg.diag", [float(d + 1 + j) for j in range(d)])
+        spd = self.push("add", Ref(self.push("mul", Ref(col), Ref(row))), Ref(diag))
+        op = draw(st.sampled_from(LINALG))
+        if op == "solve":
+            out = self.push("linalg.solve", Ref(spd), Ref(k))
+        elif op == "cholesky":
+            lower = self.push("linalg.cholesky", Ref(spd))
+            out = self.push("linalg.solve_triangular", Ref(lower), Ref(k), lower=True,
+                            trans=draw(st.sampled_from([0, 1])))
+        elif op == "det":   # det(S / d): sign and log|det|; a scalar per matrix
+            scaled = self.push("mul", Ref(spd), 1.0 / d)
+            out = self.push("linalg.det", Ref(scaled))
+            out = self.push("reshape", Ref(out), ("$dims", out, t.ndim - 1, (1,)))
+        elif op == "eigvalsh":
+            out = self.push("linalg.eigvalsh", Ref(spd))
+        else:               # a matrix factor, applied to the entry: sum(M * t[..., None, :], -1)
+            fn = {"eigh": "linalg.eigh[1]", "qr_q": "linalg.qr[0]", "qr_r": "linalg.qr[1]"}[op]
+            m = self.push(fn, Ref(spd))
+            out = self.push("sum", Ref(self.push("mul", Ref(m), Ref(row))), -1)
+        self.push("add", Ref(k), Ref(out))
 
     def add_label_leaf(self, shape, dims, depth) -> int:
         # anonymous run-time dims cannot be named again: labels take the named ones and
