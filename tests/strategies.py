@@ -554,12 +554,15 @@ class _Drawer:
         diag = self.push("linalg.diag", [float(d + 1 + j) for j in range(d)])
         spd = self.push("add", Ref(self.push("mul", Ref(col), Ref(row))), Ref(diag))
         op = draw(st.sampled_from(LINALG))
+        # right-hand sides as one-column matrices (NumPy: a 1-D b alone is a vector)
         if op == "solve":
-            out = self.push("linalg.solve", Ref(spd), Ref(k))
+            out = self.push("linalg.solve", Ref(spd), Ref(col))
+            out = self.push("sum", Ref(out), -1)
         elif op == "cholesky":
             lower = self.push("linalg.cholesky", Ref(spd))
-            out = self.push("linalg.solve_triangular", Ref(lower), Ref(k), lower=True,
+            out = self.push("linalg.solve_triangular", Ref(lower), Ref(col), lower=True,
                             trans=draw(st.sampled_from([0, 1])))
+            out = self.push("sum", Ref(out), -1)
         elif op == "det":   # det(S / d): sign and log|det|; a scalar per matrix
             scaled = self.push("mul", Ref(spd), 1.0 / d)
             out = self.push("linalg.det", Ref(scaled))
