@@ -461,7 +461,7 @@ def _lower_linalg(pb: _ProgramBuilder, node: Tensor, k: KernelIR) -> None:
         pb.linalg_sites.append(failure_message(node))
     k.linalg = {"op": node.op, "attrs": dict(node.attrs), "n": int(n), "m": int(m),
                 "k": int(rhs), "dtype": dtype_name(a.dtype), "site": site,
-                "reads": [pb.buffer_for(i).name for i in node.inputs],
+                "reads": [pb.buffer_for(fusion.reshape_base(i)).name for i in node.inputs],
                 "write": pb.buffer_for(node).name}
 
 

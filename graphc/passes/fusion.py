@@ -299,6 +299,14 @@ def _is_broadcast(inp: Tensor, out: Tensor, canon: dict) -> bool:
     return any(x == 1 and y != 1 for x, y in zip(a, b[len(b) - len(a):]))
 
 
+def reshape_base(t: Tensor) -> Tensor:
+    """``t`` seen through reshapes: a reshape of a stored contiguous array is that memory
+    (what a linalg kernel reads, without a copy)."""
+    while t.op == "reshape":
+        t = t.inputs[0]
+    return t
+
+
 def _materialize(order: list, roots: list, canon: dict) -> set:
     """Ids of nodes that get stored (a kernel home): roots, reductions, matmuls, matmul
     operands, non-trivial reshape sources, and shared values past the cost limit."""
@@ -312,7 +320,7 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
         if kind in ("reduce", "matmul", "scatter", "linalg"):
             mat.add(id(n))
         if kind == "linalg":   # reads whole contiguous matrices: anything computed is stored
-            mat.update(id(i) for i in n.inputs if OPS[i.op].kind != "leaf")
+            mat.update(id(b) for b in map(reshape_base, n.inputs) if OPS[b.op].kind != "leaf")
         if kind == "gather" and OPS[n.inputs[0].op].kind != "leaf":
             mat.add(id(n.inputs[0]))   # its rows are read at data-dependent places
         if kind == "matmul":
