@@ -419,3 +419,14 @@ def test_graph_file_round_trip(tmp_path):
     y2 = gc.load(path).outputs
     feeds = {"A": wellcond(3, 3), "b": RNG.normal(size=3)}
     np.testing.assert_array_equal(gc.evaluate(y2, feeds), gc.evaluate(y, feeds))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_batch_sizes_that_disagree_at_run_time_are_a_feed_error(backend):
+    """Two run-time batch dims the API broadcast together must agree when called (the C
+    kernel would otherwise read past b)."""
+    a = gc.placeholder("a", (None, 3, 3), "float64")
+    b = gc.placeholder("b", (None, 3), "float64")
+    f = gc.compile(L.solve(a, b[:, :, None]), inputs=[a, b], backend=backend)
+    with pytest.raises(gc.FeedError, match="inconsistent sizes"):
+        f(np.stack([np.eye(3)] * 2), np.ones((5, 3)))
