@@ -430,3 +430,20 @@ def test_batch_sizes_that_disagree_at_run_time_are_a_feed_error(backend):
     f = gc.compile(L.solve(a, b[:, :, None]), inputs=[a, b], backend=backend)
     with pytest.raises(gc.FeedError, match="inconsistent sizes"):
         f(np.stack([np.eye(3)] * 2), np.ones((5, 3)))
+
+
+def test_exported_c_header_documents_what_it_links(tmp_path):
+    a = gc.placeholder("a", (2, 3, 3), "float64")
+    f = gc.compile([L.cholesky(a)], inputs=[a], backend="c")
+    f.export(str(tmp_path))
+    header = next(tmp_path.glob("*.h")).read_text()
+    assert "generated loops (no library linked)" in header
+    assert "_set_lapack(void* const* fns);" in header and "dpotrf" in header
+
+
+def test_exported_numpy_module_runs_without_graphc(tmp_path):
+    a = gc.placeholder("a", (3, 3), "float64")
+    f = gc.compile([L.cholesky(a), L.eigh(a)[1]], inputs=[a], backend="numpy")
+    paths = f.export(str(tmp_path))
+    source = "\n".join(open(p).read() for p in paths if p.endswith(".py"))
+    assert "import graphc" not in source and "def _cholesky" in source

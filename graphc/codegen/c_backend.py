@@ -111,7 +111,10 @@ def render_header(pir: ProgramIR) -> str:
              f" * sizes: {', '.join(pir.sym_order) or '(none)'} */",
              f"int64_t {pre}_workspace_bytes(const int64_t* sizes);",
              f"int {pre}_run(void* const* inputs, void* const* params, void* const* results, "
-             "const int64_t* sizes, void* workspace);", "#endif", ""]
+             "const int64_t* sizes, void* workspace);"]
+    if any(k.kind == "linalg" for k in pir.kernels):
+        lines += c_lapack.header_lines(pre)
+    lines += ["#endif", ""]
     return "\n".join(lines)
 
 

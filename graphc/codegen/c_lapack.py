@@ -57,6 +57,25 @@ def host_functions(prefix: str) -> list:
             f"int64_t {prefix}_linalg_fault(void) {{ return gc_linalg_fault; }}", ""]
 
 
+def header_lines(prefix: str) -> list:
+    """What an exported library's header says about its linear algebra: what it links (no
+    library: generated loops) and how to hand it LAPACK."""
+    names = ", ".join(f"{t}{r}" for r in ROUTINES for t in "ds")
+    return ["/* Linear algebra runs generated loops (no library linked). To run matrices of",
+            f" * {LAPACK_MIN_N} rows and more through LAPACK instead, pass the addresses of "
+            "LAPACKE (row-major,",
+            " * 64-bit ints; cblas for trsm) in this order, NULL where missing:",
+            f" * {names}. NumPy's OpenBLAS",
+            " * (numpy.libs/libscipy_openblas64_*.so) exports them as scipy_LAPACKE_<name>64_ "
+            "and",
+            " * scipy_cblas_<name>64_. run returns 4 when a factorization fails (a matrix that "
+            "is not",
+            f" * positive definite, a singular one); {prefix}_linalg_fault() names the failing "
+            "kernel's site. */",
+            f"void {prefix}_set_lapack(void* const* fns);",
+            f"int64_t {prefix}_linalg_fault(void);"]
+
+
 def lapack_code(spec: dict) -> tuple[str, list] | None:
     """(the C condition under which LAPACK runs, its lines) for one matrix, or None."""
     op, n, m, k, T, dt = spec["op"], spec["n"], spec["m"], spec["k"], None, spec["dtype"]
