@@ -129,7 +129,7 @@ def main():
         return float(lml), grad, (H + H.T) / 2
 
     theta, lml, grad, iters = newton(vgh, THETA0.copy())
-    ref_theta, ref_lml, ref_grad, ref_iters = reference_fit(x, y, THETA0.copy())
+    ref_theta, ref_lml, _, ref_iters = reference_fit(x, y, THETA0.copy())
     lml_at_ref = reference_lml_and_grad(theta, x, y)[0]
     mean = f(x, y, theta, xs)[3]
     l, s2, n2 = np.exp(theta)

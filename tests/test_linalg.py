@@ -7,6 +7,8 @@ The CUDA emulation runs every primitive in tests/backend_suite.py; its flag (NaN
 size limit are checked here."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -152,6 +154,10 @@ def fd_grad(f, vals, k, eps=1e-6):
     return out
 
 
+def _tri_solve(lower, trans, unit):
+    return lambda a, b: L.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit)
+
+
 # name -> (builder, inputs): functions of a symmetric input go through sym() so the finite
 # differences see the same function the gradient describes
 GRADIENTS = {
@@ -159,8 +165,7 @@ GRADIENTS = {
     "solve": (L.solve, [wellcond(2, 3, 3), RNG.normal(size=(2, 3, 2))]),
     "solve_vector": (L.solve, [wellcond(3, 3), RNG.normal(size=(3,))]),
     **{f"solve_triangular_{lower}_{trans}_{unit}": (
-        (lambda lower, trans, unit: lambda a, b: L.solve_triangular(
-            a, b, trans=trans, lower=lower, unit_diagonal=unit))(lower, trans, unit),
+        _tri_solve(lower, trans, unit),
         [wellcond(2, 3, 3) * (0.3 if unit else 1), RNG.normal(size=(2, 3, 2))])
        for lower in (False, True) for trans in (0, 1) for unit in (False, True)},
     "slogdet": (lambda a: L.slogdet(a)[1], [RNG.normal(size=(2, 3, 3))]),
@@ -197,7 +202,8 @@ def test_gradient_matches_finite_differences(name):
     phs = [gc.placeholder(f"x{k}", v.shape, "float64") for k, v in enumerate(vals)]
     loss = _loss(build, phs, np.random.default_rng(1))
     grads = gc.evaluate(gc.grad(loss, phs), dict(zip(phs, vals)))
-    f = lambda vs: float(gc.evaluate(loss, dict(zip(phs, vs))))  # noqa: E731
+    def f(vs):
+        return float(gc.evaluate(loss, dict(zip(phs, vs))))
     for k in range(len(vals)):
         fd = fd_grad(f, vals, k)
         np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-7 * (1 + np.abs(fd).max()),
@@ -445,5 +451,5 @@ def test_exported_numpy_module_runs_without_graphc(tmp_path):
     a = gc.placeholder("a", (3, 3), "float64")
     f = gc.compile([L.cholesky(a), L.eigh(a)[1]], inputs=[a], backend="numpy")
     paths = f.export(str(tmp_path))
-    source = "\n".join(open(p).read() for p in paths if p.endswith(".py"))
+    source = "\n".join(Path(p).read_text() for p in paths if p.endswith(".py"))
     assert "import graphc" not in source and "def _cholesky" in source
