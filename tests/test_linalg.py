@@ -90,6 +90,12 @@ FORWARD = {
     "pinv": (L.pinv, np.linalg.pinv, [RNG.normal(size=(5, 3))]),
     "lstsq": (lambda a, b: L.lstsq(a, b)[0], lambda a, b: np.linalg.lstsq(a, b)[0],
               [RNG.normal(size=(6, 3)), RNG.normal(size=(6,))]),
+    "lstsq_residuals_rank_s": (
+        lambda a, b: gc.concatenate([L.lstsq(a, b)[1], gc.cast(L.lstsq(a, b)[2], "float64")[None],
+                                     L.lstsq(a, b)[3]]),
+        lambda a, b: np.concatenate([np.linalg.lstsq(a, b)[1], [np.linalg.lstsq(a, b)[2]],
+                                     np.linalg.lstsq(a, b)[3]]),
+        [RNG.normal(size=(6, 3)), RNG.normal(size=(6,))]),
     "matrix_power": (lambda a: L.matrix_power(a, 5), lambda a: np.linalg.matrix_power(a, 5),
                      [RNG.normal(size=(2, 3, 3)) * 0.5]),
     "matrix_power_neg": (lambda a: L.matrix_power(a, -2),

@@ -360,6 +360,8 @@ def lstsq(a, b, rcond=None):
     x = solve_triangular(R, matmul(mT(Q), b), lower=False)
     r = b - matmul(a, x)
     residuals = sum(square(r), 0) if m > n else constant(np.zeros(0, a.dtype))
+    if m > n and b.ndim == 1:
+        residuals = reshape(residuals, (1,))     # NumPy's shape for a vector b
     s = svdvals(a)
     tol = np.finfo(a.dtype).eps * max_mn(a) if rcond is None else float(rcond)
     rank = sum(cast(greater(s, max(s) * tol), "int64"))
