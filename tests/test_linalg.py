@@ -420,6 +420,9 @@ def test_printing():
     assert gc.latex(L.inv(S)) == r"\Sigma^{-1}"
     assert gc.latex(L.slogdet(S)[1]) == r"\log\left|\det \Sigma\right|"
     assert "logabsdet(Sigma)" in gc.show(L.slogdet(S)[1])
+    assert str(L.logdet(S)) == "sum(log(diagonal(cholesky(Sigma)))) * 2"
+    assert r"\operatorname{diag}\left(\operatorname{chol}\left(\Sigma\right)\right)" in \
+        gc.latex(L.logdet(S))
 
 
 def test_graph_file_round_trip(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 from ..bind import constant_node
 from ..ir import Tensor, broadcast_dims, format_dim, topo_order
 from ..ops import OPS
-from .linalg import linalg_text
+from .linalg import diagonal_source, linalg_text
 from .naming import Namer, const_text, dim_fn, dim_texts, shape_text
 
 
@@ -90,6 +90,8 @@ def formula_text(n: Tensor, args: list[tuple[str, int]],
         return f"{wrap(0, ATOM)}.astype({n.attr('dtype')})", ATOM
     if n.op == "one_hot":
         return f"one_hot({args[0][0]}, {n.attr('depth')})", ATOM
+    if n.op == "slice" and diagonal_source(n) is not None:
+        return f"diagonal({args[0][0]})", ATOM
     if n.op == "slice":
         index = [_slice_text(*axis) for axis in
                  zip(n.attr("starts"), n.attr("steps"), n.dims, n.inputs[0].dims)]
@@ -185,6 +187,8 @@ def _display_graph(t: Tensor):
     for n in order:
         if id(n) in src:
             shown_inputs[id(n)] = [src[id(n)]]
+        elif diagonal_source(n) is not None:   # diagonal(L): the matrix, not its reshape
+            shown_inputs[id(n)] = [diagonal_source(n)]
         elif OPS[n.op].kind == "elementwise":
             shown_inputs[id(n)] = _elide_broadcasts(n, src)
         else:

@@ -83,3 +83,21 @@ def failure_message(n: Tensor) -> str:
     public = "inv" if n.op == "solve" and is_identity(n.inputs[1]) else PUBLIC[n.op]
     return (f"gc.linalg.{public}: input {input_label(n.inputs[0])} {FAILURES[n.op]} "
             f"(created at {n.location})")
+
+
+def diagonal_source(n: Tensor) -> Tensor | None:
+    """The matrix whose diagonal ``n`` is, when ``n`` is ``gc.linalg.diagonal``'s strided
+    slice of a flattened square matrix (printed ``diagonal(L)``), else None."""
+    if n.op != "slice" or n.inputs[0].op != "reshape":
+        return None
+    m = n.inputs[0].inputs[0]
+    if m.ndim < 2 or not isinstance(m.dims[-1], int) or m.dims[-1] != m.dims[-2]:
+        return None
+    k = m.dims[-1]
+    lead = m.ndim - 2
+    if n.inputs[0].dims != m.dims[:-2] + (k * k,) or n.dims != m.dims[:-2] + (k,):
+        return None
+    if tuple(n.attr("starts")) != (0,) * (lead + 1) or \
+            tuple(n.attr("steps")) != (1,) * lead + (k + 1,):
+        return None
+    return m
