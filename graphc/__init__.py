@@ -35,6 +35,7 @@ from .control import cond, fori_loop, scan, switch, while_loop
 from .passes.pipeline import optimize
 from .printing import expr, latex, show
 from . import optim
+from . import linalg  # noqa: F401  (gc.linalg: solve, cholesky, slogdet, eigh...)
 from . import random  # noqa: F401  (gc.random: Philox streams in the graph)
 from .random import random_uniform
 from .saving import load, load_params, save, save_params

@@ -129,6 +129,14 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
             a, b = n.inputs
             if a.ndim and b.ndim:
                 need(a.dims[-1], b.dims[0] if b.ndim == 1 else b.dims[-2])
+        elif n.op == "broadcast_to":   # a run-time dim relabelled to another (the API's
+            for a, b in zip(reversed(n.inputs[0].dims), reversed(n.dims)):   # broadcasting)
+                need(a, b)
+        elif OPS[n.op].kind == "linalg":   # the inputs' batch axes are the output's
+            batch = n.inputs[0].ndim - 2
+            for i in n.inputs:
+                for a, b in zip(i.dims[:batch], n.dims[:batch]):
+                    need(a, b)
     return list(found)
 
 

@@ -50,3 +50,8 @@ class EvalError(GraphcError, ValueError):
 class FileFormatError(GraphcError, ValueError):
     """A graph or parameter file that is corrupt, tampered with, of an unknown version, or
     that does not fit what it is loaded into (a missing name, a shape or dtype mismatch)."""
+
+
+class LinAlgError(EvalError):
+    """A linear-algebra op failed on its values at run time: a matrix that is not positive
+    definite (cholesky), a singular one (solve, inv); the message names the op and input."""

@@ -141,6 +141,9 @@ ATTRIBUTE_RULES: dict[str, tuple[str, Callable]] = {
     "descending": ("a bool", lambda v: isinstance(v, bool)),
     "count": ("an int or null", lambda v: v is None or _is_int(v)),
     "index": ("a bool", lambda v: isinstance(v, bool)),
+    "lower": ("a bool", lambda v: isinstance(v, bool)),
+    "trans": ("0 or 1", lambda v: _is_int(v) and v in (0, 1)),
+    "unit_diagonal": ("a bool", lambda v: isinstance(v, bool)),
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import EvalError, FeedError
+from .errors import EvalError, FeedError, LinAlgError
 from .ir import Tensor, as_list, format_shape, resolve_dims, topo_order
 from .ops import OPS
 from .value_checks import check_value
@@ -91,6 +91,9 @@ def run_node(node: Tensor, args: list, bindings: dict) -> np.ndarray:
         attrs["shape"] = resolve_dims(attrs["shape"], bindings)
     try:
         out = OPS[node.op].impl(*args, **attrs)
+    except LinAlgError:   # a singular / not positive-definite matrix: name the op's input
+        from .printing.linalg import failure_message
+        raise LinAlgError(failure_message(node)) from None
     except (ValueError, TypeError, ArithmeticError) as e:
         # name the user's node, never just NumPy's internals
         shapes = ", ".join(str(np.shape(a)) for a in args)

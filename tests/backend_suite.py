@@ -134,6 +134,35 @@ OP_CASES.update({
 })
 
 
+def _spd(a):
+    """A positive-definite matrix per matrix of ``a`` (square, last two axes)."""
+    n = a.shape[-1]
+    return a @ gc.swapaxes(a, -1, -2) + gc.constant(np.eye(n) * n, a.dtype)
+
+
+def _shifted(a):
+    """``a + 4 I``: well conditioned for inputs in [-2, 2]."""
+    return a + gc.constant(np.eye(a.shape[-1]) * 4, a.dtype)
+
+
+OP_CASES.update({   # linear algebra: well-conditioned matrices built from the inputs
+    "cholesky": ([((2, 3, 3), "s")], lambda a: gc.linalg.cholesky(_spd(a))),
+    "solve_triangular": ([((None, 3, 3), "s"), ((None, 3, 2), "s")],
+                         lambda a, b: gc.linalg.solve_triangular(_shifted(a), b, lower=True)
+                         + gc.linalg.solve_triangular(_shifted(a), b, trans=1)
+                         + gc.linalg.solve_triangular(a * 0.2, b, unit_diagonal=True)),
+    "solve": ([((None, 3, 3), "s"), ((None, 3, 2), "s"), ((3, 3), "s"), ((3,), "s")],
+              lambda a, b, c, v: gc.linalg.solve(_shifted(a), b)
+              * gc.sum(gc.linalg.solve(_shifted(c), v))),
+    "logabsdet": ([((2, 3, 3), "s")], lambda a: gc.linalg.slogdet(_shifted(a))[1]),
+    "det_sign": ([((2, 3, 3), "s")], lambda a: gc.linalg.slogdet(a)[0][:, None, None] * a),
+    "eigvalsh": ([((2, 3, 3), "s")], lambda a: gc.linalg.eigvalsh(_spd(a))),
+    "eigh_vectors": ([((2, 3, 3), "s")], lambda a: gc.linalg.eigh(_spd(a))[1]),
+    "qr_q": ([((2, 4, 3), "s")], lambda a: gc.linalg.qr(a)[0]),
+    "qr_r": ([((3, 3), "s")], lambda a: gc.linalg.qr(a)[1]),
+})
+
+
 def _inputs(specs, dtype, rng, batch=4):
     phs, vals = [], []
     for k, (shape, kind) in enumerate(specs):

@@ -223,7 +223,13 @@ def _apply(step: Step, pool, dtype) -> gc.Tensor:
         return getattr(args[0].at[args[1]], step.fn[3:])(args[2])
     if step.fn == "top_k_values":
         return gc.top_k(*args, **kwargs)[0]
-    return getattr(gc, step.fn)(*args, **kwargs)
+    # "linalg.qr[1]": a function of a gc namespace, one item of the tuple it returns
+    name, _, item = step.fn.partition("[")
+    fn = gc
+    for part in name.split("."):
+        fn = getattr(fn, part)
+    out = fn(*args, **kwargs)
+    return out[int(item[:-1])] if item else out
 
 
 def _arg_source(a, dt: str) -> str:
@@ -250,7 +256,8 @@ def _step_source(step: Step, dt: str) -> str:
         return f"{args[0]}.at[{args[1]}].{step.fn[3:]}({args[2]})"
     if step.fn == "top_k_values":
         return f"gc.top_k({', '.join(args)})[0]"
-    return f"gc.{step.fn}({', '.join(args)})"
+    name, _, item = step.fn.partition("[")
+    return f"gc.{name}({', '.join(args)})" + (f"[{item}" if item else "")
 
 
 # ---- drawing -----------------------------------------------------------------------------------
@@ -261,7 +268,7 @@ BINARY = ["add", "sub", "mul", "div", "pow", "maximum", "minimum"]
 COMPARE = ["less", "less_equal", "greater", "greater_equal", "equal", "not_equal"]
 KINDS = ["unary", "binary", "scalar", "where", "mask", "reduce", "composite", "transpose",
          "reshape", "broadcast", "matmul", "one_hot", "cross_entropy", "clip", "cast_f32", "cast_int",
-         "stop_gradient", "slice", "pad", "gather", "random", "scan", "sort"]
+         "stop_gradient", "slice", "pad", "gather", "random", "scan", "sort", "linalg"]
 
 # which primitive each drawn kind exercises (checked against graphc.ops.OPS by a test,
 # so a newly declared primitive without fuzz coverage fails loudly)
@@ -269,10 +276,13 @@ COVERS = set(UNARY) | set(BINARY) | set(COMPARE) | {"stop_gradient",
     "where", "cast", "sum", "max", "reshape", "transpose", "broadcast_to", "matmul",
     "one_hot", "placeholder", "parameter", "constant", "shape_size", "slice", "pad", "gather",
     "scatter", "random_uniform", "check_index", "cumsum", "cumprod", "logcumsumexp",
-    "cummax", "cummin", "argsort"}
+    "cummax", "cummin", "argsort", "cholesky", "solve_triangular", "solve",
+    "logabsdet", "det_sign", "eigvalsh", "eigh_vectors", "qr_q", "qr_r"}
 # loops and branches take functions, not tensors: tests/test_control_flow.py and the backend
 # suite's cases cover them (every result against the interpreter, gradients against FD)
 COVERS |= {"scan", "while_loop", "switch"}
+# linear algebra: drawn on a positive-definite matrix made from an entry (``linalg_step``)
+LINALG = ["solve", "cholesky", "det", "eigvalsh", "eigh", "qr_q", "qr_r"]
 
 
 class _Drawer:
@@ -555,6 +565,8 @@ class _Drawer:
                 self.push("sort", Ref(k), draw(st.integers(-t.ndim, t.ndim - 1)))
             else:
                 self.push("top_k_values", Ref(k), draw(st.integers(1, t.dims[-1])))
+        elif kind == "linalg":
+            self.linalg_step(k)
         elif kind == "cross_entropy":
             if t.ndim == 0 or not isinstance(t.dims[-1], int) or t.dims[-1] < 2:
                 return
@@ -562,6 +574,42 @@ class _Drawer:
             if draw(st.booleans()):   # labels computed in the graph: a check_index
                 lab = self.push("add", Ref(lab), 0)
             self.push("cross_entropy", Ref(k), Ref(lab))
+
+    def linalg_step(self, k: int) -> None:
+        """``S = outer(t, t) + diag(d+1, ..., 2d)`` per row ``t`` of the entry (positive
+        definite, distinct eigenvalues), then one linalg op whose result, brought back to
+        the entry's shape, is added to it."""
+        draw = self.draw
+        t = self.built[k]
+        if t.ndim == 0 or not isinstance(t.dims[-1], int) or not 1 <= t.dims[-1] <= 5:
+            return
+        k = self.small(k, 2)
+        d = t.dims[-1]
+        col = self.push("reshape", Ref(k), ("$dims", k, t.ndim, (1,)))
+        row = self.push("reshape", Ref(k), ("$dims", k, t.ndim - 1, (1,)))
+        diag = self.push("linalg.diag", [float(d + 1 + j) for j in range(d)])
+        spd = self.push("add", Ref(self.push("mul", Ref(col), Ref(row))), Ref(diag))
+        op = draw(st.sampled_from(LINALG))
+        # right-hand sides as one-column matrices (NumPy: a 1-D b alone is a vector)
+        if op == "solve":
+            out = self.push("linalg.solve", Ref(spd), Ref(col))
+            out = self.push("sum", Ref(out), -1)
+        elif op == "cholesky":
+            lower = self.push("linalg.cholesky", Ref(spd))
+            out = self.push("linalg.solve_triangular", Ref(lower), Ref(col), lower=True,
+                            trans=draw(st.sampled_from([0, 1])))
+            out = self.push("sum", Ref(out), -1)
+        elif op == "det":   # det(S / d): sign and log|det|; a scalar per matrix
+            scaled = self.push("mul", Ref(spd), 1.0 / d)
+            out = self.push("linalg.det", Ref(scaled))
+            out = self.push("reshape", Ref(out), ("$dims", out, t.ndim - 1, (1,)))
+        elif op == "eigvalsh":
+            out = self.push("linalg.eigvalsh", Ref(spd))
+        else:               # a matrix factor, applied to the entry: sum(M * t[..., None, :], -1)
+            fn = {"eigh": "linalg.eigh[1]", "qr_q": "linalg.qr[0]", "qr_r": "linalg.qr[1]"}[op]
+            m = self.push(fn, Ref(spd))
+            out = self.push("sum", Ref(self.push("mul", Ref(m), Ref(row))), -1)
+        self.push("add", Ref(k), Ref(out))
 
     def add_label_leaf(self, shape, dims, depth) -> int:
         # anonymous run-time dims cannot be named again: labels take the named ones and

@@ -153,9 +153,22 @@ def check_tiny_transformer(out: str) -> None:
     assert float(result_fields(out)["accuracy"]) >= 0.95   # chance is 1/16
 
 
+def check_gaussian_process(out: str) -> None:
+    # the optimum found through gc.linalg's exact gradient and Hessian vs a NumPy-only
+    # reference (textbook gradient, its own optimizer)
+    r = result_fields(out)
+    assert float(r["lml_rel_diff"]) < 1e-6          # the bar; in practice ~1e-14
+    assert float(r["same_theta_lml_rel_diff"]) < 1e-10
+    assert float(r["theta_max_diff"]) < 1e-6
+    assert float(r["grad_max"]) < 1e-8              # a stationary point
+    assert float(r["mean_max_diff"]) < 1e-8         # predictive mean as the reference's
+    assert int(r["steps"]) < 30
+
+
 CHECKERS = {
     "rnn_scan.py": check_rnn_scan,
     "seed.py": check_seed,
+    "gaussian_process.py": check_gaussian_process,
     "logistic_newton.py": check_logistic_newton,
     "rosenbrock.py": check_rosenbrock,
     "springs.py": check_springs,

@@ -16,7 +16,7 @@ from graphc.bind import OPS, OpDef, ops_where
 from graphc.formula import FUNCTIONS
 
 KINDS = {"leaf", "elementwise", "reduce", "shape", "matmul", "index", "gather", "scatter",
-         "loop", "lines"}
+         "loop", "lines", "linalg"}
 
 
 def declaration_gaps(ops: dict[str, OpDef]) -> list[str]:
@@ -47,13 +47,18 @@ def declaration_gaps(ops: dict[str, OpDef]) -> list[str]:
 
 
 # primitives a user reaches through Python syntax rather than a function of their name
-SPELLED_BY_SYNTAX = {"slice": "x[start:stop:step] (Tensor.__getitem__)"}
+SPELLED_BY_SYNTAX = {"slice": "x[start:stop:step] (Tensor.__getitem__)",
+                     # linear algebra: halves of the pair a gc.linalg function returns
+                     "det_sign": "gc.linalg.slogdet(a)[0]",
+                     "eigh_vectors": "gc.linalg.eigh(a)[1]",
+                     "qr_q": "gc.linalg.qr(a)[0]", "qr_r": "gc.linalg.qr(a)[1]"}
 
 
 def public_api_gaps(ops: dict[str, OpDef]) -> list[str]:
     """Non-leaf primitives a user cannot reach by their own name in ``gc``."""
     return [f"{name}: gc.{name} (public function)" for name, op in ops.items()
             if op.kind != "leaf" and not callable(getattr(gc, name, None))
+            and not (op.kind == "linalg" and callable(getattr(gc.linalg, name, None)))
             and name not in SPELLED_BY_SYNTAX]
 
 

@@ -4,7 +4,7 @@
 
 Filled arrays are a broadcast scalar, so a run-time size (``gc.zeros(x.shape)``) costs
 nothing and folds into the kernels that read it; ``eye``/``arange``/``linspace`` are
-constants; ``diagonal`` is a strided slice of the flattened matrix and ``tril``/``triu``
+constants; ``diagonal``/``diag`` are ``gc.linalg``'s over chosen axes and ``tril``/``triu``
 a ``where`` on a constant mask, so their gradients come from those primitives.
 
 >>> import graphc as gc
@@ -22,8 +22,8 @@ from ..errors import ShapeError, UsageError
 from ..ir import Tensor, format_shape, user_location
 from .data import DEFAULT_FLOAT, check_dtype, constant, lift
 from .elementwise import where
-from .indexing import getitem, pad
-from .structure import broadcast_to, reshape
+from . import linalg_solve
+from .structure import broadcast_to
 from .arrange import moveaxis
 
 
@@ -161,7 +161,7 @@ def _matrix_dims(x: Tensor, axes: tuple, what: str) -> tuple:
 
 def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     """The ``offset``-th diagonal over ``axis1``/``axis2``, appended as the last axis
-    (``np.diagonal``): a strided slice of the flattened matrix, so its gradient is a pad.
+    (``np.diagonal``; ``gc.linalg.diagonal`` takes the last two axes).
 
     >>> import graphc as gc
     >>> gc.evaluate(gc.diagonal(gc.constant([[1, 2, 3], [4, 5, 6]]), offset=1))
@@ -175,13 +175,7 @@ def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     if a1 is None or a2 is None or a1 == a2:
         raise ShapeError(f"diagonal: axes {axis1}, {axis2} do not name two different axes of "
                          f"{format_shape(x.dims)} ({user_location()})")
-    x = moveaxis(x, (a1, a2), (-2, -1))
-    rows, cols = _matrix_dims(x, (-2, -1), "diagonal")
-    offset = int(offset)
-    length = max(0, min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols))
-    flat = reshape(x, x.dims[:-2] + (rows * cols,))
-    start = offset if offset >= 0 else -offset * cols
-    return getitem(flat, (Ellipsis, slice(start, start + length * (cols + 1), cols + 1)))
+    return linalg_solve.diagonal(moveaxis(x, (a1, a2), (-2, -1)), int(offset))
 
 
 def diag(v, k: int = 0) -> Tensor:
@@ -194,19 +188,7 @@ def diag(v, k: int = 0) -> Tensor:
            [0, 0, 2],
            [0, 0, 0]])
     """
-    (v,) = lift([v])
-    if v.ndim == 2:
-        return diagonal(v, k)
-    if v.ndim != 1:
-        raise ShapeError(f"diag: input must be 1-D or 2-D, got {format_shape(v.dims)} "
-                         f"({user_location()})")
-    (n,) = _matrix_dims(v, (0,), "diag")
-    k = int(k)
-    size = n + abs(k)
-    padded = pad(v, (0, abs(k)))
-    along = padded[:, None] if k >= 0 else padded[None, :]  # row i holds v[i] (or column j)
-    mask = constant(np.eye(size, size, k, dtype=bool))
-    return where(mask, along, constant(np.zeros((), v.dtype)))
+    return linalg_solve.diag(v, k)
 
 
 def _triangle(x, k: int, what: str, keep) -> Tensor:

@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from ..errors import CompileError
-from . import c_blas, native_export, native_loops, toolchain
+from . import c_blas, c_lapack, native_export, native_loops, toolchain
 from .c_dialect import C, C_WITHOUT_BLAS
 from .c_family import ctype
 from .kernel_ir import lower
@@ -66,6 +66,8 @@ def render_host(pir: ProgramIR, d=C) -> str:
     out += sizes_lines(pir) + ws_lines + ["    char* ws = (char*)workspace; (void)ws;"]
     if pir.index_sites:
         out.append("    gc_fault_site = -1;")
+    if pir.linalg_sites:
+        out.append("    gc_linalg_fault = -1;")
     for b in pir.inputs:
         out.append(f"    const {ctype(b.dtype)}* {b.name} = (const {ctype(b.dtype)}*)inputs[{b.index}];")
     for b in pir.params:
@@ -83,6 +85,10 @@ def render_host(pir: ProgramIR, d=C) -> str:
             continue
         _, args = d.signature(k, pir.buffers)
         out.append(f"    {k.name}({', '.join(args)});")
+    if pir.linalg_sites:   # a failed factorization: LINALG_FAULT, then <prefix>_linalg_fault
+        out.append(f"    if (gc_linalg_fault >= 0) return {c_lapack.LINALG_FAULT};")
+    if any(k.kind == "linalg" for k in pir.kernels):
+        out = c_lapack.host_functions(pre) + out
     if pir.index_sites:   # an index out of range: GC_INDEX_FAULT, then <prefix>_index_fault
         out += [f"    if (gc_fault_site >= 0) return {INDEX_FAULT};", "    return 0;", "}",
                 f"void {pre}_index_fault(int64_t* out) {{ out[0] = gc_fault_site; "
@@ -112,7 +118,10 @@ def render_header(pir: ProgramIR) -> str:
              f" * sizes: {', '.join(pir.sym_order) or '(none)'} */",
              f"int64_t {pre}_workspace_bytes(const int64_t* sizes);",
              f"int {pre}_run(void* const* inputs, void* const* params, void* const* results, "
-             "const int64_t* sizes, void* workspace);", "#endif", ""]
+             "const int64_t* sizes, void* workspace);"]
+    if any(k.kind == "linalg" for k in pir.kernels):
+        lines += c_lapack.header_lines(pre)
+    lines += ["#endif", ""]
     return "\n".join(lines)
 
 
@@ -191,6 +200,14 @@ def build(program, **options) -> "CExecutable | native_loops.StagedExecutable":
     wsb.restype = ctypes.c_int64
     wsb.argtypes = [ctypes.c_void_p]
     runner = NativeRunner(pir, run, wsb)
+    if any(k.kind == "linalg" for k in pir.kernels):
+        setter = getattr(lib, f"{pre}_set_lapack")
+        setter.restype = None
+        setter.argtypes = [ctypes.c_void_p]
+        setter(ctypes.cast(c_lapack.numpy_lapack(), ctypes.c_void_p))
+        runner.linalg_fault = getattr(lib, f"{pre}_linalg_fault")
+        runner.linalg_fault.restype = ctypes.c_int64
+        runner.linalg_fault.argtypes = []
     if pir.index_sites:
         runner.index_fault = getattr(lib, f"{pre}_index_fault")
         runner.index_fault.restype = None

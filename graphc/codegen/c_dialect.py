@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from . import c_blas
+from . import c_blas, c_lapack, linalg_kernels
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
                        mm_sizes, offset, product, reduce_identity)
 from .kernel_types import KernelIR
@@ -214,6 +214,37 @@ class CDialect(CFamilyRenderer):
                 return [self.threads_clause(line)]
             static *= v
         return [] if static <= self.par_threshold else [self.threads_clause(line)]
+
+    linalg_helpers = c_lapack.HELPERS
+
+    def lapack_code(self, spec: dict):
+        return c_lapack.lapack_code(spec)
+
+    def linalg_fail(self, site: int) -> str:
+        return f"gc_linalg_fail({site});"
+
+    def linalg(self, k: KernelIR) -> list:
+        """One linear-algebra op per matrix of the batch: OpenMP over the batch for small
+        matrices (each thread its own scratch), serial for large ones (LAPACK threads)."""
+        spec = k.linalg
+        T = ctype(spec["dtype"])
+        lines, names = dims_lines(k, "    ", "int64_t")
+        ws, npiv = linalg_kernels.scratch(spec)
+        small = max(spec["n"], spec["m"]) < c_lapack.LAPACK_MIN_N
+        lines.append(f"    const int64_t la_B = {product(names)};")
+        if small:
+            lines.append(f"    #pragma omp parallel if (la_B > 1 && la_B * "
+                         f"{linalg_kernels.flops(spec)} > {self.par_threshold})")
+        lines += ["    {",
+                  f"    {T}* la_w = ({T}*)malloc(sizeof({T}) * {max(ws, 1)}); (void)la_w;",
+                  f"    int64_t* la_piv = (int64_t*)malloc(sizeof(int64_t) * {max(npiv, 1)}); "
+                  "(void)la_piv;"]
+        if small:
+            lines.append("    #pragma omp for schedule(static)")
+        lines.append("    for (int64_t la_bb = 0; la_bb < la_B; ++la_bb) {")
+        lines += self.linalg_matrix(k, "        ")
+        lines += ["    }", "    free(la_w);", "    free(la_piv);", "    }"]
+        return lines
 
     def kernel_companions(self, k: KernelIR, bufs: dict) -> list:
         if not self.blas or c_blas.blas_plan(k) is None or c_blas.direct_output(k, bufs):

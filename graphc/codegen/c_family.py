@@ -334,7 +334,7 @@ class CFamilyRenderer:
     # index remainders, reduction accumulators, constant arrays; graphc's own headers
     # and runtime (gc_*, GC_*, gcMalloc..., graphc_*) and CUDA's (cuda*, cu*)
     names: frozenset = frozenset({"acc"})
-    families: tuple = (r"i\d+", r"N\d+", r"a_r\d+", r"rem_\w+", r"c\d+(_\d+)?_host",
+    families: tuple = (r"i\d+", r"N\d+", r"a_r\d+", r"rem_\w+", r"c\d+(_\d+)?_host", r"la_\w+",
                        r"(gc|GC|graphc|GRAPHC)_\w*", r"gc[A-Z]\w*", r"(cuda|CUDA)\w*",
                        r"cu[A-Z]\w*")
     sort_prelude = ""               # what an argsort kernel needs (C: malloc's header)
@@ -415,6 +415,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
     if (gc_fault_site < 0) { gc_fault_site = site; gc_fault_index = v; }
     return v < 0 ? 0 : n - 1;
 }"""
+
+    linalg_helpers = ""   # what linalg kernels need before them (C: the failure flag, LAPACK)
 
     def data_index(self, value: str, size: str, site: int) -> str:
         """The C expression of a checked data index (``data_index_helpers``)."""
@@ -598,6 +600,44 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
     def matmul(self, k: KernelIR) -> list:
         raise NotImplementedError
 
+    def linalg(self, k: KernelIR) -> list:
+        raise NotImplementedError
+
+    def linalg_matrix(self, k: KernelIR, indent: str) -> list:
+        """One matrix of a linalg kernel (batch index ``la_bb``): its pointers, the generated
+        loops (``linalg_kernels``), and on failure the matrix set to NaN (the flag CUDA
+        leaves; C also records the site, ``gc_linalg_fail``)."""
+        from . import linalg_kernels as lk
+        spec = k.linalg
+        T = ctype(spec["dtype"])
+        math = self.math_names(spec["dtype"])
+        ins, out = lk.in_sizes(spec), lk.out_size(spec)
+        reads = spec["reads"]
+        lines = [f"const {T}* la_a = {reads[0]} + la_bb * {ins[0]};"]
+        if len(reads) > 1:
+            lines.append(f"const {T}* la_b = {reads[1]} + la_bb * {ins[1]};")
+        lines += [f"{T}* la_out = {spec['write']} + la_bb * {out};", "int64_t la_info = 0;"]
+        loops = lk.matrix_code(spec, T, math["sqrt"], math["fabs"])
+        lapack = self.lapack_code(spec)
+        if lapack is None:
+            lines += loops
+        else:
+            lines += [f"if ({lapack[0]}) {{"] + ["    " + x for x in lapack[1]] + ["} else {"]
+            lines += ["    " + x for x in loops] + ["}"]
+        lines += ["if (la_info) {   /* failed: NaN marks the matrix */",
+                  f"    for (int64_t la_i = 0; la_i < {out}; ++la_i) la_out[la_i] = NAN;",
+                  f"    {self.linalg_fail(spec['site'])}",
+                  "}"]
+        return [indent + x for x in lines]
+
+    def lapack_code(self, spec: dict):
+        """(condition, lines) of a LAPACK call for one matrix, or None (the loops)."""
+        return None
+
+    def linalg_fail(self, site: int) -> str:
+        """The statement recording a failure at ``site``."""
+        return "(void)0;"
+
     # ---- the translation unit -----------------------------------------------------------
 
     def const_arrays(self, pir: ProgramIR) -> list:
@@ -625,6 +665,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
         if self.sort_prelude and any(k.kind == "lines" and k.line["op"] == "argsort"
                                      for k in pir.kernels):
             parts.append(self.sort_prelude)
+        if any(k.kind == "linalg" for k in pir.kernels) and self.linalg_helpers:
+            parts.append(self.linalg_helpers)
         for k in progress.each(pir.kernels, "writing kernel"):
             parts.append(self.render_kernel(k, pir.buffers))
             parts += self.kernel_companions(k, pir.buffers)

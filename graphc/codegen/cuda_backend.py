@@ -49,6 +49,9 @@ def _launch(k: KernelIR, args: list, d) -> list:
         lines = "*".join(f"(int64_t)({x})" for a, x in enumerate(dims)
                          if a != k.line["axis"]) or "1"
         grid, block = f"gc_blocks({lines}, {d.block_threads})", str(d.block_threads)
+    elif k.kind == "linalg":                       # one thread per matrix
+        total = "*".join(f"(int64_t)({x})" for x in dims) or "1"
+        grid, block = f"gc_blocks({total}, 64)", "64"
     elif k.kind == "reduce":
         outer = [dims[a] for a in range(len(dims)) if a not in k.reduce_axes]
         red = [dims[a] for a in k.reduce_axes]

@@ -46,6 +46,31 @@ class CudaDialect(CFamilyRenderer):
             total *= m.static()
         return "int" if total * extra < 2**31 - 1 else self.index_t
 
+    linalg_max_n = 64   # matrices are per-thread local arrays; larger ones need cuSOLVER
+
+    def linalg(self, k: KernelIR) -> list:
+        """One thread per matrix of the batch (grid-stride), its scratch in local arrays;
+        a failed factorization leaves NaN in that matrix's output (the flag)."""
+        from ..errors import UsageError
+        from . import linalg_kernels
+        spec = k.linalg
+        if max(spec["n"], spec["m"]) > self.linalg_max_n:
+            raise UsageError(f"gc.linalg: {spec['op']} of {spec['m']}x{spec['n']} matrices "
+                             f"is not supported by backend='cuda' (generated kernels take "
+                             f"matrices up to {self.linalg_max_n}x{self.linalg_max_n}; "
+                             f"cuSOLVER is not linked); use backend='c' or 'numpy'")
+        T = ctype(spec["dtype"])
+        ws, npiv = linalg_kernels.scratch(spec)
+        lines, names = dims_lines(k, "    ", "int64_t")
+        lines.append(f"    const int64_t la_B = {product(names)};")
+        lines.append("    for (int64_t la_bb = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; "
+                     "la_bb < la_B; la_bb += (int64_t)gridDim.x * blockDim.x) {")
+        lines.append(f"        {T} la_w[{max(ws, 1)}]; (void)la_w;")
+        lines.append(f"        int64_t la_piv[{max(npiv, 1)}]; (void)la_piv;")
+        lines += self.linalg_matrix(k, "        ")
+        lines.append("    }")
+        return lines
+
     def elementwise(self, k: KernelIR) -> list:
         n = len(k.dims)
         it = self.index_type(k)

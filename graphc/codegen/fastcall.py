@@ -187,8 +187,8 @@ def make_caller(function, exe):
         keep = (runner.run, runner.workspace_bytes, exe)
         compute = workspace_for = None
     else:
-        if getattr(exe.module, "CheckIndexError", None) is not None:
-            return None   # check_index faults become EvalErrors on the Python path
+        if exe.raises_own_errors():
+            return None   # the Python path turns them into graphc's errors
         sources = [p.state for p in function.params]
         is_state = [True] * len(sources)
         dtypes = [np.dtype(p.dtype) for p in function.params]

@@ -23,7 +23,9 @@ from .. import progress
 from ..bind import ops_where
 from ..ir import Tensor
 from ..ops.gather import scatter_identity
+from ..ops.linalg import FAILURES as LINALG_FAILURES
 from ..passes import fusion
+from ..printing.linalg import failure_message
 from .kernel_types import (ONE, ZERO, Block, BufferRef, Instr, KernelIR, Literal, Mono, Phase,
                            ProgramIR, Store, dtype_name)
 from .naming import Scope, sanitize_names
@@ -280,6 +282,7 @@ class _ProgramBuilder:
         # per run-time check: ("index", the op and where it was made) for a gather's or a
         # scatter's index, ("value", what is required) for a check_index
         self.index_sites: list[tuple] = []
+        self.linalg_sites: list[str] = []  # per linalg kernel that can fail: its message
         self.root_sources = []
         for r in roots:
             if r.op in ops_where(kind="leaf"):
@@ -364,7 +367,7 @@ def _kernel_name(g: fusion.Group, ops: list) -> str:
         if o not in seen and o not in PASS_THROUGH and o != "cast":
             seen.append(o)
     head = {"elementwise": "", "reduce": "reduce_", "matmul": "", "scatter": "",
-            "lines": ""}[g.kind]
+            "lines": "", "linalg": ""}[g.kind]
     body = "_".join(seen[:4]) or "copy"
     if len(seen) > 4:
         body += f"_etc{len(seen) - 4}"
@@ -435,6 +438,8 @@ def _lower_group(pb: _ProgramBuilder, g: fusion.Group) -> tuple[KernelIR, _Lower
                 "gc_at" if g.stores[0].attr("index") else "gc_acc"   # cummax's index
             for s in g.stores[1:]:
                 low.store(s, ident)
+    elif g.kind == "linalg":
+        _lower_linalg(pb, g.stores[0], k)
     else:
         for q, red in enumerate(g.reductions):
             blk = low.start_block()
@@ -496,6 +501,27 @@ def _lower_lines(pb: _ProgramBuilder, low: _Lowerer, node: Tensor, k: KernelIR) 
     low.pending.append((k.body, node, "gc_acc", ident))
 
 
+def _lower_linalg(pb: _ProgramBuilder, node: Tensor, k: KernelIR) -> None:
+    """A linear-algebra op over its batch axes: whole contiguous matrices of its (stored)
+    inputs in, its output written (``codegen.linalg_kernels`` renders one matrix)."""
+    a = node.inputs[0]
+    batch = a.ndim - 2
+    k.dims = [pb.mono(d) for d in a.dims[:batch]]
+    m, n = a.dims[-2:]
+    rhs = 0
+    if len(node.inputs) > 1:
+        b = node.inputs[1]
+        rhs = 1 if b.ndim == a.ndim - 1 else b.dims[-1]
+    site = -1
+    if node.op in LINALG_FAILURES:
+        site = len(pb.linalg_sites)
+        pb.linalg_sites.append(failure_message(node))
+    k.linalg = {"op": node.op, "attrs": dict(node.attrs), "n": int(n), "m": int(m),
+                "k": int(rhs), "dtype": dtype_name(a.dtype), "site": site,
+                "reads": [pb.buffer_for(fusion.reshape_base(i)).name for i in node.inputs],
+                "write": pb.buffer_for(node).name}
+
+
 def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     """Schedule ``program`` (a ``codegen.base.Program``) and lower every kernel; user
     names avoid ``reserved`` (the identifiers the target's renderer emits)."""
@@ -518,7 +544,7 @@ def lower(program, reserved: Scope = Scope()) -> ProgramIR:
     fused = [{"name": k.name, "kind": k.kind, "ops": list(k.ops)} for k in kernels]
     return ProgramIR(program.name, kernels, pb.buffers, pb.inputs, pb.params, pb.consts,
                      pb.temps, pb.results, pb.root_sources, pb.sym_names, pb.sched, fused,
-                     program, pb.param_nodes, pb.index_sites)
+                     program, pb.param_nodes, pb.index_sites, pb.linalg_sites)
 
 
 def _drop_dead(k: KernelIR) -> None:
@@ -573,7 +599,7 @@ def _shift_terms(i: Instr, j: int) -> None:
 def _collapse(k: KernelIR) -> None:
     """Merge adjacent axes that every access walks contiguously (fewer loops, no div/mod);
     axes an index is computed from (``index``, terms of gated loads and pads) stay."""
-    if k.kind in ("matmul", "lines"):   # a line kernel keeps its axis apart
+    if k.kind in ("matmul", "lines", "linalg"):   # a line kernel keeps its axis apart
         return
     pinned = {i.axis for b in k.blocks() for i in b.instrs if i.op == "index"}
     pinned |= {t.axis for b in k.blocks() for i in b.instrs for t in _terms(i)

@@ -154,13 +154,16 @@ class KernelIR:
     #   "descending", "dtype" and "value" (the values along the line)}; body: computes
     #   the value at each element; its store (if any) is the result's address
     ops: list = field(default_factory=list)
+    linalg: dict = field(default_factory=dict)  # linalg: {"op", "attrs", "reads", "write",
+    #   "n", "m", "k", "dtype", "site"}: one op over the batch axes (``dims``), whole
+    #   contiguous matrices in and out (``codegen.linalg_kernels``)
 
     def blocks(self) -> list:
         out = [self.body, self.epilogue] + [p.block for p in self.phases]
         return out + [b for b in (self.a, self.b) if b is not None]
 
     def buffers_read(self) -> list:
-        seen = []
+        seen = list(self.linalg["reads"]) if self.linalg else []
         for b in self.blocks():
             for i in b.instrs:
                 if i.op == "load" and i.buf not in seen:
@@ -168,7 +171,7 @@ class KernelIR:
         return seen
 
     def buffers_written(self) -> list:
-        seen = []
+        seen = [self.linalg["write"]] if self.linalg else []
         for b in self.blocks():
             for s in b.stores:
                 if s.buf not in seen:
@@ -226,6 +229,8 @@ class ProgramIR:
                                                       # (created at ...)") of a gather or
                                                       # scatter, ("value", what) of a
                                                       # check_index
+    linalg_sites: list = field(default_factory=list)  # per linalg kernel that can fail:
+                                                       # its error message
 
     @property
     def sym_order(self) -> list:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CompileError, EvalError
+from ..errors import CompileError, EvalError, LinAlgError
 from ..passes.memory import Step, Value, plan_memory
 from .kernel_types import BufferRef, ProgramIR
 from .naming import Scope, sanitize_names
@@ -122,12 +122,14 @@ def c_pointers(arrays) -> ctypes.Array:
 
 
 INDEX_FAULT = 3   # ``run``'s code for an index out of range (``<prefix>_index_fault`` says which)
+LINALG_FAULT = 4  # ``run``'s code for a failed factorization (``<prefix>_linalg_fault`` says which)
 
 
 class NativeRunner:
     """Calls a generated ``run`` entry point: allocates results, keeps the workspace."""
 
     index_fault: Any = None   # the generated ``<prefix>_index_fault(int64_t[2])``, where checked
+    linalg_fault: Any = None  # the generated ``<prefix>_linalg_fault()``, where linalg can fail
 
     def __init__(self, pir: ProgramIR, run, workspace_bytes):
         self.pir = pir
@@ -188,6 +190,8 @@ class NativeRunner:
                       ctypes.c_void_p(ws.ctypes.data))
         if rc == INDEX_FAULT and self.index_fault is not None:
             self.raise_index_fault()
+        if rc == LINALG_FAULT and self.linalg_fault is not None:
+            raise LinAlgError(pir.linalg_sites[int(self.linalg_fault())])
         if rc != 0:
             raise CompileError(f"generated code for {pir.name!r} failed (code {rc})")
         return self.collect(res, inputs, params)

@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 
 from ..bind import ops_where
-from ..errors import CompileError, EvalError
+from ..errors import CompileError, EvalError, LinAlgError
 from ..ir import Tensor, topo_order
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
+from ..ops.linalg import FAILURES as LINALG_FAILURES
 from ..printing import const_text, formula_text
+from ..printing.linalg import failure_message
 from . import cache
 from .base import Program
 from .naming import comment_text, sanitize_names
@@ -317,6 +319,8 @@ def render(program: Program) -> Rendered:
                 attrs[k] = f"np.{_dtype_name(np.dtype(v))}"
             else:
                 attrs[k] = repr(v)
+        if n.op in LINALG_FAILURES:   # the message of a run-time failure names the input
+            attrs["message"] = repr(failure_message(n))
         name = names[id(n)]
         texts = [_const_comment(i) if i.op == "constant" else names[id(i)]
                  for i in n.inputs]
@@ -544,11 +548,19 @@ class NumpyExecutable:
         refused = getattr(self.module, "CheckIndexError", None)   # only if check_index is used
         try:
             outs, new = self.module.compute(*inputs, *params, *sizes, ws)
+        except np.linalg.LinAlgError as err:   # its message names the op and its input
+            raise LinAlgError(str(err)) from None
         except Exception as err:
             if refused is not None and isinstance(err, refused):
                 raise EvalError(str(err)) from None
             raise
         return list(outs), list(new)
+
+    def raises_own_errors(self) -> bool:
+        """Does ``compute`` raise errors that ``_run`` turns into graphc's (a check_index's
+        refusal, a failed factorization)? Callers that bypass ``_run`` must not."""
+        text = self.rendered.text
+        return "CheckIndexError" in text or "np.linalg." in text
 
     def workspace_for(self, sizes: tuple) -> list:
         """The scratch buffers for run-time ``sizes`` (dims in ``dim_keys`` order); the

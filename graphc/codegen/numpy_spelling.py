@@ -116,6 +116,17 @@ NUMPY_OPS: dict[str, Spelling] = {
                        helper="_extreme"),
     "argsort": Spelling("_argsort({0}, {axis}, {descending}, {count}, {out})", "out",
                         helper="_argsort"),
+    # linear algebra (numpy.linalg, batched); {message} names the op and its input
+    "cholesky": Spelling("_cholesky({0}, {out}, {message})", "out", helper="_linalg"),
+    "solve": Spelling("_solve({0}, {1}, {out}, {message})", "out", helper="_linalg"),
+    "solve_triangular": Spelling("_solve_triangular({0}, {1}, {lower}, {trans}, "
+                                 "{unit_diagonal}, {out}, {message})", "out", helper="_linalg"),
+    "logabsdet": Spelling("np.copyto({out}, np.linalg.slogdet({0})[1])", "out"),
+    "det_sign": Spelling("np.copyto({out}, np.linalg.slogdet({0})[0])", "out"),
+    "eigvalsh": Spelling("np.copyto({out}, np.linalg.eigvalsh({0}))", "out"),
+    "eigh_vectors": Spelling("_eigh_vectors({0}, {out})", "out", helper="_linalg"),
+    "qr_q": Spelling("np.copyto({out}, np.linalg.qr({0})[0])", "out"),
+    "qr_r": Spelling("np.copyto({out}, np.linalg.qr({0})[1])", "out"),
 }
 
 
@@ -158,6 +169,46 @@ _INDEX_CHECK = """\
 
 # helper name -> source pasted into the module when a spelling needs it
 HELPERS: dict[str, str] = {
+    "_linalg": '''\
+def _columns(a, b):
+    """b as one-column matrices when it is a stack of vectors (one axis less than a)."""
+    return b[..., None] if b.ndim == a.ndim - 1 else b
+
+
+def _cholesky(a, out, message):
+    try:
+        np.copyto(out, np.linalg.cholesky(a))
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(message) from None
+
+
+def _solve(a, b, out, message):
+    try:
+        np.copyto(out, np.linalg.solve(a, _columns(a, b)).reshape(out.shape))
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(message) from None
+
+
+def _solve_triangular(a, b, lower, trans, unit_diagonal, out, message):
+    """SciPy's solve_triangular without SciPy: the triangle read, then a solve."""
+    t = np.tril(a) if lower else np.triu(a)
+    n = a.shape[-1]
+    if unit_diagonal:
+        t = t * (1 - np.eye(n, dtype=a.dtype)) + np.eye(n, dtype=a.dtype)
+    elif np.any(np.diagonal(a, axis1=-2, axis2=-1) == 0):
+        raise np.linalg.LinAlgError(message)
+    if trans:
+        t = np.swapaxes(t, -1, -2)
+    np.copyto(out, np.linalg.solve(t, _columns(a, b)).reshape(out.shape))
+
+
+def _eigh_vectors(a, out):
+    """Eigenvectors, each one's entry of largest magnitude made positive."""
+    v = np.linalg.eigh(a)[1]
+    big = np.argmax(np.abs(v), axis=-2)[..., None, :]
+    s = np.sign(np.take_along_axis(v, big, axis=-2))
+    np.multiply(v, np.where(s == 0, 1, s), out=out)
+''',
     "_sigmoid": '''\
 def _sigmoid(x, out):
     """Logistic function that never exponentiates a positive number (no overflow)."""

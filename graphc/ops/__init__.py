@@ -18,7 +18,7 @@ The rules build their graphs with ``bind`` and with Tensor's operators (``1 - n 
 which ``graphc.api`` attaches; rules only run once graphc is imported.
 """
 from ..bind import OPS, OpDef, opdef, promote
-from . import leaves, elementwise, structure, movement, gather, random, lines  # noqa: F401  (each declares its ops)
+from . import leaves, elementwise, structure, movement, gather, random, lines, linalg  # noqa: F401,E501  (each declares its ops)
 from . import checks  # noqa: F401  (check_index: run-time label checks inside the graph)
 from .builders import relabel, unbroadcast
 

@@ -14,6 +14,8 @@ The schedule is data, decided here once for every C-family backend:
 * a line op (``cumsum``, ``argsort``...: ``kind="lines"``) is its own kernel over its
   output's space, serial along its axis (producers inline, the result stored); a scan's
   elementwise consumers at the same element are its epilogue, inside the line loop;
+* a linear-algebra op (``kind="linalg"``) is its own kernel over its batch axes, reading
+  whole stored matrices (its computed inputs are stored first) and writing its output;
 * a matmul is its own kernel; elementwise consumers of its result (bias add,
   activation, the activation's backward, a parameter update) are its epilogue;
 * ``broadcast_to``, ``transpose``, ``reshape``, ``slice`` and ``pad`` are index arithmetic
@@ -210,6 +212,10 @@ def dim_classes(order: list) -> dict:
         elif kind == "matmul":
             a, b = n.inputs
             union(a.dims[-1], b.dims[0] if b.ndim == 1 else b.dims[-2])
+        elif kind == "linalg":   # batch axes: the inputs' and the output's are one
+            for i in n.inputs:
+                for d, e in zip(i.dims[:n.inputs[0].ndim - 2], n.dims):
+                    union(d, e)
     return {d: find(d) for d in parent}
 
 
@@ -299,6 +305,14 @@ def _is_broadcast(inp: Tensor, out: Tensor, canon: dict) -> bool:
     return any(x == 1 and y != 1 for x, y in zip(a, b[len(b) - len(a):]))
 
 
+def reshape_base(t: Tensor) -> Tensor:
+    """``t`` seen through reshapes: a reshape of a stored contiguous array is that memory
+    (what a linalg kernel reads, without a copy)."""
+    while t.op == "reshape":
+        t = t.inputs[0]
+    return t
+
+
 def _materialize(order: list, roots: list, canon: dict) -> set:
     """Ids of nodes that get stored (a kernel home): roots, reductions, matmuls, matmul
     operands, non-trivial reshape sources, and shared values past the cost limit."""
@@ -309,8 +323,10 @@ def _materialize(order: list, roots: list, canon: dict) -> set:
             mat.add(id(r))
     for n in order:
         kind = OPS[n.op].kind
-        if kind in ("reduce", "matmul", "scatter", "lines"):
+        if kind in ("reduce", "matmul", "scatter", "lines", "linalg"):
             mat.add(id(n))
+        if kind == "linalg":   # reads whole contiguous matrices: anything computed is stored
+            mat.update(id(b) for b in map(reshape_base, n.inputs) if OPS[b.op].kind != "leaf")
         if kind == "gather" and OPS[n.inputs[0].op].kind != "leaf":
             mat.add(id(n.inputs[0]))   # its rows are read at data-dependent places
         if kind == "matmul":
@@ -383,8 +399,8 @@ def _walk(start: Tensor, amap: tuple, mat: set, canon: dict) -> tuple[list, list
     if OPS[start.op].kind == "reduce":
         ops.append(start.op)
         stack.append((start.inputs[0], tuple(range(start.inputs[0].ndim))))
-    elif OPS[start.op].kind == "matmul":
-        ops.append("matmul")
+    elif OPS[start.op].kind in ("matmul", "linalg"):
+        ops.append(start.op)
         return edges, ops
     elif OPS[start.op].kind == "scatter":
         ops.append(start.op)
@@ -479,6 +495,11 @@ def schedule(outputs) -> Schedule:
             kernels.append(placed)
             _, ops = _walk(n, (), mat, canon)
             placed.ops.extend(ops)
+        elif kind == "linalg":   # its own kernel over the batch axes, inputs stored
+            placed = Group(len(kernels), "linalg", canon_dims(n.dims, canon))
+            kernels.append(placed)
+            placed.stores.append(n)
+            placed.ops.append(n.op)
         elif kind == "scatter":  # its own kernel over the updates; producers inline
             placed = Group(len(kernels), "scatter", canon_dims(n.inputs[0].dims, canon))
             kernels.append(placed)

@@ -12,6 +12,7 @@ from ..bind import constant_node
 from ..ir import Tensor, broadcast_dims, format_dim, topo_order
 from ..ops import OPS
 from ..subgraph import Body
+from .linalg import diagonal_source, linalg_text
 from .naming import Namer, const_text, dim_fn, dim_texts, shape_text
 
 
@@ -90,6 +91,8 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
         return f"{wrap(0, ATOM)}.astype({n.attr('dtype')})", ATOM
     if n.op == "one_hot":
         return f"one_hot({args[0][0]}, {n.attr('depth')})", ATOM
+    if n.op == "slice" and diagonal_source(n) is not None:
+        return f"diagonal({args[0][0]})", ATOM
     if n.op == "slice":
         index = [_slice_text(*axis) for axis in
                  zip(n.attr("starts"), n.attr("steps"), n.dims, n.inputs[0].dims)]
@@ -114,6 +117,8 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
     if n.attr("output") is not None and isinstance(n.attr("output"), int):
         # one result of a loop or branch (graphc.control): say which
         return f"{n.op}({', '.join(a[0] for a in args)})[{n.attr('output')}]", ATOM
+    if op.kind == "linalg":
+        return linalg_text(n, args)
     return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
 
 
@@ -191,6 +196,8 @@ def _display_graph(t: Tensor):
     for n in order:
         if id(n) in src:
             shown_inputs[id(n)] = [src[id(n)]]
+        elif (source := diagonal_source(n)) is not None:   # diagonal(L): the matrix itself
+            shown_inputs[id(n)] = [source]
         elif OPS[n.op].kind == "elementwise":
             shown_inputs[id(n)] = _elide_broadcasts(n, src)
         else:

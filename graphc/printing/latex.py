@@ -8,6 +8,7 @@ from ..errors import GraphcError
 from ..ir import Tensor, format_dim
 from ..ops import OPS
 from .formula import ATOM, Style, needs_parens, render
+from .linalg import diagonal_source, linalg_latex
 from .naming import scalar_text
 from .sympy_form import expr
 
@@ -81,6 +82,10 @@ def _latex_formula(n, args, dim=format_dim) -> tuple[str, float]:
         return call(rf"\operatorname{{{n.op}}}", sub)
     if n.op == "shape_size":
         return r" \cdot ".join(_latex_dim(dim(d)) for d in n.attr("shape")), 2
+    if op.kind == "linalg":
+        return linalg_latex(n, args, wrap)
+    if diagonal_source(n) is not None:
+        return call(r"\operatorname{diag}")
     if op.latex is not None:
         return call(op.latex)
     escaped = n.op.replace("_", r"\_")
