@@ -11,8 +11,8 @@ of the fixed default seeds 2**31, 2**31 + 1, ... in the order the draws are crea
 a program that builds its graph in the same order draws the same numbers in every
 process. Shapes are ints, run-time dims by name (``x.dims[0]``), or a tensor, whose
 shape is taken (``uniform(x)``). No gradient flows to the generator; ``mu + sigma *
-normal(...)`` differentiates in ``mu`` and ``sigma``. ``permutation`` and ``choice`` need
-a sort primitive, which graphc does not have yet.
+normal(...)`` differentiates in ``mu`` and ``sigma``. ``permutation`` and ``choice``
+sort uniform keys (``argsort``), as JAX does.
 
 >>> import graphc as gc
 >>> u = gc.random.uniform((2, 3), seed=7)
@@ -29,15 +29,19 @@ import numbers
 
 import numpy as np
 
-from .api import cast, constant, cos, erfinv, log1p, maximum, minimum, parameter, sqrt
+from .api import (argsort, cast, constant, cos, cumsum, element_count, erfinv, lift, log,
+                  log1p, maximum, minimum, parameter, reshape, sqrt, top_k)
+from .api import sum as sum_
 from .bind import bind
+from .ops.gather import gather_node
 from .errors import ShapeError, UsageError
-from .ir import Tensor, shape_dims, topo_order, user_location
+from .ir import Tensor, format_shape, shape_dims, topo_order, user_location
 
 DEFAULT_SEED = 2 ** 31          # seed=None: DEFAULT_SEED, DEFAULT_SEED + 1, ... in creation order
 _default_seeds = itertools.count(DEFAULT_SEED)
 
-__all__ = ["uniform", "normal", "truncated_normal", "bernoulli", "randint", "random_uniform",
+__all__ = ["uniform", "normal", "truncated_normal", "bernoulli", "randint", "permutation",
+           "choice", "random_uniform",
            "DEFAULT_SEED"]
 
 
@@ -190,6 +194,100 @@ def randint(shape, low, high, dtype="int64", seed=None) -> Tensor:
                          f"{low!r}, {high!r} ({user_location()})")
     u = _Stream(seed, "randint").uniform(_dims(shape, "randint"), "float64")
     return cast(u * float(int(high) - int(low)), dtype) + int(low)   # u >= 0: the cast is the floor
+
+
+def _population(a, axis: int, what: str) -> tuple[Tensor | None, object]:
+    """(the tensor sampled from or None for an int ``a``, the population's size: an int or
+    a run-time dim's name)."""
+    if isinstance(a, numbers.Integral) and not isinstance(a, bool):
+        if a < 0:
+            raise UsageError(f"{what}: a population of {a} elements ({user_location()})")
+        return None, int(a)
+    (x,) = lift([a])
+    if x.ndim == 0:
+        raise ShapeError(f"{what}: cannot sample from a 0-d tensor; give an int or an array "
+                         f"({user_location()})")
+    if not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"{what}: axis {axis} is out of range for shape "
+                         f"{format_shape(x.dims)} ({user_location()})")
+    return x, x.dims[axis % x.ndim]
+
+
+def permutation(x, axis: int = 0, seed=None) -> Tensor:
+    """A random permutation: of ``arange(x)`` for an int ``x``, else of ``x`` along
+    ``axis`` (``jax.random.permutation``, ``numpy.random.Generator.permutation``): the
+    stable ``argsort`` of one uniform key per element, so every order is equally likely.
+    Run-time sizes allowed; gradients flow to ``x``'s values.
+
+    >>> import graphc as gc
+    >>> p = gc.compile(gc.random.permutation(6, seed=8))()
+    >>> sorted(p.tolist()), p.dtype
+    ([0, 1, 2, 3, 4, 5], dtype('int64'))
+    """
+    values, n = _population(x, axis, "permutation")
+    keys = _Stream(seed, "permutation").uniform((n,), "float64")
+    order = argsort(keys)
+    return order if values is None else _pick(values, order, axis)
+
+
+def choice(a, shape=(), replace: bool = True, p=None, axis: int = 0, seed=None) -> Tensor:
+    """``shape`` samples of ``arange(a)`` (an int) or of ``a``'s slices along ``axis``
+    (``jax.random.choice``'s contract). Without ``p``: uniform indices, or with
+    ``replace=False`` the first of a random permutation; with probabilities ``p`` (a 1-D
+    tensor or array, normalised here): the inverse of their cumulative sum, or with
+    ``replace=False`` the top ``k`` of ``log(p) + Gumbel`` noise (as JAX).
+
+    >>> import graphc as gc
+    >>> c = gc.compile(gc.random.choice(10, (4,), replace=False, seed=9))()
+    >>> len(set(c.tolist())), bool(((0 <= c) & (c < 10)).all())
+    (4, True)
+    """
+    values, n = _population(a, axis, "choice")
+    dims = _dims(shape, "choice")
+    if any(not isinstance(d, int) for d in dims):
+        raise ShapeError(f"choice: the number of samples must be static, got shape "
+                         f"{format_shape(dims)} ({user_location()})")
+    count = int(np.prod(dims, dtype=np.int64))
+    stream = _Stream(seed, "choice")
+    if p is not None:
+        (p,) = lift([p])
+        if p.ndim != 1 or p.dims[0] != n or not isinstance(n, int):
+            raise ShapeError(f"choice: p must be a vector of the population's {n} "
+                             f"probabilities, got shape {format_shape(p.dims)} "
+                             f"({user_location()})")
+        p = cast(p, "float64") if p.dtype != np.float64 else p
+        if replace:   # the first cumulative probability past a uniform
+            cdf = cumsum(p) / sum_(p)
+            u = stream.uniform(dims + (1,), "float64")
+            flat = sum_(cast(u >= cdf, "int64"), axis=-1)
+            index = minimum(flat, n - 1)   # u < 1 = cdf[-1], but for rounding
+        else:         # Gumbel-top-k: k distinct draws in proportion to p
+            _check_count(count, n)
+            g = -log(-log(stream.uniform((n,), "float64")))
+            index = reshape(top_k(log(p) + g, count)[1], dims)
+    elif replace:
+        u = stream.uniform(dims, "float64")
+        size = element_count((n,), "float64")
+        index = minimum(cast(u * size, "int64"), cast(size, "int64") - 1)
+    else:
+        _check_count(count, n)
+        first = argsort(stream.uniform((n,), "float64"))[:count]
+        index = reshape(first, dims)
+    return index if values is None else _pick(values, index, axis)
+
+
+def _pick(values: Tensor, index: Tensor, axis: int) -> Tensor:
+    """``take(values, index, axis)`` for indices known in range (a run-time axis too)."""
+    return gather_node(values, index, axis % values.ndim)
+
+
+def _check_count(count: int, n) -> None:
+    if not isinstance(n, int):
+        raise ShapeError(f"choice: replace=False needs a population of known size, got a "
+                         f"run-time size ({user_location()})")
+    if count > n:
+        raise ShapeError(f"choice: cannot take {count} samples without replacement from a "
+                         f"population of {n} ({user_location()})")
 
 
 def counter_updates(roots, pairs) -> list[tuple[Tensor, Tensor]]:
