@@ -50,8 +50,10 @@ def combined_translation_unit(sources: list) -> str:
     parts = ['#include "graphc_cuda.h"', "#include <stdbool.h>"]
     for k, src in enumerate(sources):
         body = src.replace('#include "graphc_cuda.h"', "").replace("#include <stdbool.h>", "")
-        body = re.sub(r"\bgraphc_(\w+?)_(run_device|run|workspace_bytes|release|set_blas)\b",
-                      lambda m: f"graphc_{m.group(1)}_u{k}_{m.group(2)}", body)
+        # extern "C" names are global, whatever the namespace: give each unit its own
+        for name in set(re.findall(r'extern "C"\s+(?:__attribute__\(\(.*?\)\)\s+)?'
+                                   r'[\w\s*]*?\b(\w+)\s*\(', body)):
+            body = re.sub(rf"\b{name}\b", f"{name}_u{k}", body)
         parts.append(f"namespace gc_unit{k} {{\n{body}\n}}")
     return "\n".join(parts) + "\n"
 

@@ -63,6 +63,10 @@ ALLOWED = {
     # OpenMP-outlined loops. The GEMMs run through BLAS unless blas=False.
     "strided": (r"\[[^\]]*\bi\d+\*\w+", "no vectype for stmt",
                 "a load strided along the innermost axis"),
+    # gc.linalg's generated factorizations and solves for small matrices (LAPACK takes the
+    # large ones): their inner loops are in-order dot products (no -ffast-math, so GCC
+    # does not reassociate a float sum) or walk a column
+    "linalg": (r"\bla_\w+ <", None, "small-matrix factorization loops (in-order sums)"),
 }
 
 FOR = re.compile(r"\bfor\s*\(")
