@@ -51,8 +51,8 @@ def combined_translation_unit(sources: list) -> str:
     for k, src in enumerate(sources):
         body = src.replace('#include "graphc_cuda.h"', "").replace("#include <stdbool.h>", "")
         # extern "C" names are global, whatever the namespace: give each unit its own
-        for name in set(re.findall(r'extern "C"\s+(?:__attribute__\(\(.*?\)\)\s+)?'
-                                   r'[\w\s*]*?\b(\w+)\s*\(', body)):
+        exported = r'(?:\bGC_EXPORT\b|extern "C"\s+(?:__attribute__\(\(.*?\)\)\s+)?)'
+        for name in set(re.findall(exported + r'[\w\s*]*?\b(\w+)\s*\(', body)):
             body = re.sub(rf"\b{name}\b", f"{name}_u{k}", body)
         parts.append(f"namespace gc_unit{k} {{\n{body}\n}}")
     return "\n".join(parts) + "\n"
