@@ -27,6 +27,16 @@ def numeric_gradients(reference, arrays: list, seed, eps: float = 1e-6) -> list:
     return grads
 
 
+def finite_difference(fn, x, eps: float = 1e-6):
+    """d fn / d x by central differences (``fn``: array -> scalar)."""
+    g = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[k] = eps
+        g[k] = (fn(x + d) - fn(x - d)) / (2 * eps)
+    return g
+
+
 def build_with_gradients(build, arrays: list, seed):
     """(placeholders, output, gradients of sum(output * seed)) for float64 inputs."""
     inputs = [gc.placeholder(f"x{k}", a.shape, "float64") for k, a in enumerate(arrays)]

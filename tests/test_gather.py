@@ -7,24 +7,15 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from helpers_backends import BACKENDS, BACKEND_IDS, needs_c
+from helpers_backends import each_backend, needs_c
+from op_checks import finite_difference
 
 RNG = np.random.default_rng(7)
-each_backend = pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
 
 
 def run(outputs, feeds, backend, options):
     f = gc.compile(outputs, backend=backend, **options)
     return f(**feeds)
-
-
-def finite_difference(fn, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for k in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[k] = eps
-        g[k] = (fn(x + d) - fn(x - d)) / (2 * eps)
-    return g
 
 
 # ---- x[...] with index arrays: NumPy's results ------------------------------------------

@@ -8,21 +8,12 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from helpers_backends import BACKENDS, BACKEND_IDS, needs_cxx
+from helpers_backends import each_backend, needs_cxx
+from op_checks import finite_difference
 from helpers_errors import check_raise
 
 RNG = np.random.default_rng(13)
-each_backend = pytest.mark.parametrize("backend,options", BACKENDS, ids=BACKEND_IDS)
 UFUNC = {"multiply": np.multiply, "min": np.minimum, "max": np.maximum, "add": np.add}
-
-
-def finite_difference(fn, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for k in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[k] = eps
-        g[k] = (fn(x + d) - fn(x - d)) / (2 * eps)
-    return g
 
 
 def at_reference(x0, index, v0, how):
