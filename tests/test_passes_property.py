@@ -57,8 +57,11 @@ def _check(name, outs, new, feeds, ref):
         assert g.shape == r.shape, f"{name}: output {k} shape {g.shape} != {r.shape}"
         finite = np.isfinite(r)
         scale = 1.0 + (np.max(np.abs(r[finite])) if finite.any() else 0.0)
-        np.testing.assert_allclose(g[finite], r[finite], rtol=1e-7, atol=1e-9 * scale,
-                                   err_msg=f"pass {name}, output {k}")
+        # a value that passes through float32 (a cast) carries its rounding: a pass that
+        # reorders around it moves the result by a float32 ulp or two (6e-8 each)
+        narrow = any(n.dtype == np.float32 for n in gc.topo_order(list(outs)))
+        np.testing.assert_allclose(g[finite], r[finite], rtol=1e-6 if narrow else 1e-7,
+                                   atol=1e-9 * scale, err_msg=f"pass {name}, output {k}")
 
 
 @settings(max_examples=40, deadline=None)
