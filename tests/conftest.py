@@ -22,6 +22,12 @@ _RUN_CACHE: dict[str, str] = {}
 
 def pytest_configure(config):
     """Before any test module is imported (some compile at import time)."""
+    # property tests draw the same examples every run unless GRAPHC_HYPOTHESIS_RANDOM=1
+    # (tests/strategies.py's fuzz profile always draws fresh ones)
+    from hypothesis import settings
+    settings.register_profile(
+        "graphc", derandomize=os.environ.get("GRAPHC_HYPOTHESIS_RANDOM") != "1")
+    settings.load_profile("graphc")
     chosen = os.environ.get("GRAPHC_TEST_CACHE_DIR")
     if chosen:
         os.environ["GRAPHC_CACHE_DIR"] = os.path.abspath(os.path.expanduser(chosen))
