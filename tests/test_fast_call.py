@@ -234,3 +234,15 @@ def test_large_calls_release_the_gil_and_stay_correct_across_threads():
         t.join()
     assert not errors
     assert shared.calls == 80
+
+
+def test_numpy_functions_whose_kernels_raise_their_own_errors_keep_the_python_path():
+    """A failed factorization or a refused check_index stays graphc's error on every call
+    (the fast path would let NumPy's own exception through)."""
+    a = gc.placeholder("Sigma", (2, 2), "float64")
+    f = gc.compile(gc.linalg.cholesky(a), backend="numpy")
+    good, bad = np.eye(2), -np.eye(2)
+    for _ in range(3):
+        f(good)
+        with pytest.raises(gc.linalg.LinAlgError, match="Sigma"):
+            f(bad)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bind import ops_where
+from ..bind import OPS, ops_where
 from ..errors import CompileError, EvalError, LinAlgError
 from ..ir import Tensor, topo_order
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
@@ -559,8 +559,9 @@ class NumpyExecutable:
     def raises_own_errors(self) -> bool:
         """Does ``compute`` raise errors that ``_run`` turns into graphc's (a check_index's
         refusal, a failed factorization)? Callers that bypass ``_run`` must not."""
-        text = self.rendered.text
-        return "CheckIndexError" in text or "np.linalg." in text
+        roots = list(self.program.outputs) + list(self.program.updates)
+        return any(n.op == "check_index" or OPS[n.op].kind == "linalg"
+                   for n in topo_order(roots))
 
     def workspace_for(self, sizes: tuple) -> list:
         """The scratch buffers for run-time ``sizes`` (dims in ``dim_keys`` order); the
