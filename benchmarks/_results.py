@@ -17,3 +17,15 @@ def write_section(name: str, text: str, path: Path = RESULTS) -> None:
     new = pattern.sub(lambda _: block, old) if pattern.search(old) else \
         old.rstrip() + "\n\n" + block + "\n"
     path.write_text(new)
+
+
+def ratio_table(rows: list, digits: int = 1) -> list[str]:
+    """Markdown lines of ``(implementation, seconds)`` rows, the first row being NumPy by
+    hand: milliseconds, the ratio to it and the ratio to "JAX jit" (when measured)."""
+    base = rows[0][1]
+    jax_time = dict(rows).get("JAX jit")
+    lines = ["| implementation | ms | vs NumPy | vs JAX jit |", "|---|---:|---:|---:|"]
+    for name, t in rows:
+        vs_jax = f"{t / jax_time:.2f}x" if jax_time else "-"
+        lines.append(f"| {name} | {t * 1e3:.{digits}f} | {t / base:.2f}x | {vs_jax} |")
+    return lines

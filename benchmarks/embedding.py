@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import graphc as gc  # noqa: E402
-from _results import write_section  # noqa: E402  (a sibling script module)
+from _results import ratio_table, write_section  # noqa: E402  (a sibling script module)
 from cpu import best_time  # noqa: E402
 
 
@@ -94,16 +94,10 @@ def main() -> None:
     except ImportError:
         notes.append("jax not installed")
 
-    base = rows[0][1]
-    jax_time = dict(rows).get("JAX jit")
     lines = [f"Embedding lookup + scatter-add gradient: vocab {args.vocab:,}, "
              f"{args.tokens:,} tokens, width {args.width}, float32; one step = loss and dense "
              f"dE. {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; best "
-             f"of {args.repeat}.", "",
-             "| implementation | ms | vs NumPy | vs JAX jit |", "|---|---:|---:|---:|"]
-    for name, t in rows:
-        vs_jax = f"{t / jax_time:.2f}x" if jax_time else "-"
-        lines.append(f"| {name} | {t * 1e3:.1f} | {t / base:.2f}x | {vs_jax} |")
+             f"of {args.repeat}.", "", *ratio_table(rows)]
     lines += ["", *[f"- {n}" for n in notes]]
     text = "\n".join(lines)
     print(text)

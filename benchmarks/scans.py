@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import graphc as gc  # noqa: E402
-from _results import write_section  # noqa: E402  (a sibling script module)
+from _results import ratio_table, write_section  # noqa: E402  (a sibling script module)
 from cpu import best_time  # noqa: E402
 
 
@@ -114,14 +114,7 @@ def main() -> None:
              f"with other jobs (noisy); best of {args.repeat}.", ""]
     for case, title in (("cumsum", "sum(cumsum(x, 1) * w) + gradient"),
                         ("top_k", f"sum(top_k(x, {k}).values * w) + gradient")):
-        base = rows[case][0][1]
-        jax_time = dict(rows[case]).get("JAX jit")
-        lines += [f"**{title}**", "", "| implementation | ms | vs NumPy | vs JAX jit |",
-                  "|---|---:|---:|---:|"]
-        for name, t in rows[case]:
-            vs_jax = f"{t / jax_time:.2f}x" if jax_time else "-"
-            lines.append(f"| {name} | {t * 1e3:.1f} | {t / base:.2f}x | {vs_jax} |")
-        lines.append("")
+        lines += [f"**{title}**", "", *ratio_table(rows[case]), ""]
     lines += [f"- {n}" for n in notes]
     text = "\n".join(lines)
     print(text)

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import graphc as gc  # noqa: E402
-from _results import write_section  # noqa: E402  (a sibling script module)
+from _results import ratio_table, write_section  # noqa: E402  (a sibling script module)
 from cpu import best_time  # noqa: E402
 
 
@@ -116,16 +116,10 @@ def main() -> None:
     except ImportError:
         notes.append("jax not installed")
 
-    base = rows[0][1]
-    jax_time = dict(rows).get("JAX jit")
     lines = [f"Shifted/reversed windows joined by concatenate, tanh gate, loss + 2 gradients: "
              f"batch {args.batch}, length {args.length:,}, float32. "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; best of "
-             f"{args.repeat}.", "",
-             "| implementation | ms | vs NumPy | vs JAX jit |", "|---|---:|---:|---:|"]
-    for name, t in rows:
-        vs_jax = f"{t / jax_time:.2f}x" if jax_time else "-"
-        lines.append(f"| {name} | {t * 1e3:.2f} | {t / base:.2f}x | {vs_jax} |")
+             f"{args.repeat}.", "", *ratio_table(rows, digits=2)]
     lines += ["", *[f"- {n}" for n in notes]]
     text = "\n".join(lines)
     print(text)
