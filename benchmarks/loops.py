@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 import graphc as gc
-from graphc.ir import topo_order
+from graphc.subgraph import graph_size
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -29,21 +29,6 @@ def median_time(fn, repeat=3):
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
-
-
-def all_nodes(roots) -> int:
-    total, seen, stack = 0, set(), list(roots)
-    while stack:
-        order = topo_order(stack)
-        stack = []
-        total += len(order)
-        for n in order:
-            for _, v in n.attrs:
-                for b in (v if isinstance(v, tuple) else (v,)):
-                    if hasattr(b, "outputs") and id(b) not in seen:
-                        seen.add(id(b))
-                        stack += list(b.outputs)
-    return total
 
 
 # ---- compile time vs trip count --------------------------------------------------------
@@ -65,7 +50,7 @@ def compile_rows():
             gc.compile([loss, g], name=f"rnn{steps}")
             secs = time.perf_counter() - t0
             best = secs if best is None else min(best, secs)
-        rows.append((steps, all_nodes([loss, g]), best))
+        rows.append((steps, graph_size([loss, g]), best))
     return rows
 
 

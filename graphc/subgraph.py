@@ -115,3 +115,23 @@ def body_nodes(body: Body) -> list[Tensor]:
     order = topo_order(list(body.outputs))
     seen = {id(p) for p in body.inputs}
     return list(body.inputs) + [n for n in order if id(n) not in seen]
+
+
+def graph_size(roots: Sequence[Tensor]) -> int:
+    """Nodes of the graph of ``roots`` and of every body in it, recursively (a body
+    counted once however many loop nodes share it): what a loop keeps independent of its
+    trip count."""
+    total, seen = 0, set()
+    stack = list(roots)
+    while stack:
+        order = topo_order(stack)
+        stack = []
+        total += len(order)
+        for n in order:
+            for _, v in n.attrs:
+                for b in (v if isinstance(v, tuple) else (v,)):
+                    if isinstance(b, Body) and id(b) not in seen:
+                        seen.add(id(b))
+                        stack += list(b.outputs)
+    return total
+
