@@ -17,6 +17,8 @@ of MLP training. Shapes are small so the suite is fast.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -417,14 +419,25 @@ def test_repeated_and_view_outputs(backend):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_where_special_values(backend, dtype):
-    x = gc.placeholder("x", (6,), dtype)
+    """Selections and the logistic function keep inf, NaN and the sign of zero, silently
+    (the NumPy backend spells where(c, x, 0.0) as bit masking and sigmoid as
+    1 / (1 + exp(-x)), whose exp overflows at -100)."""
+    x, c = gc.placeholder("x", (8,), dtype), gc.placeholder("c", (8,), "bool")
     outs = [gc.relu(x), gc.where(x > 0, 1.0, 0.0), gc.where(x > 0, 2.5, -0.0),
-            gc.where(x < 0, x, np.inf), gc.grad(gc.sum(gc.relu(x) * 3.0), x)]
-    xv = np.array([-np.inf, -1.0, 0.0, 2.0, np.inf, np.nan], dtype)
-    f = compile_with(backend, outs, inputs=[x])
-    for k, (g, w) in enumerate(zip(f(xv), gc.evaluate(outs, {x: xv}))):
+            gc.where(x < 0, x, np.inf), gc.grad(gc.sum(gc.relu(x) * 3.0), x),
+            gc.where(x <= 0, x, 0.0), gc.where(c, x, 0.0)]
+    xv = np.array([-np.inf, -100.0, -1.0, -0.0, 0.0, 2.0, np.inf, np.nan], dtype)
+    cv = np.array([0, 1, 0, 1, 1, 0, 1, 1], bool)   # NaN, inf, -0.0 selected and not
+    f = compile_with(backend, outs + [gc.sigmoid(x)], inputs=[x, c])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        *got, sigmoid = f(xv, cv)
+    for k, (g, w) in enumerate(zip(got, gc.evaluate(outs, {x: xv, c: cv}))):
         np.testing.assert_array_equal(g, w, err_msg=f"output {k}")
         assert np.array_equal(np.signbit(g), np.signbit(w)), f"output {k}: signs of zeros"
+    with np.errstate(over="ignore"):   # the float64 oracle; sigmoid(-100) is subnormal
+        want = 1 / (1 + np.exp(-xv.astype(np.float64)))
+    np.testing.assert_allclose(sigmoid, want, rtol=1e-6, atol=1e-43)
 
 
 # ---- random graphs (hypothesis): many values alive at once stress the buffer reuse ----------

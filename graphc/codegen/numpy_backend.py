@@ -115,9 +115,12 @@ def _variant(n: Tensor) -> str:
     """The ``NUMPY_OPS`` key for node ``n``: its op, or a cheaper exact special case."""
     if n.op == "where" and n.dtype.kind == "f":
         s, z = _scalar_value(n.inputs[1]), _scalar_value(n.inputs[2])
-        if s is not None and z is not None and np.isfinite(s) and s > 0 and z == 0 \
-                and not np.signbit(z):
+        if z is None or z != 0 or np.signbit(z):
+            return n.op
+        if s is not None and np.isfinite(s) and s > 0:
             return "where_mask"
+        if n.inputs[0].dtype.kind == "b" and n.inputs[1].dtype == n.dtype:
+            return "where_zero"
     return n.op
 
 
