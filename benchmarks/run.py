@@ -52,6 +52,7 @@ def _threads_from_argv(argv: list[str]) -> int:
 # One thread per library by default: this machine is small and shared, and a thread pool
 # that spins while other processes hold the cores makes timings meaningless.
 THREADS = _threads_from_argv(sys.argv[1:])
+ALL_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 if THREADS > 0:
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                  "NUMEXPR_NUM_THREADS", "NUMEXPR_MAX_THREADS"):
@@ -59,6 +60,11 @@ if THREADS > 0:
     if THREADS == 1:
         os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                                            "intra_op_parallelism_threads=1")
+    # and the process itself on THREADS CPUs: JAX 0.10's XLA ignores the flags above (its
+    # jitted MLP step ran on both cores of this machine: 1.9 ms of CPU per ms), so only the
+    # affinity mask makes "N threads per library" true for every peer alike
+    if len(ALL_CPUS) > THREADS:
+        os.sched_setaffinity(0, ALL_CPUS[:THREADS])
 
 import numpy as np  # noqa: E402
 
@@ -278,10 +284,13 @@ def compile_in_subprocess(impl: str, n: int, timeout: float):
     import signal
     import subprocess
 
+    # compiles use the whole machine, as a user's would (gcc translation units in parallel)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--compile-one", impl, str(n),
-           "--threads", str(THREADS)]
+           "--threads", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own group: a compiler child dies too
+                            start_new_session=True,  # its own group: a compiler child dies too
+                            preexec_fn=(lambda: os.sched_setaffinity(0, ALL_CPUS))
+                            if ALL_CPUS else None)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -328,7 +337,9 @@ def machine_info(versions: dict) -> list[str]:
     return [f"- machine: {cpu}, {os.cpu_count()} logical cores, {platform.system()} "
             f"{platform.release()}; {load}",
             f"- Python {platform.python_version()}, NumPy {np.__version__}, graphc "
-            f"{gc.__version__}; {THREADS or 'default'} thread(s) per library",
+            f"{gc.__version__}; " + (f"{THREADS} thread(s) per library, the process pinned to "
+                                     f"{THREADS} CPU(s) (compiles: all CPUs)" if THREADS
+                                     else "each library's default threads"),
             f"- peers installed: {peers}" + (f"; not installed: {missing}" if missing else "")]
 
 

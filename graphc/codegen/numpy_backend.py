@@ -203,11 +203,15 @@ def render(program: Program) -> Rendered:
     # costs about as much as a small ufunc call
     scalar_text: dict[int, str] = {}
     typed: dict[str, str] = {}   # literal -> the stem of its name (``f32_9`` for 9.0)
+    typed_arrays: dict[str, str] = {}   # literal -> its 0-d array (``np.array(9.0, ...)``)
     for n in order:
         if n.op == "constant" and n.attr("value").array.ndim == 0:
-            text = scalar_text[id(n)] = _scalar(n.attr("value").array, n.dtype)
+            value = n.attr("value").array
+            text = scalar_text[id(n)] = _scalar(value, n.dtype)
             if text.startswith("np.") and text not in typed:
-                typed[text] = _scalar_stem(n.attr("value").array, n.dtype)
+                typed[text] = _scalar_stem(value, n.dtype)
+                typed_arrays[text] = (f"np.array({_elem(value, n.dtype)}, "
+                                      f"np.{_dtype_name(n.dtype)})")
     raw = [p.name or "input" for p in leaves] + [dim_owner[d] for d in dim_keys]
     raw += ["C"] * len(const_nodes)
     raw += list(typed.values())
@@ -232,7 +236,9 @@ def render(program: Program) -> Rendered:
 
     # constants: scalars inline, small arrays as module constants, large ones in the file
     code_of: dict[int, str] = {}
-    const_lines = [f"{name} = {text}" for text, name in typed_names.items()]
+    # typed scalars as 0-d arrays: a ufunc takes one about twice as fast as a NumPy
+    # scalar (nothing writes them: outputs go to planned buffers or new arrays)
+    const_lines = [f"{name} = {typed_arrays[text]}" for text, name in typed_names.items()]
     consts = {}
     for k, text in scalar_text.items():
         code_of[k] = typed_names.get(text, text)
@@ -344,6 +350,11 @@ def render(program: Program) -> Rendered:
             body.append(f"    {name} = {call}[{n.attr('output')}]")
             continue
         b = buffer_of.get(id(n))
+        if b is None and sp.fresh and n.dims and all(i.dtype == n.dtype for i in n.inputs):
+            # escapes, and NumPy's own result has its dtype and shape (a 0-d result
+            # would be a NumPy scalar: those keep the np.empty below)
+            body.append(f"    {name} = {sp.fresh.format(*operands, **attrs)}")
+            continue
         if b is None:   # escapes: new memory each call
             dest = f"np.empty({_dims_text(n.dims, dim_names)}, np.{_dtype_name(n.dtype)})"
         elif buffers[b].dims == n.dims:

@@ -29,13 +29,17 @@ class Spelling:
     ``loop`` (no template: the renderer calls the loop's runner, ``numpy_loops``).
     ``helper`` names a function of ``HELPERS`` the template calls. ``returns_out``: the
     template is one call that returns ``{out}`` (NumPy's ``out=`` convention), so the
-    renderer can bind the result name and fill the buffer in one statement.
+    renderer can bind the result name and fill the buffer in one statement. ``fresh``:
+    the same call without ``{out}`` (a ufunc), for a result that escapes as a new array
+    when its operands already have its dtype: NumPy allocates it faster than
+    ``np.empty`` passed as ``out``.
     """
 
     template: str
     kind: str = "inplace"
     helper: str | None = None
     returns_out: bool = False
+    fresh: str | None = None
 
 
 def _ufunc(name: str, arity: int, positional_out: bool = True) -> Spelling:
@@ -44,7 +48,8 @@ def _ufunc(name: str, arity: int, positional_out: bool = True) -> Spelling:
     # (NumPy deprecates it for maximum/minimum only, which keep ``out=``)
     args = ", ".join("{%d}" % k for k in range(arity))
     out = "{out}" if positional_out else "out={out}"
-    return Spelling(f"np.{name}({args}, {out})", returns_out=True)
+    return Spelling(f"np.{name}({args}, {out})", returns_out=True,
+                    fresh=f"np.{name}({args})")
 
 
 NUMPY_OPS: dict[str, Spelling] = {
