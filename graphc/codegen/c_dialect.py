@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from . import c_blas, c_lapack, linalg_kernels
+from . import c_blas, c_lapack, gate_split, linalg_kernels
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
                        mm_sizes, offset, product, reduce_identity)
 from .kernel_types import KernelIR
@@ -403,13 +403,20 @@ class CDialect(CFamilyRenderer):
             if simd and n == 1 and not par:
                 lines.append("    #pragma omp simd")
         indent = "    "
-        for j in range(n):
-            if simd and j == n - 1 and n > 1:
-                lines.append(f"{indent}#pragma omp simd")
+        for j in range(n - 1):
             lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")
             indent += "    "
-        lines += self.block(k.body, ivars, indent)
-        for _ in range(n):
+        last, extent = n - 1, k.dims[n - 1].static()
+        pieces = (gate_split.segments(k.body, last, extent) if n > 1 and extent is not None
+                  else None) or [gate_split.Segment(0, f"N{last}", {})]
+        for piece in pieces:
+            if simd and n > 1:
+                lines.append(f"{indent}#pragma omp simd")
+            lines.append(f"{indent}for (int64_t i{last} = {piece.lo}; i{last} < {piece.hi}; "
+                         f"++i{last}) {{")
+            lines += self.block(k.body, ivars, indent + "    ", known=piece.known)
+            lines.append(indent + "}")
+        for _ in range(n - 1):
             indent = indent[:-4]
             lines.append(indent + "}")
         return lines
@@ -437,17 +444,26 @@ class CDialect(CFamilyRenderer):
                          f"{reduce_identity(p.op, p.dtype)};")
             lines.append("        for (int64_t r = 0; r < R; ++r) {")
             lines += decompose("r", red, names, "            ", "int64_t")
-            lines.append("            #pragma omp simd")
-            lines.append("            for (int64_t o = ob; o < oe; ++o) {")
-            lines += [("    " + x) for x in decompose("o", outer, names, "            ", "int64_t")]
-            lines += ["    " + x for x in prior(idx)]
-            lines += self.block(p.block, ivars, "                ")
-            if p.op == "sum":
-                lines.append(f"                {acc} += {value};")
-            else:
-                lines.append(f"                {acc} = ({value} > {acc} || {value} != {value})"
-                             f" ? {value} : {acc};")
-            lines += ["            }", "        }"]
+            # one column axis read through pads: the column loop cut at their edges
+            extent = k.dims[outer[0]].static() if len(outer) == 1 else None
+            pieces = (gate_split.segments(p.block, outer[0], extent) if extent is not None
+                      else None)
+            for piece in pieces or [gate_split.Segment(0, "O", {})]:
+                first, end = ("ob", "oe") if pieces is None else (
+                    f"(ob > {piece.lo} ? ob : {piece.lo})", f"(oe < {piece.hi} ? oe : {piece.hi})")
+                lines.append("            #pragma omp simd")
+                lines.append(f"            for (int64_t o = {first}; o < {end}; ++o) {{")
+                lines += [("    " + x) for x in decompose("o", outer, names, "            ",
+                                                          "int64_t")]
+                lines += ["    " + x for x in prior(idx)]
+                lines += self.block(p.block, ivars, "                ", known=piece.known)
+                if p.op == "sum":
+                    lines.append(f"                {acc} += {value};")
+                else:
+                    lines.append(f"                {acc} = ({value} > {acc} || {value} != "
+                                 f"{value}) ? {value} : {acc};")
+                lines.append("            }")
+            lines.append("        }")
         lines += simd_line("        ", distinct_stores(k, blocks=[k.epilogue]))
         lines.append("        for (int64_t o = ob; o < oe; ++o) {")
         lines += decompose("o", outer, names, "            ", "int64_t")

@@ -395,8 +395,15 @@ class CFamilyRenderer:
         text = self.render_op(ins.op, ins.dtype, [self.operand(a) for a in ins.args])
         return f"const {t} {ins.name} = {text};"
 
-    def block(self, blk: Block, ivars: list, indent: str, guard: str = "") -> list:
-        lines = [indent + self.instr(i, ivars) for i in blk.instrs]
+    def block(self, blk: Block, ivars: list, indent: str, guard: str = "",
+              known: dict | None = None) -> list:
+        """C lines of ``blk``; ``known``: instruction name -> the C text of its value where
+        it is known here (a piece of a loop cut at its pads' edges: ``gate_split``)."""
+        known = known or {}
+        lines = [indent + (f"const {self.index_t if i.op == 'clamp' else ctype(i.dtype)} "
+                           f"{i.name} = {known[i.name]};" if i.name in known
+                           else self.instr(i, ivars))
+                 for i in blk.instrs]
         for s in blk.stores:
             at = " + ".join([offset(s.strides, ivars)] + [
                 var if stride == Mono(1) else f"{var}*{stride.c()}" for var, stride in s.gated])
