@@ -402,23 +402,45 @@ class CDialect(CFamilyRenderer):
             lines += par
             if simd and n == 1 and not par:
                 lines.append("    #pragma omp simd")
-        indent = "    "
-        for j in range(n - 1):
-            lines.append(f"{indent}for (int64_t i{j} = 0; i{j} < N{j}; ++i{j}) {{")
-            indent += "    "
-        last, extent = n - 1, k.dims[n - 1].static()
-        pieces = (gate_split.segments(k.body, last, extent) if n > 1 and extent is not None
-                  else None) or [gate_split.Segment(0, f"N{last}", {})]
-        for piece in pieces:
-            if simd and n > 1:
-                lines.append(f"{indent}#pragma omp simd")
-            lines.append(f"{indent}for (int64_t i{last} = {piece.lo}; i{last} < {piece.hi}; "
-                         f"++i{last}) {{")
-            lines += self.block(k.body, ivars, indent + "    ", known=piece.known)
-            lines.append(indent + "}")
-        for _ in range(n - 1):
-            indent = indent[:-4]
-            lines.append(indent + "}")
+        return lines + self.cut_loops(k, ivars, simd)
+
+    def cut_loops(self, k: KernelIR, ivars: list, simd: bool) -> list:
+        """The loop nest of an elementwise kernel (``n`` > 0 axes, the first one whole: it
+        is the parallel loop), each inner loop cut where its pads' conditions change
+        (``gate_split``) while the copies of the body stay within ``MAX_COPIES``."""
+        n = len(k.dims)
+        lines: list = []
+        start = gate_split.initial_gates(k.body)
+        # which axes to cut: the innermost first (its loads then vectorize), then from the
+        # outside in, while the copies of the body stay within budget
+        chosen, copies = set(), 1
+        for j in [n - 1] + list(range(1, n - 1)):
+            extent = k.dims[j].static()
+            cut = (gate_split.segments(k.body, j, extent, start)
+                   if j > 0 and extent is not None else None)
+            if cut is not None and copies * len(cut) <= gate_split.MAX_COPIES:
+                chosen.add(j)
+                copies *= len(cut)
+
+        def nest(j: int, indent: str, known: gate_split.Segment, copies: int) -> None:
+            if j == n:
+                cut = known.clamps or known.gates != start
+                lines.extend(self.block(k.body, ivars, indent, piece=known if cut else None))
+                return
+            extent = k.dims[j].static()
+            pieces = None
+            if j in chosen and extent is not None:
+                pieces = gate_split.segments(k.body, j, extent, known.gates, known.clamps)
+            if pieces is not None and copies * len(pieces) > gate_split.MAX_COPIES:
+                pieces = None
+            for piece in pieces or [gate_split.Segment(0, f"N{j}", known.gates, known.clamps)]:
+                if simd and j == n - 1 and n > 1:
+                    lines.append(f"{indent}#pragma omp simd")
+                lines.append(f"{indent}for (int64_t i{j} = {piece.lo}; i{j} < {piece.hi}; "
+                             f"++i{j}) {{")
+                nest(j + 1, indent + "    ", piece, copies * len(pieces or [piece]))
+                lines.append(indent + "}")
+        nest(0, "    ", gate_split.Segment(0, "", start), 1)
         return lines
 
     def reduce_columns(self, k: KernelIR) -> list:
@@ -448,7 +470,7 @@ class CDialect(CFamilyRenderer):
             extent = k.dims[outer[0]].static() if len(outer) == 1 else None
             pieces = (gate_split.segments(p.block, outer[0], extent) if extent is not None
                       else None)
-            for piece in pieces or [gate_split.Segment(0, "O", {})]:
+            for piece in pieces or [gate_split.WHOLE]:
                 first, end = ("ob", "oe") if pieces is None else (
                     f"(ob > {piece.lo} ? ob : {piece.lo})", f"(oe < {piece.hi} ? oe : {piece.hi})")
                 lines.append("            #pragma omp simd")
@@ -456,7 +478,8 @@ class CDialect(CFamilyRenderer):
                 lines += [("    " + x) for x in decompose("o", outer, names, "            ",
                                                           "int64_t")]
                 lines += ["    " + x for x in prior(idx)]
-                lines += self.block(p.block, ivars, "                ", known=piece.known)
+                lines += self.block(p.block, ivars, "                ",
+                                    piece=piece if pieces else None, roots=(value,))
                 if p.op == "sum":
                     lines.append(f"                {acc} += {value};")
                 else:

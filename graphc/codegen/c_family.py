@@ -24,6 +24,7 @@ import string
 import numpy as np
 
 from .. import progress
+from . import gate_split
 from .kernel_types import Block, KernelIR, Literal, Mono, ProgramIR
 from .naming import Scope, comment_text
 
@@ -396,14 +397,15 @@ class CFamilyRenderer:
         return f"const {t} {ins.name} = {text};"
 
     def block(self, blk: Block, ivars: list, indent: str, guard: str = "",
-              known: dict | None = None) -> list:
-        """C lines of ``blk``; ``known``: instruction name -> the C text of its value where
-        it is known here (a piece of a loop cut at its pads' edges: ``gate_split``)."""
-        known = known or {}
-        lines = [indent + (f"const {self.index_t if i.op == 'clamp' else ctype(i.dtype)} "
-                           f"{i.name} = {known[i.name]};" if i.name in known
-                           else self.instr(i, ivars))
-                 for i in blk.instrs]
+              piece: gate_split.Segment | None = None, roots: tuple = ()) -> list:
+        """C lines of ``blk``; in a ``piece`` of a loop cut at its pads' edges
+        (``gate_split``), only what the piece needs for its stores and ``roots``, with
+        the conditions known there written as their values."""
+        if piece is None:
+            lines = [indent + self.instr(i, ivars) for i in blk.instrs]
+        else:
+            lines = [indent + self.known_instr(i, ivars, piece)
+                     for i in gate_split.live_instructions(blk, piece, roots)]
         for s in blk.stores:
             at = " + ".join([offset(s.strides, ivars)] + [
                 var if stride == Mono(1) else f"{var}*{stride.c()}" for var, stride in s.gated])
@@ -412,6 +414,22 @@ class CFamilyRenderer:
                     if s.accumulate else f"{target} = {self.operand(s.value)};")
             lines.append(indent + (f"if ({guard}) {stmt}" if guard else stmt))
         return lines
+
+    def known_instr(self, ins, ivars: list, piece: gate_split.Segment) -> str:
+        """``instr``, or its value where the piece knows it: a condition (true, false or
+        the checks left), an index whose clamp cannot bite, one side of a select."""
+        gate = piece.gates.get(ins.name) if ins.op == "in_range" else None
+        if isinstance(gate, bool):
+            return f"const bool {ins.name} = {'true' if gate else 'false'};"
+        if gate is not None:
+            return f"const bool {ins.name} = {in_range(gate, ivars)};"
+        if ins.op == "clamp" and ins.name in piece.clamps:
+            return f"const {self.index_t} {ins.name} = {ins.args[0]};"
+        cond = ins.args[0] if ins.op == "where" else None
+        if isinstance(cond, str) and isinstance(piece.gates.get(cond), bool):
+            side = ins.args[1] if piece.gates[cond] else ins.args[2]
+            return f"const {ctype(ins.dtype)} {ins.name} = {self.operand(side)};"
+        return self.instr(ins, ivars)
 
     # an index read from data (gather, scatter), checked: an index out of range is
     # recorded (the host reports the first one after the call) and the nearest element read
