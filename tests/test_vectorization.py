@@ -117,6 +117,10 @@ def innermost_loops(source: str) -> list[dict]:
 def trip_count(header: str, above: list) -> int | None:
     """A loop's trip count when its bound is a constant of the kernel (``N0 = 3``,
     ``R = N0*N1``...), else None."""
+    piece = re.search(r"= \(?(?:ob > \d+ \? ob : )?(\d+)\)?; \w+ < \(?(?:oe < \d+ \? oe : )?"
+                      r"(\d+)\)?;", header)
+    if piece:   # a piece of a loop cut at pad edges (gate_split): at most hi - lo trips
+        return int(piece.group(2)) - int(piece.group(1))
     m = re.search(r"< (\w+);", header)
     if not m:
         return None
@@ -243,6 +247,15 @@ def benchmark_graphs() -> dict:
     att = gc.softmax(Q @ gc.swapaxes(K, -1, -2) / 8.0, axis=-1) @ V
     loss = gc.sum(att * att)
     graphs["attention"] = ([loss, *gc.grad(loss, [Q, K, V])], [Q, K, V])
+    # benchmarks/slicing.py and conv.py: loops cut at the pieces' edges (gate_split)
+    x, w = gc.placeholder("x", (None, 512)), gc.placeholder("w", (4 * 510,))
+    feat = gc.concatenate([x[:, 2:], x[:, 1:-1], x[:, :-2], x[:, ::-1][:, 2:]], axis=1)
+    h = gc.tanh(feat * w)
+    loss = gc.sum(h * h)
+    graphs["slicing"] = ([loss, *gc.grad(loss, [w, x])], [x, w])
+    x, w = gc.placeholder("x", (None, 8, 32, 32)), gc.placeholder("w", (16, 8, 3, 3))
+    y = gc.nn.conv2d(x, w, padding=1)
+    graphs["conv2d"] = ([y, *gc.grad(gc.sum(y * y), [x, w])], [x, w])
     return graphs
 
 
