@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from . import c_blas, c_lapack, gate_split, linalg_kernels
+from . import c_blas, c_lapack, gate_split, linalg_kernels, row_cache
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
                        mm_sizes, offset, product, reduce_identity)
 from .kernel_types import KernelIR
@@ -513,7 +513,20 @@ class CDialect(CFamilyRenderer):
                              f"O > 1) schedule(static)")
         lines.append("    for (int64_t o = 0; o < O; ++o) {")
         lines += decompose("o", outer, names, "        ", "int64_t")
-        for p in k.phases:
+        # values a later pass over the row would compute again: kept in a row array
+        row = (k.dims[red[0]].static() or 0) if len(red) == 1 else 0
+        cache = row_cache.plan_row_cache([p.block for p in k.phases] + [k.body], row) \
+            if row else row_cache.RowCachePlan()
+        lines += [f"        {ctype(dt)} rc_{s}[{row}];" for s, dt in enumerate(cache.dtypes)]
+
+        def cached_block(b: int, blk, inner: str, value=None) -> list:
+            if not cache:
+                return self.block(blk, ivars, inner)
+            roots = tuple(cache.stores[b]) + ((value,) if isinstance(value, str) else ())
+            out = self.block(blk, ivars, inner, roots=roots,
+                             cached={n: f"rc_{s}[r]" for n, s in cache.loads[b].items()})
+            return out + [f"{inner}rc_{s}[r] = {n};" for n, s in cache.stores[b].items()]
+        for idx, p in enumerate(k.phases):
             acc, value = f"a_{p.result}", self.operand(p.value)
             is_float = np.dtype(p.dtype).kind == "f"
             lines.append(f"        {self.acc_type(p.op, p.dtype)} {acc} = "
@@ -527,7 +540,7 @@ class CDialect(CFamilyRenderer):
             else:
                 pragma = f"#pragma omp simd reduction(max:{acc})"
             opened, inner, closed = reduced_loops(red, names, "        ", [pragma])
-            lines += opened + self.block(p.block, ivars, inner)
+            lines += opened + cached_block(idx, p.block, inner, p.value)
             if p.op == "sum":
                 lines.append(f"{inner}{acc} += {value};")
             else:
@@ -542,7 +555,7 @@ class CDialect(CFamilyRenderer):
         if k.body.instrs or k.body.stores:
             opened, inner, closed = reduced_loops(
                 red, names, "        ", simd_line("", distinct_stores(k, red[-1], [k.body])))
-            lines += opened + self.block(k.body, ivars, inner) + closed
+            lines += opened + cached_block(len(k.phases), k.body, inner) + closed
         lines.append("    }")
         return lines
 

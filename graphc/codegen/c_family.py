@@ -397,11 +397,18 @@ class CFamilyRenderer:
         return f"const {t} {ins.name} = {text};"
 
     def block(self, blk: Block, ivars: list, indent: str, guard: str = "",
-              piece: gate_split.Segment | None = None, roots: tuple = ()) -> list:
+              piece: gate_split.Segment | None = None, roots: tuple = (),
+              cached: dict | None = None) -> list:
         """C lines of ``blk``; in a ``piece`` of a loop cut at its pads' edges
         (``gate_split``), only what the piece needs for its stores and ``roots``, with
-        the conditions known there written as their values."""
-        if piece is None:
+        the conditions known there written as their values; ``cached``: name -> the C
+        text that holds its value already (``row_cache``)."""
+        if cached is not None:
+            live = gate_split.live_instructions(blk, roots=roots, given=frozenset(cached))
+            lines = [indent + (f"const {ctype(i.dtype)} {i.name} = {cached[i.name]};"
+                               if i.name in cached else self.instr(i, ivars))
+                     for i in live]
+        elif piece is None:
             lines = [indent + self.instr(i, ivars) for i in blk.instrs]
         else:
             lines = [indent + self.known_instr(i, ivars, piece)

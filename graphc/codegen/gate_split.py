@@ -121,17 +121,21 @@ def _clamp_is_identity(term, clamp, axis: int, lo: int, hi: int) -> bool:
     return 0 <= min(ends) and max(ends) <= size - 1
 
 
-def live_instructions(block: Block, piece: Segment, roots=()) -> list:
+def live_instructions(block: Block, piece: Segment = WHOLE, roots=(),
+                      given: frozenset = frozenset()) -> list:
     """The instructions of ``block`` a piece still needs for its stores and ``roots``
     (names): a select whose condition is known reads one side only, a clamp that cannot
-    bite reads its index only."""
+    bite reads its index only, a value ``given`` from elsewhere (``row_cache``) reads
+    nothing."""
     needed = {s.value for s in block.stores if isinstance(s.value, str)} | set(roots)
     needed |= {var for s in block.stores for var, _ in s.gated}
     keep = []
     for ins in reversed(block.instrs):
-        if ins.name not in needed:
-            continue
+        if ins.name not in needed and ins.op != "data_index":   # a checked index records
+            continue                                             # its fault: always kept
         keep.append(ins)
+        if ins.name in given:
+            continue
         args = list(ins.args)
         if ins.op == "where" and isinstance(args[0], str) and \
                 isinstance(piece.gates.get(args[0]), bool):
