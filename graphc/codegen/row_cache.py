@@ -55,6 +55,7 @@ def _keys(block: Block) -> dict:
         return keys.get(a, ("outer", a))
 
     for ins in block.instrs:
+        key: tuple
         if ins.op == "load":
             key = ("load", ins.buf, ins.strides, ins.offset,
                    tuple((arg(v), s) for v, s in ins.gated))
