@@ -462,3 +462,28 @@ def test_exported_numpy_module_runs_without_graphc(tmp_path):
     paths = f.export(str(tmp_path))
     source = "\n".join(Path(p).read_text() for p in paths if p.endswith(".py"))
     assert "import graphc" not in source and "def _cholesky" in source
+
+
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("trans", [0, 1])
+@pytest.mark.parametrize("unit", [False, True])
+def test_large_triangular_solves_on_numpy_match_a_dense_solve(lower, trans, unit):
+    """The NumPy backend's blocked substitution (blocks of 64, halves coupled by a
+    matmul) on matrices big enough to recurse twice, batched, with garbage in the
+    triangle it must not read, for vector and matrix right-hand sides."""
+    rng = np.random.default_rng(7)
+    n = 150
+    a0 = rng.standard_normal((2, n, n)) / n + 2 * np.eye(n)   # well conditioned, either diagonal
+    b0, B0 = rng.standard_normal(n), rng.standard_normal((2, n, 3))
+    a = gc.placeholder("a", (2, n, n), "float64")
+    b, B = gc.placeholder("b", (n,), "float64"), gc.placeholder("B", (2, n, 3), "float64")
+    outs = [gc.linalg.solve_triangular(a, r, trans=trans, lower=lower, unit_diagonal=unit)
+            for r in (b, B)]
+    got = gc.compile(outs, inputs=[a, b, B], backend="numpy")(a0, b0, B0)
+    t = np.tril(a0) if lower else np.triu(a0)
+    if unit:
+        t[:, np.arange(n), np.arange(n)] = 1
+    t = np.swapaxes(t, -1, -2) if trans else t
+    want = np.linalg.solve(t, np.broadcast_to(b0[:, None], (2, n, 1)))[..., 0]
+    np.testing.assert_allclose(got[0], want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got[1], np.linalg.solve(t, B0), rtol=1e-10, atol=1e-12)
