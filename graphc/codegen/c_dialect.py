@@ -433,12 +433,13 @@ class CDialect(CFamilyRenderer):
                 pieces = gate_split.segments(k.body, j, extent, known.gates, known.clamps)
             if pieces is not None and copies * len(pieces) > gate_split.MAX_COPIES:
                 pieces = None
-            for piece in pieces or [gate_split.Segment(0, f"N{j}", known.gates, known.clamps)]:
+            pieces = pieces or [gate_split.Segment(0, f"N{j}", known.gates, known.clamps)]
+            for piece in pieces:
                 if simd and j == n - 1 and n > 1:
                     lines.append(f"{indent}#pragma omp simd")
                 lines.append(f"{indent}for (int64_t i{j} = {piece.lo}; i{j} < {piece.hi}; "
                              f"++i{j}) {{")
-                nest(j + 1, indent + "    ", piece, copies * len(pieces or [piece]))
+                nest(j + 1, indent + "    ", piece, copies * len(pieces))
                 lines.append(indent + "}")
         nest(0, "    ", gate_split.Segment(0, "", start), 1)
         return lines
@@ -479,7 +480,8 @@ class CDialect(CFamilyRenderer):
                                                           "int64_t")]
                 lines += ["    " + x for x in prior(idx)]
                 lines += self.block(p.block, ivars, "                ",
-                                    piece=piece if pieces else None, roots=(value,))
+                                    piece=piece if pieces else None,
+                                    roots=(p.value,) if isinstance(p.value, str) else ())
                 if p.op == "sum":
                     lines.append(f"                {acc} += {value};")
                 else:
