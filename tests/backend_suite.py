@@ -425,7 +425,7 @@ def test_where_special_values(backend, dtype):
     x, c = gc.placeholder("x", (8,), dtype), gc.placeholder("c", (8,), "bool")
     outs = [gc.relu(x), gc.where(x > 0, 1.0, 0.0), gc.where(x > 0, 2.5, -0.0),
             gc.where(x < 0, x, np.inf), gc.grad(gc.sum(gc.relu(x) * 3.0), x),
-            gc.where(x <= 0, x, 0.0), gc.where(c, x, 0.0)]
+            gc.where(x <= 0, x, 0.0), gc.where(c, x, 0.0), gc.where(c, -2.5, 0.0)]
     xv = np.array([-np.inf, -100.0, -1.0, -0.0, 0.0, 2.0, np.inf, np.nan], dtype)
     cv = np.array([0, 1, 0, 1, 1, 0, 1, 1], bool)   # NaN, inf, -0.0 selected and not
     f = compile_with(backend, outs + [gc.sigmoid(x)], inputs=[x, c])
