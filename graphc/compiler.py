@@ -80,7 +80,10 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
         if not isinstance(o, Tensor):
             raise CompileError(f"compile: outputs must be tensors, got {type(o).__name__}")
     pairs = normalize_updates(updates)
-    pairs += counter_updates(outs, pairs)   # random streams advance once per call
+    with collector_paused():   # (see below)
+        order = topo_order(outs + [v for _, v in pairs])
+        streams = counter_updates(outs, pairs, order)   # random streams advance once per call
+    pairs += streams
     if inputs is not None:
         inputs = as_list(inputs)
         for i in inputs:
@@ -99,7 +102,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
         return hit
     with collector_paused():   # ~15% of a 20,000-node compile otherwise
         with progress.phase(f"compiling {options.get('name', 'graph')} for {backend}"):  # if slow, on a tty
-            f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
+            f = Function(outs, structure, inputs, pairs, backend, opt_level, options,
+                         order=None if streams else order)
     _CACHE[key] = f
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -179,7 +183,8 @@ class Function:
     """
 
     def __init__(self, outputs: list[Tensor], structure: str, inputs, pairs, backend: str,
-                 opt_level: int, options: dict):
+                 opt_level: int, options: dict, order: list[Tensor] | None = None):
+        """``order``: ``topo_order`` of the outputs and update values, if the caller has it."""
         t0 = time.perf_counter()
         self.backend = backend
         self._compile_args = (backend, opt_level, dict(options))  # pickling compiles again
@@ -189,7 +194,7 @@ class Function:
         self._key_refs = (list(pairs), inputs)  # keep the cache key's nodes alive
         update_values = [v for _, v in pairs]
         roots = self.outputs + update_values
-        before = topo_order(roots)
+        before = topo_order(roots) if order is None else order
         needed = [n for n in before if n.op == "placeholder"]
         if inputs is None:
             inputs = needed
@@ -215,7 +220,7 @@ class Function:
             name=name, inputs=tuple(self.inputs), params=tuple(self.params),
             outputs=tuple(opt_outs), update_params=tuple(self.update_params),
             updates=tuple(opt_updates),
-            options={**options, "output_structure": structure})
+            options={**options, "output_structure": structure}, order=order)
         symbolic = _check_dims_bound(order, self.inputs)  # before any backend: all alike
         with progress.phase(f"generating {backend} code"):
             self._exe = backend_builder(backend)(self.program)

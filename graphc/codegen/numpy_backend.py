@@ -165,7 +165,7 @@ def _wrap_tuple(names: list[str], indent: str, width: int = 88) -> list[str]:
 
 def render(program: Program) -> Rendered:
     """The module text for ``program`` (deterministic: same graph -> same bytes)."""
-    order = topo_order(program.roots)
+    order = program.topo_order()
     inputs = list(program.inputs)
     params = list(program.params)
     extra_params = [p for p in program.update_params if p not in params]
@@ -251,24 +251,30 @@ def render(program: Program) -> Rendered:
 
     # memory plan over the computed nodes
     root_ids = set(out_pos) | set(upd_pos)
-    steps, computed = [], []
+    steps, keep = [], []
     spelling: dict[int, Spelling] = {}
     for n in order:
-        if n.op in LEAVES:
+        op = n.op
+        if op in LEAVES:
             continue
-        if n.op not in NUMPY_OPS:
-            raise CompileError(f"the numpy backend has no spelling for op {n.op!r}")
-        sp = spelling[id(n)] = NUMPY_OPS[_variant(n)]
-        reads = [id(i) for i in n.inputs]
-        if sp.kind == "view":
-            v = Value(id(n), _dtype_name(n.dtype), n.dims, "view", alias_of=id(n.inputs[0]))
-        elif sp.kind == "loop":   # a loop's results are new arrays (numpy_loops)
-            v = Value(id(n), _dtype_name(n.dtype), n.dims, "fresh")
+        sp = NUMPY_OPS.get(op)
+        if sp is None:
+            raise CompileError(f"the numpy backend has no spelling for op {op!r}")
+        if op == "where":
+            sp = NUMPY_OPS[_variant(n)]
+        k = id(n)
+        spelling[k] = sp
+        kind = sp.kind
+        if kind == "view":
+            v = Value(k, _dtype_name(n.dtype), n.dims, "view", id(n.inputs[0]))
+        elif kind == "loop":   # a loop's results are new arrays (numpy_loops)
+            v = Value(k, _dtype_name(n.dtype), n.dims, "fresh")
         else:
-            v = Value(id(n), _dtype_name(n.dtype), n.dims, "buffer")
-        steps.append(Step([v], reads, inplace=sp.kind == "inplace"))
-        computed.append(n)
-    plan = plan_memory(steps, keep=[id(n) for n in computed if id(n) in root_ids])
+            v = Value(k, _dtype_name(n.dtype), n.dims, "buffer")
+        steps.append(Step([v], [id(i) for i in n.inputs], kind == "inplace"))
+        if k in root_ids:
+            keep.append(k)
+    plan = plan_memory(steps, keep=keep)
 
     helpers = sorted({sp.helper for sp in spelling.values() if sp.helper})
     dim_args = [dim_names[d] for d in dim_keys]
@@ -276,7 +282,7 @@ def render(program: Program) -> Rendered:
     # ---- workspace() ----
     # one entry per scratch buffer (not per value): compute() names each value where it
     # is made, ``t5 = np.sin(t4, ws[3])``, so no table of values is built or unpacked
-    n_in_buffers = sum(1 for n in computed if id(n) in plan.buffer_of)
+    n_in_buffers = len(plan.buffer_of)   # every key is a computed node's
     ws = [f"def workspace({', '.join(dim_args)}):",
           f'    """Scratch memory: {len(plan.buffers)} buffers shared by {n_in_buffers} '
           f'values (allocated once per set of sizes)."""']
@@ -303,36 +309,39 @@ def render(program: Program) -> Rendered:
     body = []
     buffer_of, buffers = plan.buffer_of, plan.buffers
     loops: dict = {}   # group_key -> (index in LOOPS, a node, results read)
+    ws_text = [f"ws[{b}]" for b in range(len(buffers))]
+    fresh_text: dict = {}   # (dims, dtype) -> a new array's text
     for n in order:
         op = n.op
-        if op == "shape_size":
-            prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
-                              .split(", ")) or "1"
-            body.append(f"    {names[id(n)]} = np.{_dtype_name(n.dtype)}({prod})")
-            continue
         if op in LEAVES:
+            if op == "shape_size":
+                prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
+                                  .split(", ")) or "1"
+                body.append(f"    {names[id(n)]} = np.{_dtype_name(n.dtype)}({prod})")
             continue
-        sp = spelling[id(n)]
-        operands = [code_of[id(i)] for i in n.inputs]
+        k = id(n)
+        sp = spelling[k]
+        ins = n.inputs
+        operands = [code_of[id(i)] for i in ins]
         attrs = {}
-        for k, v in n.attrs:
-            if k == "shape":
-                attrs[k] = _dims_text(v, dim_names)
-            elif k == "dtype":
-                attrs[k] = f"np.{_dtype_name(np.dtype(v))}"
+        for a, v in n.attrs:
+            if a == "shape":
+                attrs[a] = _dims_text(v, dim_names)
+            elif a == "dtype":
+                attrs[a] = f"np.{_dtype_name(np.dtype(v))}"
             else:
-                attrs[k] = repr(v)
-        if n.op in LINALG_FAILURES:   # the message of a run-time failure names the input
+                attrs[a] = repr(v)
+        if op in LINALG_FAILURES:   # the message of a run-time failure names the input
             attrs["message"] = repr(failure_message(n))
-        name = names[id(n)]
-        texts = [_const_comment(i) if i.op == "constant" else names[id(i)]
-                 for i in n.inputs]
-        formula, _ = formula_text(n, [(t, 9) for t in texts])
-        body.append(f"    # {comment_text(name + ' = ' + formula, _COMMENT_MAX)}")
-        if sp.kind == "view":
+        name = names[k]
+        formula, _ = formula_text(n, [(_const_comment(i), 9) if i.op == "constant"
+                                      else (names[id(i)], 9) for i in ins])
+        body.append("    # " + comment_text(f"{name} = {formula}", _COMMENT_MAX))
+        kind = sp.kind
+        if kind == "view":
             body.append(f"    {name} = {sp.template.format(*operands, **attrs)}")
             continue
-        if sp.kind == "loop":   # run once per group of results, the others read .last
+        if kind == "loop":   # run once per group of results, the others read .last
             key = group_key(n)
             seen = loops.get(key)
             if seen is None:
@@ -343,11 +352,14 @@ def render(program: Program) -> Rendered:
             seen[2].add(n.attr("output"))
             body.append(f"    {name} = {call}[{n.attr('output')}]")
             continue
-        b = buffer_of.get(id(n))
+        b = buffer_of.get(k)
         if b is None:   # escapes: new memory each call
-            dest = f"np.empty({_dims_text(n.dims, dim_names)}, np.{_dtype_name(n.dtype)})"
+            dest = fresh_text.get((n.dims, n.dtype))
+            if dest is None:
+                dest = fresh_text[(n.dims, n.dtype)] = (
+                    f"np.empty({_dims_text(n.dims, dim_names)}, np.{_dtype_name(n.dtype)})")
         elif buffers[b].dims == n.dims:
-            dest = f"ws[{b}]"
+            dest = ws_text[b]
         else:           # same element count, another shape: a view of the buffer
             dest = f"ws[{b}].reshape({_dims_text(n.dims, dim_names)})"
         if sp.returns_out:

@@ -67,6 +67,77 @@ def _match_args(args: tuple, inputs: tuple, b: dict, commute: bool):
         yield from _match_args(args[1:], inputs[1:], b2, commute)
 
 
+def compile_pattern(pat, commute: bool = True) -> Callable[[Tensor, dict], list]:
+    """``pat`` as a function ``(node, bindings) -> list of bindings``: the same bindings,
+    in the same order, as ``list(matches(pat, node, b, commute))``, without a generator
+    per pattern node (matching runs for every node of every rule-based pass)."""
+    if isinstance(pat, str):
+        name = pat
+
+        def match_name(node, b):
+            bound = b.get(name)
+            if bound is None:
+                b = b.copy()
+                b[name] = node
+                return [b]
+            return [b] if bound is node else []
+        return match_name
+    if isinstance(pat, As):
+        inner, named = compile_pattern(pat.pattern, commute), compile_pattern(pat.name, commute)
+
+        def match_as(node, b):
+            out = []
+            for b2 in inner(node, b):
+                out += named(node, b2)
+            return out
+        return match_as
+    if isinstance(pat, Const):
+        named = compile_pattern(pat.name, commute)
+
+        def match_const(node, b):
+            return named(node, b) if splat_value(node) is not None else []
+        return match_const
+    if isinstance(pat, (int, float)):
+        number = pat
+
+        def match_number(node, b):
+            v = splat_value(node)
+            return [b] if v is not None and v == number else []
+        return match_number
+    head, args = pat[0], pat[1:]
+    heads = head if isinstance(head, frozenset) else frozenset((head,))
+    if args == (ANY,):
+        def match_any(node, b):
+            return [b] if node.op in heads else []
+        return match_any
+    subs = tuple(compile_pattern(a, commute) for a in args)
+    arity = len(args)
+    swaps = commute and arity == 2 and any(OPS[op].commutative for op in heads if op in OPS)
+
+    def match_seq(inputs, b):
+        found = [b]
+        for sub, node in zip(subs, inputs):
+            if len(found) == 1:
+                found = sub(node, found[0])
+            else:
+                found = [b3 for b2 in found for b3 in sub(node, b2)]
+            if not found:
+                break
+        return found
+
+    def match_op(node, b):
+        if node.op not in heads:
+            return []
+        inputs = node.inputs
+        if len(inputs) != arity:
+            return []
+        found = match_seq(inputs, b)
+        if swaps and inputs[0] is not inputs[1] and OPS[node.op].commutative:
+            found = found + match_seq(inputs[::-1], b)
+        return found
+    return match_op
+
+
 def instantiate(tpl, b: dict, like: Tensor) -> Tensor | None:
     """The replacement ``tpl`` built from bindings ``b`` (numbers take ``like``'s dtype)."""
     if callable(tpl) and not isinstance(tpl, (str, tuple)):
@@ -114,33 +185,34 @@ def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
     """One rewrite function trying ``rules`` in order (indexed by their root op); the first
     replacement that is not ``None`` wins. Unknown op names raise ``RuleError`` here."""
     check_rules(rules, OPS)
-    by_op: dict[str, list[tuple[Rule, tuple, bool]]] = {}
+    by_op: dict[str, list[tuple[tuple, tuple, bool]]] = {}
     for r in rules:
         head = r.pattern[0]
         commutes = r.commute and len(r.pattern) == 3
+        entry = (compile_pattern(r.pattern, r.commute), r.guard, r.replace)
         for op in (sorted(head) if isinstance(head, frozenset) else [head]):
             by_op.setdefault(op, []).append(
-                (r, _operand_needs(r.pattern), commutes and OPS[op].commutative))
+                (entry, _operand_needs(r.pattern), commutes and OPS[op].commutative))
 
     # which rules may match depends only on the ops of a node and of its operands
-    candidates: dict[tuple, list[Rule]] = {}
+    candidates: dict[tuple, list[tuple]] = {}
 
-    def rules_for(n: Tensor) -> list[Rule]:
-        key = (n.op, *[i.op for i in n.inputs])
+    def rules_for(n: Tensor) -> list[tuple]:
+        ins = n.inputs
+        key = (n.op, *[i.op for i in ins]) if ins else n.op
         found = candidates.get(key)
         if found is None:
-            ins = n.inputs
             found = candidates[key] = [
-                r for r, needs, commutes in by_op.get(n.op, ())
+                entry for entry, needs, commutes in by_op.get(n.op, ())
                 if _may_match(needs, ins) or (commutes and _may_match(needs, ins[::-1]))]
         return found
 
     def apply_rules(n: Tensor) -> Tensor | None:
-        for r in rules_for(n):
-            for b in matches(r.pattern, n, {"_": n}, r.commute):
-                if r.guard is not None and not r.guard(b):
+        for match, guard, replace in rules_for(n):
+            for b in match(n, {"_": n}):
+                if guard is not None and not guard(b):
                     continue
-                out = instantiate(r.replace, b, n)
+                out = instantiate(replace, b, n)
                 if out is not None and out is not n:
                     return out
         return None

@@ -52,6 +52,8 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
     """Text and precedence of one node given its operands' (text, precedence).
 
     ``dim`` writes a dimension (a run-time size as ``x.shape[0]``, say)."""
+    if not n.attrs and n.op in _CALLS:   # the common case first: ``tanh(x)``
+        return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
     op = OPS[n.op]
 
     def wrap(k, prec, right=False):
@@ -120,6 +122,14 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
     if op.kind == "linalg":
         return linalg_text(n, args)
     return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
+
+
+# ops written as a plain call of their operands when they have no attributes (what the
+# last line of formula_text does): every op the cases above it do not spell otherwise
+_SPELLED = {"neg", "add", "sub", "mul", "div", "matmul", "pow", "transpose", "sum", "max",
+            "reshape", "broadcast_to", "cast", "one_hot", "slice", "pad", "shape_size"}
+_CALLS = frozenset(name for name, op in OPS.items()
+                   if name not in _SPELLED and not op.infix and op.kind not in ("lines", "linalg"))
 
 
 def _slice_text(start, step, size, dim) -> str:
