@@ -163,11 +163,21 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 values[r] = Value(r, values[r].dtype, values[r].dims, "fresh")
 
     # last read of each root (a value never read dies right after its step)
-    for i, step in enumerate(steps):
-        for v in step.defines:
-            last_read.setdefault(root_of[v.key], i)
-        for key in step.reads:
-            last_read[root_of.get(key, key)] = i   # steps come in order: i is the latest
+    read_roots = []                        # step -> the roots of what it reads, in order
+    for i, (defines, reads, _) in enumerate(steps):
+        for v in defines:
+            last_read.setdefault(root_of[v[0]], i)
+        roots = [root_of.get(key, key) for key in reads]
+        for r in roots:
+            last_read[r] = i   # steps come in order: i is the latest
+        read_roots.append(roots)
+    # the roots dying at each step, and the values stored fresh: the scan below asks
+    # these small tables rather than the per-value ones (a graph's worth of entries,
+    # where each lookup is a cache miss)
+    dies_at: list[list] = [[] for _ in steps]
+    for r, i in last_read.items():
+        dies_at[i].append(r)
+    stored_fresh = {key for key, v in values.items() if v.kind == "fresh"}
 
     # free buffers per (dtype, size): min-heaps of indexes, so taking the lowest index
     # (deterministic) costs log(buffers) rather than a scan of the list
@@ -183,25 +193,25 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
     fresh, buffers = plan.fresh, plan.buffers
     heappush, heappop = heapq.heappush, heapq.heappop
 
-    for i, step in enumerate(steps):
+    for i, (defines, reads, inplace) in enumerate(steps):
+        dying = dies_at[i]
         dying_here = []
-        if step.inplace:
-            for key in step.reads:
-                r = root_of.get(key, key)
+        if inplace and dying:
+            for key, r in zip(reads, read_roots[i]):
                 # only an operand read directly: a view may have another layout
-                if r == key and r in buffer_of and last_read.get(r) == i:
+                if r == key and r in dying and r in buffer_of:
                     dying_here.append(r)
-        for v in step.defines:
-            if v.kind == "fresh" or values[v.key].kind == "fresh":
-                fresh.add(v.key)
+        for key, dtype, dims, kind, _ in defines:
+            if kind == "fresh" or key in stored_fresh:
+                fresh.add(key)
                 continue
-            if v.kind != "buffer":
+            if kind != "buffer":
                 continue
-            dims = tuple(v.dims)
-            want = fit_key.get((v.dtype, dims))
+            dims = tuple(dims)
+            want = fit_key.get((dtype, dims))
             if want is None:
-                sized = (np.dtype(v.dtype).str, size_key(dims))
-                want = fit_key[(v.dtype, dims)] = size_class.setdefault(sized, len(size_class))
+                sized = (np.dtype(dtype).str, size_key(dims))
+                want = fit_key[(dtype, dims)] = size_class.setdefault(sized, len(size_class))
             chosen = None
             for r in dying_here:   # write over an operand this step reads last
                 b = buffer_of[r]
@@ -216,26 +226,25 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 is_free.discard(chosen)
             if chosen is None:
                 chosen = len(buffers)
-                name = dtype_names.get(v.dtype)
+                name = dtype_names.get(dtype)
                 if name is None:
-                    name = dtype_names[v.dtype] = np.dtype(v.dtype).name
+                    name = dtype_names[dtype] = np.dtype(dtype).name
                 buffers.append(Buffer(chosen, name, dims))
                 buffer_key.append(want)
-            buffer_of[v.key] = chosen
+            buffer_of[key] = chosen
             held = holders.get(chosen)
             if held is None:
-                holders[chosen] = {v.key}
+                holders[chosen] = {key}
             else:
-                held.add(v.key)
+                held.add(key)
         # release roots whose last read is this step (twice is harmless: a buffer joins
         # its free heap once, and the heap's order does not depend on release order)
-        for r in [root_of.get(k, k) for k in step.reads] + [root_of[v.key] for v in step.defines]:
-            if last_read.get(r) == i:
-                b = buffer_of.get(r)
-                if b is not None:
-                    held = holders[b]
-                    held.discard(r)
-                    if not held and b not in is_free:
-                        is_free.add(b)
-                        heappush(free.setdefault(buffer_key[b], []), b)
+        for r in dying:
+            b = buffer_of.get(r)
+            if b is not None:
+                held = holders[b]
+                held.discard(r)
+                if not held and b not in is_free:
+                    is_free.add(b)
+                    heappush(free.setdefault(buffer_key[b], []), b)
     return plan

@@ -95,12 +95,17 @@ def _context(outs: list[Tensor], ctx) -> _Run:
     return _Run(set(PASSES) if ctx is None else set(ctx), topo_order(outs), standalone=True)
 
 
-def _rules(*own) -> Callable:
+def _rules(*own, ahead=()) -> Callable:
+    """A rule-based pass: ``own`` rules, then the enabled cheap passes' as cleanup.
+    ``ahead``: later rule-based passes whose rules this walk tries where nothing else
+    applies, recording where they find nothing (``rewrite``'s lookahead), so that those
+    passes need not walk a graph that has not changed since (most large graphs)."""
     def run(outs: list[Tensor], ctx=None) -> list[Tensor]:
         ctx = _context(outs, ctx)
         extra = [r for r in ctx.cleanup() if r not in own]
+        later = [] if ctx.standalone else [r for r in ahead if r.name in ctx.enabled]
         return rewrite(outs, [*own, *extra], memo=ctx.memo, order=ctx.order, strict=ctx.strict,
-                       check_dims=ctx.standalone)
+                       check_dims=ctx.standalone, lookahead=later)
     return run
 
 
@@ -108,15 +113,18 @@ def _sympy_pass(outs: list[Tensor], ctx=None) -> list[Tensor]:
     from .sympy_simplify import sympy_simplify
     ctx = _context(outs, ctx)
     tidy = ([SIMPLIFY] if "simplify" in ctx.enabled else []) + ctx.cleanup()
-    return sympy_simplify(outs, order=ctx.order, cleanup=tidy, memo=ctx.memo,
-                          strict=ctx.strict, check_dims=ctx.standalone)
+    new = sympy_simplify(outs, order=ctx.order, cleanup=tidy, memo=ctx.memo,
+                         strict=ctx.strict, check_dims=ctx.standalone)
+    if len(new) == len(outs) and all(a is b for a, b in zip(new, outs)):
+        return outs   # unchanged: the pipeline keeps the order it has
+    return new
 
 
 # name -> (lowest opt level that runs it, runner)
 PASSES: dict[str, tuple[int, Callable]] = {
-    "canonicalize": (1, _rules(CANONICALIZE)),
+    "canonicalize": (1, _rules(CANONICALIZE, ahead=(SIMPLIFY, STABILIZE))),
     "fold": (1, _rules(FOLD)),
-    "simplify": (1, _rules(SIMPLIFY)),
+    "simplify": (1, _rules(SIMPLIFY, ahead=(STABILIZE,))),
     "stabilize": (2, _rules(STABILIZE, SIMPLIFY)),
     "sympy": (2, _sympy_pass),
     "dce": (1, _rules(DCE)),
