@@ -120,13 +120,16 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
             found.setdefault((a, b) if isinstance(a, str) else (b, a), None)
 
     for n in order:
-        if OPS[n.op].kind == "leaf":
+        op_kind = OPS[n.op].kind
+        if op_kind == "leaf":
             continue
         kind = n.op if n.op == "matmul" else ("ew" if len(n.inputs) > 1 and all(
             i.ndim <= n.ndim for i in n.inputs) and n.op not in ("reshape",)
-                    and OPS[n.op].kind not in ("gather", "scatter", "loop") else None)
+                    and op_kind not in ("gather", "scatter", "loop") else None)
         if kind == "ew":
             for i in n.inputs:
+                if i.dims == n.dims:
+                    continue   # equal dims assume nothing (the common case)
                 for a, b in zip(reversed(i.dims), reversed(n.dims)):
                     need(a, b)
         elif kind == "matmul":
@@ -136,7 +139,7 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
         elif n.op == "broadcast_to":   # a run-time dim relabelled to another (the API's
             for a, b in zip(reversed(n.inputs[0].dims), reversed(n.dims)):   # broadcasting)
                 need(a, b)
-        elif OPS[n.op].kind == "linalg":   # the inputs' batch axes are the output's
+        elif op_kind == "linalg":   # the inputs' batch axes are the output's
             batch = n.inputs[0].ndim - 2
             for i in n.inputs:
                 for a, b in zip(i.dims[:batch], n.dims[:batch]):

@@ -17,6 +17,7 @@ entry per op); what the op *means* is its reference ``impl`` in ``graphc.ops``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import linecache
 import marshal
@@ -52,6 +53,12 @@ _DIM_SOURCES = LEAVES | ops_where(sizes=True)  # ops that bring sizes in
 INLINE_CONST_MAX = 16        # larger constants go to the values file
 _COMMENT_MAX = 120           # a node's formula comment is cut here (long constants)
 _DTYPE_NAMES: dict = {}
+
+
+# a Value or Step from all its fields, made in C (the named tuples' own constructors are
+# Python functions, a noticeable cost once per node of a big graph)
+_value = functools.partial(tuple.__new__, Value)
+_step = functools.partial(tuple.__new__, Step)
 
 
 def _dtype_name(dtype) -> str:
@@ -244,18 +251,18 @@ def render(program: Program) -> Rendered:
         else:
             consts[cname] = np.array(arr)
             code_of[id(n)] = f"CONST[{cname!r}]"
-    for n in leaves:
-        code_of[id(n)] = names[id(n)]
-    for n in inner:
-        code_of[id(n)] = names[id(n)]
+    code_of.update(names)   # leaves and computed nodes: their names
 
     # memory plan over the computed nodes
     root_ids = set(out_pos) | set(upd_pos)
     steps, keep = [], []
     spelling: dict[int, Spelling] = {}
+    emit: list[tuple[Tensor, Spelling | None]] = []   # compute()'s nodes, in order
     for n in order:
         op = n.op
         if op in LEAVES:
+            if op == "shape_size":
+                emit.append((n, None))
             continue
         sp = NUMPY_OPS.get(op)
         if sp is None:
@@ -264,14 +271,15 @@ def render(program: Program) -> Rendered:
             sp = NUMPY_OPS[_variant(n)]
         k = id(n)
         spelling[k] = sp
+        emit.append((n, sp))
         kind = sp.kind
         if kind == "view":
-            v = Value(k, _dtype_name(n.dtype), n.dims, "view", id(n.inputs[0]))
+            v = _value((k, _dtype_name(n.dtype), n.dims, "view", id(n.inputs[0])))
         elif kind == "loop":   # a loop's results are new arrays (numpy_loops)
-            v = Value(k, _dtype_name(n.dtype), n.dims, "fresh")
+            v = _value((k, _dtype_name(n.dtype), n.dims, "fresh", None))
         else:
-            v = Value(k, _dtype_name(n.dtype), n.dims, "buffer")
-        steps.append(Step([v], [id(i) for i in n.inputs], kind == "inplace"))
+            v = _value((k, _dtype_name(n.dtype), n.dims, "buffer", None))
+        steps.append(_step(([v], [id(i) for i in n.inputs], kind == "inplace")))
         if k in root_ids:
             keep.append(k)
     plan = plan_memory(steps, keep=keep)
@@ -311,16 +319,14 @@ def render(program: Program) -> Rendered:
     loops: dict = {}   # group_key -> (index in LOOPS, a node, results read)
     ws_text = [f"ws[{b}]" for b in range(len(buffers))]
     fresh_text: dict = {}   # (dims, dtype) -> a new array's text
-    for n in order:
+    for n, sp in emit:
         op = n.op
-        if op in LEAVES:
-            if op == "shape_size":
-                prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
-                                  .split(", ")) or "1"
-                body.append(f"    {names[id(n)]} = np.{_dtype_name(n.dtype)}({prod})")
+        if sp is None:   # shape_size
+            prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
+                              .split(", ")) or "1"
+            body.append(f"    {names[id(n)]} = np.{_dtype_name(n.dtype)}({prod})")
             continue
         k = id(n)
-        sp = spelling[k]
         ins = n.inputs
         operands = [code_of[id(i)] for i in ins]
         attrs = {}
@@ -334,8 +340,9 @@ def render(program: Program) -> Rendered:
         if op in LINALG_FAILURES:   # the message of a run-time failure names the input
             attrs["message"] = repr(failure_message(n))
         name = names[k]
+        # (an operand's code is its name, except for constants)
         formula, _ = formula_text(n, [(_const_comment(i), 9) if i.op == "constant"
-                                      else (names[id(i)], 9) for i in ins])
+                                      else (c, 9) for i, c in zip(ins, operands)])
         body.append("    # " + comment_text(f"{name} = {formula}", _COMMENT_MAX))
         kind = sp.kind
         if kind == "view":

@@ -98,6 +98,7 @@ class MemoryPlan:
     fresh: set = field(default_factory=set)
     last_read: dict = field(default_factory=dict)
     live_peak_step: int = -1
+    _stored_shapes: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def reused(self) -> int:
@@ -118,8 +119,17 @@ class MemoryPlan:
 
     def intermediate_bytes(self, bindings: dict | None = None) -> int:
         """What one buffer per value (no reuse, no views) would take."""
-        return sum(nbytes(v.dtype, v.dims, bindings) for v in self.values.values()
-                   if v.kind in ("buffer", "fresh", "view"))
+        # values counted per (dtype, dims) once: stats ask again for each set of run-time
+        # sizes, and a big graph's values share a few shapes
+        counts = self._stored_shapes
+        if counts is None or counts[0] != len(self.values):
+            shapes: dict = {}
+            for v in self.values.values():
+                if v.kind in ("buffer", "fresh", "view"):
+                    shape = (v.dtype, tuple(v.dims))
+                    shapes[shape] = shapes.get(shape, 0) + 1
+            counts = self._stored_shapes = (len(self.values), shapes)
+        return sum(nbytes(dtype, dims, bindings) * k for (dtype, dims), k in counts[1].items())
 
 
 def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryPlan:
@@ -131,8 +141,8 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
     """
     plan = MemoryPlan()
     values = plan.values
-    for step in steps:
-        for v in step.defines:
+    for defines, _, _ in steps:
+        for v in defines:
             values[v.key] = v
 
     # roots: a view lives in its base's memory

@@ -199,7 +199,9 @@ def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
 
     def rules_for(n: Tensor) -> list[tuple]:
         ins = n.inputs
-        key = (n.op, *[i.op for i in ins]) if ins else n.op
+        arity = len(ins)
+        key = ((n.op, ins[0].op) if arity == 1 else (n.op, ins[0].op, ins[1].op) if arity == 2
+               else (n.op, *[i.op for i in ins]) if ins else n.op)
         found = candidates.get(key)
         if found is None:
             found = candidates[key] = [

@@ -138,8 +138,9 @@ class _Rewriter:
     def __init__(self, rules, budget: int, subst: dict[int, Tensor], memo: Memo | None,
                  lookahead: Sequence[NamedRule] = ()):
         self.rules = _named(rules)
-        self.lookahead = [r for r in lookahead if r not in self.rules] if memo is not None else []
-        self.grown: dict[tuple, frozenset] = {}   # (known, rule) -> known with the rule's names
+        self.lookahead = [r for r in lookahead if all(r.name != o.name for o in self.rules)
+                          ] if memo is not None else []
+        self.grown: dict[tuple, frozenset] = {}   # (known, rule name) -> known with its names
         self.names = frozenset(r.name for r in self.rules).union(
             *(r.implies for r in self.rules))
         self.budget = budget
@@ -199,9 +200,9 @@ class _Rewriter:
                 r = None
             if r is not None and r is not m and fit(r, m, _state.strict) is not None:
                 continue
-            grown = self.grown.get((known, rule))
+            grown = self.grown.get((known, rule.name))
             if grown is None:
-                grown = self.grown[(known, rule)] = known | {rule.name} | rule.implies
+                grown = self.grown[(known, rule.name)] = known | {rule.name} | rule.implies
             known = grown
         return known
 
