@@ -114,8 +114,12 @@ def sanitize_names(names: list[str], reserved: Iterable[str] | Scope = (), max_l
     taken = set(scope.names) | PYTHON_RESERVED | C_RESERVED
     families = re.compile("|".join(f"(?:{f})" for f in scope.families)) if scope.families else None
     out: list[str] = []
+    plain = _PLAIN.fullmatch
     for name in names:
-        stem = _base(name)[:max_len].rstrip("_") or "v"
+        if type(name) is str and len(name) <= max_len and plain(name):
+            stem = name   # already a stem (every generated name is one)
+        else:
+            stem = _base(name)[:max_len].rstrip("_") or "v"
         if families is not None and families.fullmatch(stem):
             # a suffix would stay in the family (c0_1 is a constant too): mark it as the user's
             stem = ("u_" + stem)[:max_len].rstrip("_")

@@ -234,11 +234,13 @@ def render(program: Program) -> Rendered:
     dim_names = {d: next(it) for d in dim_keys}
     const_names = [next(it) for _ in const_nodes]
     typed_names = {text: next(it) for text in typed}
-    for n in inner:
-        names[id(n)] = next(it)
+    inner_names = list(it)   # (compute() below meets the same nodes in the same order)
+    names.update(zip(map(id, inner), inner_names))
 
     # constants: scalars inline, small arrays as module constants, large ones in the file
-    code_of: dict[int, str] = {}
+    # the code of each operand: leaves and computed nodes are their names; constants below
+    # join the same table (one entry per node of a big graph is enough)
+    code_of: dict[int, str] = names
     const_lines = [f"{name} = {text}" for text, name in typed_names.items()]
     consts = {}
     for k, text in scalar_text.items():
@@ -251,12 +253,10 @@ def render(program: Program) -> Rendered:
         else:
             consts[cname] = np.array(arr)
             code_of[id(n)] = f"CONST[{cname!r}]"
-    code_of.update(names)   # leaves and computed nodes: their names
 
     # memory plan over the computed nodes
     root_ids = set(out_pos) | set(upd_pos)
     steps, keep = [], []
-    spelling: dict[int, Spelling] = {}
     emit: list[tuple[Tensor, Spelling | None]] = []   # compute()'s nodes, in order
     for n in order:
         op = n.op
@@ -270,7 +270,6 @@ def render(program: Program) -> Rendered:
         if op == "where":
             sp = NUMPY_OPS[_variant(n)]
         k = id(n)
-        spelling[k] = sp
         emit.append((n, sp))
         kind = sp.kind
         if kind == "view":
@@ -284,7 +283,7 @@ def render(program: Program) -> Rendered:
             keep.append(k)
     plan = plan_memory(steps, keep=keep)
 
-    helpers = sorted({sp.helper for sp in spelling.values() if sp.helper})
+    helpers = sorted({sp.helper for _, sp in emit if sp is not None and sp.helper})
     dim_args = [dim_names[d] for d in dim_keys]
 
     # ---- workspace() ----
@@ -319,12 +318,12 @@ def render(program: Program) -> Rendered:
     loops: dict = {}   # group_key -> (index in LOOPS, a node, results read)
     ws_text = [f"ws[{b}]" for b in range(len(buffers))]
     fresh_text: dict = {}   # (dims, dtype) -> a new array's text
-    for n, sp in emit:
+    for (n, sp), name in zip(emit, inner_names):
         op = n.op
         if sp is None:   # shape_size
             prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
                               .split(", ")) or "1"
-            body.append(f"    {names[id(n)]} = np.{_dtype_name(n.dtype)}({prod})")
+            body.append(f"    {name} = np.{_dtype_name(n.dtype)}({prod})")
             continue
         k = id(n)
         ins = n.inputs
@@ -339,7 +338,6 @@ def render(program: Program) -> Rendered:
                 attrs[a] = repr(v)
         if op in LINALG_FAILURES:   # the message of a run-time failure names the input
             attrs["message"] = repr(failure_message(n))
-        name = names[k]
         # (an operand's code is its name, except for constants)
         formula, _ = formula_text(n, [(_const_comment(i), 9) if i.op == "constant"
                                       else (c, 9) for i, c in zip(ins, operands)])

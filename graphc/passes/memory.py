@@ -172,12 +172,14 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
             if values[r].kind == "buffer":
                 values[r] = Value(r, values[r].dtype, values[r].dims, "fresh")
 
-    # last read of each root (a value never read dies right after its step)
+    # last read of each root (a value never read dies right after its step); a value that
+    # is not a view is its own root, so only views are looked up (a small table)
+    view_root = {key: root_of[key] for key, v in values.items() if v.kind == "view"}
     read_roots = []                        # step -> the roots of what it reads, in order
     for i, (defines, reads, _) in enumerate(steps):
         for v in defines:
-            last_read.setdefault(root_of[v[0]], i)
-        roots = [root_of.get(key, key) for key in reads]
+            last_read.setdefault(view_root.get(v[0], v[0]), i)
+        roots = [view_root.get(key, key) for key in reads] if view_root else reads
         for r in roots:
             last_read[r] = i   # steps come in order: i is the latest
         read_roots.append(roots)
@@ -202,6 +204,7 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
     dtype_names: dict = {}                 # NumPy works a dtype's name out on every access
     fresh, buffers = plan.fresh, plan.buffers
     heappush, heappop = heapq.heappush, heapq.heappop
+    live: dict = {}   # root -> its buffer, from its step to its last read (buffer_of, small)
 
     for i, (defines, reads, inplace) in enumerate(steps):
         dying = dies_at[i]
@@ -209,7 +212,7 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
         if inplace and dying:
             for key, r in zip(reads, read_roots[i]):
                 # only an operand read directly: a view may have another layout
-                if r == key and r in dying and r in buffer_of:
+                if r == key and r in dying and r in live:
                     dying_here.append(r)
         for key, dtype, dims, kind, _ in defines:
             if kind == "fresh" or key in stored_fresh:
@@ -224,7 +227,7 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 want = fit_key[(dtype, dims)] = size_class.setdefault(sized, len(size_class))
             chosen = None
             for r in dying_here:   # write over an operand this step reads last
-                b = buffer_of[r]
+                b = live[r]
                 held = holders[b]
                 if buffer_key[b] == want and len(held) == 1 and r in held:
                     chosen = b
@@ -241,7 +244,7 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                     name = dtype_names[dtype] = np.dtype(dtype).name
                 buffers.append(Buffer(chosen, name, dims))
                 buffer_key.append(want)
-            buffer_of[key] = chosen
+            buffer_of[key] = live[key] = chosen
             held = holders.get(chosen)
             if held is None:
                 holders[chosen] = {key}
@@ -250,7 +253,7 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
         # release roots whose last read is this step (twice is harmless: a buffer joins
         # its free heap once, and the heap's order does not depend on release order)
         for r in dying:
-            b = buffer_of.get(r)
+            b = live.pop(r, None)
             if b is not None:
                 held = holders[b]
                 held.discard(r)
