@@ -170,6 +170,11 @@ def lift(args: Sequence) -> list[Tensor]:
 
     NumPy arrays and NumPy scalars keep their own dtype.
     """
+    for a in args:
+        if not isinstance(a, Tensor):
+            break
+    else:
+        return list(args)   # the common case: tensors only
     tensors = [a for a in args if isinstance(a, Tensor)]
     out = []
     for a in args:

@@ -138,6 +138,78 @@ def compile_pattern(pat, commute: bool = True) -> Callable[[Tensor, dict], list]
     return match_op
 
 
+def compile_root_pattern(pat, commute: bool = True) -> Callable[[Tensor], list]:
+    """``pat`` matched at a rule's root: ``match(n)`` is ``compile_pattern(pat,
+    commute)(n, {"_": n})``, written out as one Python function (nested tests, one branch
+    per way a commutative op may match; names bound as locals, a dict built per match),
+    since this runs for every node of every rule-based pass."""
+    consts: dict[str, object] = {}
+    counter = iter(range(1_000_000))
+
+    def const(value) -> str:
+        name = f"K{len(consts)}"
+        consts[name] = value
+        return name
+
+    def emit(pat, node: str, bound: dict, cont, depth: int) -> list[str]:
+        pad = "    " * depth
+        if isinstance(pat, str):
+            if pat in bound:
+                return [f"{pad}if {node} is {bound[pat]}:", *cont(bound, depth + 1)]
+            return cont({**bound, pat: node}, depth)
+        if isinstance(pat, As):
+            return emit(pat.pattern, node, bound,
+                        lambda bd, d: emit(pat.name, node, bd, cont, d), depth)
+        if isinstance(pat, Const):
+            return [f"{pad}if splat_value({node}) is not None:",
+                    *emit(pat.name, node, bound, cont, depth + 1)]
+        if isinstance(pat, (int, float)):
+            v = f"v{next(counter)}"
+            return [f"{pad}{v} = splat_value({node})",
+                    f"{pad}if {v} is not None and {v} == {const(pat)}:",
+                    *cont(bound, depth + 1)]
+        head, args = pat[0], pat[1:]
+        heads = const(head if isinstance(head, frozenset) else frozenset((head,)))
+        lines = [f"{pad}if {node}.op in {heads}:"]
+        if args == (ANY,):
+            return lines + cont(bound, depth + 1)
+        k = next(counter)
+        ins = f"i{k}"
+        inner = "    " * (depth + 1)
+        lines += [f"{inner}{ins} = {node}.inputs", f"{inner}if len({ins}) == {len(args)}:"]
+        names = [f"x{k}_{j}" for j in range(len(args))]
+        if names:
+            lines += [f"{inner}    {', '.join(names)}{',' if len(names) == 1 else ''} = {ins}"]
+
+        def in_order(order):
+            def seq(j, bd, d):
+                if j == len(args):
+                    return cont(bd, d)
+                return emit(args[j], order[j], bd, lambda b2, d2: seq(j + 1, b2, d2), d)
+            return seq
+        lines += in_order(names)(0, bound, depth + 2)
+        swaps = commute and len(args) == 2 and any(
+            OPS[op].commutative for op in (head if isinstance(head, frozenset) else (head,))
+            if op in OPS)
+        if swaps:
+            lines += [f"{inner}    if {names[0]} is not {names[1]} and "
+                      f"OPS[{node}.op].commutative:",
+                      *in_order(names[::-1])(0, bound, depth + 3)]
+        return lines
+
+    def found(bound, depth):
+        items = ", ".join(f"{name!r}: {var}" for name, var in bound.items())
+        return ["    " * depth + f"out.append({{{items}}})"]
+
+    body = emit(pat, "n", {"_": "n"}, found, 1)
+    source = "\n".join(["def match(n):", "    out = []", *body, "    return out", ""])
+    namespace = {"splat_value": splat_value, "OPS": OPS, **consts}
+    exec(compile(source, f"<pattern {pat!r}>", "exec"), namespace)
+    match = namespace["match"]
+    match.source = source   # type: ignore[attr-defined]
+    return match
+
+
 def instantiate(tpl, b: dict, like: Tensor) -> Tensor | None:
     """The replacement ``tpl`` built from bindings ``b`` (numbers take ``like``'s dtype)."""
     if callable(tpl) and not isinstance(tpl, (str, tuple)):
@@ -189,7 +261,7 @@ def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
     for r in rules:
         head = r.pattern[0]
         commutes = r.commute and len(r.pattern) == 3
-        entry = (compile_pattern(r.pattern, r.commute), r.guard, r.replace)
+        entry = (compile_root_pattern(r.pattern, r.commute), r.guard, r.replace)
         for op in (sorted(head) if isinstance(head, frozenset) else [head]):
             by_op.setdefault(op, []).append(
                 (entry, _operand_needs(r.pattern), commutes and OPS[op].commutative))
@@ -211,7 +283,7 @@ def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
 
     def apply_rules(n: Tensor) -> Tensor | None:
         for match, guard, replace in rules_for(n):
-            for b in match(n, {"_": n}):
+            for b in match(n):
                 if guard is not None and not guard(b):
                     continue
                 out = instantiate(replace, b, n)
