@@ -123,8 +123,9 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
         op_kind = OPS[n.op].kind
         if op_kind == "leaf":
             continue
+        ndim = len(n.dims)
         kind = n.op if n.op == "matmul" else ("ew" if len(n.inputs) > 1 and all(
-            i.ndim <= n.ndim for i in n.inputs) and n.op not in ("reshape",)
+            len(i.dims) <= ndim for i in n.inputs) and n.op not in ("reshape",)
                     and op_kind not in ("gather", "scatter", "loop") else None)
         if kind == "ew":
             for i in n.inputs:

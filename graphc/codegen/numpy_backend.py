@@ -272,13 +272,14 @@ def render(program: Program) -> Rendered:
         k = id(n)
         emit.append((n, sp))
         kind = sp.kind
+        dtype = _DTYPE_NAMES.get(n.dtype) or _dtype_name(n.dtype)
         if kind == "view":
-            v = _value((k, _dtype_name(n.dtype), n.dims, "view", id(n.inputs[0])))
+            v = _value((k, dtype, n.dims, "view", id(n.inputs[0])))
         elif kind == "loop":   # a loop's results are new arrays (numpy_loops)
-            v = _value((k, _dtype_name(n.dtype), n.dims, "fresh", None))
+            v = _value((k, dtype, n.dims, "fresh", None))
         else:
-            v = _value((k, _dtype_name(n.dtype), n.dims, "buffer", None))
-        steps.append(_step(([v], [id(i) for i in n.inputs], kind == "inplace")))
+            v = _value((k, dtype, n.dims, "buffer", None))
+        steps.append(_step(([v], list(map(id, n.inputs)), kind == "inplace")))
         if k in root_ids:
             keep.append(k)
     plan = plan_memory(steps, keep=keep)
