@@ -40,6 +40,7 @@ def fresh_uid() -> int:
 
 
 _inside_graphc: dict[str, bool] = {}  # co_filename -> is it graphc's own code (cached: hot)
+_basenames: dict[str, str] = {}       # co_filename -> its base name (as hot)
 
 
 def user_location() -> str:
@@ -52,7 +53,10 @@ def user_location() -> str:
             inside = os.path.abspath(filename).startswith(_GRAPHC_DIR + os.sep)
             _inside_graphc[filename] = inside
         if not inside:
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+            base = _basenames.get(filename)
+            if base is None:
+                base = _basenames[filename] = os.path.basename(filename)
+            return f"{base}:{frame.f_lineno}"
         frame = frame.f_back
     return "<graphc>"
 

@@ -81,7 +81,10 @@ class _Run:
     memo: Memo = field(default_factory=dict)
     strict: bool = False      # no rule may broadcast to a run-time shape (see rewrite)
     standalone: bool = False  # a runner called on its own checks run-time dims itself
-    everywhere: tuple | None = None   # (order, names the memo has at each of its nodes)
+    # (order, names the memo has at each of its nodes): the memo only learns more about
+    # the nodes of an order (they stay alive), so an older answer is never wrong, only
+    # short; it is worked out again after a walk that may have taught it more
+    everywhere: tuple | None = None
 
     def known_everywhere(self, rules) -> bool:
         """Does the memo say that every rule of ``rules`` finds nothing at every node of
@@ -143,7 +146,6 @@ def _sympy_pass(outs: list[Tensor], ctx=None) -> list[Tensor]:
     from .sympy_simplify import sympy_simplify
     ctx = _context(outs, ctx)
     tidy = ([SIMPLIFY] if "simplify" in ctx.enabled else []) + ctx.cleanup()
-    ctx.everywhere = None   # its cleanup may add to the memo
     new = sympy_simplify(outs, order=ctx.order, cleanup=tidy, memo=ctx.memo,
                          strict=ctx.strict, check_dims=ctx.standalone)
     if len(new) == len(outs) and all(a is b for a, b in zip(new, outs)):
