@@ -257,14 +257,23 @@ def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
     """One rewrite function trying ``rules`` in order (indexed by their root op); the first
     replacement that is not ``None`` wins. Unknown op names raise ``RuleError`` here."""
     check_rules(rules, OPS)
-    by_op: dict[str, list[tuple[tuple, tuple, bool]]] = {}
-    for r in rules:
+    by_op: dict[str, list[tuple[int, Rule, tuple, bool]]] = {}
+    for k, r in enumerate(rules):
         head = r.pattern[0]
         commutes = r.commute and len(r.pattern) == 3
-        entry = (compile_root_pattern(r.pattern, r.commute), r.guard, r.replace)
         for op in (sorted(head) if isinstance(head, frozenset) else [head]):
             by_op.setdefault(op, []).append(
-                (entry, _operand_needs(r.pattern), commutes and OPS[op].commutative))
+                (k, r, _operand_needs(r.pattern), commutes and OPS[op].commutative))
+
+    # a rule's matcher is written when a node first needs it (importing graphc compiles
+    # none: most rules never meet a node in a given program)
+    entries: dict[int, tuple] = {}
+
+    def entry(k: int, r: Rule) -> tuple:
+        found = entries.get(k)
+        if found is None:
+            found = entries[k] = (compile_root_pattern(r.pattern, r.commute), r.guard, r.replace)
+        return found
 
     # which rules may match depends only on the ops of a node and of its operands
     candidates: dict[tuple, list[tuple]] = {}
@@ -277,7 +286,7 @@ def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
         found = candidates.get(key)
         if found is None:
             found = candidates[key] = [
-                entry for entry, needs, commutes in by_op.get(n.op, ())
+                entry(k, r) for k, r, needs, commutes in by_op.get(n.op, ())
                 if _may_match(needs, ins) or (commutes and _may_match(needs, ins[::-1]))]
         return found
 
