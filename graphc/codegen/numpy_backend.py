@@ -57,6 +57,7 @@ _DTYPE_NAMES: dict = {}
 
 # a Value or Step from all its fields, made in C (the named tuples' own constructors are
 # Python functions, a noticeable cost once per node of a big graph)
+_NO_ATTRS: dict = {}
 _value = functools.partial(tuple.__new__, Value)
 _step = functools.partial(tuple.__new__, Step)
 
@@ -329,16 +330,18 @@ def render(program: Program) -> Rendered:
         k = id(n)
         ins = n.inputs
         operands = [code_of[id(i)] for i in ins]
-        attrs = {}
-        for a, v in n.attrs:
-            if a == "shape":
-                attrs[a] = _dims_text(v, dim_names)
-            elif a == "dtype":
-                attrs[a] = f"np.{_dtype_name(np.dtype(v))}"
-            else:
-                attrs[a] = repr(v)
+        attrs = _NO_ATTRS   # (never written: a node with attributes gets its own dict)
+        if n.attrs:
+            attrs = {}
+            for a, v in n.attrs:
+                if a == "shape":
+                    attrs[a] = _dims_text(v, dim_names)
+                elif a == "dtype":
+                    attrs[a] = f"np.{_dtype_name(np.dtype(v))}"
+                else:
+                    attrs[a] = repr(v)
         if op in LINALG_FAILURES:   # the message of a run-time failure names the input
-            attrs["message"] = repr(failure_message(n))
+            attrs = {**attrs, "message": repr(failure_message(n))}
         # (an operand's code is its name, except for constants)
         formula, _ = formula_text(n, [(_const_comment(i), 9) if i.op == "constant"
                                       else (c, 9) for i, c in zip(ins, operands)])
