@@ -137,6 +137,9 @@ def sanitize_names(names: list[str], reserved: Iterable[str] | Scope = (), max_l
 def comment_text(text: str, max_len: int = 200) -> str:
     """``text`` made safe for a one-line comment in Python or C (ASCII, no line breaks,
     no ``*/``), shortened to ``max_len`` characters."""
+    if (type(text) is str and len(text) <= max_len and text.isascii() and text.isprintable()
+            and "*/" not in text and "??" not in text):
+        return text   # the common case: nothing to escape or cut
     # escapes only lengthen the text, so its first max_len + 1 characters decide it
     safe = str(text)[:max_len + 1]
     if not (safe.isascii() and safe.isprintable()):   # the common case needs no pass
