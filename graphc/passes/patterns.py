@@ -14,6 +14,7 @@ True
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Sequence
 
 from ..ir import Tensor
@@ -143,8 +144,8 @@ def compile_root_pattern(pat, commute: bool = True) -> Callable[[Tensor], list]:
     commute)(n, {"_": n})``, written out as one Python function (nested tests, one branch
     per way a commutative op may match; names bound as locals, a dict built per match),
     since this runs for every node of every rule-based pass."""
-    consts: dict[str, object] = {}
-    counter = iter(range(1_000_000))
+    consts: dict[str, object] = {}   # names the generated code reads: op sets, numbers
+    counter = itertools.count()       # numbers the generated code's own variables
 
     def const(value) -> str:
         name = f"K{len(consts)}"
