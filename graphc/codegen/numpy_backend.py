@@ -55,9 +55,9 @@ _COMMENT_MAX = 120           # a node's formula comment is cut here (long consta
 _DTYPE_NAMES: dict = {}
 
 
+_NO_ATTRS: dict = {}   # the attributes of a node that has none (read, never written)
 # a Value or Step from all its fields, made in C (the named tuples' own constructors are
 # Python functions, a noticeable cost once per node of a big graph)
-_NO_ATTRS: dict = {}
 _value = functools.partial(tuple.__new__, Value)
 _step = functools.partial(tuple.__new__, Step)
 
@@ -330,7 +330,7 @@ def render(program: Program) -> Rendered:
         k = id(n)
         ins = n.inputs
         operands = [code_of[id(i)] for i in ins]
-        attrs = _NO_ATTRS   # (never written: a node with attributes gets its own dict)
+        attrs = _NO_ATTRS
         if n.attrs:
             attrs = {}
             for a, v in n.attrs:
