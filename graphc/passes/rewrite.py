@@ -23,6 +23,7 @@ True
 """
 from __future__ import annotations
 
+import operator
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -319,11 +320,12 @@ def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo,
             k = id(n)
             if k in norm:
                 continue
-            if n.inputs:
-                new = [norm[id(i)] for i in n.inputs]
-                m = remake(n, new)
-            else:
-                m = n
+            m = n
+            ins = n.inputs
+            if ins:
+                new = [norm[id(i)] for i in ins]
+                if not all(map(operator.is_, new, ins)):   # (else remake would give n)
+                    m = remake(n, new)
             if k not in subst:
                 if m is not n and id(m) in norm:
                     norm[k] = norm[id(m)]
