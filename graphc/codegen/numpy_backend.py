@@ -33,7 +33,7 @@ import numpy as np
 
 from ..bind import OPS, ops_where
 from ..errors import CompileError, EvalError, LinAlgError
-from ..ir import Tensor, topo_order
+from ..ir import Tensor
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
 from ..ops.linalg import FAILURES as LINALG_FAILURES
 from ..printing import const_text, formula_text
@@ -583,9 +583,8 @@ class NumpyExecutable:
     def raises_own_errors(self) -> bool:
         """Does ``compute`` raise errors that ``_run`` turns into graphc's (a check_index's
         refusal, a failed factorization)? Callers that bypass ``_run`` must not."""
-        roots = list(self.program.outputs) + list(self.program.updates)
         return any(n.op == "check_index" or OPS[n.op].kind == "linalg"
-                   for n in topo_order(roots))
+                   for n in self.program.topo_order())
 
     def workspace_for(self, sizes: tuple) -> list:
         """The scratch buffers for run-time ``sizes`` (dims in ``dim_keys`` order); the
