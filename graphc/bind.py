@@ -111,6 +111,9 @@ def promote(*dtypes) -> np.dtype:
     >>> promote("int64", "float32"), promote("int32", "int64"), promote("bool")
     (dtype('float32'), dtype('int64'), dtype('bool'))
     """
+    if 0 < len(dtypes) <= 2 and isinstance(dtypes[0], np.dtype) and dtypes[0].kind == "f" \
+            and dtypes[-1] is dtypes[0]:
+        return dtypes[0]   # the common case: one float dtype
     kinds = [np.dtype(d) for d in dtypes]
     floats = [d for d in kinds if d.kind == "f"]
     if floats:

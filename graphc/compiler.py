@@ -80,7 +80,10 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
         if not isinstance(o, Tensor):
             raise CompileError(f"compile: outputs must be tensors, got {type(o).__name__}")
     pairs = normalize_updates(updates)
-    pairs += counter_updates(outs, pairs)   # random streams advance once per call
+    with collector_paused():   # (see below)
+        order = topo_order(outs + [v for _, v in pairs])
+        streams = counter_updates(outs, pairs, order)   # random streams advance once per call
+    pairs += streams
     if inputs is not None:
         inputs = as_list(inputs)
         for i in inputs:
@@ -99,7 +102,8 @@ def compile(outputs, inputs=None, updates=None, backend: str = "numpy", opt_leve
         return hit
     with collector_paused():   # ~15% of a 20,000-node compile otherwise
         with progress.phase(f"compiling {options.get('name', 'graph')} for {backend}"):  # if slow, on a tty
-            f = Function(outs, structure, inputs, pairs, backend, opt_level, options)
+            f = Function(outs, structure, inputs, pairs, backend, opt_level, options,
+                         order=None if streams else order)
     _CACHE[key] = f
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -116,13 +120,17 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
             found.setdefault((a, b) if isinstance(a, str) else (b, a), None)
 
     for n in order:
-        if OPS[n.op].kind == "leaf":
+        op_kind = OPS[n.op].kind
+        if op_kind == "leaf":
             continue
+        ndim = len(n.dims)
         kind = n.op if n.op == "matmul" else ("ew" if len(n.inputs) > 1 and all(
-            i.ndim <= n.ndim for i in n.inputs) and n.op not in ("reshape",)
-                    and OPS[n.op].kind not in ("gather", "scatter", "loop") else None)
+            len(i.dims) <= ndim for i in n.inputs) and n.op not in ("reshape",)
+                    and op_kind not in ("gather", "scatter", "loop") else None)
         if kind == "ew":
             for i in n.inputs:
+                if i.dims == n.dims:
+                    continue   # equal dims assume nothing (the common case)
                 for a, b in zip(reversed(i.dims), reversed(n.dims)):
                     need(a, b)
         elif kind == "matmul":
@@ -132,7 +140,7 @@ def _size_constraints(order: list[Tensor]) -> list[tuple]:
         elif n.op == "broadcast_to":   # a run-time dim relabelled to another (the API's
             for a, b in zip(reversed(n.inputs[0].dims), reversed(n.dims)):   # broadcasting)
                 need(a, b)
-        elif OPS[n.op].kind == "linalg":   # the inputs' batch axes are the output's
+        elif op_kind == "linalg":   # the inputs' batch axes are the output's
             batch = n.inputs[0].ndim - 2
             for i in n.inputs:
                 for a, b in zip(i.dims[:batch], n.dims[:batch]):
@@ -179,7 +187,8 @@ class Function:
     """
 
     def __init__(self, outputs: list[Tensor], structure: str, inputs, pairs, backend: str,
-                 opt_level: int, options: dict):
+                 opt_level: int, options: dict, order: list[Tensor] | None = None):
+        """``order``: ``topo_order`` of the outputs and update values, if the caller has it."""
         t0 = time.perf_counter()
         self.backend = backend
         self._compile_args = (backend, opt_level, dict(options))  # pickling compiles again
@@ -189,7 +198,7 @@ class Function:
         self._key_refs = (list(pairs), inputs)  # keep the cache key's nodes alive
         update_values = [v for _, v in pairs]
         roots = self.outputs + update_values
-        before = topo_order(roots)
+        before = topo_order(roots) if order is None else order
         needed = [n for n in before if n.op == "placeholder"]
         if inputs is None:
             inputs = needed
@@ -215,7 +224,7 @@ class Function:
             name=name, inputs=tuple(self.inputs), params=tuple(self.params),
             outputs=tuple(opt_outs), update_params=tuple(self.update_params),
             updates=tuple(opt_updates),
-            options={**options, "output_structure": structure})
+            options={**options, "output_structure": structure}, order=order)
         symbolic = _check_dims_bound(order, self.inputs)  # before any backend: all alike
         with progress.phase(f"generating {backend} code"):
             self._exe = backend_builder(backend)(self.program)

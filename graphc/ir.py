@@ -40,6 +40,7 @@ def fresh_uid() -> int:
 
 
 _inside_graphc: dict[str, bool] = {}  # co_filename -> is it graphc's own code (cached: hot)
+_basenames: dict[str, str] = {}       # co_filename -> its base name (as hot)
 
 
 def user_location() -> str:
@@ -52,7 +53,10 @@ def user_location() -> str:
             inside = os.path.abspath(filename).startswith(_GRAPHC_DIR + os.sep)
             _inside_graphc[filename] = inside
         if not inside:
-            return f"{os.path.basename(filename)}:{frame.f_lineno}"
+            base = _basenames.get(filename)
+            if base is None:
+                base = _basenames[filename] = os.path.basename(filename)
+            return f"{base}:{frame.f_lineno}"
         frame = frame.f_back
     return "<graphc>"
 
@@ -92,6 +96,8 @@ class ConstValue:
 
 
 _table: "weakref.WeakValueDictionary[tuple, Tensor]" = weakref.WeakValueDictionary()
+_table_refs: dict = _table.data   # key -> weak reference (hash-consing's hot lookup)
+_DTYPE_STR: dict = {}
 
 
 class Tensor:
@@ -124,11 +130,18 @@ class Tensor:
              location: str | None = None, state: ParamState | None = None) -> "Tensor":
         """Return the unique node for (op, inputs, attrs, dtype), creating it if new."""
         dtype = np.dtype(dtype)
-        frozen = tuple(sorted(attrs.items()))
-        key = (op, tuple(id(i) for i in inputs), frozen, dtype.str)
-        node = _table.get(key)
-        if node is not None:
-            return node
+        frozen = tuple(sorted(attrs.items())) if attrs else ()
+        code = _DTYPE_STR.get(dtype)
+        if code is None:
+            code = _DTYPE_STR[dtype] = dtype.str   # NumPy builds the string on each access
+        key = (op, tuple(map(id, inputs)), frozen, code)
+        # the table's own dict, read without WeakValueDictionary.get's Python wrapper (a
+        # reference whose node is gone reads None, as a missing key would)
+        ref = _table_refs.get(key)
+        if ref is not None:
+            node = ref()
+            if node is not None:
+                return node
         node = object.__new__(Tensor)
         node.op = op
         node.inputs = tuple(inputs)
@@ -313,6 +326,8 @@ def broadcast_dims(shapes: Sequence[Shape]) -> Shape | None:
     equal at run time); two different symbolic dims unify to the named one, or the
     smaller name when both are anonymous. Symbolic dims are never taken to be 1.
     """
+    if len(shapes) == 1 or (len(shapes) == 2 and shapes[0] == shapes[1]):
+        return tuple(shapes[0])   # the common cases: nothing to broadcast
     ndim = max((len(s) for s in shapes), default=0)
     out = []
     for axis in range(ndim):

@@ -290,12 +290,16 @@ def _check_count(count: int, n) -> None:
                          f"population of {n} ({user_location()})")
 
 
-def counter_updates(roots, pairs) -> list[tuple[Tensor, Tensor]]:
+def counter_updates(roots, pairs, order: list[Tensor] | None = None,
+                    ) -> list[tuple[Tensor, Tensor]]:
     """The (counter, counter + 1) updates of the random streams ``roots`` read that
-    ``pairs`` (the user's updates) do not already update: one step per call."""
+    ``pairs`` (the user's updates) do not already update: one step per call. ``order``:
+    ``topo_order`` of the roots and the update values, if the caller has it."""
     updated = {id(p) for p, _ in pairs}
     found = []
-    for n in topo_order(list(roots) + [v for _, v in pairs]):
+    if order is None:
+        order = topo_order(list(roots) + [v for _, v in pairs])
+    for n in order:
         if n.op == "random_uniform":
             c = n.inputs[0]   # a stream's counter (not an explicit call of random_uniform)
             if c.op == "parameter" and id(c) not in updated:

@@ -66,7 +66,7 @@ MUTATIONS = [
              'Rule("exp(x)-1", ("add", ("exp", "x"), 1)',
              ("tests/test_rewrite_rules.py", "tests/test_passes.py")),
     Mutation("memory: a buffer is released before its last read", "graphc/passes/memory.py",
-             "if last_read.get(r) == i and r in buffer_of:", "if r in buffer_of:",
+             "        for r in dying:\n", "        for r in read_roots[i]:\n",
              ("tests/test_memory.py",)),
     # ---- schedule and kernel IR -------------------------------------------------------------
     Mutation("fusion: broadcast index map off by one", "graphc/passes/fusion.py",

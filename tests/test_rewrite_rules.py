@@ -20,7 +20,7 @@ import pytest
 import graphc as gc
 import graphc.passes.pipeline  # noqa: F401  (loads every pass, so every phase is filled)
 from graphc.bind import bind, constant_node
-from graphc.passes.patterns import compile_rules, matches
+from graphc.passes.patterns import compile_pattern, compile_root_pattern, compile_rules, matches
 from graphc.passes.rewrite import NamedRule, rewrite
 from graphc.rules import PHASES, Rule, RuleError, register_rule, rules_of
 
@@ -133,6 +133,30 @@ def test_guard_refuses_its_near_miss(entry):
                if next(matches(rule.pattern, n, {"_": n}, rule.commute), None) is not None]
     assert matched, f"the near miss of {rule.name!r} does not even match its pattern"
     assert rewrite_with(rule, outs)[0] is outs[0], f"rule {rule.name!r} ignored its guard"
+
+
+def test_compiled_patterns_bind_as_the_matcher_does():
+    """``compile_pattern`` and ``compile_root_pattern`` (what the passes run) give the same
+    bindings in the same order as ``matches`` for every rule, at every node of every
+    witness and near miss, both ways round for commutative ops: the first binding a guard
+    accepts decides a rewrite."""
+    checked = 0
+    for _, rule in ALL_RULES:
+        compiled = compile_pattern(rule.pattern, rule.commute)
+        at_root = compile_root_pattern(rule.pattern, rule.commute)
+        graphs = [witness_graph(rule, "float64", plan)[1] for plan in PLANS]
+        if rule.near_miss is not None:
+            graphs.append([rule.near_miss(Vars("float64", "same"))])
+        for outs in graphs:
+            nodes = gc.topo_order(outs)
+            for n in nodes + [bind("mul", m, m) for m in nodes if m.dtype.kind == "f"]:
+                want = list(matches(rule.pattern, n, {"_": n}, rule.commute))
+                for got in (compiled(n, {"_": n}), at_root(n)):
+                    assert len(got) == len(want), rule.name
+                    for a, b in zip(got, want):
+                        assert list(a) == list(b) and all(a[k] is b[k] for k in a), rule.name
+                checked += bool(want)
+    assert checked >= len(ALL_RULES)
 
 
 def test_correctness_guards_have_near_misses():

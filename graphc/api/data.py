@@ -170,6 +170,11 @@ def lift(args: Sequence) -> list[Tensor]:
 
     NumPy arrays and NumPy scalars keep their own dtype.
     """
+    for a in args:
+        if not isinstance(a, Tensor):
+            break
+    else:
+        return list(args)   # the common case: tensors only
     tensors = [a for a in args if isinstance(a, Tensor)]
     out = []
     for a in args:
@@ -178,7 +183,9 @@ def lift(args: Sequence) -> list[Tensor]:
         elif isinstance(a, (np.ndarray, np.generic)):
             out.append(constant(a))
         elif isinstance(a, (numbers.Number, list, tuple)):
-            kind = to_array(a, None, "operand").dtype.kind
+            # only the kind is needed: a Python float is "f" (to_array would also cast it
+            # to float32, which warns for 1e300 although beside float64 it is exact)
+            kind = "f" if type(a) is float else to_array(a, None, "operand").dtype.kind
             out.append(constant(a, _weak_dtype(kind, tensors)))  # from the Python data: exact
         else:
             raise UsageError(f"cannot use a {type(a).__name__} as a tensor ({user_location()})")

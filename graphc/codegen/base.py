@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
 from ..errors import GraphcError
-from ..ir import Tensor
+from ..ir import Tensor, topo_order
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,16 @@ class Program:
     update_params: tuple[Tensor, ...] = ()
     updates: tuple[Tensor, ...] = ()
     options: dict = field(default_factory=dict)
+    # topo_order(roots), when the compiler has it already (a backend need not walk again)
+    order: Sequence[Tensor] | None = field(default=None, compare=False, repr=False)
 
     @property
     def roots(self) -> list[Tensor]:
         return list(self.outputs) + list(self.updates)
+
+    def topo_order(self) -> list[Tensor]:
+        """Every node the roots depend on, inputs first (``graphc.ir.topo_order``)."""
+        return list(self.order) if self.order is not None else topo_order(self.roots)
 
 
 class Executable(Protocol):

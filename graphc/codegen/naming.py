@@ -114,8 +114,12 @@ def sanitize_names(names: list[str], reserved: Iterable[str] | Scope = (), max_l
     taken = set(scope.names) | PYTHON_RESERVED | C_RESERVED
     families = re.compile("|".join(f"(?:{f})" for f in scope.families)) if scope.families else None
     out: list[str] = []
+    plain = _PLAIN.fullmatch
     for name in names:
-        stem = _base(name)[:max_len].rstrip("_") or "v"
+        if type(name) is str and len(name) <= max_len and plain(name):
+            stem = name   # already a stem (every generated name is one)
+        else:
+            stem = _base(name)[:max_len].rstrip("_") or "v"
         if families is not None and families.fullmatch(stem):
             # a suffix would stay in the family (c0_1 is a constant too): mark it as the user's
             stem = ("u_" + stem)[:max_len].rstrip("_")
@@ -133,6 +137,9 @@ def sanitize_names(names: list[str], reserved: Iterable[str] | Scope = (), max_l
 def comment_text(text: str, max_len: int = 200) -> str:
     """``text`` made safe for a one-line comment in Python or C (ASCII, no line breaks,
     no ``*/``), shortened to ``max_len`` characters."""
+    if (type(text) is str and len(text) <= max_len and text.isascii() and text.isprintable()
+            and "*/" not in text and "??" not in text):
+        return text   # the common case: nothing to escape or cut
     # escapes only lengthen the text, so its first max_len + 1 characters decide it
     safe = str(text)[:max_len + 1]
     if not (safe.isascii() and safe.isprintable()):   # the common case needs no pass

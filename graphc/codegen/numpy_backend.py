@@ -17,6 +17,7 @@ entry per op); what the op *means* is its reference ``impl`` in ``graphc.ops``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import linecache
 import marshal
@@ -32,7 +33,7 @@ import numpy as np
 
 from ..bind import OPS, ops_where
 from ..errors import CompileError, EvalError, LinAlgError
-from ..ir import Tensor, topo_order
+from ..ir import Tensor
 from ..passes.memory import MemoryPlan, Step, Value, plan_memory
 from ..ops.linalg import FAILURES as LINALG_FAILURES
 from ..printing import const_text, formula_text
@@ -52,6 +53,13 @@ _DIM_SOURCES = LEAVES | ops_where(sizes=True)  # ops that bring sizes in
 INLINE_CONST_MAX = 16        # larger constants go to the values file
 _COMMENT_MAX = 120           # a node's formula comment is cut here (long constants)
 _DTYPE_NAMES: dict = {}
+
+
+_NO_ATTRS: dict = {}   # the attributes of a node that has none (read, never written)
+# a Value or Step from all its fields, made in C (the named tuples' own constructors are
+# Python functions, a noticeable cost once per node of a big graph)
+_value = functools.partial(tuple.__new__, Value)
+_step = functools.partial(tuple.__new__, Step)
 
 
 def _dtype_name(dtype) -> str:
@@ -165,7 +173,7 @@ def _wrap_tuple(names: list[str], indent: str, width: int = 88) -> list[str]:
 
 def render(program: Program) -> Rendered:
     """The module text for ``program`` (deterministic: same graph -> same bytes)."""
-    order = topo_order(program.roots)
+    order = program.topo_order()
     inputs = list(program.inputs)
     params = list(program.params)
     extra_params = [p for p in program.update_params if p not in params]
@@ -231,11 +239,13 @@ def render(program: Program) -> Rendered:
     dim_names = {d: next(it) for d in dim_keys}
     const_names = [next(it) for _ in const_nodes]
     typed_names = {text: next(it) for text in typed}
-    for n in inner:
-        names[id(n)] = next(it)
+    inner_names = list(it)   # (compute() below meets the same nodes in the same order)
+    names.update(zip(map(id, inner), inner_names))
 
     # constants: scalars inline, small arrays as module constants, large ones in the file
-    code_of: dict[int, str] = {}
+    # the code of each operand: leaves and computed nodes are their names; constants below
+    # join the same table (one entry per node of a big graph is enough)
+    code_of: dict[int, str] = names
     # typed scalars as 0-d arrays: a ufunc takes one about twice as fast as a NumPy
     # scalar (nothing writes them: outputs go to planned buffers or new arrays)
     const_lines = [f"{name} = {typed_arrays[text]}" for text, name in typed_names.items()]
@@ -250,39 +260,44 @@ def render(program: Program) -> Rendered:
         else:
             consts[cname] = np.array(arr)
             code_of[id(n)] = f"CONST[{cname!r}]"
-    for n in leaves:
-        code_of[id(n)] = names[id(n)]
-    for n in inner:
-        code_of[id(n)] = names[id(n)]
 
     # memory plan over the computed nodes
     root_ids = set(out_pos) | set(upd_pos)
-    steps, computed = [], []
-    spelling: dict[int, Spelling] = {}
+    steps, keep = [], []
+    emit: list[tuple[Tensor, Spelling | None]] = []   # compute()'s nodes, in order
     for n in order:
-        if n.op in LEAVES:
+        op = n.op
+        if op in LEAVES:
+            if op == "shape_size":
+                emit.append((n, None))
             continue
-        if n.op not in NUMPY_OPS:
-            raise CompileError(f"the numpy backend has no spelling for op {n.op!r}")
-        sp = spelling[id(n)] = NUMPY_OPS[_variant(n)]
-        reads = [id(i) for i in n.inputs]
-        if sp.kind == "view":
-            v = Value(id(n), _dtype_name(n.dtype), n.dims, "view", alias_of=id(n.inputs[0]))
-        elif sp.kind == "loop":   # a loop's results are new arrays (numpy_loops)
-            v = Value(id(n), _dtype_name(n.dtype), n.dims, "fresh")
+        sp = NUMPY_OPS.get(op)
+        if sp is None:
+            raise CompileError(f"the numpy backend has no spelling for op {op!r}")
+        if op == "where":
+            sp = NUMPY_OPS[_variant(n)]
+        k = id(n)
+        emit.append((n, sp))
+        kind = sp.kind
+        dtype = _DTYPE_NAMES.get(n.dtype) or _dtype_name(n.dtype)
+        if kind == "view":
+            v = _value((k, dtype, n.dims, "view", id(n.inputs[0])))
+        elif kind == "loop":   # a loop's results are new arrays (numpy_loops)
+            v = _value((k, dtype, n.dims, "fresh", None))
         else:
-            v = Value(id(n), _dtype_name(n.dtype), n.dims, "buffer")
-        steps.append(Step([v], reads, inplace=sp.kind == "inplace"))
-        computed.append(n)
-    plan = plan_memory(steps, keep=[id(n) for n in computed if id(n) in root_ids])
+            v = _value((k, dtype, n.dims, "buffer", None))
+        steps.append(_step(([v], list(map(id, n.inputs)), kind == "inplace")))
+        if k in root_ids:
+            keep.append(k)
+    plan = plan_memory(steps, keep=keep)
 
-    helpers = sorted({sp.helper for sp in spelling.values() if sp.helper})
+    helpers = sorted({sp.helper for _, sp in emit if sp is not None and sp.helper})
     dim_args = [dim_names[d] for d in dim_keys]
 
     # ---- workspace() ----
     # one entry per scratch buffer (not per value): compute() names each value where it
     # is made, ``t5 = np.sin(t4, ws[3])``, so no table of values is built or unpacked
-    n_in_buffers = sum(1 for n in computed if id(n) in plan.buffer_of)
+    n_in_buffers = len(plan.buffer_of)   # every key is a computed node's
     ws = [f"def workspace({', '.join(dim_args)}):",
           f'    """Scratch memory: {len(plan.buffers)} buffers shared by {n_in_buffers} '
           f'values (allocated once per set of sizes)."""']
@@ -309,36 +324,39 @@ def render(program: Program) -> Rendered:
     body = []
     buffer_of, buffers = plan.buffer_of, plan.buffers
     loops: dict = {}   # group_key -> (index in LOOPS, a node, results read)
-    for n in order:
+    ws_text = [f"ws[{b}]" for b in range(len(buffers))]
+    fresh_text: dict = {}   # (dims, dtype) -> a new array's text
+    for (n, sp), name in zip(emit, inner_names):
         op = n.op
-        if op == "shape_size":
+        if sp is None:   # shape_size
             prod = " * ".join(_dims_text(n.attr("shape"), dim_names)[1:-1].rstrip(",")
                               .split(", ")) or "1"
-            body.append(f"    {names[id(n)]} = np.{_dtype_name(n.dtype)}({prod})")
+            body.append(f"    {name} = np.{_dtype_name(n.dtype)}({prod})")
             continue
-        if op in LEAVES:
-            continue
-        sp = spelling[id(n)]
-        operands = [code_of[id(i)] for i in n.inputs]
-        attrs = {}
-        for k, v in n.attrs:
-            if k == "shape":
-                attrs[k] = _dims_text(v, dim_names)
-            elif k == "dtype":
-                attrs[k] = f"np.{_dtype_name(np.dtype(v))}"
-            else:
-                attrs[k] = repr(v)
-        if n.op in LINALG_FAILURES:   # the message of a run-time failure names the input
-            attrs["message"] = repr(failure_message(n))
-        name = names[id(n)]
-        texts = [_const_comment(i) if i.op == "constant" else names[id(i)]
-                 for i in n.inputs]
-        formula, _ = formula_text(n, [(t, 9) for t in texts])
-        body.append(f"    # {comment_text(name + ' = ' + formula, _COMMENT_MAX)}")
-        if sp.kind == "view":
+        k = id(n)
+        ins = n.inputs
+        operands = [code_of[id(i)] for i in ins]
+        attrs = _NO_ATTRS
+        if n.attrs:
+            attrs = {}
+            for a, v in n.attrs:
+                if a == "shape":
+                    attrs[a] = _dims_text(v, dim_names)
+                elif a == "dtype":
+                    attrs[a] = f"np.{_dtype_name(np.dtype(v))}"
+                else:
+                    attrs[a] = repr(v)
+        if op in LINALG_FAILURES:   # the message of a run-time failure names the input
+            attrs = {**attrs, "message": repr(failure_message(n))}
+        # (an operand's code is its name, except for constants)
+        formula, _ = formula_text(n, [(_const_comment(i), 9) if i.op == "constant"
+                                      else (c, 9) for i, c in zip(ins, operands)])
+        body.append("    # " + comment_text(f"{name} = {formula}", _COMMENT_MAX))
+        kind = sp.kind
+        if kind == "view":
             body.append(f"    {name} = {sp.template.format(*operands, **attrs)}")
             continue
-        if sp.kind == "loop":   # run once per group of results, the others read .last
+        if kind == "loop":   # run once per group of results, the others read .last
             key = group_key(n)
             seen = loops.get(key)
             if seen is None:
@@ -349,16 +367,19 @@ def render(program: Program) -> Rendered:
             seen[2].add(n.attr("output"))
             body.append(f"    {name} = {call}[{n.attr('output')}]")
             continue
-        b = buffer_of.get(id(n))
+        b = buffer_of.get(k)
         if b is None and sp.fresh and n.dims and all(i.dtype == n.dtype for i in n.inputs):
             # escapes, and NumPy's own result has its dtype and shape (a 0-d result
             # would be a NumPy scalar: those keep the np.empty below)
             body.append(f"    {name} = {sp.fresh.format(*operands, **attrs)}")
             continue
         if b is None:   # escapes: new memory each call
-            dest = f"np.empty({_dims_text(n.dims, dim_names)}, np.{_dtype_name(n.dtype)})"
+            dest = fresh_text.get((n.dims, n.dtype))
+            if dest is None:
+                dest = fresh_text[(n.dims, n.dtype)] = (
+                    f"np.empty({_dims_text(n.dims, dim_names)}, np.{_dtype_name(n.dtype)})")
         elif buffers[b].dims == n.dims:
-            dest = f"ws[{b}]"
+            dest = ws_text[b]
         else:           # same element count, another shape: a view of the buffer
             dest = f"ws[{b}].reshape({_dims_text(n.dims, dim_names)})"
         if sp.returns_out:
@@ -573,9 +594,8 @@ class NumpyExecutable:
     def raises_own_errors(self) -> bool:
         """Does ``compute`` raise errors that ``_run`` turns into graphc's (a check_index's
         refusal, a failed factorization)? Callers that bypass ``_run`` must not."""
-        roots = list(self.program.outputs) + list(self.program.updates)
         return any(n.op == "check_index" or OPS[n.op].kind == "linalg"
-                   for n in topo_order(roots))
+                   for n in self.program.topo_order())
 
     def workspace_for(self, sizes: tuple) -> list:
         """The scratch buffers for run-time ``sizes`` (dims in ``dim_keys`` order); the

@@ -28,7 +28,7 @@ def _elementwise_shape(op: OpDef):
                 raise DTypeError(f"where: condition must be bool, got {inputs[0].dtype} of "
                                  f"shape {format_shape(inputs[0].dims)} (compare first: x > 0)")
             return dims, promote(inputs[1].dtype, inputs[2].dtype)
-        dtype = promote(*(i.dtype for i in inputs))
+        dtype = promote(*[i.dtype for i in inputs])
         if not op.bool_ok and dtype == BOOL:
             shapes = ", ".join(format_shape(i.dims) for i in inputs)
             raise DTypeError(f"{op.name}: not defined on bool inputs (shapes {shapes}); "

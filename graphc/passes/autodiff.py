@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from .. import api as A
 from ..errors import GradError
 from ..ir import (Tensor, as_list, broadcast_dims, collector_paused, format_shape, topo_order,
@@ -58,9 +60,17 @@ def _const_scalar(t: Tensor):
     return flat[0].item() if flat.size and (flat == flat[0]).all() else None
 
 
+def _folded(value, dtype) -> Tensor:
+    """A 0-d constant of ``dtype`` holding a product of constants folded here: one beyond
+    the dtype's range is inf, as the run would compute, and graphc's own arithmetic does
+    not warn about it."""
+    with np.errstate(over="ignore", under="ignore"):
+        return A.constant(value, dtype)
+
+
 def _filled(value, like: Tensor) -> Tensor:
     """``value`` everywhere in ``like``'s shape (a 0-d constant, broadcast if needed)."""
-    c = A.constant(value, like.dtype)
+    c = _folded(value, like.dtype)
     return c if like.ndim == 0 else A.broadcast_to(c, like.dims)
 
 
@@ -134,11 +144,11 @@ def _scale(g: Tensor, partial) -> Tensor:
         if partial.op == "div" and partial.inputs[0].ndim == 0 and partial.dims == g.dims \
                 and _const_scalar(partial.inputs[0]) is not None:
             k = v * _const_scalar(partial.inputs[0])
-            return A.constant(k, g.dtype) / partial.inputs[1]
+            return _folded(k, g.dtype) / partial.inputs[1]
         if partial.dims == g.dims:
             c, x = _split_coefficient(partial)
             k = v * c
-            return x if k == 1 else (-x if k == -1 else A.constant(k, g.dtype) * x)
+            return x if k == 1 else (-x if k == -1 else _folded(k, g.dtype) * x)
     if partial.op == "div" and partial.inputs[0].ndim == 0 and \
             _const_scalar(partial.inputs[0]) == 1:
         return g / partial.inputs[1]

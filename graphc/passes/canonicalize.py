@@ -83,9 +83,9 @@ def _twin(b):
     if x is y or is_const(x) != is_const(y):
         return None
     seen = scratch()
-    twin = seen.get((n.op, id(y), id(x), n.dtype.str))
-    if twin is None:
-        seen[(n.op, id(x), id(y), n.dtype.str)] = n
+    twin = seen.get((n.op, id(y), id(x), n.dtype))   # (a dtype compares as its .str does,
+    if twin is None:                                  # which NumPy builds on each access)
+        seen[(n.op, id(x), id(y), n.dtype)] = n
     return twin
 
 

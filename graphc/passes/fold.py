@@ -30,7 +30,9 @@ SMALL = 64  # elements: results up to this size are always materialised
 
 def fold_rule(n: Tensor) -> Tensor | None:
     """``n`` as a constant if all its inputs are constants, else ``None``."""
-    if not n.inputs or any(i.op != "constant" for i in n.inputs) or OPS[n.op].kind == "loop":
+    ins = n.inputs
+    if not ins or ins[0].op != "constant" or any(i.op != "constant" for i in ins) \
+            or OPS[n.op].kind == "loop":
         return None   # (a loop's trip count is not bounded: never run one at compile time)
     size = size_of(n.dims)
     if size is None:

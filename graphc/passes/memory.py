@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Hashable, Sequence
+from typing import Hashable, NamedTuple, Sequence
 
 import numpy as np
 
 
-@dataclass(frozen=True)
-class Value:
+# Values and steps are immutable records made once per node of a graph: named tuples
+# (made in C) rather than frozen dataclasses, whose __init__ costs a microsecond or two
+class Value(NamedTuple):
     key: Hashable
     dtype: str
     dims: tuple
@@ -46,8 +47,7 @@ class Value:
     alias_of: Hashable | None = None
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     defines: Sequence[Value]
     reads: Sequence[Hashable]
     inplace: bool = False
@@ -98,6 +98,7 @@ class MemoryPlan:
     fresh: set = field(default_factory=set)
     last_read: dict = field(default_factory=dict)
     live_peak_step: int = -1
+    _stored_shapes: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def reused(self) -> int:
@@ -118,8 +119,17 @@ class MemoryPlan:
 
     def intermediate_bytes(self, bindings: dict | None = None) -> int:
         """What one buffer per value (no reuse, no views) would take."""
-        return sum(nbytes(v.dtype, v.dims, bindings) for v in self.values.values()
-                   if v.kind in ("buffer", "fresh", "view"))
+        # values counted per (dtype, dims) once: stats ask again for each set of run-time
+        # sizes, and a big graph's values share a few shapes
+        counts = self._stored_shapes
+        if counts is None or counts[0] != len(self.values):
+            shapes: dict = {}
+            for v in self.values.values():
+                if v.kind in ("buffer", "fresh", "view"):
+                    shape = (v.dtype, tuple(v.dims))
+                    shapes[shape] = shapes.get(shape, 0) + 1
+            counts = self._stored_shapes = (len(self.values), shapes)
+        return sum(nbytes(dtype, dims, bindings) * k for (dtype, dims), k in counts[1].items())
 
 
 def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryPlan:
@@ -130,115 +140,124 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
     lowest-index first, which makes the plan deterministic.
     """
     plan = MemoryPlan()
-    for step in steps:
-        for v in step.defines:
-            plan.values[v.key] = v
+    values = plan.values
+    for defines, _, _ in steps:
+        for v in defines:
+            values[v.key] = v
 
     # roots: a view lives in its base's memory
     def root(key):
         seen = 0
-        while key in plan.values and plan.values[key].kind == "view":
-            key = plan.values[key].alias_of
+        while key in values and values[key].kind == "view":
+            key = values[key].alias_of
             seen += 1
-            if seen > len(plan.values):
+            if seen > len(values):
                 raise ValueError("cyclic views in memory plan")
         return key
 
-    for key, v in plan.values.items():
+    root_of, last_read, buffer_of = plan.root_of, plan.last_read, plan.buffer_of
+    for key, v in values.items():
         # steps define bases before their views: reuse the base's root (linear, not a walk)
-        known = plan.root_of.get(v.alias_of) if v.kind == "view" else key
-        plan.root_of[key] = known if known is not None else root(key)
+        known = root_of.get(v.alias_of) if v.kind == "view" else key
+        root_of[key] = known if known is not None else root(key)
     # an escaping value that is a view makes its base escape too
-    for key, v in plan.values.items():
-        r = plan.root_of[key]
-        if v.kind == "fresh" and r in plan.values and plan.values[r].kind == "buffer":
-            plan.values[r] = Value(r, plan.values[r].dtype, plan.values[r].dims, "fresh")
+    for key, v in values.items():
+        if v.kind == "fresh":
+            r = root_of[key]
+            if r in values and values[r].kind == "buffer":
+                values[r] = Value(r, values[r].dtype, values[r].dims, "fresh")
     for k in keep:
-        if k in plan.root_of and plan.values.get(plan.root_of[k]) is not None:
-            r = plan.root_of[k]
-            if plan.values[r].kind == "buffer":
-                plan.values[r] = Value(r, plan.values[r].dtype, plan.values[r].dims, "fresh")
+        if k in root_of and values.get(root_of[k]) is not None:
+            r = root_of[k]
+            if values[r].kind == "buffer":
+                values[r] = Value(r, values[r].dtype, values[r].dims, "fresh")
 
-    # last read of each root (a value never read dies right after its step)
-    root_of, last_read = plan.root_of, plan.last_read
-    for i, step in enumerate(steps):
-        for v in step.defines:
-            last_read.setdefault(root_of[v.key], i)
-        for key in step.reads:
-            last_read[root_of.get(key, key)] = i   # steps come in order: i is the latest
+    # last read of each root (a value never read dies right after its step); a value that
+    # is not a view is its own root, so only views are looked up (a small table)
+    view_root = {key: root_of[key] for key, v in values.items() if v.kind == "view"}
+    read_roots = []                        # step -> the roots of what it reads, in order
+    for i, (defines, reads, _) in enumerate(steps):
+        for v in defines:
+            last_read.setdefault(view_root.get(v[0], v[0]), i)
+        roots = [view_root.get(key, key) for key in reads] if view_root else reads
+        for r in roots:
+            last_read[r] = i   # steps come in order: i is the latest
+        read_roots.append(roots)
+    # the roots dying at each step, and the values stored fresh: the scan below asks
+    # these small tables rather than the per-value ones (a graph's worth of entries,
+    # where each lookup is a cache miss)
+    dies_at: list[list] = [[] for _ in steps]
+    for r, i in last_read.items():
+        dies_at[i].append(r)
+    stored_fresh = {key for key, v in values.items() if v.kind == "fresh"}
 
     # free buffers per (dtype, size): min-heaps of indexes, so taking the lowest index
     # (deterministic) costs log(buffers) rather than a scan of the list
-    free: dict[tuple, list[int]] = {}
+    free: dict[int, list[int]] = {}
     is_free: set[int] = set()
     holders: dict[int, set] = {}           # buffer -> live root keys in it
-    buffer_key: list[tuple] = []           # buffer index -> (dtype, size_key)
-    fit_key: dict[tuple, tuple] = {}       # (dtype name, dims) -> (dtype, size_key)
-
+    # values fit the same buffers when their (dtype, size_key) are equal: each such pair
+    # is numbered once, so the loop below compares and hashes small ints
+    size_class: dict[tuple, int] = {}      # (dtype, size_key) -> its number
+    fit_key: dict[tuple, int] = {}         # (dtype name, dims) -> the number of its class
+    buffer_key: list[int] = []             # buffer index -> its class
     dtype_names: dict = {}                 # NumPy works a dtype's name out on every access
+    fresh, buffers = plan.fresh, plan.buffers
+    heappush, heappop = heapq.heappush, heapq.heappop
+    live: dict = {}   # root -> its buffer, from its step to its last read (buffer_of, small)
 
-    def name_of(dtype) -> str:
-        got = dtype_names.get(dtype)
-        if got is None:
-            got = dtype_names[dtype] = np.dtype(dtype).name
-        return got
-
-    def key_of(dtype, dims) -> tuple:
-        k = (dtype, dims)
-        got = fit_key.get(k)
-        if got is None:
-            got = fit_key[k] = (np.dtype(dtype).str, size_key(dims))
-        return got
-
-    buffer_of = plan.buffer_of
-
-    def release(r, i):
-        if last_read.get(r) == i and r in buffer_of:
-            b = buffer_of[r]
-            held = holders[b]
-            held.discard(r)
-            if not held and b not in is_free:
-                is_free.add(b)
-                heapq.heappush(free.setdefault(buffer_key[b], []), b)
-    for i, step in enumerate(steps):
+    for i, (defines, reads, inplace) in enumerate(steps):
+        dying = dies_at[i]
         dying_here = []
-        if step.inplace:
-            for key in step.reads:
-                r = root_of.get(key, key)
+        if inplace and dying:
+            for key, r in zip(reads, read_roots[i]):
                 # only an operand read directly: a view may have another layout
-                if r == key and r in buffer_of and last_read.get(r) == i:
+                if r == key and r in dying and r in live:
                     dying_here.append(r)
-        for v in step.defines:
-            if v.kind == "fresh":
-                plan.fresh.add(v.key)
+        for key, dtype, dims, kind, _ in defines:
+            if kind == "fresh" or key in stored_fresh:
+                fresh.add(key)
                 continue
-            if plan.values[v.key].kind == "fresh":
-                plan.fresh.add(v.key)
+            if kind != "buffer":
                 continue
-            if v.kind != "buffer":
-                continue
-            want = key_of(v.dtype, tuple(v.dims))
+            dims = tuple(dims)
+            want = fit_key.get((dtype, dims))
+            if want is None:
+                sized = (np.dtype(dtype).str, size_key(dims))
+                want = fit_key[(dtype, dims)] = size_class.setdefault(sized, len(size_class))
             chosen = None
             for r in dying_here:   # write over an operand this step reads last
-                b = buffer_of[r]
-                if buffer_key[b] == want and holders.get(b) == {r}:
+                b = live[r]
+                held = holders[b]
+                if buffer_key[b] == want and len(held) == 1 and r in held:
                     chosen = b
-                    holders[b].discard(r)
+                    held.discard(r)
                     dying_here.remove(r)
                     break
             if chosen is None and free.get(want):
-                chosen = heapq.heappop(free[want])
+                chosen = heappop(free[want])
                 is_free.discard(chosen)
             if chosen is None:
-                chosen = len(plan.buffers)
-                plan.buffers.append(Buffer(chosen, name_of(v.dtype), tuple(v.dims)))
+                chosen = len(buffers)
+                name = dtype_names.get(dtype)
+                if name is None:
+                    name = dtype_names[dtype] = np.dtype(dtype).name
+                buffers.append(Buffer(chosen, name, dims))
                 buffer_key.append(want)
-            buffer_of[v.key] = chosen
-            holders.setdefault(chosen, set()).add(v.key)
+            buffer_of[key] = live[key] = chosen
+            held = holders.get(chosen)
+            if held is None:
+                holders[chosen] = {key}
+            else:
+                held.add(key)
         # release roots whose last read is this step (twice is harmless: a buffer joins
         # its free heap once, and the heap's order does not depend on release order)
-        for k in step.reads:
-            release(root_of.get(k, k), i)
-        for v in step.defines:
-            release(root_of[v.key], i)
+        for r in dying:
+            b = live.pop(r, None)
+            if b is not None:
+                held = holders[b]
+                held.discard(r)
+                if not held and b not in is_free:
+                    is_free.add(b)
+                    heappush(free.setdefault(buffer_key[b], []), b)
     return plan

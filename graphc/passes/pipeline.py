@@ -81,10 +81,40 @@ class _Run:
     memo: Memo = field(default_factory=dict)
     strict: bool = False      # no rule may broadcast to a run-time shape (see rewrite)
     standalone: bool = False  # a runner called on its own checks run-time dims itself
+    # (order, names the memo has at each of its nodes): the memo only learns more about
+    # the nodes of an order (they stay alive), so an older answer is never wrong, only
+    # short; it is worked out again after a walk that may have taught it more
+    everywhere: tuple | None = None
+
+    def known_everywhere(self, rules) -> bool:
+        """Does the memo say that every rule of ``rules`` finds nothing at every node of
+        the current graph? (``rewrite`` asks the same per pass; one scan of the memo serves
+        the passes that follow an unchanged graph.)"""
+        if self.everywhere is None or self.everywhere[0] is not self.order:
+            self.everywhere = (self.order, _common_names(self.order, self.memo))
+        known = self.everywhere[1]
+        return known is None or {r.name for r in rules} <= known
 
     def cleanup(self) -> list:
         """The enabled cheap passes' rules, used by later passes to tidy what they build."""
         return [r for r in (CANONICALIZE, FOLD) if r.name in self.enabled]
+
+
+def _common_names(order: list[Tensor], memo: Memo) -> frozenset | None:
+    """The rule names the memo has at every node with inputs (``None``: there are none)."""
+    common = None
+    seen: set[int] = set()   # the memo shares a few sets among all nodes: each checked once
+    for n in order:
+        if not n.inputs:
+            continue
+        entry = memo.get(id(n))
+        if entry is None or entry[0] is not n:
+            return frozenset()
+        names = entry[1]
+        if id(names) not in seen:
+            seen.add(id(names))
+            common = names if common is None else common & names
+    return common
 
 
 def _context(outs: list[Tensor], ctx) -> _Run:
@@ -95,12 +125,20 @@ def _context(outs: list[Tensor], ctx) -> _Run:
     return _Run(set(PASSES) if ctx is None else set(ctx), topo_order(outs), standalone=True)
 
 
-def _rules(*own) -> Callable:
+def _rules(*own, ahead=()) -> Callable:
+    """A rule-based pass: ``own`` rules, then the enabled cheap passes' as cleanup.
+    ``ahead``: later rule-based passes whose rules this walk tries where nothing else
+    applies, recording where they find nothing (``rewrite``'s lookahead), so that those
+    passes need not walk a graph that has not changed since (most large graphs)."""
     def run(outs: list[Tensor], ctx=None) -> list[Tensor]:
         ctx = _context(outs, ctx)
         extra = [r for r in ctx.cleanup() if r not in own]
+        later = [] if ctx.standalone else [r for r in ahead if r.name in ctx.enabled]
+        if not ctx.standalone and ctx.known_everywhere([*own, *extra]):
+            return outs   # what rewrite would find itself (_all_known), without a scan
+        ctx.everywhere = None   # the walk adds to the memo
         return rewrite(outs, [*own, *extra], memo=ctx.memo, order=ctx.order, strict=ctx.strict,
-                       check_dims=ctx.standalone)
+                       check_dims=ctx.standalone, lookahead=later)
     return run
 
 
@@ -108,15 +146,18 @@ def _sympy_pass(outs: list[Tensor], ctx=None) -> list[Tensor]:
     from .sympy_simplify import sympy_simplify
     ctx = _context(outs, ctx)
     tidy = ([SIMPLIFY] if "simplify" in ctx.enabled else []) + ctx.cleanup()
-    return sympy_simplify(outs, order=ctx.order, cleanup=tidy, memo=ctx.memo,
-                          strict=ctx.strict, check_dims=ctx.standalone)
+    new = sympy_simplify(outs, order=ctx.order, cleanup=tidy, memo=ctx.memo,
+                         strict=ctx.strict, check_dims=ctx.standalone)
+    if len(new) == len(outs) and all(a is b for a, b in zip(new, outs)):
+        return outs   # unchanged: the pipeline keeps the order it has
+    return new
 
 
 # name -> (lowest opt level that runs it, runner)
 PASSES: dict[str, tuple[int, Callable]] = {
-    "canonicalize": (1, _rules(CANONICALIZE)),
+    "canonicalize": (1, _rules(CANONICALIZE, ahead=(SIMPLIFY, STABILIZE))),
     "fold": (1, _rules(FOLD)),
-    "simplify": (1, _rules(SIMPLIFY)),
+    "simplify": (1, _rules(SIMPLIFY, ahead=(STABILIZE,))),
     "stabilize": (2, _rules(STABILIZE, SIMPLIFY)),
     "sympy": (2, _sympy_pass),
     "dce": (1, _rules(DCE)),

@@ -23,6 +23,7 @@ True
 """
 from __future__ import annotations
 
+import operator
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -135,14 +136,20 @@ def _named(rules) -> list[NamedRule]:
 class _Rewriter:
     """State of one ``rewrite`` run: normal forms of the nodes seen so far."""
 
-    def __init__(self, rules, budget: int, subst: dict[int, Tensor], memo: Memo | None):
+    def __init__(self, rules, budget: int, subst: dict[int, Tensor], memo: Memo | None,
+                 lookahead: Sequence[NamedRule] = ()):
         self.rules = _named(rules)
+        self.lookahead = [r for r in lookahead if all(r.name != o.name for o in self.rules)
+                          ] if memo is not None else []
+        self.grown: dict[tuple, frozenset] = {}   # (known, rule name) -> known with its names
         self.names = frozenset(r.name for r in self.rules).union(
             *(r.implies for r in self.rules))
         self.budget = budget
         self.subst = subst
         self.memo = memo
-        self.unions: dict[frozenset, frozenset] = {}
+        # known rule names -> (the rules still to try, known | names): worked out once per
+        # distinct set rather than per node
+        self.todo: dict[frozenset, tuple[list[NamedRule], frozenset, bool]] = {}
         self.norm: dict[int, Tensor] = {}       # id(node) -> its normal form
         self.redirect: dict[int, Tensor | None] = {}   # id(node) -> replacement being normalised
         self.alive: list[Tensor] = []           # keeps keyed nodes alive so ids stay unique
@@ -158,12 +165,15 @@ class _Rewriter:
             entry = memo.get(id(m))
             if entry is not None and entry[0] is m:
                 known = entry[1]
-                if self.names <= known:
-                    return None  # every rule already found nothing here
+        todo = self.todo.get(known)
+        if todo is None:
+            todo = self.todo[known] = ([r for r in self.rules if r.name not in known],
+                                       known | self.names, self.names <= known)
+        rules, merged, complete = todo
+        if complete:
+            return None  # every rule already found nothing here
         build_site.location = m.location
-        for rule in self.rules:
-            if rule.name in known:
-                continue
+        for rule in rules:
             try:
                 r = rule.fn(m)
             except (ShapeError, DTypeError):  # a result that would not type-check: skip it
@@ -174,11 +184,28 @@ class _Rewriter:
             if r is not None:
                 return r
         if memo is not None:
-            merged = self.unions.get(known)
-            if merged is None:
-                merged = self.unions[known] = known | self.names
+            if self.lookahead:
+                merged = self._look_ahead(m, merged)
             memo[id(m)] = (m, merged)
         return None
+
+    def _look_ahead(self, m: Tensor, known: frozenset) -> frozenset:
+        """``known`` with the lookahead rules that find nothing at ``m`` either (a later
+        pass then need not try them here; one that would rewrite ``m`` is left to it)."""
+        for rule in self.lookahead:
+            if rule.name in known:
+                continue
+            try:
+                r = rule.fn(m)
+            except (ShapeError, DTypeError):
+                r = None
+            if r is not None and r is not m and fit(r, m, _state.strict) is not None:
+                continue
+            grown = self.grown.get((known, rule.name))
+            if grown is None:
+                grown = self.grown[(known, rule.name)] = known | {rule.name} | rule.implies
+            known = grown
+        return known
 
     def settle(self, root: Tensor) -> Tensor:
         """Normal form of ``root`` (iterative; nodes built by rules are settled in turn)."""
@@ -230,7 +257,7 @@ class _Rewriter:
 def rewrite(outputs, rule, max_steps: int | None = None,
             substitute: dict[int, Tensor] | None = None, memo: Memo | None = None,
             order: list[Tensor] | None = None, strict: bool = False,
-            check_dims: bool = True) -> list[Tensor]:
+            check_dims: bool = True, lookahead: Sequence[NamedRule] = ()) -> list[Tensor]:
     """Rewrite the graph of ``outputs`` with ``rule`` applied to every node until it settles.
 
     ``rule`` is a function, a ``NamedRule``, a list of them (tried in order, the first
@@ -248,6 +275,11 @@ def rewrite(outputs, rule, max_steps: int | None = None,
     against rule sets that would cycle: past it nodes are only rebuilt.
     ``substitute`` maps ``id(old node)`` to a replacement built over the old graph
     (its inputs are rewritten in turn); the caller keeps those old nodes alive.
+
+    ``lookahead`` (with a ``memo``): the rules of later passes, tried at each node where
+    ``rule`` finds nothing, only to record in the memo those that find nothing there too,
+    so that a later pass over an unchanged graph skips its walk (``_all_known``). Nothing
+    they return is used: rules are pure, so the later pass finds what they found.
     """
     outs = as_list(outputs)
     order = topo_order(outs) if order is None else order
@@ -257,7 +289,8 @@ def rewrite(outputs, rule, max_steps: int | None = None,
     # graphc's own arithmetic never warns about it
     try:
         with np.errstate(all="ignore"):
-            result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo)
+            result = _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo,
+                                   lookahead)
             if check_dims and not strict and result is not outputs and result is not outs:
                 if unbound_dims(topo_order(result)) - unbound_dims(order):
                     _state.strict = True
@@ -270,13 +303,14 @@ def rewrite(outputs, rule, max_steps: int | None = None,
     return result
 
 
-def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo) -> list[Tensor]:
+def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo,
+                  lookahead=()) -> list[Tensor]:
     subst = substitute or {}
     same = outputs if isinstance(outputs, list) else outs
     if memo is not None and not subst and _all_known(order, memo, _named(rule)):
         return same  # every rule already found nothing at every node
     rw = _Rewriter(rule, max_steps if max_steps is not None else 20 * len(order) + 1000, subst,
-                   memo)
+                   memo, lookahead)
     norm = rw.norm
     saved = build_site.location, _state.scratch
     build_site.location = "<optimizer>"
@@ -286,11 +320,12 @@ def _rewrite_once(outputs, outs, order, rule, max_steps, substitute, memo) -> li
             k = id(n)
             if k in norm:
                 continue
-            if n.inputs:
-                new = [norm[id(i)] for i in n.inputs]
-                m = remake(n, new)
-            else:
-                m = n
+            m = n
+            ins = n.inputs
+            if ins:
+                new = [norm[id(i)] for i in ins]
+                if not all(map(operator.is_, new, ins)):   # (else remake would give n)
+                    m = remake(n, new)
             if k not in subst:
                 if m is not n and id(m) in norm:
                     norm[k] = norm[id(m)]

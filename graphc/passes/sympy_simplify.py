@@ -225,8 +225,12 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
     order = topo_order(outs) if order is None else order
     users: dict[int, int] = {id(n): 0 for n in order}
     for n in order:
-        for k in {id(i) for i in n.inputs}:  # x*x uses x once: it can stay inside a cluster
-            users[k] += 1
+        ins = n.inputs
+        if len(ins) == 1:
+            users[id(ins[0])] += 1
+        else:
+            for k in {id(i) for i in ins}:  # x*x uses x once: it can stay inside a cluster
+                users[k] += 1
     out_ids = {id(o) for o in outs}
     subst: dict[int, Tensor] = {}
     tried = accepted = skipped = over = 0

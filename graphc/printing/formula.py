@@ -21,6 +21,7 @@ ATOM = 9
 # matmul binds like * and / in Python; 2.5 marks it so that a mix of the two is
 # always parenthesised for the reader ((a * b) @ c, (a @ b) * c)
 _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "matmul": 2.5}
+_BINARY = {name: _PREC[name] for name in ("add", "sub", "mul", "div", "matmul")}
 
 
 def needs_parens(p: float, prec: float, right: bool) -> bool:
@@ -52,6 +53,14 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
     """Text and precedence of one node given its operands' (text, precedence).
 
     ``dim`` writes a dimension (a run-time size as ``x.shape[0]``, say)."""
+    if not n.attrs and n.op in _CALLS:   # the common cases first: ``tanh(x)``, ``a * b``
+        return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
+    prec = _BINARY.get(n.op)
+    if prec is not None:
+        (a, pa), (b, pb) = args
+        a = f"({a})" if needs_parens(pa, prec, False) else a
+        b = f"({b})" if needs_parens(pb, prec, True) else b
+        return f"{a} {OPS[n.op].infix} {b}", prec
     op = OPS[n.op]
 
     def wrap(k, prec, right=False):
@@ -120,6 +129,14 @@ def formula_text(n: Tensor, args: list[tuple[str, float]],
     if op.kind == "linalg":
         return linalg_text(n, args)
     return f"{n.op}({', '.join(a[0] for a in args)})", ATOM
+
+
+# ops written as a plain call of their operands when they have no attributes (what the
+# last line of formula_text does): every op the cases above it do not spell otherwise
+_SPELLED = {"neg", "add", "sub", "mul", "div", "matmul", "pow", "transpose", "sum", "max",
+            "reshape", "broadcast_to", "cast", "one_hot", "slice", "pad", "shape_size"}
+_CALLS = frozenset(name for name, op in OPS.items()
+                   if name not in _SPELLED and not op.infix and op.kind not in ("lines", "linalg"))
 
 
 def _slice_text(start, step, size, dim) -> str:
