@@ -182,12 +182,14 @@ class CDialect(CFamilyRenderer):
         self.blas = blas
         self.bools: set = set()   # the bool variables of the kernel being rendered
 
-    def render_kernel(self, k: KernelIR, bufs: dict) -> str:
+    def render_kernel(self, k: KernelIR, bufs: dict, comment: bool = True) -> str:
+        """The kernel's C function(s), after its header comment (its formulas) unless
+        ``comment`` is False."""
         self.bools = {i.name for b in k.blocks() for i in b.instrs if i.dtype == "bool"}
         decl, args = self.signature(k, bufs)
         body = getattr(self, k.kind)(k)
         sep = ",\n" + " " * (len(self.kernel_qual) + len(k.name) + 2)
-        lines = self.header_comment(k)
+        lines = self.header_comment(k) if comment else []
         split = split_parallel_loop(body)
         if split is not None:
             # the parallel loop's body as its own function: in the function GCC outlines

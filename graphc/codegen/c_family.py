@@ -189,7 +189,18 @@ GRAPHC_MATH64: dict[str, str] = {"erfinv": "gc_erfinv"}
 
 def ctype(dtype) -> str:
     """The C type of a NumPy dtype (``ctype("float32") == "float"``)."""
-    return C_TYPES[np.dtype(dtype).name]
+    try:
+        return _CTYPE_OF[dtype]   # asked per instruction: np.dtype(...).name is slow
+    except (KeyError, TypeError):
+        name = C_TYPES[np.dtype(dtype).name]
+    try:
+        _CTYPE_OF[dtype] = name
+    except TypeError:
+        pass   # unhashable
+    return name
+
+
+_CTYPE_OF: dict = {}
 
 
 def c_literal(value, dtype) -> str:
@@ -649,9 +660,10 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
                          f"{{{vals}}};")
         return lines
 
-    def render(self, pir: ProgramIR, host: str) -> str:
-        """The whole translation unit: prelude, constants, kernels, then ``host`` (the
-        backend's host entry points)."""
+    def render(self, pir: ProgramIR, host: str, kernels: list | None = None) -> str:
+        """The whole translation unit: prelude, constants, kernels (``kernels``: their
+        texts, else each kernel rendered here), then ``host`` (the backend's host entry
+        points)."""
         parts = [f"/* graphc: {pir.name} ({self.name}), {len(pir.kernels)} fused kernels. "
                  "Generated code: edit the graph, not this file. */", self.prelude]
         if any(i.op == "random_uniform" for k in pir.kernels for b in k.blocks()
@@ -667,8 +679,11 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
             parts.append(self.sort_prelude)
         if any(k.kind == "linalg" for k in pir.kernels) and self.linalg_helpers:
             parts.append(self.linalg_helpers)
-        for k in progress.each(pir.kernels, "writing kernel"):
-            parts.append(self.render_kernel(k, pir.buffers))
-            parts += self.kernel_companions(k, pir.buffers)
+        if kernels is None:
+            kernels = []
+            for k in progress.each(pir.kernels, "writing kernel"):
+                kernels.append(self.render_kernel(k, pir.buffers))
+                kernels += self.kernel_companions(k, pir.buffers)
+        parts += kernels
         parts.append(host)
         return "\n".join(parts) + "\n"
