@@ -47,11 +47,22 @@ def render_source(program, blas: bool = True) -> tuple[ProgramIR, str]:
     """(kernel IR, the C translation unit) of ``program``; nothing is compiled. Without
     ``blas`` the source has no BLAS path, so its library is not the one BLAS uses (the
     BLAS pointers are globals of a library shared by every compile of the same text)."""
+    pir, source, _ = render_units(program, blas)
+    return pir, source
+
+
+def render_units(program, blas: bool = True,
+                 unit_bytes: int | None = None) -> tuple[ProgramIR, str, list]:
+    """(kernel IR, the C translation unit, the same program as several translation units
+    to compile in parallel, or [] when one is enough: ``c_units``)."""
     d = C if blas else C_WITHOUT_BLAS
     pir = lower(program, reserved=d.scope() | HOST_SCOPE | c_host.HOST_NAMES
                 | Scope(c_blas.HOST_NAMES))
     kernels, same_as = c_units.distinct_kernels(pir, d)
-    return pir, d.render(pir, c_host.render_host(pir, d, same_as), kernels)
+    host = c_host.render_host(pir, d, same_as)
+    units = c_units.translation_units(pir, d, kernels, host,
+                                      c_units.UNIT_BYTES if unit_bytes is None else unit_bytes)
+    return pir, d.render(pir, host, kernels), units
 
 
 def render_header(pir: ProgramIR) -> str:
@@ -123,7 +134,7 @@ def build(program, **options) -> "CExecutable | native_loops.StagedExecutable":
     if native_loops.has_loops(program):   # loops: staged programs (codegen/native_loops)
         return native_loops.build_staged(program, build, options, "c")
     blas = bool(options.get("blas", True) and program.options.get("blas", True))
-    pir, source = render_source(program, blas)
+    pir, source, units = render_units(program, blas)
     # OpenMP threads that spin after a region starve BLAS threads and everything else on
     # a busy machine; sleeping waiters cost microseconds per region (set before libgomp
     # loads; the user's own setting wins)
@@ -131,7 +142,8 @@ def build(program, **options) -> "CExecutable | native_loops.StagedExecutable":
     try:
         flags = EXTRA_FLAGS + (LARGE_SOURCE_FLAGS if len(source) > LARGE_SOURCE else ())
         lib = toolchain.compile_and_load(source, "c", flags=flags,
-                                         name=sanitize_names([program.name])[0])
+                                         name=sanitize_names([program.name])[0],
+                                         units=tuple(units))
     except CompileError as err:
         raise explain_compile_error(err, source, pir) from err
     pre = prefix(pir)

@@ -660,10 +660,9 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
                          f"{{{vals}}};")
         return lines
 
-    def render(self, pir: ProgramIR, host: str, kernels: list | None = None) -> str:
-        """The whole translation unit: prelude, constants, kernels (``kernels``: their
-        texts, else each kernel rendered here), then ``host`` (the backend's host entry
-        points)."""
+    def opening(self, pir: ProgramIR, consts: bool = True) -> list:
+        """The translation unit's parts before the kernels: prelude, helpers the kernels
+        call, and (with ``consts``) the constant arrays."""
         parts = [f"/* graphc: {pir.name} ({self.name}), {len(pir.kernels)} fused kernels. "
                  "Generated code: edit the graph, not this file. */", self.prelude]
         if any(i.op == "random_uniform" for k in pir.kernels for b in k.blocks()
@@ -671,7 +670,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
             parts.append(philox_text(self.function_qual))
         if any(i.op == "erfinv" for k in pir.kernels for b in k.blocks() for i in b.instrs):
             parts.append(erfinv_text(self.function_qual))
-        parts += self.const_arrays(pir)
+        if consts:
+            parts += self.const_arrays(pir)
         if pir.index_sites and self.data_index_helpers:
             parts.append(self.data_index_helpers)
         if self.sort_prelude and any(k.kind == "lines" and k.line["op"] == "argsort"
@@ -679,6 +679,13 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
             parts.append(self.sort_prelude)
         if any(k.kind == "linalg" for k in pir.kernels) and self.linalg_helpers:
             parts.append(self.linalg_helpers)
+        return parts
+
+    def render(self, pir: ProgramIR, host: str, kernels: list | None = None) -> str:
+        """The whole translation unit: prelude, constants, kernels (``kernels``: their
+        texts, else each kernel rendered here), then ``host`` (the backend's host entry
+        points)."""
+        parts = self.opening(pir)
         if kernels is None:
             kernels = []
             for k in progress.each(pir.kernels, "writing kernel"):

@@ -1,4 +1,5 @@
-"""Kernels whose C code repeats another's, emitted once (the C backend).
+"""The C backend's translation units: kernels whose C code repeats another's are
+emitted once, and a large program is compiled as several units in parallel.
 
 A deep graph built from repeated pieces (a chain of the same ops, a stack of identical
 layers) fuses into kernels that differ only in the buffers they read and write. Their
@@ -67,3 +68,49 @@ def distinct_kernels(pir: ProgramIR, d) -> tuple[list, dict]:
         first[key] = k.name
         texts.append("\n".join(d.header_comment(k) + [code]))
     return texts, same_as
+
+
+# Several translation units, compiled in parallel and linked into the one library: GCC
+# compiles a unit on one core, and a large program's kernels are independent functions.
+UNIT_BYTES = 200_000   # about this much kernel text per unit (GCC -O1: ~1.5 s)
+MAX_UNITS = 16
+HIDDEN = '__attribute__((visibility("hidden"))) void'   # shared between units, not exported
+KERNEL_DEF = re.compile(r"^static void (\w+)\(", re.M)
+KERNEL_HEAD = re.compile(r"^static void (\w+\(.*?\)) \{", re.M | re.S)
+
+
+def splittable(pir: ProgramIR) -> bool:
+    """Whether the kernels share no state with the host: index checks and linear algebra
+    record failures in globals of their translation unit."""
+    return not pir.index_sites and not any(k.kind == "linalg" for k in pir.kernels)
+
+
+def translation_units(pir: ProgramIR, d, kernels: list, host: str,
+                      unit_bytes: int = UNIT_BYTES) -> list:
+    """The program's C as several translation units (each kernel group with the prelude;
+    the first also holds the constants, the kernels' prototypes and the host), or [] when
+    one unit is enough (under ``unit_bytes`` of kernels) or the program cannot be split.
+    The units' kernels are the single source's, with external but hidden linkage."""
+    total = sum(len(t) for t in kernels)
+    n = min(MAX_UNITS, -(-total // max(unit_bytes, 1)))
+    if n < 2 or not splittable(pir):
+        return []
+    groups: list = [[] for _ in range(n)]
+    done = 0
+    for text in kernels:   # contiguous groups of about total / n bytes
+        groups[min(n - 1, done * n // total)].append(text)
+        done += len(text)
+    groups = [groups[0]] + [g for g in groups[1:] if g]
+    if len(groups) < 2:
+        return []
+    n = len(groups)
+    prototypes = [f"{HIDDEN} {head};" for text in kernels for head in KERNEL_HEAD.findall(text)]
+    units = []
+    for i, group in enumerate(groups):
+        parts = d.opening(pir, consts=(i == 0))
+        parts.insert(1, f"/* translation unit {i + 1} of {n} */")
+        parts += [KERNEL_DEF.sub(HIDDEN + r" \1(", t) for t in group]
+        if i == 0:
+            parts += ["/* the kernels of every unit */"] + prototypes + [host]
+        units.append("\n".join(parts) + "\n")
+    return units
