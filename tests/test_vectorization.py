@@ -325,9 +325,9 @@ def test_large_sources_compile_at_O1_and_still_vectorize(monkeypatch):
     seen = []
     real = c_backend.toolchain.compile_and_load
 
-    def spy(source, lang, flags=(), name=None):
+    def spy(source, lang, flags=(), name=None, units=()):
         seen.append(flags)
-        return real(source, lang, flags=flags, name=name)
+        return real(source, lang, flags=flags, name=name, units=units)
     monkeypatch.setattr(c_backend, "LARGE_SOURCE", 0)
     monkeypatch.setattr(c_backend.toolchain, "compile_and_load", spy)
     x = gc.placeholder("x", (None,))
