@@ -12,6 +12,7 @@ import graphc as gc
 from graphc import compiler
 from graphc.codegen import build, c_backend, c_host, c_units, toolchain
 from graphc.codegen.base import Program
+from graphc.errors import CompileError
 
 pytestmark = pytest.mark.skipif(not toolchain.have_c_compiler(), reason="no C compiler")
 
@@ -131,3 +132,21 @@ def test_programs_with_shared_failure_state_stay_one_unit():
 
 def test_parallel_build_uses_at_most_the_cpus_allowed():
     assert 1 <= build.cpu_count()
+
+
+def test_a_failed_unit_build_falls_back_to_the_single_unit(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRAPHC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(c_units, "UNIT_BYTES", 20_000)
+
+    tried = []
+
+    def broken(*args):
+        tried.append(len(args[0]))
+        raise CompileError("a unit failed")
+    monkeypatch.setattr(build, "build_units", broken)
+    x, outs, reference = chain(random_ops(400, seed=4))
+    f = compile_afresh(outs, x)
+    assert tried and tried[0] > 1
+    v = np.linspace(-1, 1, 9)
+    for g, w in zip(f(v), reference(v)):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)

@@ -139,13 +139,17 @@ def build(program, **options) -> "CExecutable | native_loops.StagedExecutable":
     # a busy machine; sleeping waiters cost microseconds per region (set before libgomp
     # loads; the user's own setting wins)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    flags = EXTRA_FLAGS + (LARGE_SOURCE_FLAGS if len(source) > LARGE_SOURCE else ())
+    name = sanitize_names([program.name])[0]
     try:
-        flags = EXTRA_FLAGS + (LARGE_SOURCE_FLAGS if len(source) > LARGE_SOURCE else ())
-        lib = toolchain.compile_and_load(source, "c", flags=flags,
-                                         name=sanitize_names([program.name])[0],
-                                         units=tuple(units))
+        lib = toolchain.compile_and_load(source, "c", flags=flags, name=name, units=tuple(units))
     except CompileError as err:
-        raise explain_compile_error(err, source, pir) from err
+        if not units:
+            raise explain_compile_error(err, source, pir) from err
+        try:   # the single unit: its error, if any, points into the source the user sees
+            lib = toolchain.compile_and_load(source, "c", flags=flags, name=name)
+        except CompileError as err1:
+            raise explain_compile_error(err1, source, pir) from err1
     pre = prefix(pir)
     run = getattr(lib, f"{pre}_run")
     run.restype = ctypes.c_int
