@@ -56,8 +56,7 @@ def render_units(program, blas: bool = True,
     """(kernel IR, the C translation unit, the same program as several translation units
     to compile in parallel, or [] when one is enough: ``c_units``)."""
     d = C if blas else C_WITHOUT_BLAS
-    pir = lower(program, reserved=d.scope() | HOST_SCOPE | c_host.HOST_NAMES
-                | Scope(c_blas.HOST_NAMES))
+    pir = lower(program, reserved=d.scope() | HOST_SCOPE | Scope(c_blas.HOST_NAMES))
     kernels, same_as = c_units.distinct_kernels(pir, d)
     host = c_host.render_host(pir, d, same_as)
     units = c_units.translation_units(pir, d, kernels, host,

@@ -29,7 +29,6 @@ from .c_dialect import C
 from .c_family import ctype
 from .kernel_types import ProgramIR
 from .native_host import INDEX_FAULT, memory_plan, prefix, sizes_lines
-from .naming import Scope
 
 PART_CALLS = 16   # kernel calls per host function
 
@@ -42,9 +41,6 @@ PART_QUALIFIER = [
     "#else",
     "#define GC_HOST_PART __attribute__((noinline)) static",
     "#endif"]
-
-# identifiers of the host code (beside native_host.HOST_SCOPE's)
-HOST_NAMES = Scope(frozenset({"off"}))
 
 
 def layout_table(pir: ProgramIR) -> tuple[list, list, list, dict]:
@@ -69,15 +65,16 @@ def layout_table(pir: ProgramIR) -> tuple[list, list, list, dict]:
 
 
 def render_layout(pir: ProgramIR, pre: str, gemm_lines: list) -> tuple[list, dict]:
-    """(C lines of ``<prefix>_layout(sizes, off)``, temp name -> table index). It returns
-    the workspace's size and, when ``off`` is not NULL, writes each buffer's byte offset
-    into ``off``: the table that opens the workspace."""
+    """(C lines of ``<prefix>_layout(sizes, gc_off)``, temp name -> table index). It
+    returns the workspace's size and, when ``gc_off`` is not NULL, writes each buffer's
+    byte offset into ``gc_off``: the table that opens the workspace. (Its names are in
+    graphc's reserved ``gc_`` family: no user name can meet them.)"""
     elem_bytes, term_of, terms, where = layout_table(pir)
     n = len(elem_bytes) + (1 if gemm_lines else 0)   # the GEMM scratch is the table's last
-    lines = ["/* The workspace: a table of byte offsets (off[b]), then each buffer b of the "
+    lines = ["/* The workspace: a table of byte offsets (gc_off[b]), then each buffer b of the "
              "memory plan,",
              " * 64-byte aligned: gc_ws_bytes[b] times size term gc_ws_term[b] bytes. */",
-             f"static int64_t {pre}_layout(const int64_t* sizes, int64_t* off) {{"]
+             f"static int64_t {pre}_layout(const int64_t* sizes, int64_t* gc_off) {{"]
     lines += sizes_lines(pir)
     lines.append(f"    int64_t ws_total = ({n} * 8 + 63) / 64 * 64;   /* the offset table */")
     if elem_bytes:
@@ -87,14 +84,14 @@ def render_layout(pir: ProgramIR, pre: str, gemm_lines: list) -> tuple[list, dic
                   f"{{{', '.join(map(str, term_of))}}};",
                   f"    const int64_t gc_ws_terms[{len(terms)}] = {{{', '.join(terms)}}};",
                   f"    for (int64_t gc_b = 0; gc_b < {len(elem_bytes)}; ++gc_b) {{",
-                  "        if (off) off[gc_b] = ws_total;",
+                  "        if (gc_off) gc_off[gc_b] = ws_total;",
                   "        ws_total += (gc_ws_bytes[gc_b] * gc_ws_terms[gc_ws_term[gc_b]] + 63) "
                   "/ 64 * 64;",
                   "    }"]
     if gemm_lines:
-        lines += gemm_lines + [f"    if (off) off[{n - 1}] = off_gemm;"]
+        lines += gemm_lines + [f"    if (gc_off) gc_off[{n - 1}] = off_gemm;"]
     else:
-        lines.append("    (void)off;")
+        lines.append("    (void)gc_off;")
     lines += ["    return ws_total;", "}", ""]
     return lines, where
 
@@ -119,7 +116,7 @@ def pointer_lines(pir: ProgramIR, needed: set, where: dict) -> list:
             out.append(f"    {ctype(b.dtype)}* {b.name} = ({ctype(b.dtype)}*)results[{b.index}];")
     for t in pir.temps:
         if t.name in needed and t.name in where:
-            out.append(f"    {ctype(t.dtype)}* {t.name} = ({ctype(t.dtype)}*)(ws + off[{where[t.name]}]);")
+            out.append(f"    {ctype(t.dtype)}* {t.name} = ({ctype(t.dtype)}*)(ws + gc_off[{where[t.name]}]);")
     return out
 
 
@@ -133,7 +130,7 @@ def render_calls(pir: ProgramIR, kernels: list, plans: dict, d, same_as: dict,
     out = sizes_lines(pir) if pir.sym_order else []
     out += pointer_lines(pir, needed, where)
     if gemm_at is not None and any(k.name in plans for k in kernels):
-        out.append(f"    const int64_t off_gemm = off[{gemm_at}]; (void)off_gemm;")
+        out.append(f"    const int64_t off_gemm = gc_off[{gemm_at}]; (void)off_gemm;")
     for k in kernels:
         if k.name in plans:
             out += c_blas.host_call(k, plans[k.name], pir, d)
@@ -171,7 +168,7 @@ def render_host(pir: ProgramIR, d=C, same_as: dict | None = None) -> str:
     head = ["(void* const* inputs, void* const* params, void* const* results,",
             "        const int64_t* sizes, void* workspace) {"]
     frame = ["    char* ws = (char*)workspace; (void)ws;",
-             "    const int64_t* off = (const int64_t*)workspace; (void)off;"]
+             "    const int64_t* gc_off = (const int64_t*)workspace; (void)gc_off;"]
     if len(parts) > 1:
         out += PART_QUALIFIER
         for i, part in enumerate(parts):
