@@ -18,12 +18,12 @@ formulas, in the kernel's own buffer names) is left out of the comparison.
 >>> from graphc.codegen.c_dialect import C
 >>> x = gc.placeholder("x", (8,))
 >>> t = x
->>> for _ in range(300):                          # kernels of at most 128 fused ops
+>>> for _ in range(500):                          # kernels of at most 128 fused ops
 ...     t = gc.sin(t)
 >>> pir = lower(Program("f", (x,), (), (t,)))
->>> texts, same_as = distinct_kernels(pir, C)
+>>> texts, same_as = distinct_kernels(pir, C)     # k1, k2: temp to temp, the same code
 >>> [k.name for k in pir.kernels], same_as
-(['k0_sin', 'k1_sin', 'k2_sin'], {'k1_sin': 'k0_sin'})
+(['k0_sin', 'k1_sin', 'k2_sin', 'k3_sin'], {'k2_sin': 'k1_sin'})
 """
 from __future__ import annotations
 
