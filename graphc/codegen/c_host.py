@@ -64,8 +64,9 @@ def layout_table(pir: ProgramIR) -> tuple[list, list, list, dict]:
     return elem_bytes, term_of, list(terms), where
 
 
-def render_layout(pir: ProgramIR, pre: str, gemm_lines: list) -> tuple[list, dict]:
-    """(C lines of ``<prefix>_layout(sizes, gc_off)``, temp name -> table index). It
+def render_layout(pir: ProgramIR, pre: str, gemm_lines: list) -> tuple[list, dict, int]:
+    """(C lines of ``<prefix>_layout(sizes, gc_off)``, temp name -> table index, the
+    table index of the GEMM scratch's offset). It
     returns the workspace's size and, when ``gc_off`` is not NULL, writes each buffer's
     byte offset into ``gc_off``: the table that opens the workspace. (Its names are in
     graphc's reserved ``gc_`` family: no user name can meet them.)"""
@@ -93,7 +94,7 @@ def render_layout(pir: ProgramIR, pre: str, gemm_lines: list) -> tuple[list, dic
     else:
         lines.append("    (void)gc_off;")
     lines += ["    return ws_total;", "}", ""]
-    return lines, where
+    return lines, where, len(elem_bytes)
 
 
 def pointer_lines(pir: ProgramIR, needed: set, where: dict) -> list:
@@ -121,7 +122,7 @@ def pointer_lines(pir: ProgramIR, needed: set, where: dict) -> list:
 
 
 def render_calls(pir: ProgramIR, kernels: list, plans: dict, d, same_as: dict,
-                 where: dict, gemm_at: int | None) -> list:
+                 where: dict, gemm_at: int) -> list:
     """The body running ``kernels`` in order: their pointers, then one call each (through
     BLAS where planned; a kernel whose code another's repeats calls that one)."""
     needed: set = set()
@@ -129,7 +130,7 @@ def render_calls(pir: ProgramIR, kernels: list, plans: dict, d, same_as: dict,
         needed.update(d.signature(k, pir.buffers)[1])
     out = sizes_lines(pir) if pir.sym_order else []
     out += pointer_lines(pir, needed, where)
-    if gemm_at is not None and any(k.name in plans for k in kernels):
+    if any(k.name in plans for k in kernels):
         out.append(f"    const int64_t off_gemm = gc_off[{gemm_at}]; (void)off_gemm;")
     for k in kernels:
         if k.name in plans:
@@ -156,8 +157,7 @@ def render_host(pir: ProgramIR, d=C, same_as: dict | None = None) -> str:
         out = c_blas.host_setter(pre)
         if not plans:
             gemm_lines = []
-    layout, where = render_layout(pir, pre, gemm_lines)
-    gemm_at = len(layout_table(pir)[0]) if gemm_lines else None
+    layout, where, gemm_at = render_layout(pir, pre, gemm_lines)
     out += layout
     out += [f"/* Host API: see {pir.name}.h. sizes[] holds the run-time dims "
             f"({', '.join(pir.sym_order) or 'none'}). */",
