@@ -151,3 +151,17 @@ def test_a_failed_unit_build_falls_back_to_the_single_unit(monkeypatch, tmp_path
     v = np.linspace(-1, 1, 9)
     for g, w in zip(f(v), reference(v)):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)
+
+
+def test_only_kernels_on_workspace_temps_run_into_the_padding():
+    """Whole blocks past the loop's end are safe only in the workspace's 64-byte padding:
+    a kernel reading the caller's input or writing a result keeps its exact loop."""
+    from graphc.codegen.c_dialect import padded_block
+    from graphc.codegen.kernel_ir import lower
+    x, outs, _ = chain(random_ops(600, seed=5))
+    pir = lower(Program("pad", (x,), (), tuple(outs)))
+    blocks = {k.name: padded_block(k, pir.buffers) for k in pir.kernels}
+    for k in pir.kernels:
+        kinds = {pir.buffers[b].kind for b in k.buffers_read() + k.buffers_written()}
+        assert (blocks[k.name] == 8) == (kinds == {"temp"}), (k.name, kinds)
+    assert sum(b is not None for b in blocks.values()) >= len(pir.kernels) - 3
