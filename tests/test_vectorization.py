@@ -52,6 +52,8 @@ ALLOWED = {
     "threads": (r"^gc_threads$", None, "the CPU count of the affinity mask (16 words)"),
     # the OpenMP loop of a kernel calling its step function (the rows, vectorized inside)
     "step": (r"_step\(", None, "the parallel loop over a kernel's step function"),
+    # the host's workspace layout: one pass over the buffer table per call (c_host)
+    "layout": (r"gc_b < \d+", None, "the host's pass over the workspace's buffer table"),
     # the host's loop over batch slices, one BLAS GEMM call each
     "blas": (r"gc_[sd]gemm\(", None, "one BLAS call per batch slice"),
     # a float clamped by maximum/minimum then cast to an integer: GCC 12 sinks the cast
@@ -338,9 +340,9 @@ def test_large_sources_compile_at_O1_and_still_vectorize(monkeypatch):
     seen = []
     real = c_backend.toolchain.compile_and_load
 
-    def spy(source, lang, flags=(), name=None):
+    def spy(source, lang, flags=(), name=None, units=()):
         seen.append(flags)
-        return real(source, lang, flags=flags, name=name)
+        return real(source, lang, flags=flags, name=name, units=units)
     monkeypatch.setattr(c_backend, "LARGE_SOURCE", 0)
     monkeypatch.setattr(c_backend.toolchain, "compile_and_load", spy)
     x = gc.placeholder("x", (None,))
@@ -359,3 +361,40 @@ def test_a_reduction_over_several_axes_loops_without_dividing_its_index():
     assert "rem_r" not in source and "#pragma omp simd reduction(+:" in source
     data = np.linspace(-2, 2, 5 * 64, dtype=np.float32).reshape(5, 64)
     np.testing.assert_allclose(f(data), np.sum(np.tanh(data[:, 1:]) * 2), rtol=1e-5, atol=1e-5)
+
+
+def test_kernels_on_workspace_temps_run_whole_blocks_and_vectorize():
+    """A deep chain's middle kernels read and write only workspace temps: their loops run
+    in whole blocks into the temps' padding (no remainder loop to compile), vectorized at
+    -O3 and -O1, with results right for lengths that are no multiple of the block."""
+    x = gc.placeholder("x", (None,), "float64")
+    y = gc.placeholder("y", (None,), "float32")
+    t, u = x, y
+    for k in range(400):
+        t = (gc.sin, gc.tanh, gc.cos)[k * 7 % 3](t)
+        u = (gc.sin, gc.tanh, gc.cos)[k * 5 % 3](u)
+    outs = [t, gc.grad(gc.sum(t), x), u]
+    source = c_source(outs, [x, y])
+    assert "ib += 8) {" in source and "ib += 16) {" in source   # float64, float32 blocks
+    for extra in ((), c_backend_flags_large()):
+        bad = unvectorized(source, extra)
+        assert not bad, "\n".join(bad)
+    f = gc.compile(outs, inputs=[x, y], backend="c")
+    for n in (1, 7, 9, 16, 17, 1001):
+        v = np.linspace(-1.5, 1.5, n)
+        want_t, want_d, want_u = v, np.ones(n), v.astype(np.float32)
+        for k in range(400):
+            op = ("sin", "tanh", "cos")[k * 7 % 3]
+            want_d = want_d * {"sin": np.cos, "tanh": lambda a: 1 - np.tanh(a) ** 2,
+                               "cos": lambda a: -np.sin(a)}[op](want_t)
+            want_t = getattr(np, op)(want_t)
+            want_u = getattr(np, ("sin", "tanh", "cos")[k * 5 % 3])(want_u)
+        got_t, got_d, got_u = f(v, v.astype(np.float32))
+        np.testing.assert_allclose(got_t, want_t, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got_d, want_d, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got_u, want_u, rtol=2e-4, atol=1e-5)
+
+
+def c_backend_flags_large() -> tuple:
+    from graphc.codegen import c_backend
+    return c_backend.LARGE_SOURCE_FLAGS

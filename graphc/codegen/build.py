@@ -178,8 +178,11 @@ PCH_FLAGS = ("-O2", "-std=c++20", "-fPIC", "-pthread")
 
 
 def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
-                         name: str = "kernel") -> pathlib.Path:
+                         name: str = "kernel", units: tuple[str, ...] = ()) -> pathlib.Path:
     """Compile ``source`` into a shared library (through the cache); return its path.
+    With ``units`` (C translation units that together are ``source``'s program), those
+    are compiled in parallel (as many at a time as this process may use CPUs) and
+    linked into the library instead; the cache holds the one library either way.
 
     >>> p = build_shared_library("int one(void) { return 1; }", "c")
     >>> p.exists()
@@ -192,10 +195,12 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
     base = default_flags(lang)
     extra = headers_key() if lang != "c" else ""
     key = cache.make_key("shared-library", lang, source, cmd, base, flags, identity_of(cmd),
-                         extra, cpu_fingerprint())
+                         extra, cpu_fingerprint(), *((tuple(units),) if units else ()))
     fname = safe_name(name)
 
     def build() -> bytes:
+        if units:
+            return build_units(units, lang, cmd, base, flags, fname, key)
         with progress.phase(f"building {LANG_TITLE[lang]} library from {fname}{SUFFIX[lang]} "
                             f"({os.path.basename(cmd[0])})"), \
                 tempfile.TemporaryDirectory(prefix="graphc-build-") as d:
@@ -219,6 +224,45 @@ def build_shared_library(source: str, lang: Lang, flags: tuple[str, ...] = (),
     return cache.get_or_build(key, ".so", build)
 
 
+def build_units(units: tuple[str, ...], lang: Lang, cmd: tuple, base: tuple, flags: tuple,
+                fname: str, key: str) -> bytes:
+    """The shared library linked from ``units``, each compiled by its own compiler process,
+    at most as many at a time as the CPUs this process may run on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = max(1, min(len(units), cpu_count()))
+    with progress.phase(f"building {LANG_TITLE[lang]} library from {fname}{SUFFIX[lang]} "
+                        f"({os.path.basename(cmd[0])}, {len(units)} units, {jobs} at a time)"), \
+            tempfile.TemporaryDirectory(prefix="graphc-build-") as d:
+        srcs = []
+        for i, text in enumerate(units):
+            src = os.path.join(d, f"{fname}_{i}{SUFFIX[lang]}")
+            with open(src, "w") as f:
+                f.write(text)
+            srcs.append(src)
+
+        def compile_unit(src: str) -> str:
+            obj = src[:-len(SUFFIX[lang])] + ".o"
+            run_compiler([*cmd, *base, "-c", os.path.basename(src), "-o", obj, *flags], d, src,
+                         f"{lang} compile of {os.path.basename(src)}", key)
+            return obj
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:   # compilers run outside the GIL
+            objs = list(pool.map(compile_unit, srcs))
+        out = os.path.join(d, f"lib{fname}.so")
+        run_compiler([*cmd, *base, *objs, "-o", out, *flags, *link_flags(lang)], d, srcs[0],
+                     f"{lang} link of {fname}", key)
+        return pathlib.Path(out).read_bytes()
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def load_library(path: str | os.PathLike) -> ctypes.CDLL:
     """ctypes.CDLL for ``path``, loaded once per process while in use (closed when the
     last user of the CDLL, e.g. the Function built on it, is gone; the OpenMP runtime it
@@ -227,9 +271,9 @@ def load_library(path: str | os.PathLike) -> ctypes.CDLL:
 
 
 def compile_and_load(source: str, lang: Lang, flags: tuple[str, ...] = (),
-                     name: str = "kernel") -> ctypes.CDLL:
+                     name: str = "kernel", units: tuple[str, ...] = ()) -> ctypes.CDLL:
     """build_shared_library + load_library."""
-    return load_library(build_shared_library(source, lang, flags, name))
+    return load_library(build_shared_library(source, lang, flags, name, units))
 
 
 def nvcc_compile_check(source: str, arch: str = "sm_90", flags: tuple[str, ...] = (),

@@ -23,14 +23,12 @@ import os
 import numpy as np
 
 from ..errors import CompileError
-from . import c_blas, c_lapack, native_export, native_loops, toolchain
+from . import c_blas, c_host, c_lapack, c_units, native_export, native_loops, toolchain
 from .c_dialect import C, C_WITHOUT_BLAS
-from .c_family import ctype
 from .kernel_ir import lower
 from .kernel_types import ProgramIR
 from .naming import Scope, sanitize_names
-from .native_host import (HOST_SCOPE, INDEX_FAULT, NativeRunner, explain_compile_error, kernel_stats, prefix,
-                          sizes_lines, workspace_layout)
+from .native_host import HOST_SCOPE, NativeRunner, explain_compile_error, kernel_stats, prefix
 
 
 # No -ffast-math (results must match NumPy's, NaN and Inf included), but FP exceptions are
@@ -45,66 +43,25 @@ LARGE_SOURCE = 1_000_000
 LARGE_SOURCE_FLAGS = ("-O1",)
 
 
-def render_host(pir: ProgramIR, d=C) -> str:
-    """C host: ``<prefix>_workspace_bytes(sizes)`` and ``<prefix>_run(...)`` (and, when
-    the dialect ``d`` uses BLAS, ``<prefix>_set_blas``)."""
-    pre = prefix(pir)
-    ws_lines, where = workspace_layout(pir)
-    out: list[str] = []
-    plans: dict = {}
-    if d.blas:
-        gemm_lines, plans = c_blas.workspace_lines(pir)
-        ws_lines = ws_lines + gemm_lines
-        out = c_blas.host_setter(pre)
-    out += [
-        f"/* Host API: see {pir.name}.h. sizes[] holds the run-time dims "
-        f"({', '.join(pir.sym_order) or 'none'}). */",
-        f"int64_t {pre}_workspace_bytes(const int64_t* sizes) {{"]
-    out += sizes_lines(pir) + ws_lines + ["    return ws_total;", "}", ""]
-    out.append(f"int {pre}_run(void* const* inputs, void* const* params, void* const* results,")
-    out.append("        const int64_t* sizes, void* workspace) {")
-    out += sizes_lines(pir) + ws_lines + ["    char* ws = (char*)workspace; (void)ws;"]
-    if pir.index_sites:
-        out.append("    gc_fault_site = -1;")
-    if pir.linalg_sites:
-        out.append("    gc_linalg_fault = -1;")
-    for b in pir.inputs:
-        out.append(f"    const {ctype(b.dtype)}* {b.name} = (const {ctype(b.dtype)}*)inputs[{b.index}];")
-    for b in pir.params:
-        out.append(f"    const {ctype(b.dtype)}* {b.name} = (const {ctype(b.dtype)}*)params[{b.index}];")
-    for b in pir.consts:
-        out.append(f"    const {ctype(b.dtype)}* {b.name} = {b.name}_host;")
-    for b in pir.results:
-        out.append(f"    {ctype(b.dtype)}* {b.name} = ({ctype(b.dtype)}*)results[{b.index}];")
-    for t in pir.temps:
-        if t.name in where:
-            out.append(f"    {ctype(t.dtype)}* {t.name} = ({ctype(t.dtype)}*)(ws + off_{where[t.name]});")
-    for k in pir.kernels:
-        if k.name in plans:
-            out += c_blas.host_call(k, plans[k.name], pir, d)
-            continue
-        _, args = d.signature(k, pir.buffers)
-        out.append(f"    {k.name}({', '.join(args)});")
-    if pir.linalg_sites:   # a failed factorization: LINALG_FAULT, then <prefix>_linalg_fault
-        out.append(f"    if (gc_linalg_fault >= 0) return {c_lapack.LINALG_FAULT};")
-    if any(k.kind == "linalg" for k in pir.kernels):
-        out = c_lapack.host_functions(pre) + out
-    if pir.index_sites:   # an index out of range: GC_INDEX_FAULT, then <prefix>_index_fault
-        out += [f"    if (gc_fault_site >= 0) return {INDEX_FAULT};", "    return 0;", "}",
-                f"void {pre}_index_fault(int64_t* out) {{ out[0] = gc_fault_site; "
-                f"out[1] = gc_fault_index; }}"]
-        return "\n".join(out)
-    out += ["    return 0;", "}"]
-    return "\n".join(out)
-
-
 def render_source(program, blas: bool = True) -> tuple[ProgramIR, str]:
     """(kernel IR, the C translation unit) of ``program``; nothing is compiled. Without
     ``blas`` the source has no BLAS path, so its library is not the one BLAS uses (the
     BLAS pointers are globals of a library shared by every compile of the same text)."""
+    pir, source, _ = render_units(program, blas)
+    return pir, source
+
+
+def render_units(program, blas: bool = True,
+                 unit_bytes: int | None = None) -> tuple[ProgramIR, str, list]:
+    """(kernel IR, the C translation unit, the same program as several translation units
+    to compile in parallel, or [] when one is enough: ``c_units``)."""
     d = C if blas else C_WITHOUT_BLAS
     pir = lower(program, reserved=d.scope() | HOST_SCOPE | Scope(c_blas.HOST_NAMES))
-    return pir, d.render(pir, render_host(pir, d))
+    kernels, same_as = c_units.distinct_kernels(pir, d)
+    host = c_host.render_host(pir, d, same_as)
+    units = c_units.translation_units(pir, d, kernels, host,
+                                      c_units.UNIT_BYTES if unit_bytes is None else unit_bytes)
+    return pir, d.render(pir, host, kernels), units
 
 
 def render_header(pir: ProgramIR) -> str:
@@ -176,17 +133,22 @@ def build(program, **options) -> "CExecutable | native_loops.StagedExecutable":
     if native_loops.has_loops(program):   # loops: staged programs (codegen/native_loops)
         return native_loops.build_staged(program, build, options, "c")
     blas = bool(options.get("blas", True) and program.options.get("blas", True))
-    pir, source = render_source(program, blas)
+    pir, source, units = render_units(program, blas)
     # OpenMP threads that spin after a region starve BLAS threads and everything else on
     # a busy machine; sleeping waiters cost microseconds per region (set before libgomp
     # loads; the user's own setting wins)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    flags = EXTRA_FLAGS + (LARGE_SOURCE_FLAGS if len(source) > LARGE_SOURCE else ())
+    name = sanitize_names([program.name])[0]
     try:
-        flags = EXTRA_FLAGS + (LARGE_SOURCE_FLAGS if len(source) > LARGE_SOURCE else ())
-        lib = toolchain.compile_and_load(source, "c", flags=flags,
-                                         name=sanitize_names([program.name])[0])
+        lib = toolchain.compile_and_load(source, "c", flags=flags, name=name, units=tuple(units))
     except CompileError as err:
-        raise explain_compile_error(err, source, pir) from err
+        if not units:
+            raise explain_compile_error(err, source, pir) from err
+        try:   # the single unit: its error, if any, points into the source the user sees
+            lib = toolchain.compile_and_load(source, "c", flags=flags, name=name)
+        except CompileError as err1:
+            raise explain_compile_error(err1, source, pir) from err1
     pre = prefix(pir)
     run = getattr(lib, f"{pre}_run")
     run.restype = ctypes.c_int

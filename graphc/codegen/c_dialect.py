@@ -18,7 +18,7 @@ import numpy as np
 from . import c_blas, c_lapack, gate_split, linalg_kernels, row_cache
 from .c_family import (CFamilyRenderer, ctype, decompose, dims_lines, is_column_reduction,
                        mm_sizes, offset, product, reduce_identity)
-from .kernel_types import KernelIR
+from .kernel_types import ONE, KernelIR
 
 # exp for float32 as straight-line code the compiler vectorizes (libm's expf is a call
 # it cannot, without -ffast-math): Cephes' range reduction + degree-6 polynomial, about
@@ -131,6 +131,42 @@ def split_parallel_loop(body: list):
     return body[:j], body[j:j + 2], loop.group(1), body[j + 2:-1]
 
 
+PADDING = 64   # bytes every workspace buffer is rounded up to (c_host's layout)
+
+
+def padded_block(k: KernelIR, bufs: dict) -> int | None:
+    """Elements per block when ``k``'s loop may run in whole blocks, else None: a 1-D
+    elementwise kernel whose every store and every load (broadcast loads aside) is a
+    workspace temp of exactly the loop's length, accessed contiguously. Its last block
+    then runs into the temps' padding (lanes computed and never read), so GCC emits one
+    vector loop instead of a vector loop, a vector epilogue and scalar copies of the body
+    (about half a large program's compile time: chains of 128 fused ops); no lane can
+    fault (no data-dependent index). The block is a whole number of elements of the
+    widest type that fits the padding."""
+    if k.kind != "elementwise" or len(k.dims) != 1 or k.epilogue.instrs or k.epilogue.stores:
+        return None
+    n, widest = k.dims[0], 1
+
+    def contiguous_temp(name: str, stride, offset=()) -> bool:
+        b = bufs[name]
+        return (stride == ONE and all(o.is_zero for o in offset) and b.kind == "temp"
+                and b.size() == n)
+    for blk in k.blocks():
+        for ins in blk.instrs:
+            if ins.op == "data_index" or (ins.op == "load" and ins.gated):
+                return None
+            if ins.op != "load" or ins.strides[0].is_zero:
+                continue
+            if not contiguous_temp(ins.buf, ins.strides[0], ins.offset):
+                return None
+            widest = max(widest, np.dtype(bufs[ins.buf].dtype).itemsize)
+        for st in blk.stores:
+            if st.gated or st.accumulate or not contiguous_temp(st.buf, st.strides[0]):
+                return None
+            widest = max(widest, np.dtype(bufs[st.buf].dtype).itemsize)
+    return PADDING // widest
+
+
 def j_bad(pragma: str) -> bool:
     return " simd" in pragma or "collapse" in pragma
 
@@ -174,21 +210,26 @@ class CDialect(CFamilyRenderer):
     float64_math = {"cos": "gc_cos"}
     par_threshold = 1 << 20   # OpenMP only when the work pays for it (and does not fight
                               # BLAS threads on small kernels)
-    own_names = frozenset({"O", "R", "B", "o", "r", "ob", "oe", "bb", "im", "jn", "j0", "jj",
+    own_names = frozenset({"O", "R", "B", "o", "r", "ob", "oe", "ib", "bb", "im", "jn", "j0", "jj",
                            "accs", "a_ik", "gemm_out", "gemm_row"})
     own_families = (r"nan_r\d+", r"acc_r\d+")
 
     def __init__(self, blas: bool = True):
         self.blas = blas
         self.bools: set = set()   # the bool variables of the kernel being rendered
+        self.bufs: dict = {}      # its program's buffers
+        self.blocked = False      # its loop runs in whole blocks (padded_block)
 
-    def render_kernel(self, k: KernelIR, bufs: dict) -> str:
+    def render_kernel(self, k: KernelIR, bufs: dict, comment: bool = True) -> str:
+        """The kernel's C function(s), after its header comment (its formulas) unless
+        ``comment`` is False."""
         self.bools = {i.name for b in k.blocks() for i in b.instrs if i.dtype == "bool"}
+        self.bufs, self.blocked = bufs, False
         decl, args = self.signature(k, bufs)
         body = getattr(self, k.kind)(k)
         sep = ",\n" + " " * (len(self.kernel_qual) + len(k.name) + 2)
-        lines = self.header_comment(k)
-        split = split_parallel_loop(body)
+        lines = self.header_comment(k) if comment else []
+        split = None if self.blocked else split_parallel_loop(body)
         if split is not None:
             # the parallel loop's body as its own function: in the function GCC outlines
             # for OpenMP, the inner loops lose what restrict and the kernel's constants tell
@@ -396,6 +437,16 @@ class CDialect(CFamilyRenderer):
         if n == 0:
             return lines + ["    {"] + self.block(k.body, ivars, "        ") + ["    }"]
         simd = parallel and distinct_stores(k)
+        block = padded_block(k, self.bufs) if simd and n == 1 else None
+        if block:   # whole blocks, the last one into the padding: no remainder loop
+            self.blocked = True
+            lines += self.omp(k, f"    #pragma omp parallel for if (N0 > {self.par_threshold}) "
+                                 "schedule(static)")
+            lines += [f"    for (int64_t ib = 0; ib < N0; ib += {block}) {{   /* the last block "
+                      "runs into the temps' padding */",
+                      "        #pragma omp simd",
+                      f"        for (int64_t i0 = ib; i0 < ib + {block}; ++i0) {{"]
+            return lines + self.block(k.body, ivars, "            ") + ["        }", "    }"]
         if parallel:
             par = self.omp(k, f"    #pragma omp parallel for{' simd' if simd and n == 1 else ''}"
                               f" if ({product(names)} > {self.par_threshold}) schedule(static)")

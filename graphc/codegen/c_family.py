@@ -190,7 +190,18 @@ GRAPHC_MATH64: dict[str, str] = {"erfinv": "gc_erfinv"}
 
 def ctype(dtype) -> str:
     """The C type of a NumPy dtype (``ctype("float32") == "float"``)."""
-    return C_TYPES[np.dtype(dtype).name]
+    try:
+        return _CTYPE_OF[dtype]   # asked per instruction: np.dtype(...).name is slow
+    except (KeyError, TypeError):
+        name = C_TYPES[np.dtype(dtype).name]
+    try:
+        _CTYPE_OF[dtype] = name
+    except TypeError:
+        pass   # unhashable
+    return name
+
+
+_CTYPE_OF: dict = {}
 
 
 def c_literal(value, dtype) -> str:
@@ -681,9 +692,9 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
                          f"{{{vals}}};")
         return lines
 
-    def render(self, pir: ProgramIR, host: str) -> str:
-        """The whole translation unit: prelude, constants, kernels, then ``host`` (the
-        backend's host entry points)."""
+    def opening(self, pir: ProgramIR, consts: bool = True) -> list:
+        """The translation unit's parts before the kernels: prelude, helpers the kernels
+        call, and (with ``consts``) the constant arrays."""
         parts = [f"/* graphc: {pir.name} ({self.name}), {len(pir.kernels)} fused kernels. "
                  "Generated code: edit the graph, not this file. */", self.prelude]
         if any(i.op == "random_uniform" for k in pir.kernels for b in k.blocks()
@@ -691,7 +702,8 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
             parts.append(philox_text(self.function_qual))
         if any(i.op == "erfinv" for k in pir.kernels for b in k.blocks() for i in b.instrs):
             parts.append(erfinv_text(self.function_qual))
-        parts += self.const_arrays(pir)
+        if consts:
+            parts += self.const_arrays(pir)
         if pir.index_sites and self.data_index_helpers:
             parts.append(self.data_index_helpers)
         if self.sort_prelude and any(k.kind == "lines" and k.line["op"] == "argsort"
@@ -699,8 +711,18 @@ static inline int64_t gc_checked_index(int64_t v, int64_t n, int64_t site) {
             parts.append(self.sort_prelude)
         if any(k.kind == "linalg" for k in pir.kernels) and self.linalg_helpers:
             parts.append(self.linalg_helpers)
-        for k in progress.each(pir.kernels, "writing kernel"):
-            parts.append(self.render_kernel(k, pir.buffers))
-            parts += self.kernel_companions(k, pir.buffers)
+        return parts
+
+    def render(self, pir: ProgramIR, host: str, kernels: list | None = None) -> str:
+        """The whole translation unit: prelude, constants, kernels (``kernels``: their
+        texts, else each kernel rendered here), then ``host`` (the backend's host entry
+        points)."""
+        parts = self.opening(pir)
+        if kernels is None:
+            kernels = []
+            for k in progress.each(pir.kernels, "writing kernel"):
+                kernels.append(self.render_kernel(k, pir.buffers))
+                kernels += self.kernel_companions(k, pir.buffers)
+        parts += kernels
         parts.append(host)
         return "\n".join(parts) + "\n"
