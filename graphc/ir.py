@@ -96,7 +96,10 @@ class ConstValue:
 
 
 _table: "weakref.WeakValueDictionary[tuple, Tensor]" = weakref.WeakValueDictionary()
-_table_refs: dict = _table.data   # key -> weak reference (hash-consing's hot lookup)
+# key -> weak reference: the table's own dict (CPython's WeakValueDictionary keeps it in
+# ``data``), read without ``get``'s Python wrapper in hash-consing's hot lookup; where an
+# implementation has no such dict, the public ``get``
+_table_refs: dict | None = getattr(_table, "data", None)
 _DTYPE_STR: dict = {}
 
 
@@ -137,11 +140,13 @@ class Tensor:
         key = (op, tuple(map(id, inputs)), frozen, code)
         # the table's own dict, read without WeakValueDictionary.get's Python wrapper (a
         # reference whose node is gone reads None, as a missing key would)
-        ref = _table_refs.get(key)
-        if ref is not None:
-            node = ref()
-            if node is not None:
-                return node
+        if _table_refs is not None:
+            ref = _table_refs.get(key)
+            found = ref() if ref is not None else None
+        else:
+            found = _table.get(key)
+        if found is not None:
+            return found
         node = object.__new__(Tensor)
         node.op = op
         node.inputs = tuple(inputs)

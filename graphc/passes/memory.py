@@ -245,11 +245,11 @@ def plan_memory(steps: Sequence[Step], keep: Sequence[Hashable] = ()) -> MemoryP
                 buffers.append(Buffer(chosen, name, dims))
                 buffer_key.append(want)
             buffer_of[key] = live[key] = chosen
-            held = holders.get(chosen)
-            if held is None:
+            holding = holders.get(chosen)
+            if holding is None:
                 holders[chosen] = {key}
             else:
-                held.add(key)
+                holding.add(key)
         # release roots whose last read is this step (twice is harmless: a buffer joins
         # its free heap once, and the heap's order does not depend on release order)
         for r in dying:

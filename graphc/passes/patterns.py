@@ -206,7 +206,7 @@ def compile_root_pattern(pat, commute: bool = True) -> Callable[[Tensor], list]:
     source = "\n".join(["def match(n):", "    out = []", *body, "    return out", ""])
     namespace = {"splat_value": splat_value, "OPS": OPS, **consts}
     exec(compile(source, f"<pattern {pat!r}>", "exec"), namespace)
-    match = namespace["match"]
+    match: Callable[[Tensor], list] = namespace["match"]   # type: ignore[assignment]
     match.source = source   # type: ignore[attr-defined]
     return match
 
@@ -277,12 +277,12 @@ def compile_rules(rules: Sequence[Rule]) -> Callable[[Tensor], Tensor | None]:
         return found
 
     # which rules may match depends only on the ops of a node and of its operands
-    candidates: dict[tuple, list[tuple]] = {}
+    candidates: dict[tuple | str, list[tuple]] = {}
 
     def rules_for(n: Tensor) -> list[tuple]:
         ins = n.inputs
         arity = len(ins)
-        key = ((n.op, ins[0].op) if arity == 1 else (n.op, ins[0].op, ins[1].op) if arity == 2
+        key: tuple | str = ((n.op, ins[0].op) if arity == 1 else (n.op, ins[0].op, ins[1].op) if arity == 2
                else (n.op, *[i.op for i in ins]) if ins else n.op)
         found = candidates.get(key)
         if found is None:
