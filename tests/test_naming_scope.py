@@ -21,6 +21,7 @@ import pytest
 import graphc as gc
 from graphc.codegen import c_backend, cuda_backend, native_export, numpy_backend, toolchain
 from graphc.codegen.base import Program
+from graphc.codegen.naming import Scope, sanitize_names
 from graphc.ir import topo_order
 from graphc.ops import OPS
 from graphc.passes.pipeline import run_pipeline
@@ -171,3 +172,20 @@ def test_every_generated_identifier_is_a_safe_user_name(harvested, backend, role
     want = gc.evaluate(outputs, dict(zip(inputs, feeds)))
     for k, (g, w) in enumerate(zip(f(*feeds), want)):
         np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12, err_msg=f"{name} output {k}")
+
+
+def test_a_reserved_name_whose_suffixes_are_a_family_ends():
+    """A reserved ``off`` beside the family ``off_\\d+``: every ``off_k`` is taken, so the
+    name becomes the user's (``u_off``) instead of counting forever (it once hung)."""
+    import signal
+
+    def stuck(*_):
+        raise AssertionError("sanitize_names did not finish")
+    old = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(5)
+    try:
+        got = sanitize_names(["off", "off", "x"], Scope(frozenset({"off"}), (r"off_\d+",)))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert got == ["u_off", "u_off_1", "x"]

@@ -129,6 +129,12 @@ def sanitize_names(names: list[str], reserved: Iterable[str] | Scope = (), max_l
             k += 1
             suffix = f"_{k}"
             candidate = stem[:max_len - len(suffix)].rstrip("_") + suffix
+            if families is not None and families.fullmatch(candidate) and \
+                    not stem.startswith("u_"):
+                # the suffixed forms are a family's (a reserved "off" beside "off_\d+"):
+                # counting on would never leave it, so the name becomes the user's
+                stem, k = ("u_" + stem)[:max_len].rstrip("_"), 0
+                candidate = stem
         taken.add(candidate)
         out.append(candidate)
     return out
