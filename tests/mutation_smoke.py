@@ -80,8 +80,8 @@ MUTATIONS = [
              '"max": Spelling("np.max(', '"max": Spelling("np.min(',
              ("tests/test_backend_numpy.py",)),
     Mutation("C renderer: a row max keeps the smaller value", "graphc/codegen/c_dialect.py",
-             'f"            {acc} = {value} > {acc} ? {value} : {acc};"',
-             'f"            {acc} = {value} < {acc} ? {value} : {acc};"',
+             'f"{inner}{acc} = {value} > {acc} ? {value} : {acc};"',
+             'f"{inner}{acc} = {value} < {acc} ? {value} : {acc};"',
              ("tests/test_backend_c.py",)),
     Mutation("C renderer: GEMM column block of 63, not 64 (blas=False)",
              "graphc/codegen/c_dialect.py",
@@ -120,6 +120,13 @@ MUTATIONS = [
     Mutation("ops: a strided slice's gradient loses its interior padding",
              "graphc/ops/movement.py", "interior.append(abs(step) - 1 if size else 0)",
              "interior.append(0)", ("tests/test_indexing.py", "-k", "basic_indexing")),
+    # ---- C loops cut at pad edges; row kernels' cached values --------------------------------
+    Mutation("gate_split: a condition held one element past its end",
+             "graphc/codegen/gate_split.py", "(size - 1 - off) // s + 1", "(size - 1 - off) // s + 2",
+             ("tests/test_gate_split.py",)),
+    Mutation("row_cache: values of different row scalars taken for one another",
+             "graphc/codegen/row_cache.py", 'return keys.get(a, ("outer", a))',
+             'return keys.get(a, ("outer",))', ("tests/test_row_cache.py",)),
 ]
 
 

@@ -34,3 +34,11 @@ def test_no_merge_conflict_markers():
                   for text in [p.read_text(errors="replace")]
                   for m in MARKER.finditer(text)]
     assert not conflicted, "merge-conflict markers left in: " + ", ".join(conflicted)
+
+
+def test_the_mutation_smoke_list_still_matches_the_sources():
+    """tests/mutation_smoke.py mutates exact snippets: one that moved (a refactor) would
+    only show when someone runs it; here it fails at once."""
+    import mutation_smoke
+
+    assert mutation_smoke.check_snippets(ROOT, mutation_smoke.MUTATIONS) == []
