@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from .. import api as A
 from ..ir import Tensor, as_list, topo_order
 from ..bind import OPS
+from . import sympy_verdicts as verdicts
 from .rewrite import rewrite, scalar, splat_value, unbound_dims
 
 CLUSTER_OPS = frozenset(("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",
@@ -50,7 +51,7 @@ class SympyBudget:
     stats: dict = field(default_factory=dict)
 
 
-_cache: dict[tuple, object] = {}   # a cluster's formula (as data) -> its best rewrite or None
+_cache: dict[tuple, object] = {}   # a cluster's formula (as data) -> its best recipe or None
 
 
 def _cost(root: Tensor, leaves: set[int]) -> float:
@@ -96,13 +97,14 @@ def _number(v, sp):
 
 
 def _to_sympy(inner: list[Tensor], leaves: list[Tensor], sp):
-    """The cluster's formula (``inner`` is in DFS pre-order from the root) and symbol -> leaf."""
+    """The cluster's formula (``inner`` is in DFS pre-order from the root) and symbol -> the
+    index of its leaf among the distinct leaves."""
     symbols = {}
     env: dict[int, object] = {}
     for k, leaf in enumerate(dict.fromkeys(leaves)):
         sym = sp.Symbol(f"v{k}", real=True)
         env[id(leaf)] = sym
-        symbols[sym] = leaf
+        symbols[sym] = k
     for n in reversed(inner):  # a tree: children come after their parent in pre-order
         args = []
         for i in n.inputs:
@@ -115,12 +117,14 @@ def _to_sympy(inner: list[Tensor], leaves: list[Tensor], sp):
     return env[id(inner[0])], symbols
 
 
-def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
-    """Build graph nodes for a SymPy formula (the formula is small: recursion is bounded)."""
+def _recipe(e, leaves: dict, sp):
+    """A SymPy formula as plain data: ``("v", j)`` the cluster's j-th leaf, ``("c", x)`` a
+    number, ``(op, *operands)`` an op of ``BUILDERS`` (small formula: bounded recursion).
+    Plain data builds the graph without SymPy, and keeps in the on-disk verdict cache."""
     if e in leaves:
-        return leaves[e]
+        return ("v", leaves[e])
     if e.is_Number:
-        return scalar(float(e), dtype)
+        return ("c", float(e))
     if e.is_Add:
         pos: list = []
         negs: list = []
@@ -129,17 +133,17 @@ def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
             (negs if c.is_negative else pos).append(-t if c.is_negative else t)
         out = None
         for t in pos:
-            g = _from_sympy(t, leaves, dtype, sp)
-            out = g if out is None else A.add(out, g)
+            g = _recipe(t, leaves, sp)
+            out = g if out is None else ("add", out, g)
         for t in negs:
-            g = _from_sympy(t, leaves, dtype, sp)
-            out = A.neg(g) if out is None else A.sub(out, g)
+            g = _recipe(t, leaves, sp)
+            out = ("neg", g) if out is None else ("sub", out, g)
         assert out is not None  # a SymPy sum has terms
         return out
     if e.is_Mul:
         c, rest = e.as_coeff_Mul()
         if c == -1:
-            return A.neg(_from_sympy(rest, leaves, dtype, sp))
+            return ("neg", _recipe(rest, leaves, sp))
         num, den = [], []
         for f in e.args:
             b, x = f.as_base_exp()
@@ -149,31 +153,46 @@ def _from_sympy(e, leaves: dict, dtype, sp) -> Tensor:
                 num.append(f)
         top = None
         for f in num:
-            g = _from_sympy(f, leaves, dtype, sp)
-            top = g if top is None else A.mul(top, g)
+            g = _recipe(f, leaves, sp)
+            top = g if top is None else ("mul", top, g)
         if top is None:
-            top = scalar(1, dtype)
+            top = ("c", 1.0)
         for f in den:
-            top = A.div(top, _from_sympy(f, leaves, dtype, sp))
+            top = ("div", top, _recipe(f, leaves, sp))
         return top
     if e.is_Pow:
         b, x = e.args
-        base = _from_sympy(b, leaves, dtype, sp)
+        base = _recipe(b, leaves, sp)
         if x == sp.Rational(1, 2):
-            return A.sqrt(base)
+            return ("sqrt", base)
         if x == -1:
-            return A.div(scalar(1, dtype), base)
+            return ("div", ("c", 1.0), base)
         if x == 2:
-            return A.mul(base, base)
+            return ("mul", base, base)
         if b == sp.E:
-            return A.exp(_from_sympy(x, leaves, dtype, sp))
-        return A.pow(base, _from_sympy(x, leaves, dtype, sp))
-    funcs = {sp.exp: A.exp, sp.log: A.log, sp.tanh: A.tanh, sp.sin: A.sin, sp.cos: A.cos,
-             sp.Abs: A.abs}
+            return ("exp", _recipe(x, leaves, sp))
+        return ("pow", base, _recipe(x, leaves, sp))
+    funcs = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.sin: "sin", sp.cos: "cos",
+             sp.Abs: "abs"}
     f = funcs.get(e.func)
     if f is not None and len(e.args) == 1:
-        return f(_from_sympy(e.args[0], leaves, dtype, sp))
+        return (f, _recipe(e.args[0], leaves, sp))
     raise ValueError(f"no graph form for {e.func}")
+
+
+BUILDERS = {"add": A.add, "sub": A.sub, "neg": A.neg, "mul": A.mul, "div": A.div,
+            "sqrt": A.sqrt, "exp": A.exp, "pow": A.pow, "log": A.log, "tanh": A.tanh,
+            "sin": A.sin, "cos": A.cos, "abs": A.abs}
+
+
+def _build(recipe, leaves: list[Tensor], dtype) -> Tensor:
+    """The graph of a ``_recipe`` over the cluster's (distinct, ordered) leaves."""
+    kind = recipe[0]
+    if kind == "v":
+        return leaves[recipe[1]]
+    if kind == "c":
+        return scalar(recipe[1], dtype)
+    return BUILDERS[kind](*(_build(r, leaves, dtype) for r in recipe[1:]))
 
 
 def _cluster_key(inner: list[Tensor], leaves: list[Tensor]) -> tuple:
@@ -195,20 +214,23 @@ def _cluster_key(inner: list[Tensor], leaves: list[Tensor]) -> tuple:
     return inner[0].dtype.str, tuple(parts)
 
 
-def _best_form(e, leaf_map: dict, root: Tensor, leaves: set, sp, full: bool):
-    """The cheapest SymPy rewrite of formula ``e``, or None if none is cheaper."""
+def _best_form(e, symbols: dict, leaves: list[Tensor], root: Tensor, sp, full: bool):
+    """The recipe of the cheapest SymPy rewrite of formula ``e`` (``symbols``: symbol ->
+    leaf index), or None if none is cheaper."""
     candidates = [sp.factor_terms(e), sp.cancel(e)]
     if full:
         candidates.append(sp.simplify(e))
-    best, best_cost = None, _cost(root, leaves)
+    leaf_ids = {id(x) for x in leaves}
+    best, best_cost = None, _cost(root, leaf_ids)
     for cand in candidates:
-        g = _from_sympy(cand, leaf_map, root.dtype, sp)
-        c = _cost(g, leaves)
+        recipe = _recipe(cand, symbols, sp)
+        g = _build(recipe, leaves, root.dtype)
+        c = _cost(g, leaf_ids)
         # a result narrower than the cluster would need a broadcast to the cluster's
         # shape; to a run-time shape that could lose the input that binds its size
         keeps_shape = g.dims == root.dims or all(isinstance(d, int) for d in root.dims)
         if c < best_cost and g.dtype == root.dtype and keeps_shape:
-            best, best_cost = cand, c
+            best, best_cost = recipe, c
     return best
 
 
@@ -251,19 +273,17 @@ def sympy_simplify(outputs, budget: SympyBudget | None = None,
             continue
         tried += 1
         key = _cluster_key(inner, leaves)
-        import sympy as sp  # here: graphs without clusters never pay for importing SymPy
+        distinct = list(dict.fromkeys(leaves))
         try:
-            if key in _cache:
-                best = _cache[key]
-                leaf_map = {sp.Symbol(f"v{j}", real=True): leaf
-                            for j, leaf in enumerate(dict.fromkeys(leaves))}
-            else:
-                e, leaf_map = _to_sympy(inner, leaves, sp)
-                best = _best_form(e, leaf_map, n, {id(x) for x in leaves}, sp,
-                                  len(inner) <= budget.simplify_ops)
-                _cache[key] = best
+            best = _cache[key] if key in _cache else verdicts.load(key)
+            if best is verdicts.MISSING:
+                import sympy as sp  # here: only a cluster never seen before pays for SymPy
+                e, symbols = _to_sympy(inner, leaves, sp)
+                best = _best_form(e, symbols, distinct, n, sp, len(inner) <= budget.simplify_ops)
+                verdicts.store(key, best)
+            _cache[key] = best
             if best is not None:
-                subst[id(n)] = _from_sympy(best, leaf_map, n.dtype, sp)
+                subst[id(n)] = _build(best, distinct, n.dtype)
                 accepted += 1
         except Exception:  # a formula with no graph form (or a SymPy failure): keep it
             continue
