@@ -89,7 +89,9 @@ def lapack_code(spec: dict) -> tuple[str, list] | None:
             f"for (int64_t la_i = 0; la_i < {n}; ++la_i)",
             f"    for (int64_t la_j = 0; la_j < {n}; ++la_j)",
             f"        la_out[la_i * {n} + la_j] = la_j <= la_i ? la_a[la_i * {n} + la_j] : ({T})0;",
-            f"la_info = {f}(101, 'L', {n}, la_out, {n});"]
+            # column-major 'U' on the same memory: the row-major lower factor in place,
+            # without LAPACKE's row-major copy of the matrix (n x n allocated per call)
+            f"la_info = {f}(102, 'U', {n}, la_out, {n});"]
     if op == "solve_triangular":
         a = spec["attrs"]
         f = _fn("trsm", dt, "void", f"int, int, int, int, int, {I}, {I}, {T}, const {T}*, {I}, "
