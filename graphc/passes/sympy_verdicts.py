@@ -30,17 +30,20 @@ _versions: tuple | None = None
 
 
 def _key(cluster: tuple) -> str:
+    """The entry's key: the cluster, SymPy's version (read without importing SymPy) and
+    the text of the pass that judges (its cost model and recipes)."""
     global _versions
     from ..codegen import cache
-    if _versions is None:   # SymPy's version without importing SymPy
+    if _versions is None:
+        import hashlib
+        import pathlib
         from importlib import metadata
-
-        from .. import __version__
         try:
             sympy_version = metadata.version("sympy")
         except metadata.PackageNotFoundError:
             sympy_version = "?"
-        _versions = ("sympy-verdict-v1", __version__, sympy_version)
+        judge = pathlib.Path(__file__).with_name("sympy_simplify.py").read_bytes()
+        _versions = ("sympy-verdict-v1", sympy_version, hashlib.sha256(judge).hexdigest())
     return cache.make_key(_versions, repr(cluster))
 
 
