@@ -54,7 +54,7 @@ MUTATIONS = [
              "cot[id(inp)] = gi if prev is None else _add(prev, gi)", "cot[id(inp)] = gi",
              ("tests/test_autodiff_modes.py",)),
     Mutation("C-family renderer: the C text of sub swaps its operands (export walkthrough)",
-             "graphc/codegen/c_family.py", '"sub": "({0} - {1})",', '"sub": "({1} - {0})",',
+             "graphc/codegen/c_text.py", '"sub": "({0} - {1})",', '"sub": "({1} - {0})",',
              ("tests/test_examples.py", "-k", "export_walkthrough")),
     # ---- passes -----------------------------------------------------------------------------
     Mutation("simplify: a*s - b*s -> (b - a)*s", "graphc/passes/simplify.py",

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from graphc.codegen import c_family, numpy_spelling
+from graphc.codegen import c_family, c_text, numpy_spelling
 from graphc.codegen.c_dialect import C
 from graphc.codegen.cuda_dialect import CUDA
 from graphc.codegen.kernel_ir import PASS_THROUGH
@@ -53,7 +53,7 @@ def test_every_instruction_op_has_c_text_per_dtype(dialect, name):
             text = d.render_op(name, dtype, operands)
         except (KeyError, IndexError) as err:
             pytest.fail(f"op {name!r} has no {dialect} text for {dtype} in the {dialect} "
-                        f"dialect's registry (c_family.OP_TEXT / math names): {err}")
+                        f"dialect's registry (c_text.OP_TEXT / math names): {err}")
         for v in operands:
             assert v in text, f"op {name!r}: {dialect} text for {dtype} drops operand {v}"
 
@@ -69,15 +69,15 @@ def test_every_reduction_has_a_c_accumulator(name):
 
 
 def test_every_libm_function_has_a_float32_name():
-    missing = sorted(set(c_family.LIBM_FUNCTIONS) - set(c_family.FLOAT32_MATH))
-    assert not missing, f"libm function(s) {missing} missing from c_family.FLOAT32_MATH"
+    missing = sorted(set(c_text.LIBM_FUNCTIONS) - set(c_text.FLOAT32_MATH))
+    assert not missing, f"libm function(s) {missing} missing from c_text.FLOAT32_MATH"
 
 
 @pytest.mark.parametrize("dialect", sorted(DIALECTS))
 def test_float32_math_is_never_the_double_function(dialect):
     """A float32 operand must not silently call (and round through) the double function."""
     names = DIALECTS[dialect].math_names("float32")
-    same = sorted(f for f in c_family.LIBM_FUNCTIONS if names[f] == f)
+    same = sorted(f for f in c_text.LIBM_FUNCTIONS if names[f] == f)
     assert not same, f"{dialect}: float32 calls the double function(s) {same}"
 
 
