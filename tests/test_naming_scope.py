@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.codegen import c_backend, cuda_backend, native_export, numpy_backend, toolchain
+from graphc.codegen import c_backend, cuda_backend, native_export, numpy_render, toolchain
 from graphc.codegen.base import Program
 from graphc.codegen.naming import Scope, sanitize_names
 from graphc.ir import topo_order
@@ -71,7 +71,7 @@ def rendered_sources(tmp_path) -> dict:
     for dtype in ("float32", "float64"):
         for prog in corpus(dtype):
             tag = f"{prog.name}_{dtype}"
-            out[f"{tag}.py"] = numpy_backend.render(prog).text
+            out[f"{tag}.py"] = numpy_render.render(prog).text
             for backend, suffix in ((c_backend, "c"), (cuda_backend, "cu")):
                 pir, src = backend.render_source(prog)
                 exe = types.SimpleNamespace(pir=pir, source={f"x.{suffix}": src})
