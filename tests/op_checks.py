@@ -28,7 +28,8 @@ def numeric_gradients(reference, arrays: list, seed, eps: float = 1e-6) -> list:
 
 
 def finite_difference(fn, x, eps: float = 1e-6):
-    """d fn / d x by central differences (``fn``: array -> scalar)."""
+    """d fn / d x by central differences, in float64 (``fn``: array -> scalar)."""
+    x = np.array(x, dtype=np.float64)
     g = np.zeros_like(x)
     for k in np.ndindex(x.shape):
         d = np.zeros_like(x)

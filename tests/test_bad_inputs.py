@@ -345,6 +345,18 @@ def test_63_cuda_runtime_error_under_emulation():
 
 # ---- found by a new user (issue 20: 64-67) -------------------------------------------------------
 
+def _loss_runner(runner: str, loss, w, fixed: dict, varied):
+    """``run(value)``: ``loss`` with ``fixed`` feeds and ``varied`` fed ``value``, by
+    gc.evaluate or by a Function of the runner's backend that also takes an SGD step on
+    ``w`` (so a failed call can be seen to leave it unchanged)."""
+    if runner == "evaluate":
+        return lambda value: gc.evaluate(loss, {**fixed, varied: value})
+    backend, options = BACKENDS[BACKEND_IDS.index(runner.split(":", 1)[1])]
+    f = gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)}, backend=backend, **options)
+    names = {p.name: v for p, v in fixed.items()}
+    return lambda value: f(**names, **{varied.name: value})
+
+
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_64_cross_entropy_labels_outside_the_classes(runner):
     """Labels outside [0, classes) gave a finite, wrong loss (one_hot of 3 is a row of zeros).
@@ -354,13 +366,7 @@ def test_64_cross_entropy_labels_outside_the_classes(runner):
     w = gc.parameter("w_ce", np.ones((2, 3), np.float32))
     loss = gc.cross_entropy(x @ w, labels)
     xs = np.ones((3, 2), np.float32)
-    if runner == "evaluate":
-        run = lambda lab: gc.evaluate(loss, {x: xs, labels: lab})  # noqa: E731
-    else:
-        backend, options = BACKENDS[BACKEND_IDS.index(runner.split(":", 1)[1])]
-        f = gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)}, backend=backend,
-                       **options)
-        run = lambda lab: f(x_ce=xs, labels_ce=lab)  # noqa: E731
+    run = _loss_runner(runner, loss, w, {x: xs}, labels)
     for bad, value, index in [([0, 3, 1], "3", "(1,)"), ([0, 1, -1], "-1", "(2,)")]:
         err = check_raise(lambda: run(np.array(bad, np.int32)), FeedError, "'labels_ce'",
                           "[0, 3)", f"holds {value} at index {index}", "(None, 3)", HERE)
@@ -379,13 +385,7 @@ def test_65_cross_entropy_labels_computed_in_the_graph(runner):
     w = gc.parameter("w_cc", np.ones((3, 3), np.float32))
     loss = gc.cross_entropy(logits @ w, raw + 2)
     zeros = np.zeros((2, 3), np.float32)
-    if runner == "evaluate":
-        run = lambda r: gc.evaluate(loss, {logits: zeros, raw: r})  # noqa: E731
-    else:
-        backend, options = BACKENDS[BACKEND_IDS.index(runner.split(":", 1)[1])]
-        f = gc.compile(loss, updates={w: w - 0.1 * gc.grad(loss, w)}, backend=backend,
-                       **options)
-        run = lambda r: f(logits_cc=zeros, raw_cc=r)  # noqa: E731
+    run = _loss_runner(runner, loss, w, {logits: zeros}, raw)
     for bad, value in [([0, 1], "3"), ([-3, 0], "-1")]:
         err = check_raise(lambda: run(np.array(bad, np.int32)), EvalError, "[0, 3)",
                           f"holds {value}", "the add created at", "(None, 3)", HERE)

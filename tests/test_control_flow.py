@@ -9,6 +9,7 @@ import pytest
 import graphc as gc
 from graphc.ir import topo_order
 from graphc.subgraph import graph_size
+from op_checks import finite_difference
 
 F64 = "float64"
 # the CUDA emulation compiles slowly (C++): the RNN runs on it by default; the nested scan,
@@ -27,17 +28,6 @@ def run(outputs, feeds, how):
     else:
         f = gc.compile(list(outputs), backend=how)
     return f(**feeds)
-
-
-def fd_grad(fun, x, eps=1e-6):
-    """Central differences of scalar ``fun`` at array ``x``."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[i] = eps
-        g[i] = (fun(x + e) - fun(x - e)) / (2 * eps)
-    return g
 
 
 # ---- an Elman RNN ---------------------------------------------------------------------
@@ -88,7 +78,7 @@ def test_elman_rnn_loss_and_all_gradients(how):
             a = list(args)
             a[k] = v
             return rnn_numpy(*a)
-        np.testing.assert_allclose(g, fd_grad(f, args[k]), rtol=1e-6, atol=1e-7,
+        np.testing.assert_allclose(g, finite_difference(f, args[k]), rtol=1e-6, atol=1e-7,
                                    err_msg=f"gradient {wrt[k].name}")
 
 
@@ -156,7 +146,7 @@ def test_cumulative_product_and_its_gradient(how):
     out = run([final, prods, gc.grad(loss, x)], {"x": v}, how)
     np.testing.assert_allclose(out[1], np.cumprod(v), rtol=1e-14)
     np.testing.assert_allclose(out[0], np.prod(v), rtol=1e-14)
-    np.testing.assert_allclose(out[2], fd_grad(lambda a: np.sum(np.cumprod(a) * np.arange(5.)),
+    np.testing.assert_allclose(out[2], finite_difference(lambda a: np.sum(np.cumprod(a) * np.arange(5.)),
                                                v), rtol=1e-7)
 
 
@@ -199,8 +189,8 @@ def test_rk4_over_100_steps_gradients_wrt_initial_state_and_parameter(how):
     def loss_np(y, kk):
         r = rk4_numpy(y, kk)
         return r[0] ** 2 + 3 * r[1]
-    np.testing.assert_allclose(out[1], fd_grad(lambda y: loss_np(y, k_v), y0_v), rtol=1e-7)
-    np.testing.assert_allclose(out[2], fd_grad(lambda kk: loss_np(y0_v, kk), np.array(k_v)),
+    np.testing.assert_allclose(out[1], finite_difference(lambda y: loss_np(y, k_v), y0_v), rtol=1e-7)
+    np.testing.assert_allclose(out[2], finite_difference(lambda kk: loss_np(y0_v, kk), np.array(k_v)),
                                rtol=1e-7)
 
 
@@ -229,8 +219,8 @@ def test_nested_scan_and_its_gradient(how):
 
     out = run([loss, *gc.grad(loss, [x, w])], {"x": m, "w": 0.8}, how)
     np.testing.assert_allclose(out[0], loss_np(m, 0.8), rtol=1e-13)
-    np.testing.assert_allclose(out[1], fd_grad(lambda a: loss_np(a, 0.8), m), rtol=1e-7)
-    np.testing.assert_allclose(out[2], fd_grad(lambda ww: loss_np(m, ww), np.array(0.8)),
+    np.testing.assert_allclose(out[1], finite_difference(lambda a: loss_np(a, 0.8), m), rtol=1e-7)
+    np.testing.assert_allclose(out[2], finite_difference(lambda ww: loss_np(m, ww), np.array(0.8)),
                                rtol=1e-7)
 
 
@@ -497,7 +487,7 @@ def test_run_time_sizes_parameters_and_updates_through_a_scan(how):
     np.testing.assert_allclose(out[0], loss_np(w.value), rtol=1e-12)
     assert out[1] == 6
     np.testing.assert_allclose(out[2], np.broadcast_to(w.value, (6, 2, 2)))
-    np.testing.assert_allclose(out[3], fd_grad(loss_np, w.value), rtol=1e-7)
+    np.testing.assert_allclose(out[3], finite_difference(loss_np, w.value), rtol=1e-7)
     if how != "interpreter":   # training through the loop: one update per call
         step_fn = gc.compile(loss, updates={w: w - 0.05 * g}, backend=how)
         first = float(step_fn(xv))

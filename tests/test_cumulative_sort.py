@@ -14,6 +14,7 @@ import pytest
 import graphc as gc
 from helpers_backends import BACKENDS, each_backend
 from helpers_errors import fails
+from op_checks import finite_difference
 
 RNG = np.random.default_rng(7)
 
@@ -22,16 +23,6 @@ def run(outputs, feeds, backend, options):
     """Compile on ``backend`` and call with ``feeds`` ({placeholder: array})."""
     f = gc.compile(outputs, inputs=list(feeds), backend=backend, **options)
     return f(*feeds.values())
-
-
-def numeric_grad(fn, x, eps=1e-6):
-    """Central differences of scalar ``fn`` at float64 ``x``."""
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        d = np.zeros_like(x)
-        d[i] = eps
-        g[i] = (fn(x + d) - fn(x - d)) / (2 * eps)
-    return g
 
 
 def numpy_logcumsumexp(x, axis):
@@ -243,7 +234,7 @@ def test_sort_and_top_k_with_run_time_batch(backend, options):
     np.testing.assert_array_equal(got[2], np.sort(v, -1))
     v = RNG.normal(size=(3, 7))   # no ties: a derivative exists everywhere
     (got_grad,) = run([gc.grad(loss, x)], {x: v}, backend, options)
-    want = numeric_grad(lambda u: np.sum(np.take_along_axis(
+    want = finite_difference(lambda u: np.sum(np.take_along_axis(
         u, np.argsort(-u, -1, kind="stable")[:, :3], -1) * w) + np.sum(
         np.sort(u, -1) * np.sin(u)), v)
     np.testing.assert_allclose(got_grad, want, rtol=1e-6, atol=1e-8)
@@ -260,7 +251,7 @@ def test_sort_and_cummax_along_a_run_time_axis(backend, options):
     got = run([gc.sort(x, 0), gc.cummax(x, 0), gc.grad(loss, x)], {x: xv}, backend, options)
     np.testing.assert_array_equal(got[0], np.sort(xv, 0))
     np.testing.assert_array_equal(got[1], np.maximum.accumulate(xv, 0))
-    want = numeric_grad(lambda v: np.sum(np.sort(v, 0) * np.sin(v))
+    want = finite_difference(lambda v: np.sum(np.sort(v, 0) * np.sin(v))
                         + np.sum(np.maximum.accumulate(v, 0) ** 2), xv)
     np.testing.assert_allclose(got[2], want, rtol=1e-6, atol=1e-8)
 
@@ -275,7 +266,7 @@ def test_top_k_ties_nan_and_gradients_vs_finite_differences():
     loss = gc.sum(gc.top_k(p, 4)[0] * w) + gc.sum(gc.sort(p, axis=0) ** 2)
     for backend, options in BACKENDS:
         (got,) = run([gc.grad(loss, p)], {p: xv}, backend, options)
-        want = numeric_grad(lambda v: np.sum(np.take_along_axis(
+        want = finite_difference(lambda v: np.sum(np.take_along_axis(
             v, np.argsort(-v, -1, kind="stable")[:, :4], -1) * w) + np.sum(np.sort(v, 0) ** 2), xv)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8, err_msg=backend)
 
@@ -298,7 +289,7 @@ def test_cumprod_gradient_exact_with_zeros(backend, options):
         loss = gc.sum(gc.cumprod(x, axis) * gc.constant(w))
         (got,) = run([gc.grad(loss, x)], {x: xv}, backend, options)
         # cumprod is a polynomial in each element: central differences are exact up to eps^2
-        want = numeric_grad(lambda v: _cumprod_loss(v, w, axis), xv)
+        want = finite_difference(lambda v: _cumprod_loss(v, w, axis), xv)
         np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-8)
         assert np.isfinite(got).all()
 
